@@ -1,0 +1,147 @@
+//! Raw command-line arguments (clap). Validation into library configs happens in each
+//! subcommand's module.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Train, evaluate and ship image classifiers from a folder of images.
+#[derive(Parser, Debug)]
+#[command(name = "imgclass", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train a classifier on a folder of class subfolders or IDX files (default: the bundled
+    /// Fashion-MNIST sample).
+    Train(TrainArgs),
+    /// Evaluate a model bundle on labelled data: accuracy, per-class metrics, confusion matrix.
+    Evaluate(EvaluateArgs),
+    /// Predict the classes of image files or folders with a model bundle.
+    Predict(PredictArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Data: a folder with one subfolder per class (optionally under train/, valid/, test/),
+    /// or a folder of MNIST-style IDX files. Omit it to use the bundled Fashion-MNIST sample.
+    pub data: Option<PathBuf>,
+    /// Architecture: logreg, mlp, cnn, resnet18, resnet34.
+    #[arg(long, default_value = "cnn")]
+    pub arch: String,
+    /// Number of epochs.
+    #[arg(long, default_value_t = 5)]
+    pub epochs: usize,
+    /// Images per training step.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Peak learning rate of the one-cycle schedule.
+    #[arg(long, default_value_t = 3e-3)]
+    pub lr: f64,
+    /// Optimizer: sgd (with momentum), adam or adamw.
+    #[arg(long, default_value = "adamw")]
+    pub optimizer: String,
+    /// Weight decay (decoupled for adamw, L2 for sgd and adam).
+    #[arg(long, default_value_t = 0.01)]
+    pub weight_decay: f64,
+    /// Momentum for sgd.
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f64,
+    /// Use a constant learning rate instead of one-cycle.
+    #[arg(long)]
+    pub constant_lr: bool,
+    /// Square input size in pixels (default: the images' own size when they all share one ≤ 256 px,
+    /// else 128, or 224 for ResNets).
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// How images are fitted to the size: squish, crop or pad.
+    #[arg(long, default_value = "squish")]
+    pub resize: String,
+    /// Fraction of each class held out for validation.
+    #[arg(long, default_value_t = 0.2)]
+    pub valid_pct: f64,
+    /// Fraction of each class held out for testing (when the data has no test split).
+    #[arg(long, default_value_t = 0.0)]
+    pub test_pct: f64,
+    /// Seed for the split, the shuffles and the initial weights.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Stop after this many epochs without a better validation loss.
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// Run folder (default: runs/expN).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object (accuracy, epochs, model, …) as the last line.
+    #[arg(long)]
+    pub json: bool,
+
+    /// mlp: hidden layer widths, comma-separated (784-16-10 is `--hidden 16`).
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// mlp / cnn: activation: relu, leaky_relu, elu, sigmoid, tanh.
+    #[arg(long)]
+    pub activation: Option<String>,
+    /// cnn: channels of each conv block, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub channels: Option<Vec<usize>>,
+    /// cnn: convolutions per block.
+    #[arg(long)]
+    pub convs_per_block: Option<usize>,
+    /// cnn: kernel size.
+    #[arg(long)]
+    pub kernel_size: Option<usize>,
+    /// cnn: padding: same or valid.
+    #[arg(long)]
+    pub padding: Option<String>,
+    /// cnn: stride of each block's first conv.
+    #[arg(long)]
+    pub stride: Option<usize>,
+    /// cnn: pooling after each block: max, avg or none.
+    #[arg(long)]
+    pub pool: Option<String>,
+    /// cnn: dropout after each block; mlp: after each hidden layer.
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// cnn: leave out batch norm.
+    #[arg(long)]
+    pub no_batch_norm: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EvaluateArgs {
+    /// A model bundle written by `imgclass train`.
+    pub model: PathBuf,
+    /// Labelled data: a folder of class subfolders or of IDX files.
+    pub data: PathBuf,
+    /// Where to write the confusion matrix picture (default: confusion.png beside the model).
+    #[arg(long)]
+    pub confusion: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Evaluate even on the data the model was trained from (the score is then not a test score).
+    #[arg(long)]
+    pub allow_training_data: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// A model bundle written by `imgclass train`.
+    pub model: PathBuf,
+    /// Image files or folders (searched recursively).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// How many classes to show per image.
+    #[arg(long, short = 'k', default_value_t = 3)]
+    pub top_k: usize,
+    /// Print JSON.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print CSV (file, then label and probability for each of the top k).
+    #[arg(long)]
+    pub csv: bool,
+}

@@ -1,0 +1,83 @@
+//! Progress bars and the epoch table, as a [`Callback`] on the learner. Bars go to stderr and
+//! hide themselves when it is not a terminal; the table goes to stdout.
+
+use std::time::Duration;
+
+use imgclass::train::{Callback, EpochMetrics};
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub fn bar(len: u64, prefix: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {msg} ({elapsed} < ETA {eta})")
+            .unwrap()
+            .progress_chars("=> "),
+    );
+    pb.set_prefix(prefix.to_string());
+    pb
+}
+
+pub fn fmt_time(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    format!("{:02}:{:02}", s / 60, s % 60)
+}
+
+pub struct TrainProgress {
+    bar: Option<ProgressBar>,
+    header_done: bool,
+}
+
+impl TrainProgress {
+    pub fn new() -> Self {
+        Self { bar: None, header_done: false }
+    }
+}
+
+impl Callback for TrainProgress {
+    fn epoch_start(&mut self, epoch: usize, epochs: usize, batches: usize) {
+        if !self.header_done {
+            println!("{:>5}  {:>10}  {:>10}  {:>8}  {:>10}  {:>5}", "epoch", "train_loss", "valid_loss", "accuracy", "error_rate", "time");
+            self.header_done = true;
+        }
+        let pb = bar(batches as u64, &format!("epoch {epoch}/{epochs}"));
+        pb.enable_steady_tick(Duration::from_millis(250));
+        self.bar = Some(pb);
+    }
+
+    fn batch_end(&mut self, _step: usize, loss: f32, _lr: f64) {
+        if let Some(pb) = &self.bar {
+            pb.set_message(format!("loss {loss:.4}"));
+            pb.inc(1);
+        }
+    }
+
+    fn validating(&mut self) {
+        if let Some(pb) = &self.bar {
+            pb.set_message("validating…");
+        }
+    }
+
+    fn epoch_end(&mut self, m: &EpochMetrics, improved: bool) {
+        if let Some(pb) = self.bar.take() {
+            pb.finish_and_clear();
+        }
+        println!(
+            "{:>5}  {:>10.4}  {:>10.4}  {:>8.4}  {:>10.4}  {:>5}{}",
+            m.epoch,
+            m.train_loss,
+            m.valid_loss,
+            m.accuracy,
+            m.error_rate,
+            fmt_time(m.seconds),
+            if improved { "  *" } else { "" }
+        );
+    }
+
+    fn message(&mut self, text: &str) {
+        if let Some(pb) = &self.bar {
+            pb.suspend(|| eprintln!("{text}"));
+        } else {
+            eprintln!("{text}");
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! `imgclass train`: validates the arguments into a [`TrainConfig`], loads and splits the
+//! data, trains with progress bars, and reports where the run's files are.
+
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+
+use anyhow::{Context, Result, bail};
+use imgclass::data::{DataSplits, Skipped, Source, choose_size, default_preprocess};
+use imgclass::models::{Arch, Padding, Pool};
+use imgclass::train::{Learner, RunDir, Schedule, TrainConfig};
+
+use crate::args::TrainArgs;
+use crate::progress::{TrainProgress, bar, fmt_time};
+
+/// Builds the architecture from `--arch` and its options.
+fn arch_from(a: &TrainArgs) -> Result<Arch> {
+    let mut arch = Arch::from_name(&a.arch)?;
+    let activation = a.activation.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
+    match &mut arch {
+        Arch::Mlp(cfg) => {
+            if let Some(h) = &a.hidden {
+                cfg.hidden = h.clone();
+            }
+            if let Some(act) = activation {
+                cfg.activation = act;
+            }
+            if let Some(d) = a.dropout {
+                cfg.dropout = d;
+            }
+        }
+        Arch::Cnn(cfg) => {
+            if let Some(c) = &a.channels {
+                cfg.channels = c.clone();
+            }
+            if let Some(n) = a.convs_per_block {
+                cfg.convs_per_block = n;
+            }
+            if let Some(k) = a.kernel_size {
+                cfg.kernel_size = k;
+            }
+            if let Some(p) = &a.padding {
+                cfg.padding = match p.as_str() {
+                    "same" => Padding::Same,
+                    "valid" => Padding::Valid,
+                    other => bail!("unknown padding {other:?}: use same or valid"),
+                };
+            }
+            if let Some(s) = a.stride {
+                cfg.stride = s;
+            }
+            if let Some(p) = &a.pool {
+                cfg.pool = match p.as_str() {
+                    "max" => Pool::Max,
+                    "avg" => Pool::Avg,
+                    "none" => Pool::None,
+                    other => bail!("unknown pooling {other:?}: use max, avg or none"),
+                };
+            }
+            if let Some(d) = a.dropout {
+                cfg.dropout = d;
+            }
+            if let Some(act) = activation {
+                cfg.activation = act;
+            }
+            cfg.batch_norm = !a.no_batch_norm;
+        }
+        _ => {}
+    }
+    Ok(arch)
+}
+
+fn config_from(a: &TrainArgs) -> Result<TrainConfig> {
+    Ok(TrainConfig::new()
+        .with_arch(arch_from(a)?)
+        .with_epochs(a.epochs)
+        .with_batch_size(a.batch_size)
+        .with_lr(a.lr)
+        .with_optimizer(a.optimizer.parse().map_err(anyhow::Error::msg)?)
+        .with_weight_decay(a.weight_decay)
+        .with_momentum(a.momentum)
+        .with_schedule(if a.constant_lr { Schedule::Constant } else { Schedule::default() })
+        .with_size(a.size)
+        .with_resize(a.resize.parse().map_err(anyhow::Error::msg)?)
+        .with_valid_pct(a.valid_pct)
+        .with_test_pct(a.test_pct)
+        .with_seed(a.seed)
+        .with_patience(a.patience))
+}
+
+pub fn report_skipped(skipped: &[Skipped]) {
+    for s in skipped {
+        eprintln!("warning: skipped {}: {}", s.path.display(), s.reason);
+    }
+    if !skipped.is_empty() {
+        eprintln!("warning: {} file(s) skipped", skipped.len());
+    }
+}
+
+pub fn run(a: TrainArgs) -> Result<ExitCode> {
+    let config = config_from(&a)?;
+    config.split_options().validate()?;
+    let source = match &a.data {
+        Some(p) => Source::open(p)?,
+        None => Source::bundled()?,
+    };
+    let size = choose_size(&source, config.size, config.arch.default_size());
+    let pre = default_preprocess(&source, size, config.resize);
+    eprintln!("data: {} — {} images, {} classes", source.root.display(), source.items.len(), source.classes.len());
+    let pb = bar(source.items.len() as u64, "loading");
+    let data = DataSplits::load(&source, pre, config.split_options(), &|d, _| pb.set_position(d as u64))?;
+    pb.finish_and_clear();
+    let mut skipped = source.problems.clone();
+    skipped.extend(data.skipped.iter().cloned());
+    report_skipped(&skipped);
+    let p = &data.preprocess;
+    eprintln!(
+        "split: {} train, {} valid{}; input {}×{}×{}",
+        data.train.len(),
+        data.valid.len(),
+        data.test.as_ref().map_or(String::new(), |t| format!(", {} test", t.len())),
+        p.channels,
+        p.height,
+        p.width
+    );
+    let run_dir = RunDir::create(a.out.as_deref())?;
+    let device = imgclass::default_device();
+    let mut learner = Learner::new(data, config, device.clone())?.with_run_dir(run_dir.clone());
+    eprintln!("model: {} ({} parameters) on {}; run folder {}", learner.config.arch.name(), learner.num_params(), imgclass::device_name(&device), run_dir.path.display());
+
+    let flag = learner.interrupt_handle();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("\nimgclass: interrupted twice, exiting without saving");
+            std::process::exit(130);
+        }
+        eprintln!("\nimgclass: stopping after this step and saving what has been trained (Ctrl-C again to quit now)");
+    });
+
+    let report = learner.fit(&mut TrainProgress::new()).context("training failed")?;
+    let v = &report.final_metrics;
+    println!(
+        "\nbest epoch {} of {}: valid accuracy {:.2}% (error rate {:.2}%), valid loss {:.4}, total time {}",
+        report.best_epoch,
+        report.history.len(),
+        100.0 * v.accuracy,
+        100.0 * v.error_rate,
+        v.loss,
+        fmt_time(report.seconds)
+    );
+    if let Some(t) = &report.test_metrics {
+        println!("test accuracy {:.2}% on {} images", 100.0 * t.accuracy, t.n_images);
+    }
+    println!("model: {}", run_dir.model_path().display());
+    println!("confusion matrix: {}", run_dir.confusion_path().display());
+    if a.json {
+        let out = serde_json::json!({
+            "accuracy": v.accuracy,
+            "error_rate": v.error_rate,
+            "valid_loss": v.loss,
+            "epochs": report.history.len(),
+            "best_epoch": report.best_epoch,
+            "test_accuracy": report.test_metrics.as_ref().map(|t| t.accuracy),
+            "model": run_dir.model_path(),
+            "run_dir": run_dir.path,
+            "confusion_matrix": run_dir.confusion_path(),
+            "seconds": report.seconds,
+            "interrupted": report.interrupted,
+            "skipped": skipped.len(),
+        });
+        println!("{out}");
+    }
+    Ok(if report.interrupted { ExitCode::from(130) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,277 @@
+//! End-to-end tests of the `imgclass` binary: each test works in its own temporary folder on
+//! tiny images it draws itself, and shows the whole output when it fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use image::{Rgb, RgbImage};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_imgclass"))
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("imgclass runs")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[track_caller]
+fn ok(o: Output) -> (String, String) {
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "exit {:?}\n--- stdout\n{out}\n--- stderr\n{err}", o.status);
+    (out, err)
+}
+
+#[track_caller]
+fn fails(o: Output) -> String {
+    let (out, err) = text(&o);
+    assert!(!o.status.success(), "expected failure\n--- stdout\n{out}\n--- stderr\n{err}");
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "panic instead of an error:\n{err}");
+    assert_eq!(err.trim().lines().count(), 1, "error should be one line:\n{err}");
+    assert!(err.starts_with("imgclass: error: "), "{err}");
+    err
+}
+
+fn last_json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+/// Draws a small image: dark or light background with a bar whose orientation marks the class.
+fn draw(path: &Path, class: usize, i: usize, (w, h): (u32, u32)) {
+    let mut img = RgbImage::from_pixel(w, h, Rgb([30 + (i % 7) as u8 * 5, 40, 50]));
+    for k in 0..w.min(h) {
+        let (x, y) = if class == 0 { (k, h / 2) } else { (w / 2, k) };
+        img.put_pixel(x.min(w - 1), y.min(h - 1), Rgb([230, 220 - (i % 5) as u8 * 10, 200]));
+        img.put_pixel(x.min(w - 1), (y + 1).min(h - 1), Rgb([230, 220, 200]));
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    img.save(path).unwrap();
+}
+
+/// `root/{horizontal,vertical}/NN.png`, `n` images each, two sizes mixed.
+fn class_folder(root: &Path, n: usize) {
+    for (c, name) in ["horizontal", "vertical"].iter().enumerate() {
+        for i in 0..n {
+            let size = if i % 3 == 0 { (14, 12) } else { (12, 12) };
+            draw(&root.join(name).join(format!("{i:02}.png")), c, i, size);
+        }
+    }
+}
+
+/// Trains 3 epochs on 12-pixel inputs into `dir/run` (or the folder after `--out` in `extra`).
+fn train_tiny(dir: &Path, data: &Path, extra: &[&str]) -> (serde_json::Value, String, String) {
+    let mut cmd = bin();
+    cmd.current_dir(dir).arg("train").arg(data).args(["--epochs", "3", "--size", "12", "--batch-size", "8", "--json"]);
+    if !extra.contains(&"--out") {
+        cmd.arg("--out").arg(dir.join("run"));
+    }
+    cmd.args(extra);
+    let (stdout, stderr) = ok(run(&mut cmd));
+    (last_json(&stdout), stdout, stderr)
+}
+
+#[test]
+fn train_on_a_class_folder_writes_a_complete_run_folder_and_json() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 20);
+    let (json, stdout, _) = train_tiny(t.path(), &data, &[]);
+    assert!(stdout.contains("epoch  train_loss  valid_loss  accuracy  error_rate"), "{stdout}");
+    assert!(json["accuracy"].as_f64().unwrap() >= 0.0 && json["epochs"] == 3, "{json}");
+    let model = PathBuf::from(json["model"].as_str().unwrap());
+    assert!(model.is_file());
+    let run = t.path().join("run");
+    for f in ["config.json", "split.json", "metrics.csv", "metrics.json", "confusion.png", "confusion.csv", "loss.png", "report.json", "checkpoints/best.imgclass"] {
+        assert!(run.join(f).is_file(), "missing {f}");
+    }
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 4, "{metrics}");
+    let split: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("split.json")).unwrap()).unwrap();
+    assert_eq!((split["train"].as_array().unwrap().len(), split["valid"].as_array().unwrap().len()), (32, 8));
+}
+
+#[test]
+fn the_same_seed_reproduces_the_same_split_and_metrics() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 10);
+    let a = train_tiny(t.path(), &data, &["--arch", "mlp", "--out", "a"]);
+    let split_a = std::fs::read(t.path().join("a/split.json")).unwrap();
+    let b = train_tiny(t.path(), &data, &["--arch", "mlp", "--out", "b"]);
+    assert_eq!(split_a, std::fs::read(t.path().join("b/split.json")).unwrap());
+    assert_eq!(a.0["valid_loss"], b.0["valid_loss"]);
+}
+
+#[test]
+fn evaluate_refuses_the_training_data_and_scores_held_out_data() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 16);
+    let (json, _, _) = train_tiny(t.path(), &data, &["--arch", "logreg"]);
+    let model = json["model"].as_str().unwrap().to_string();
+    let err = fails(run(bin().args(["evaluate", &model]).arg(&data)));
+    assert!(err.contains("trained on this data"), "{err}");
+
+    let held_out = t.path().join("held_out");
+    class_folder(&held_out, 5);
+    let (stdout, _) = ok(run(bin().args(["evaluate", &model]).arg(&held_out).arg("--json")));
+    let v = last_json(&stdout);
+    assert_eq!(v["n_images"], 10);
+    assert!(v["accuracy"].is_number() && v["per_class"].as_array().unwrap().len() == 2, "{v}");
+    let (stdout, _) = ok(run(bin().args(["evaluate", &model]).arg(&held_out)));
+    for needle in ["accuracy", "precision", "recall", "f1", "confusion matrix", "horizontal"] {
+        assert!(stdout.contains(needle), "missing {needle}:\n{stdout}");
+    }
+}
+
+#[test]
+fn predict_prints_top_k_per_file_as_text_json_and_csv() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 12);
+    let (json, _, _) = train_tiny(t.path(), &data, &["--arch", "mlp"]);
+    let model = json["model"].as_str().unwrap().to_string();
+    let one = data.join("vertical/03.png");
+    let (stdout, _) = ok(run(bin().args(["predict", &model]).arg(&one).args(["-k", "2"])));
+    assert!(stdout.contains("03.png: ") && stdout.contains('%'), "{stdout}");
+
+    let (stdout, _) = ok(run(bin().args(["predict", &model]).arg(data.join("vertical")).arg("--json")));
+    let v = last_json(&stdout);
+    let preds = v["predictions"].as_array().unwrap();
+    assert_eq!(preds.len(), 12);
+    assert!(preds[0]["file"].as_str().unwrap().ends_with("00.png"));
+    assert_eq!(preds[0]["top"].as_array().unwrap().len(), 2, "k is capped at the number of classes... or 3 by default");
+
+    let (stdout, _) = ok(run(bin().args(["predict", &model]).arg(&one).arg("--csv").args(["-k", "1"])));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "file,label_1,probability_1");
+    assert!(lines[1].contains("03.png,") && lines.len() == 2, "{stdout}");
+}
+
+#[test]
+fn corrupt_and_mislabelled_files_are_skipped_by_name_and_training_continues() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 10);
+    std::fs::write(data.join("horizontal/empty.jpg"), b"").unwrap();
+    std::fs::write(data.join("vertical/notes.png"), b"this is text").unwrap();
+    let mut jpeg = Vec::new();
+    RgbImage::from_pixel(16, 16, Rgb([9, 9, 9])).write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
+    std::fs::write(data.join("vertical/truncated.jpg"), &jpeg[..jpeg.len() / 3]).unwrap();
+    // A PNG with a .jpg name is read by content, not skipped.
+    std::fs::copy(data.join("vertical/01.png"), data.join("vertical/actually_png.jpg")).unwrap();
+    std::fs::write(data.join("vertical/readme.txt"), b"ignored").unwrap();
+    let (json, _, stderr) = train_tiny(t.path(), &data, &["--arch", "logreg"]);
+    for f in ["empty.jpg", "notes.png", "truncated.jpg"] {
+        assert!(stderr.contains(&format!("skipped {}", data.join(if f == "empty.jpg" { "horizontal" } else { "vertical" }).join(f).display())), "{f} not named:\n{stderr}");
+    }
+    assert!(stderr.contains("3 file(s) skipped") && !stderr.contains("readme.txt") && !stderr.contains("actually_png"), "{stderr}");
+    assert_eq!(json["skipped"], 3);
+}
+
+#[test]
+fn bad_inputs_give_one_line_errors_that_say_what_to_do() {
+    let t = tempfile::tempdir().unwrap();
+    let err = fails(run(bin().current_dir(t.path()).args(["train", "no/such/folder"])));
+    assert!(err.contains("no/such/folder") && err.contains("no such file or folder"), "{err}");
+
+    let one = t.path().join("one");
+    draw(&one.join("cat/a.png"), 0, 0, (8, 8));
+    let err = fails(run(bin().current_dir(t.path()).arg("train").arg(&one)));
+    assert!(err.contains("at least 2 classes"), "{err}");
+
+    let empty = t.path().join("empty_class");
+    draw(&empty.join("cat/a.png"), 0, 0, (8, 8));
+    std::fs::create_dir_all(empty.join("dog")).unwrap();
+    let err = fails(run(bin().current_dir(t.path()).arg("train").arg(&empty)));
+    assert!(err.contains("dog") && err.contains("no images"), "{err}");
+
+    let not_model = t.path().join("model.imgclass");
+    std::fs::write(&not_model, b"hello").unwrap();
+    let err = fails(run(bin().arg("predict").arg(&not_model).arg(one.join("cat/a.png"))));
+    assert!(err.contains("not an imgclass model bundle"), "{err}");
+    let err = fails(run(bin().arg("evaluate").arg(t.path().join("missing.imgclass")).arg(&one)));
+    assert!(err.contains("missing.imgclass") && err.contains("imgclass train"), "{err}");
+
+    let err = fails(run(bin().current_dir(t.path()).args(["train", "--valid-pct", "1.5"])));
+    assert!(err.contains("valid"), "{err}");
+}
+
+fn write_idx(dir: &Path, prefix: &str, images: &[[u8; 16]], labels: &[u8]) {
+    use std::io::Write;
+    let gz = |name: String, bytes: Vec<u8>| {
+        let f = std::fs::File::create(dir.join(name)).unwrap();
+        let mut e = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+        e.write_all(&bytes).unwrap();
+        e.finish().unwrap();
+    };
+    let mut img = vec![0, 0, 8, 3];
+    for d in [images.len() as u32, 4, 4] {
+        img.extend_from_slice(&d.to_be_bytes());
+    }
+    images.iter().for_each(|i| img.extend_from_slice(i));
+    let mut lbl = vec![0, 0, 8, 1];
+    lbl.extend_from_slice(&(labels.len() as u32).to_be_bytes());
+    lbl.extend_from_slice(labels);
+    gz(format!("{prefix}-images-idx3-ubyte.gz"), img);
+    gz(format!("{prefix}-labels-idx1-ubyte.gz"), lbl);
+}
+
+fn idx_images(n: usize) -> (Vec<[u8; 16]>, Vec<u8>) {
+    let labels: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
+    let images = labels.iter().enumerate().map(|(i, &l)| {
+        let mut px = [(i % 11) as u8; 16];
+        let rows = if l == 0 { 0..8 } else { 8..16 };
+        px[rows].iter_mut().for_each(|p| *p = 250);
+        px
+    });
+    (images.collect(), labels)
+}
+
+#[test]
+fn idx_folders_train_on_train_files_and_test_on_t10k_files() {
+    let t = tempfile::tempdir().unwrap();
+    let full = t.path().join("mnist-like");
+    std::fs::create_dir_all(&full).unwrap();
+    let (imgs, lbls) = idx_images(60);
+    write_idx(&full, "train", &imgs, &lbls);
+    let (imgs, lbls) = idx_images(20);
+    write_idx(&full, "t10k", &imgs, &lbls);
+    let out = t.path().join("run");
+    let (stdout, stderr) = ok(run(bin()
+        .arg("train")
+        .arg(&full)
+        .args(["--arch", "logreg", "--epochs", "2", "--batch-size", "8", "--json", "--out"])
+        .arg(&out)));
+    assert!(stderr.contains("48 train, 12 valid, 20 test; input 1×4×4"), "{stderr}");
+    let v = last_json(&stdout);
+    assert!(v["test_accuracy"].is_number(), "{v}");
+
+    // A folder holding only the t10k files is a test set the model never saw.
+    let test_only = t.path().join("test-only");
+    std::fs::create_dir_all(&test_only).unwrap();
+    write_idx(&test_only, "t10k", &imgs, &lbls);
+    let (stdout, _) = ok(run(bin().arg("evaluate").arg(v["model"].as_str().unwrap()).arg(&test_only).arg("--json")));
+    assert_eq!(last_json(&stdout)["n_images"], 20);
+}
+
+#[test]
+fn a_model_trained_on_a_lone_split_refuses_to_be_scored_on_that_split() {
+    // The rule for the bundled sample (Fashion-MNIST's t10k files): never scored on them.
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("t10k-only");
+    std::fs::create_dir_all(&d).unwrap();
+    let (imgs, lbls) = idx_images(40);
+    write_idx(&d, "t10k", &imgs, &lbls);
+    let out = t.path().join("run");
+    let (stdout, _) = ok(run(bin().arg("train").arg(&d).args(["--arch", "logreg", "--epochs", "1", "--json", "--out"]).arg(&out)));
+    let model = last_json(&stdout)["model"].as_str().unwrap().to_string();
+    let copy = t.path().join("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    write_idx(&copy, "t10k", &imgs, &lbls);
+    let err = fails(run(bin().arg("evaluate").arg(&model).arg(&copy)));
+    assert!(err.contains("trained on this data"), "{err}");
+}

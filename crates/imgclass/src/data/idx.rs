@@ -1,0 +1,182 @@
+//! MNIST-style IDX files (`train-images-idx3-ubyte[.gz]`, `t10k-labels-idx1-ubyte[.gz]`, …).
+//!
+//! The format (LeCun et al., <http://yann.lecun.com/exdb/mnist/>) is a big-endian header —
+//! two zero bytes, a type code (0x08 = unsigned byte), the number of dimensions — then one
+//! `u32` per dimension, then the data. Fashion-MNIST (Xiao et al. 2017) uses the same files;
+//! Debian's `dataset-fashion-mnist` installs them under `/usr/share/datasets/fashion-mnist`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, IoContext, Result};
+
+/// The ten Fashion-MNIST class names, in label order.
+pub const FASHION_MNIST_CLASSES: [&str; 10] = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+];
+
+/// One pair of IDX files: `n` grey images of `height × width` bytes and their labels.
+#[derive(Debug, Clone)]
+pub struct IdxSplit {
+    /// `"train"` or `"t10k"`: the prefix of the file names.
+    pub prefix: String,
+    /// Pixels, `n × height × width`, row-major, 0 = black.
+    pub pixels: Vec<u8>,
+    /// One label per image.
+    pub labels: Vec<u8>,
+    /// Image height in pixels.
+    pub height: usize,
+    /// Image width in pixels.
+    pub width: usize,
+}
+
+impl IdxSplit {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when the split holds no image.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+}
+
+/// Finds `PREFIX-images-idx3-ubyte[.gz]` (or the `PREFIX-images.idx3-ubyte` spelling) in `dir`.
+fn find(dir: &Path, prefix: &str, kind: &str, dims: &str) -> Option<PathBuf> {
+    [
+        format!("{prefix}-{kind}-{dims}-ubyte"),
+        format!("{prefix}-{kind}-{dims}-ubyte.gz"),
+        format!("{prefix}-{kind}.{dims}-ubyte"),
+        format!("{prefix}-{kind}.{dims}-ubyte.gz"),
+    ]
+    .into_iter()
+    .map(|name| dir.join(name))
+    .find(|p| p.is_file())
+}
+
+/// The prefixes (`train`, `t10k`) for which `dir` holds both an image and a label file.
+pub fn splits_in(dir: &Path) -> Vec<String> {
+    ["train", "t10k"]
+        .into_iter()
+        .filter(|p| find(dir, p, "images", "idx3").is_some() && find(dir, p, "labels", "idx1").is_some())
+        .map(String::from)
+        .collect()
+}
+
+/// Reads a whole file, gunzipping it when its name ends in `.gz`.
+fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).at(path)?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut out = Vec::with_capacity(raw.len() * 4);
+        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).at(path)?;
+        Ok(out)
+    } else {
+        Ok(raw)
+    }
+}
+
+/// Parses an IDX byte buffer into its dimensions and data.
+pub fn parse<'a>(bytes: &'a [u8], path: &Path) -> Result<(Vec<usize>, &'a [u8])> {
+    let bad = |message: String| Error::BadIdx { path: path.to_path_buf(), message };
+    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
+        return Err(bad("missing the 0x0000 magic prefix".into()));
+    }
+    if bytes[2] != 0x08 {
+        return Err(bad(format!("element type 0x{:02x} is not unsigned byte (0x08)", bytes[2])));
+    }
+    let rank = bytes[3] as usize;
+    let header = 4 + 4 * rank;
+    if bytes.len() < header {
+        return Err(bad("header is truncated".into()));
+    }
+    let dims: Vec<usize> = (0..rank)
+        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
+        .collect();
+    let count: usize = dims.iter().product();
+    let data = &bytes[header..];
+    if data.len() != count {
+        return Err(bad(format!("header says {count} bytes of data, file has {}", data.len())));
+    }
+    Ok((dims, data))
+}
+
+/// Reads the image and label files of `prefix` from `dir`.
+pub fn read_split(dir: &Path, prefix: &str) -> Result<IdxSplit> {
+    let missing = |what: &str| Error::BadDataset {
+        path: dir.to_path_buf(),
+        message: format!("no {prefix}-{what} IDX file here"),
+    };
+    let img_path = find(dir, prefix, "images", "idx3").ok_or_else(|| missing("images-idx3-ubyte"))?;
+    let lbl_path = find(dir, prefix, "labels", "idx1").ok_or_else(|| missing("labels-idx1-ubyte"))?;
+    let img_bytes = read_maybe_gz(&img_path)?;
+    let lbl_bytes = read_maybe_gz(&lbl_path)?;
+    split_from_bytes(prefix, &img_bytes, &img_path, &lbl_bytes, &lbl_path)
+}
+
+/// Builds a split from in-memory IDX files (already gunzipped).
+pub fn split_from_bytes(
+    prefix: &str,
+    img_bytes: &[u8],
+    img_path: &Path,
+    lbl_bytes: &[u8],
+    lbl_path: &Path,
+) -> Result<IdxSplit> {
+    let (idims, pixels) = parse(img_bytes, img_path)?;
+    let (ldims, labels) = parse(lbl_bytes, lbl_path)?;
+    if idims.len() != 3 {
+        return Err(Error::BadIdx { path: img_path.into(), message: format!("images have {} dimensions, expected 3", idims.len()) });
+    }
+    if ldims.len() != 1 || ldims[0] != idims[0] {
+        return Err(Error::BadIdx {
+            path: lbl_path.into(),
+            message: format!("{} labels for {} images in {}", ldims.first().copied().unwrap_or(0), idims[0], img_path.display()),
+        });
+    }
+    Ok(IdxSplit { prefix: prefix.into(), pixels: pixels.to_vec(), labels: labels.to_vec(), height: idims[1], width: idims[2] })
+}
+
+/// Gunzips an in-memory `.gz` buffer.
+pub fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len() * 4);
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).at(path)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
+        let mut out = vec![0, 0, 8, dims.len() as u8];
+        for d in dims {
+            out.extend_from_slice(&d.to_be_bytes());
+        }
+        out.extend_from_slice(data);
+        out
+    }
+
+    #[test]
+    fn a_well_formed_pair_of_files_parses_into_images_and_labels() {
+        let img = idx(&[2, 2, 3], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+        let lbl = idx(&[2], &[4, 7]);
+        let s = split_from_bytes("t10k", &img, Path::new("i"), &lbl, Path::new("l")).unwrap();
+        assert_eq!((s.len(), s.height, s.width), (2, 2, 3));
+        assert_eq!(s.labels, vec![4, 7]);
+        assert_eq!(s.pixels[6], 6);
+    }
+
+    #[test]
+    fn a_truncated_file_is_an_error_that_names_the_file() {
+        let img = idx(&[2, 2, 3], &[0, 1, 2]);
+        let err = parse(&img, Path::new("x/t10k-images-idx3-ubyte")).unwrap_err().to_string();
+        assert!(err.contains("t10k-images-idx3-ubyte") && err.contains("12 bytes"), "{err}");
+    }
+
+    #[test]
+    fn label_count_must_match_image_count() {
+        let img = idx(&[2, 1, 1], &[0, 1]);
+        let lbl = idx(&[3], &[0, 1, 2]);
+        assert!(split_from_bytes("t", &img, Path::new("i"), &lbl, Path::new("l")).is_err());
+    }
+}

@@ -1,0 +1,173 @@
+//! The decoded train/valid/test sets of one run (fastai's `DataLoaders`): the source is split,
+//! every image decoded once with the chosen [`Preprocess`], and the normalization fitted on
+//! the training images only.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ImageData, Skipped, Source, Split, assign_splits, rgb_to_grey};
+use crate::error::{Error, Result};
+use crate::transforms::Preprocess;
+
+/// How to split a source.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SplitOptions {
+    /// Fraction of each class for validation.
+    pub valid_pct: f64,
+    /// Fraction of each class for the test split (when the layout does not give one).
+    pub test_pct: f64,
+    /// Seed of the shuffle.
+    pub seed: u64,
+}
+
+impl SplitOptions {
+    /// Checks that the fractions are in `[0, 1)` and leave some data to train on.
+    pub fn validate(&self) -> Result<()> {
+        let in_range = |v: f64| (0.0..1.0).contains(&v);
+        if !in_range(self.valid_pct) || !in_range(self.test_pct) || self.valid_pct + self.test_pct >= 1.0 {
+            return Err(Error::Config(format!(
+                "--valid-pct and --test-pct ({} and {}) must be in [0, 1) and leave some data to train on",
+                self.valid_pct, self.test_pct
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The split of a run, saved as `split.json` so it can be reproduced and audited.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SplitRecord {
+    /// Where the data came from.
+    pub source: String,
+    /// The options used.
+    pub options: SplitOptions,
+    /// Item names per split.
+    pub train: Vec<String>,
+    /// Validation items.
+    pub valid: Vec<String>,
+    /// Test items.
+    pub test: Vec<String>,
+}
+
+/// The decoded splits of a data source.
+#[derive(Debug, Clone)]
+pub struct DataSplits {
+    /// Class names.
+    pub classes: Vec<String>,
+    /// The preprocessing, with normalization fitted on `train`.
+    pub preprocess: Preprocess,
+    /// Training images.
+    pub train: ImageData,
+    /// Validation images.
+    pub valid: ImageData,
+    /// Test images, when the layout or `test_pct` gives some.
+    pub test: Option<ImageData>,
+    /// Files that could not be read.
+    pub skipped: Vec<Skipped>,
+    /// Fingerprints of the source parts that gave training or validation images
+    /// ([`Source::part_fingerprints`]): evaluation refuses data with one of these.
+    pub fingerprints: Vec<u64>,
+    /// The split, by item name.
+    pub record: SplitRecord,
+}
+
+impl DataSplits {
+    /// Splits `source`, decodes each split with `preprocess` (RGB narrowed to grey when every
+    /// image is grey) and fits the normalization on the training images.
+    pub fn load(
+        source: &Source,
+        mut preprocess: Preprocess,
+        options: SplitOptions,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<DataSplits> {
+        options.validate()?;
+        let labels: Vec<usize> = source.items.iter().map(|i| i.label).collect();
+        let hints: Vec<Option<Split>> = source.items.iter().map(|i| i.hint).collect();
+        let splits = assign_splits(&labels, &hints, options.valid_pct, options.test_pct, options.seed);
+        let pick = |s: Split| -> Vec<usize> { (0..splits.len()).filter(|&i| splits[i] == s).collect() };
+        let (tr, va, te) = (pick(Split::Train), pick(Split::Valid), pick(Split::Test));
+        let total = tr.len() + va.len() + te.len();
+        let offset = |base: usize| move |d: usize, _t: usize| progress(base + d, total);
+        let (mut train, mut skipped, grey_tr) = source.load(&tr, &preprocess, &offset(0));
+        let (mut valid, s2, grey_va) = source.load(&va, &preprocess, &offset(tr.len()));
+        let (mut test, s3, grey_te) = source.load(&te, &preprocess, &offset(tr.len() + va.len()));
+        skipped.extend(s2);
+        skipped.extend(s3);
+        if train.is_empty() {
+            return Err(Error::BadDataset { path: source.root.clone(), message: "no readable training image".into() });
+        }
+        if valid.is_empty() {
+            return Err(Error::BadDataset {
+                path: source.root.clone(),
+                message: "the validation split is empty; raise --valid-pct or add a valid/ folder".into(),
+            });
+        }
+        if preprocess.channels == 3 && grey_tr && grey_va && grey_te {
+            preprocess.channels = 1;
+            for d in [&mut train, &mut valid, &mut test] {
+                rgb_to_grey(d);
+            }
+            preprocess.mean.truncate(1);
+            preprocess.std.truncate(1);
+        }
+        preprocess.fit_normalization(&train.pixels);
+        let record = SplitRecord {
+            source: source.root.display().to_string(),
+            options,
+            train: train.names.clone(),
+            valid: valid.names.clone(),
+            test: test.names.clone(),
+        };
+        Ok(DataSplits {
+            classes: source.classes.clone(),
+            preprocess,
+            train,
+            valid,
+            test: (!test.is_empty()).then_some(test),
+            skipped,
+            fingerprints: {
+                let all = source.part_fingerprints();
+                let mut used: Vec<u64> = tr.iter().chain(&va).map(|&i| all[source.part_of(i)]).collect();
+                used.sort_unstable();
+                used.dedup();
+                used
+            },
+            record,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::idx::IdxSplit;
+    use crate::transforms::ResizeMode;
+
+    fn tiny_source(n: usize) -> Source {
+        let part = IdxSplit {
+            prefix: "t10k".into(),
+            pixels: (0..n * 4).map(|i| (i % 251) as u8).collect(),
+            labels: (0..n).map(|i| (i % 2) as u8).collect(),
+            height: 2,
+            width: 2,
+        };
+        Source::from_idx("mem".into(), vec![part], None)
+    }
+
+    #[test]
+    fn a_lone_idx_split_is_cut_eighty_twenty_and_normalized_on_train() {
+        let s = tiny_source(100);
+        let opts = SplitOptions { valid_pct: 0.2, test_pct: 0.0, seed: 1 };
+        let d = DataSplits::load(&s, Preprocess::new(2, 2, 1, ResizeMode::Squish), opts, &|_, _| {}).unwrap();
+        assert_eq!((d.train.len(), d.valid.len()), (80, 20));
+        assert!(d.test.is_none());
+        assert!(d.preprocess.mean[0] > 0.0 && d.preprocess.std[0] > 0.0);
+        assert_eq!(d.record.valid.len(), 20);
+    }
+
+    #[test]
+    fn fractions_that_leave_nothing_to_train_on_are_rejected() {
+        let s = tiny_source(10);
+        let opts = SplitOptions { valid_pct: 0.6, test_pct: 0.5, seed: 1 };
+        assert!(DataSplits::load(&s, Preprocess::new(2, 2, 1, ResizeMode::Squish), opts, &|_, _| {}).is_err());
+    }
+}

@@ -1,0 +1,154 @@
+//! Classification metrics from predictions: accuracy, error rate, the confusion matrix,
+//! per-class precision / recall / F1 (scikit-learn's `classification_report`), and the most
+//! confused pairs (fastai's `most_confused`).
+
+use serde::{Deserialize, Serialize};
+
+/// Precision, recall and F1 of one class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassMetrics {
+    /// Class name.
+    pub class: String,
+    /// Of the images predicted as this class, the fraction that are.
+    pub precision: f64,
+    /// Of the images of this class, the fraction predicted as it.
+    pub recall: f64,
+    /// Harmonic mean of precision and recall.
+    pub f1: f64,
+    /// Number of images of this class.
+    pub support: usize,
+}
+
+/// A confusion matrix: `counts[actual][predicted]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Confusion {
+    /// Class names, in label order.
+    pub classes: Vec<String>,
+    /// `counts[actual][predicted]`.
+    pub counts: Vec<Vec<usize>>,
+}
+
+impl Confusion {
+    /// Tallies `(actual, predicted)` label pairs.
+    pub fn new(classes: &[String], actual: &[usize], predicted: &[usize]) -> Self {
+        let k = classes.len();
+        let mut counts = vec![vec![0; k]; k];
+        for (&a, &p) in actual.iter().zip(predicted) {
+            counts[a][p] += 1;
+        }
+        Self { classes: classes.to_vec(), counts }
+    }
+
+    /// Number of images.
+    pub fn total(&self) -> usize {
+        self.counts.iter().flatten().sum()
+    }
+
+    /// Fraction predicted correctly (0 when empty).
+    pub fn accuracy(&self) -> f64 {
+        let correct: usize = (0..self.classes.len()).map(|i| self.counts[i][i]).sum();
+        if self.total() == 0 { 0.0 } else { correct as f64 / self.total() as f64 }
+    }
+
+    /// Precision, recall and F1 of every class (0 where undefined, as scikit-learn's `zero_division=0`).
+    pub fn per_class(&self) -> Vec<ClassMetrics> {
+        let k = self.classes.len();
+        (0..k)
+            .map(|c| {
+                let tp = self.counts[c][c] as f64;
+                let predicted: usize = (0..k).map(|a| self.counts[a][c]).sum();
+                let support: usize = self.counts[c].iter().sum();
+                let precision = if predicted == 0 { 0.0 } else { tp / predicted as f64 };
+                let recall = if support == 0 { 0.0 } else { tp / support as f64 };
+                let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+                ClassMetrics { class: self.classes[c].clone(), precision, recall, f1, support }
+            })
+            .collect()
+    }
+
+    /// Off-diagonal cells with at least `min` images, most frequent first: `(actual, predicted, count)`.
+    pub fn most_confused(&self, min: usize) -> Vec<(String, String, usize)> {
+        let k = self.classes.len();
+        let mut out: Vec<(String, String, usize)> = (0..k)
+            .flat_map(|a| (0..k).map(move |p| (a, p)))
+            .filter(|&(a, p)| a != p && self.counts[a][p] >= min.max(1))
+            .map(|(a, p)| (self.classes[a].clone(), self.classes[p].clone(), self.counts[a][p]))
+            .collect();
+        out.sort_by(|x, y| y.2.cmp(&x.2).then_with(|| x.0.cmp(&y.0)));
+        out
+    }
+
+    /// The matrix as CSV: a header of predicted classes, one row per actual class.
+    pub fn to_csv(&self) -> String {
+        let quote = |s: &str| if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
+        let mut out = String::from("actual\\predicted");
+        for c in &self.classes {
+            out.push(',');
+            out.push_str(&quote(c));
+        }
+        out.push('\n');
+        for (c, row) in self.classes.iter().zip(&self.counts) {
+            out.push_str(&quote(c));
+            for v in row {
+                out.push_str(&format!(",{v}"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The matrix as an aligned text table (rows actual, columns predicted by index).
+    pub fn to_text(&self) -> String {
+        let name_w = self.classes.iter().map(|c| c.chars().count()).max().unwrap_or(0).max(6);
+        let cell_w = self.counts.iter().flatten().max().map_or(1, |m| m.to_string().len()).max(self.classes.len().to_string().len()) + 1;
+        let mut out = format!("{:>name_w$}  predicted ->\n{:>name_w$}", "actual", "");
+        for i in 0..self.classes.len() {
+            out.push_str(&format!("{:>cell_w$}", i));
+        }
+        out.push('\n');
+        for (i, (c, row)) in self.classes.iter().zip(&self.counts).enumerate() {
+            out.push_str(&format!("{:>name_w$}", format!("{i} {c}")));
+            for v in row {
+                out.push_str(&format!("{v:>cell_w$}"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classes() -> Vec<String> {
+        vec!["cat".into(), "dog".into(), "fox".into()]
+    }
+
+    #[test]
+    fn per_class_metrics_match_scikit_learn() {
+        // sklearn.metrics.classification_report([0,0,0,1,1,2], [0,0,1,1,2,2]):
+        // cat p=1.00 r=0.67 f1=0.80; dog p=0.50 r=0.50 f1=0.50; fox p=0.50 r=1.00 f1=0.67
+        let c = Confusion::new(&classes(), &[0, 0, 0, 1, 1, 2], &[0, 0, 1, 1, 2, 2]);
+        let m = c.per_class();
+        let close = |a: f64, b: f64| (a - b).abs() < 0.005;
+        assert!(close(m[0].precision, 1.0) && close(m[0].recall, 0.667) && close(m[0].f1, 0.8));
+        assert!(close(m[1].precision, 0.5) && close(m[1].recall, 0.5));
+        assert!(close(m[2].f1, 0.667) && m[2].support == 1);
+        assert!(close(c.accuracy(), 4.0 / 6.0));
+    }
+
+    #[test]
+    fn most_confused_lists_the_largest_off_diagonal_cells_first() {
+        let c = Confusion::new(&classes(), &[0, 0, 0, 1, 2, 2], &[1, 1, 2, 0, 0, 2]);
+        let top = c.most_confused(1);
+        assert_eq!(top[0], ("cat".into(), "dog".into(), 2));
+        assert_eq!(top.len(), 4);
+    }
+
+    #[test]
+    fn csv_quotes_class_names_with_commas() {
+        let c = Confusion::new(&["a,b".into(), "c".into()], &[0], &[1]);
+        assert_eq!(c.to_csv(), "actual\\predicted,\"a,b\",c\n\"a,b\",0,1\nc,0,0\n");
+    }
+}

@@ -1,0 +1,195 @@
+//! Pictures without a plotting stack: a small RGB canvas with an 8×8 bitmap font (public-domain
+//! `font8x8` glyphs), enough for confusion matrices and loss curves as PNG.
+
+use std::path::Path;
+
+use font8x8::UnicodeFonts;
+use image::{Rgb, RgbImage};
+
+use super::metrics::Confusion;
+use crate::error::{Error, Result};
+use crate::export::atomic_write;
+
+/// An RGB drawing surface.
+pub struct Canvas {
+    /// The pixels.
+    pub image: RgbImage,
+}
+
+impl Canvas {
+    /// A white canvas.
+    pub fn new(width: u32, height: u32) -> Self {
+        Self { image: RgbImage::from_pixel(width, height, Rgb([255, 255, 255])) }
+    }
+
+    /// Fills a rectangle (clipped to the canvas).
+    pub fn rect(&mut self, x: i64, y: i64, w: u32, h: u32, color: [u8; 3]) {
+        for yy in y.max(0)..(y + h as i64).min(self.image.height() as i64) {
+            for xx in x.max(0)..(x + w as i64).min(self.image.width() as i64) {
+                self.image.put_pixel(xx as u32, yy as u32, Rgb(color));
+            }
+        }
+    }
+
+    /// Draws `text` with its top-left corner at `(x, y)`, each glyph pixel `scale` pixels wide.
+    pub fn text(&mut self, x: i64, y: i64, text: &str, scale: u32, color: [u8; 3]) {
+        for (i, ch) in text.chars().enumerate() {
+            let glyph = font8x8::BASIC_FONTS.get(ch).or_else(|| font8x8::BASIC_FONTS.get('?')).unwrap();
+            let gx = x + (i as i64) * 8 * scale as i64;
+            for (row, bits) in glyph.iter().enumerate() {
+                for col in 0..8 {
+                    if bits >> col & 1 == 1 {
+                        self.rect(gx + col * scale as i64, y + row as i64 * scale as i64, scale, scale, color);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Width in pixels of `text` at `scale`.
+    pub fn text_width(text: &str, scale: u32) -> u32 {
+        text.chars().count() as u32 * 8 * scale
+    }
+
+    /// A line from `(x0, y0)` to `(x1, y1)`, `thickness` pixels square pen.
+    pub fn line(&mut self, (x0, y0): (f64, f64), (x1, y1): (f64, f64), thickness: u32, color: [u8; 3]) {
+        let steps = ((x1 - x0).abs().max((y1 - y0).abs()).ceil() as usize).max(1);
+        for s in 0..=steps {
+            let t = s as f64 / steps as f64;
+            let (x, y) = (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t);
+            let h = thickness as i64 / 2;
+            self.rect(x.round() as i64 - h, y.round() as i64 - h, thickness, thickness, color);
+        }
+    }
+
+    /// Writes the canvas as PNG, atomically.
+    pub fn save_png(&self, path: &Path) -> Result<()> {
+        let mut bytes = Vec::new();
+        self.image
+            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .map_err(|e| Error::Decode { path: path.into(), message: format!("cannot encode PNG: {e}") })?;
+        atomic_write(path, &bytes)
+    }
+}
+
+/// matplotlib's "Blues" colormap, from white (0) to dark blue (1).
+fn blues(t: f64) -> [u8; 3] {
+    const STOPS: [[f64; 3]; 5] = [[247., 251., 255.], [198., 219., 239.], [107., 174., 214.], [33., 113., 181.], [8., 48., 107.]];
+    let t = t.clamp(0.0, 1.0) * (STOPS.len() - 1) as f64;
+    let i = (t.floor() as usize).min(STOPS.len() - 2);
+    let f = t - i as f64;
+    let mut out = [0u8; 3];
+    for c in 0..3 {
+        out[c] = (STOPS[i][c] + (STOPS[i + 1][c] - STOPS[i][c]) * f).round() as u8;
+    }
+    out
+}
+
+/// Renders a confusion matrix as fastai's `plot_confusion_matrix` does: counts in cells shaded
+/// by their share of the actual class, actual classes as rows, predicted as columns.
+pub fn confusion_png(confusion: &Confusion, title: &str) -> Canvas {
+    let k = confusion.classes.len();
+    let cell = if k <= 12 { 44 } else if k <= 30 { 28 } else { 16 };
+    let label_w = confusion.classes.iter().map(|c| Canvas::text_width(&format!("{c} "), 1)).max().unwrap_or(0) + 28;
+    let (left, top) = (label_w + 24, 56);
+    let (w, h) = (left + cell * k as u32 + 24, top + cell * k as u32 + 48);
+    let mut cv = Canvas::new(w, h);
+    cv.text(10, 10, title, 2, [0, 0, 0]);
+    cv.text(left as i64, 36, "predicted ->  (columns: class index)", 1, [60, 60, 60]);
+    for (i, name) in confusion.classes.iter().enumerate() {
+        let y = top + cell * i as u32 + cell / 2 - 4;
+        let label = format!("{i:>2} {name}");
+        cv.text((left - 8 - Canvas::text_width(&label, 1)) as i64, y as i64, &label, 1, [0, 0, 0]);
+        let x = left + cell * i as u32 + cell / 2 - Canvas::text_width(&i.to_string(), 1) / 2;
+        cv.text(x as i64, (top + cell * k as u32 + 8) as i64, &i.to_string(), 1, [0, 0, 0]);
+    }
+    cv.text(4, (top + cell * k as u32 + 28) as i64, "rows: actual class", 1, [60, 60, 60]);
+    for (a, row) in confusion.counts.iter().enumerate() {
+        let row_total: usize = row.iter().sum::<usize>().max(1);
+        for (p, &n) in row.iter().enumerate() {
+            let share = n as f64 / row_total as f64;
+            let (x, y) = (left + cell * p as u32, top + cell * a as u32);
+            cv.rect(x as i64, y as i64, cell - 1, cell - 1, blues(share));
+            if cell >= 28 {
+                let s = n.to_string();
+                let tx = x + cell / 2 - Canvas::text_width(&s, 1) / 2;
+                let color = if share > 0.5 { [255, 255, 255] } else { [0, 0, 0] };
+                cv.text(tx as i64, (y + cell / 2 - 4) as i64, &s, 1, color);
+            }
+        }
+    }
+    cv
+}
+
+/// Plots one or more series against their index (epochs or steps), with a legend.
+pub fn line_chart(title: &str, x_label: &str, series: &[(&str, &[f64], [u8; 3])]) -> Canvas {
+    let (w, h) = (640u32, 400u32);
+    let (left, right, top, bottom) = (70.0, 20.0, 50.0, 50.0);
+    let mut cv = Canvas::new(w, h);
+    cv.text(10, 10, title, 2, [0, 0, 0]);
+    let values: Vec<f64> = series.iter().flat_map(|s| s.1.iter().copied()).filter(|v| v.is_finite()).collect();
+    let n = series.iter().map(|s| s.1.len()).max().unwrap_or(0);
+    if values.is_empty() || n == 0 {
+        return cv;
+    }
+    let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+    let hi = if hi - lo < 1e-12 { lo + 1.0 } else { hi };
+    let (pw, ph) = (w as f64 - left - right, h as f64 - top - bottom);
+    let px = |i: usize| left + if n > 1 { pw * i as f64 / (n - 1) as f64 } else { pw / 2.0 };
+    let py = |v: f64| top + ph * (1.0 - (v - lo) / (hi - lo));
+    cv.line((left, top), (left, top + ph), 1, [0, 0, 0]);
+    cv.line((left, top + ph), (left + pw, top + ph), 1, [0, 0, 0]);
+    for t in 0..=4 {
+        let v = lo + (hi - lo) * t as f64 / 4.0;
+        cv.text(4, py(v) as i64 - 4, &format!("{v:.3}"), 1, [60, 60, 60]);
+    }
+    cv.text((left + pw / 2.0) as i64 - 20, (h - 20) as i64, x_label, 1, [60, 60, 60]);
+    cv.text(left as i64, (top + ph + 6.0) as i64, "1", 1, [60, 60, 60]);
+    cv.text((left + pw) as i64 - 16, (top + ph + 6.0) as i64, &n.to_string(), 1, [60, 60, 60]);
+    for (k, (name, ys, color)) in series.iter().enumerate() {
+        for i in 1..ys.len() {
+            if ys[i - 1].is_finite() && ys[i].is_finite() {
+                cv.line((px(i - 1), py(ys[i - 1])), (px(i), py(ys[i])), 2, *color);
+            }
+        }
+        if ys.len() == 1 {
+            cv.rect(px(0) as i64 - 2, py(ys[0]) as i64 - 2, 5, 5, *color);
+        }
+        let ly = 36 + 12 * k as i64;
+        cv.rect(w as i64 - 170, ly, 12, 8, *color);
+        cv.text(w as i64 - 152, ly, name, 1, [0, 0, 0]);
+    }
+    cv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_confusion_png_shades_the_diagonal_darker_than_empty_cells() {
+        let classes: Vec<String> = vec!["a".into(), "b".into()];
+        let c = Confusion::new(&classes, &[0, 0, 0, 1], &[0, 0, 0, 1]);
+        let cv = confusion_png(&c, "test");
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("c.png");
+        cv.save_png(&p).unwrap();
+        let img = image::open(&p).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), cv.image.dimensions());
+        // Corner pixel of cell (0,0) is dark blue; of cell (0,1) is near white.
+        let (left, top, cell) = (Canvas::text_width(" 1 b ", 1).max(Canvas::text_width("a ", 1)) + 28 + 24, 56, 44);
+        let _ = left;
+        let dark = cv.image.get_pixel(cv.image.width() - 24 - 2 * cell + 1, top + 1);
+        let light = cv.image.get_pixel(cv.image.width() - 24 - cell + 1, top + 1);
+        assert!(dark[2] < 150 && light[0] > 240, "{dark:?} {light:?}");
+    }
+
+    #[test]
+    fn text_draws_some_pixels_and_spaces_draw_none() {
+        let mut cv = Canvas::new(20, 10);
+        cv.text(0, 0, " ", 1, [0, 0, 0]);
+        assert!(cv.image.pixels().all(|p| p[0] == 255));
+        cv.text(0, 0, "A", 1, [0, 0, 0]);
+        assert!(cv.image.pixels().any(|p| p[0] == 0));
+    }
+}

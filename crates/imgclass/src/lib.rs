@@ -1,0 +1,65 @@
+//! # imgclass
+//!
+//! Train, evaluate, explain and ship image classifiers from a folder of images, on
+//! [Burn](https://burn.dev) 0.22 — pure Rust on the CPU (the `flex` backend), CUDA with the
+//! `cuda` feature.
+//!
+//! The library follows the steps a fastai or Keras user knows:
+//! [`data`] reads a folder (or IDX files) and splits it, [`transforms`] fits images to the
+//! model, [`models`] builds a network, [`train`] fits it with a [`train::Learner`],
+//! [`interpret`] measures it, and [`export`] saves and loads one-file model bundles for
+//! prediction.
+//!
+//! ```no_run
+//! use imgclass::data::{DataSplits, Source, choose_size, default_preprocess};
+//! use imgclass::export::Bundle;
+//! use imgclass::train::{Learner, Silent, TrainConfig};
+//!
+//! // Data: the bundled Fashion-MNIST sample (or Source::open("photos".as_ref())?).
+//! let source = Source::bundled()?;
+//! let config = TrainConfig::new().with_epochs(3); // default CNN, one-cycle AdamW
+//! let pre = default_preprocess(&source, choose_size(&source, None, 128), config.resize);
+//! let data = DataSplits::load(&source, pre, config.split_options(), &|_, _| {})?;
+//!
+//! // Train, then save the one-file bundle.
+//! let mut learner = Learner::new(data, config, imgclass::default_device())?;
+//! let report = learner.fit(&mut Silent)?;
+//! println!("valid accuracy {:.3}", report.final_metrics.accuracy);
+//! learner.save_bundle("model.imgclass".as_ref())?;
+//!
+//! // Predict with it: preprocessing comes from the bundle.
+//! let model = Bundle::load("model.imgclass".as_ref(), &imgclass::default_device())?;
+//! for p in model.predict_files(&["shoe.png".into()], 3)? {
+//!     println!("{}: {} ({:.1}%)", p.file, p.top[0].label, 100.0 * p.top[0].probability);
+//! }
+//! # Ok::<(), imgclass::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod data;
+mod error;
+pub mod export;
+pub mod interpret;
+pub mod models;
+mod rng;
+pub mod train;
+pub mod transforms;
+
+pub use error::{Error, Result};
+
+use burn::prelude::Device;
+
+/// The device computations run on: the first CUDA GPU when built with the `cuda` feature and
+/// `IMGCLASS_DEVICE` is not `cpu`, otherwise the CPU (`flex`).
+pub fn default_device() -> Device {
+    #[cfg(feature = "cuda")]
+    if std::env::var("IMGCLASS_DEVICE").map_or(true, |v| v != "cpu") {
+        return Device::cuda(0);
+    }
+    Device::flex()
+}
+
+/// A short human name for `device`, for logs.
+pub fn device_name(device: &Device) -> String {
+    format!("{device:?}")
+}

@@ -1,0 +1,85 @@
+//! Logistic regression and multi-layer perceptrons: the first models of every course
+//! (a 784-16-10 network on MNIST is `--arch mlp --hidden 16`).
+
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::prelude::*;
+
+use super::activation::Activation;
+
+/// Configuration of a multi-layer perceptron; with no hidden layer it is logistic regression.
+#[derive(Config, Debug, PartialEq)]
+pub struct MlpConfig {
+    /// Width of each hidden layer, in order (empty: logistic regression).
+    #[config(default = "vec![128]")]
+    pub hidden: Vec<usize>,
+    /// Non-linearity after each hidden layer.
+    #[config(default = "Activation::Relu")]
+    pub activation: Activation,
+    /// Dropout probability after each hidden layer.
+    #[config(default = 0.0)]
+    pub dropout: f64,
+}
+
+impl MlpConfig {
+    /// Builds the network for `inputs` features and `classes` outputs.
+    pub fn init(&self, inputs: usize, classes: usize, device: &Device) -> Mlp {
+        let mut layers = Vec::new();
+        let mut width = inputs;
+        for &h in &self.hidden {
+            layers.push(LinearConfig::new(width, h).init(device));
+            width = h;
+        }
+        Mlp {
+            hidden: layers,
+            output: LinearConfig::new(width, classes).init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            activation: self.activation,
+        }
+    }
+}
+
+/// A stack of dense layers over the flattened image.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    /// Hidden layers.
+    pub hidden: Vec<Linear>,
+    /// The classifier layer.
+    pub output: Linear,
+    /// Dropout after each hidden layer.
+    pub dropout: Dropout,
+    /// Non-linearity after each hidden layer.
+    #[module(skip)]
+    pub activation: Activation,
+}
+
+impl Mlp {
+    /// # Shapes
+    /// - `x`: `[batch, channels, height, width]`
+    /// - output: `[batch, classes]` (logits)
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x: Tensor<2> = x.flatten(1, 3); // [batch, channels·height·width]
+        for layer in &self.hidden {
+            x = self.dropout.forward(self.activation.forward(layer.forward(x)));
+        }
+        self.output.forward(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_784_16_10_network_has_the_lesson_parameter_count() {
+        let m = MlpConfig::new().with_hidden(vec![16]).init(784, 10, &Device::flex());
+        assert_eq!(m.num_params(), 784 * 16 + 16 + 16 * 10 + 10);
+        let y = m.forward(Tensor::zeros([2, 1, 28, 28], &Device::flex()));
+        assert_eq!(y.dims(), [2, 10]);
+    }
+
+    #[test]
+    fn no_hidden_layer_is_logistic_regression() {
+        let m = MlpConfig::new().with_hidden(vec![]).init(12, 3, &Device::flex());
+        assert_eq!(m.num_params(), 12 * 3 + 3);
+    }
+}

@@ -1,0 +1,130 @@
+//! Model architectures, one per file, and the [`Arch`] config that names and builds them.
+//!
+//! [`Arch`] is what the CLI's `--arch` chooses and what a bundle stores; [`Net`] is the
+//! built network, an enum over the architectures so training and inference code is written
+//! once for all of them.
+
+pub mod activation;
+pub mod cnn;
+pub mod dense;
+pub mod resnet;
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use activation::Activation;
+pub use cnn::{Cnn, CnnConfig, Padding, Pool};
+pub use dense::{Mlp, MlpConfig};
+pub use resnet::{ResNet, ResNetConfig};
+
+use crate::error::{Error, Result};
+
+/// An architecture and its hyper-parameters: everything needed to rebuild the network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Arch {
+    /// Logistic regression: one dense layer on the flattened pixels.
+    Logreg,
+    /// Multi-layer perceptron.
+    Mlp(MlpConfig),
+    /// Convolutional network (the default).
+    Cnn(CnnConfig),
+    /// ResNet-18.
+    Resnet18,
+    /// ResNet-34.
+    Resnet34,
+}
+
+impl Default for Arch {
+    fn default() -> Self {
+        Arch::Cnn(CnnConfig::new())
+    }
+}
+
+impl Arch {
+    /// The architecture's name as `--arch` spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Arch::Logreg => "logreg",
+            Arch::Mlp(_) => "mlp",
+            Arch::Cnn(_) => "cnn",
+            Arch::Resnet18 => "resnet18",
+            Arch::Resnet34 => "resnet34",
+        }
+    }
+
+    /// The architecture named `name` with default hyper-parameters.
+    pub fn from_name(name: &str) -> Result<Arch> {
+        Ok(match name {
+            "logreg" => Arch::Logreg,
+            "mlp" => Arch::Mlp(MlpConfig::new()),
+            "cnn" => Arch::Cnn(CnnConfig::new()),
+            "resnet18" => Arch::Resnet18,
+            "resnet34" => Arch::Resnet34,
+            other => return Err(Error::Config(format!("unknown architecture {other:?}: use logreg, mlp, cnn, resnet18 or resnet34"))),
+        })
+    }
+
+    /// The default square input size for images that do not share one size.
+    pub fn default_size(&self) -> usize {
+        match self {
+            Arch::Resnet18 | Arch::Resnet34 => 224,
+            _ => 128,
+        }
+    }
+
+    /// Builds the network for `[channels, height, width]` inputs and `classes` outputs.
+    pub fn init(&self, input: [usize; 3], classes: usize, device: &Device) -> Result<Net> {
+        let [c, h, w] = input;
+        Ok(match self {
+            Arch::Logreg => Net::Mlp(MlpConfig::new().with_hidden(vec![]).init(c * h * w, classes, device)),
+            Arch::Mlp(cfg) => Net::Mlp(cfg.init(c * h * w, classes, device)),
+            Arch::Cnn(cfg) => Net::Cnn(cfg.init(input, classes, device)?),
+            Arch::Resnet18 => Net::ResNet(ResNetConfig::resnet18().init(c, classes, device)),
+            Arch::Resnet34 => Net::ResNet(ResNetConfig::resnet34().init(c, classes, device)),
+        })
+    }
+}
+
+/// A built network of any architecture.
+#[derive(Module, Debug)]
+pub enum Net {
+    /// Logistic regression or MLP.
+    Mlp(Mlp),
+    /// CNN.
+    Cnn(Cnn),
+    /// ResNet.
+    ResNet(ResNet),
+}
+
+impl Net {
+    /// # Shapes
+    /// `[batch, channels, height, width]` → `[batch, classes]` (logits)
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        match self {
+            Net::Mlp(m) => m.forward(x),
+            Net::Cnn(m) => m.forward(x),
+            Net::ResNet(m) => m.forward(x),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arch_configs_round_trip_through_json() {
+        for name in ["logreg", "mlp", "cnn", "resnet18", "resnet34"] {
+            let a = Arch::from_name(name).unwrap();
+            let json = serde_json::to_string(&a).unwrap();
+            assert!(json.contains(&format!("\"type\":\"{name}\"")), "{json}");
+            assert_eq!(serde_json::from_str::<Arch>(&json).unwrap(), a);
+        }
+    }
+
+    #[test]
+    fn an_unknown_arch_name_lists_the_choices() {
+        assert!(Arch::from_name("vgg").unwrap_err().to_string().contains("resnet18"));
+    }
+}

@@ -1,0 +1,189 @@
+//! ResNet-18 and ResNet-34 (He et al. 2016, "Deep Residual Learning for Image Recognition"),
+//! with torchvision's layout of parameter names (`conv1`, `bn1`, `layer1.0.conv1`, …,
+//! `layer2.0.downsample.{conv,bn}`, `fc`) so that torchvision weights map onto it with one
+//! rename (`downsample.0` → `downsample.conv`, `downsample.1` → `downsample.bn`).
+//! Reference: `torchvision/models/resnet.py` (BasicBlock, `_resnet`).
+
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+/// Configuration of a ResNet built from basic blocks.
+#[derive(Config, Debug, PartialEq)]
+pub struct ResNetConfig {
+    /// Blocks per stage: `[2, 2, 2, 2]` is ResNet-18, `[3, 4, 6, 3]` ResNet-34.
+    pub layers: [usize; 4],
+}
+
+impl ResNetConfig {
+    /// ResNet-18.
+    pub fn resnet18() -> Self {
+        Self::new([2, 2, 2, 2])
+    }
+
+    /// ResNet-34.
+    pub fn resnet34() -> Self {
+        Self::new([3, 4, 6, 3])
+    }
+
+    /// Builds the network for `in_channels` inputs and `classes` outputs.
+    pub fn init(&self, in_channels: usize, classes: usize, device: &Device) -> ResNet {
+        let mut inplanes = 64;
+        let mut stage = |planes: usize, blocks: usize, stride: usize| -> Vec<BasicBlock> {
+            (0..blocks)
+                .map(|i| {
+                    let s = if i == 0 { stride } else { 1 };
+                    let b = BasicBlock::new(inplanes, planes, s, device);
+                    inplanes = planes;
+                    b
+                })
+                .collect()
+        };
+        let [l1, l2, l3, l4] = self.layers;
+        let layer1 = stage(64, l1, 1);
+        let layer2 = stage(128, l2, 2);
+        let layer3 = stage(256, l3, 2);
+        let layer4 = stage(512, l4, 2);
+        ResNet {
+            conv1: conv(in_channels, 64, 7, 2, 3, device),
+            bn1: BatchNormConfig::new(64).init(device),
+            maxpool: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(),
+            layer1,
+            layer2,
+            layer3,
+            layer4,
+            avgpool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            fc: LinearConfig::new(512, classes).init(device),
+        }
+    }
+}
+
+/// A bias-free conv with torchvision's initialisation (Kaiming normal, fan-out, ReLU gain).
+fn conv(i: usize, o: usize, k: usize, stride: usize, pad: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([i, o], [k, k])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+        .with_bias(false)
+        .with_initializer(Initializer::KaimingNormal { gain: 2f64.sqrt(), fan_out_only: true })
+        .init(device)
+}
+
+/// The 1×1 projection on the shortcut when the shape changes.
+#[derive(Module, Debug)]
+pub struct Downsample {
+    /// 1×1 conv with the block's stride.
+    pub conv: Conv2d,
+    /// Its batch norm.
+    pub bn: BatchNorm,
+}
+
+/// Two 3×3 convs with a residual connection.
+#[derive(Module, Debug)]
+pub struct BasicBlock {
+    /// First 3×3 conv (carries the stride).
+    pub conv1: Conv2d,
+    /// Its batch norm.
+    pub bn1: BatchNorm,
+    /// Second 3×3 conv.
+    pub conv2: Conv2d,
+    /// Its batch norm.
+    pub bn2: BatchNorm,
+    /// Shortcut projection, when the shape changes.
+    pub downsample: Option<Downsample>,
+}
+
+impl BasicBlock {
+    fn new(inplanes: usize, planes: usize, stride: usize, device: &Device) -> Self {
+        let downsample = (stride != 1 || inplanes != planes).then(|| Downsample {
+            conv: conv(inplanes, planes, 1, stride, 0, device),
+            bn: BatchNormConfig::new(planes).init(device),
+        });
+        Self {
+            conv1: conv(inplanes, planes, 3, stride, 1, device),
+            bn1: BatchNormConfig::new(planes).init(device),
+            conv2: conv(planes, planes, 3, 1, 1, device),
+            bn2: BatchNormConfig::new(planes).init(device),
+            downsample,
+        }
+    }
+
+    /// # Shapes
+    /// `[b, inplanes, h, w]` → `[b, planes, h/stride, w/stride]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let identity = match &self.downsample {
+            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            None => x.clone(),
+        };
+        let out = relu(self.bn1.forward(self.conv1.forward(x)));
+        let out = self.bn2.forward(self.conv2.forward(out));
+        relu(out + identity)
+    }
+}
+
+/// ResNet classifier.
+#[derive(Module, Debug)]
+pub struct ResNet {
+    /// 7×7 stride-2 stem conv.
+    pub conv1: Conv2d,
+    /// Stem batch norm.
+    pub bn1: BatchNorm,
+    /// 3×3 stride-2 max pool.
+    pub maxpool: MaxPool2d,
+    /// Stage 1 (64 channels).
+    pub layer1: Vec<BasicBlock>,
+    /// Stage 2 (128 channels).
+    pub layer2: Vec<BasicBlock>,
+    /// Stage 3 (256 channels).
+    pub layer3: Vec<BasicBlock>,
+    /// Stage 4 (512 channels).
+    pub layer4: Vec<BasicBlock>,
+    /// Global average pool.
+    pub avgpool: AdaptiveAvgPool2d,
+    /// Classifier.
+    pub fc: Linear,
+}
+
+impl ResNet {
+    /// The feature maps of the last stage.
+    ///
+    /// # Shapes
+    /// `[b, c, h, w]` → `[b, 512, h/32, w/32]`
+    pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
+        let mut x = self.maxpool.forward(relu(self.bn1.forward(self.conv1.forward(x))));
+        for block in self.layer1.iter().chain(&self.layer2).chain(&self.layer3).chain(&self.layer4) {
+            x = block.forward(x);
+        }
+        x
+    }
+
+    /// # Shapes
+    /// `[b, c, h, w]` → `[b, classes]` (logits)
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let x: Tensor<2> = self.avgpool.forward(self.features(x)).flatten(1, 3); // [b, 512]
+        self.fc.forward(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resnet18_and_34_have_torchvisions_parameter_counts() {
+        // torchvision: sum(p.numel() for p in resnet18(num_classes=1000).parameters()) = 11_689_512,
+        // resnet34: 21_797_672. Burn's num_params also counts the batch-norm running mean and
+        // variance (buffers in PyTorch): 2 × 4_800 channels in ResNet-18, 2 × 8_512 in ResNet-34.
+        let d = Device::flex();
+        assert_eq!(ResNetConfig::resnet18().init(3, 1000, &d).num_params(), 11_689_512 + 2 * 4_800);
+        assert_eq!(ResNetConfig::resnet34().init(3, 1000, &d).num_params(), 21_797_672 + 2 * 8_512);
+    }
+
+    #[test]
+    fn a_small_grey_input_runs_through_resnet18() {
+        let d = Device::flex();
+        let m = ResNetConfig::resnet18().init(1, 10, &d);
+        assert_eq!(m.forward(Tensor::zeros([2, 1, 32, 32], &d)).dims(), [2, 10]);
+    }
+}

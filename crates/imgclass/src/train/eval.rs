@@ -1,0 +1,94 @@
+//! Running a network over decoded images: class log-probabilities in batches, and the
+//! evaluation report (loss, accuracy, confusion matrix, per-class metrics) built from them.
+
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Int, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::data::ImageData;
+use crate::interpret::{ClassMetrics, Confusion};
+use crate::models::Net;
+use crate::transforms::Preprocess;
+
+/// Batch size for inference.
+pub const EVAL_BATCH: usize = 256;
+
+/// Builds the normalized input tensor for images `indices` of `data`.
+///
+/// # Shapes
+/// output: `[indices.len(), channels, height, width]`
+pub fn batch_tensor(data: &ImageData, indices: &[usize], pre: &Preprocess, device: &Device) -> Tensor<4> {
+    let mut floats = Vec::with_capacity(indices.len() * data.image_len);
+    for &i in indices {
+        pre.normalize_into(data.image(i), &mut floats);
+    }
+    Tensor::from_data(TensorData::new(floats, [indices.len(), pre.channels, pre.height, pre.width]), device)
+}
+
+/// Builds the label tensor for images `indices` of `data`.
+pub fn label_tensor(data: &ImageData, indices: &[usize], device: &Device) -> Tensor<1, Int> {
+    let labels: Vec<i64> = indices.iter().map(|&i| data.labels[i] as i64).collect();
+    Tensor::from_data(TensorData::new(labels, [indices.len()]), device)
+}
+
+/// Class log-probabilities of every image of `data`, `n × classes` row-major.
+pub fn log_probs(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device) -> Vec<f32> {
+    let mut out = Vec::new();
+    let all: Vec<usize> = (0..data.len()).collect();
+    for chunk in all.chunks(EVAL_BATCH) {
+        let x = batch_tensor(data, chunk, pre, device);
+        let lp = log_softmax(net.forward(x), 1);
+        out.extend(lp.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 log-probabilities"));
+    }
+    out
+}
+
+/// The result of evaluating a model on labelled images.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// Number of images.
+    pub n_images: usize,
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Fraction correct.
+    pub accuracy: f64,
+    /// 1 − accuracy.
+    pub error_rate: f64,
+    /// Per-class precision, recall, F1.
+    pub per_class: Vec<ClassMetrics>,
+    /// Confusion matrix.
+    pub confusion: Confusion,
+    /// Per-image loss (for top-losses views); not serialized.
+    #[serde(skip)]
+    pub losses: Vec<f32>,
+    /// Per-image predicted label; not serialized.
+    #[serde(skip)]
+    pub predicted: Vec<usize>,
+}
+
+/// Evaluates `net` (in inference mode) on `data`.
+pub fn evaluate(net: &Net, data: &ImageData, classes: &[String], pre: &Preprocess, device: &Device) -> EvalReport {
+    let k = classes.len();
+    let lp = log_probs(net, data, pre, device);
+    let mut predicted = Vec::with_capacity(data.len());
+    let mut losses = Vec::with_capacity(data.len());
+    for (row, &label) in lp.chunks_exact(k).zip(&data.labels) {
+        let arg = row.iter().enumerate().fold(0, |best, (i, v)| if *v > row[best] { i } else { best });
+        predicted.push(arg);
+        losses.push(-row[label]);
+    }
+    let confusion = Confusion::new(classes, &data.labels, &predicted);
+    let accuracy = confusion.accuracy();
+    let loss = if losses.is_empty() { 0.0 } else { losses.iter().map(|&l| l as f64).sum::<f64>() / losses.len() as f64 };
+    EvalReport {
+        n_images: data.len(),
+        loss,
+        accuracy,
+        error_rate: 1.0 - accuracy,
+        per_class: confusion.per_class(),
+        confusion,
+        losses,
+        predicted,
+    }
+}

@@ -1,0 +1,116 @@
+//! Deterministic preprocessing: what every image goes through before it reaches a model, at
+//! training, evaluation and prediction time alike.
+//!
+//! [`Preprocess`] is serializable and stored inside every model bundle, so `predict` resizes,
+//! converts and normalizes exactly as training did.
+
+pub(crate) mod resize;
+
+pub use resize::{ResizeMode, resize_to_chw};
+
+use serde::{Deserialize, Serialize};
+
+/// Everything needed to turn a decoded image into a model input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preprocess {
+    /// Target height in pixels.
+    pub height: usize,
+    /// Target width in pixels.
+    pub width: usize,
+    /// 1 (grey) or 3 (RGB).
+    pub channels: usize,
+    /// How images of another aspect ratio are fitted to `height × width`.
+    pub resize: ResizeMode,
+    /// Per-channel mean of the training pixels, on the 0–1 scale.
+    pub mean: Vec<f32>,
+    /// Per-channel standard deviation of the training pixels, on the 0–1 scale.
+    pub std: Vec<f32>,
+    /// Colour that transparent pixels are composited onto (RGB).
+    #[serde(default = "white")]
+    pub background: [u8; 3],
+}
+
+fn white() -> [u8; 3] {
+    [255, 255, 255]
+}
+
+impl Preprocess {
+    /// A preprocessing with identity normalization (mean 0, std 1 on the 0–1 scale).
+    pub fn new(height: usize, width: usize, channels: usize, resize: ResizeMode) -> Self {
+        Self { height, width, channels, resize, mean: vec![0.0; channels], std: vec![1.0; channels], background: white() }
+    }
+
+    /// Number of bytes of one preprocessed image (`channels × height × width`).
+    pub fn image_len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// Turns one decoded image into `channels × height × width` bytes.
+    pub fn apply(&self, image: &image::DynamicImage) -> Vec<u8> {
+        resize_to_chw(image, self.height, self.width, self.channels, self.resize, self.background)
+    }
+
+    /// Converts CHW bytes of several images into normalized floats, appending to `out`.
+    pub fn normalize_into(&self, chw: &[u8], out: &mut Vec<f32>) {
+        let plane = self.height * self.width;
+        out.reserve(chw.len());
+        for (i, image) in chw.chunks_exact(self.image_len()).enumerate() {
+            let _ = i;
+            for (c, channel) in image.chunks_exact(plane).enumerate() {
+                let scale = 1.0 / (255.0 * self.std[c]);
+                let shift = self.mean[c] / self.std[c];
+                out.extend(channel.iter().map(|&v| v as f32 * scale - shift));
+            }
+        }
+    }
+
+    /// Sets `mean` and `std` to the per-channel statistics of `chw` (several images' bytes).
+    pub fn fit_normalization(&mut self, chw: &[u8]) {
+        let plane = self.height * self.width;
+        let mut sum = vec![0f64; self.channels];
+        let mut sq = vec![0f64; self.channels];
+        let mut n = 0usize;
+        for image in chw.chunks_exact(self.image_len()) {
+            for (c, channel) in image.chunks_exact(plane).enumerate() {
+                let (s, q) = channel.iter().fold((0u64, 0u64), |(s, q), &v| (s + v as u64, q + (v as u64) * (v as u64)));
+                sum[c] += s as f64;
+                sq[c] += q as f64;
+            }
+            n += plane;
+        }
+        if n == 0 {
+            return;
+        }
+        for c in 0..self.channels {
+            let mean = sum[c] / n as f64 / 255.0;
+            let var = (sq[c] / n as f64 / (255.0 * 255.0) - mean * mean).max(0.0);
+            self.mean[c] = mean as f32;
+            self.std[c] = (var.sqrt() as f32).max(1e-3);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fitted_normalization_gives_zero_mean_and_unit_variance() {
+        let mut p = Preprocess::new(1, 4, 1, ResizeMode::Squish);
+        let bytes = [0u8, 255, 0, 255, 10, 20, 30, 40];
+        p.fit_normalization(&bytes);
+        let mut out = Vec::new();
+        p.normalize_into(&bytes, &mut out);
+        let mean: f32 = out.iter().sum::<f32>() / out.len() as f32;
+        let var: f32 = out.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / out.len() as f32;
+        assert!(mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4, "mean {mean} var {var}");
+    }
+
+    #[test]
+    fn identity_normalization_maps_bytes_to_the_unit_interval() {
+        let p = Preprocess::new(1, 2, 1, ResizeMode::Squish);
+        let mut out = Vec::new();
+        p.normalize_into(&[0, 255], &mut out);
+        assert_eq!(out, vec![0.0, 1.0]);
+    }
+}

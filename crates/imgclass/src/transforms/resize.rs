@@ -1,0 +1,146 @@
+//! Fitting an image to the model's input size: squish, centre crop or pad (as fastai's
+//! `Resize(method=…)`), plus the colour conversions every decoded image needs (grey or RGB,
+//! alpha composited onto a background, 16-bit scaled down to 8-bit).
+
+use image::imageops::FilterType;
+use image::{DynamicImage, GenericImageView, RgbImage};
+use serde::{Deserialize, Serialize};
+
+/// How an image whose aspect ratio differs from the target's is fitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ResizeMode {
+    /// Stretch to the target size, ignoring the aspect ratio.
+    #[default]
+    Squish,
+    /// Scale the shorter side to the target, then cut the centre.
+    Crop,
+    /// Scale the longer side to the target, then pad the rest with black.
+    Pad,
+}
+
+impl std::str::FromStr for ResizeMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "squish" => Ok(Self::Squish),
+            "crop" => Ok(Self::Crop),
+            "pad" => Ok(Self::Pad),
+            other => Err(format!("unknown resize mode {other:?}: use squish, crop or pad")),
+        }
+    }
+}
+
+/// Converts any decoded image to 8-bit RGB, compositing alpha onto `background`.
+fn to_rgb(image: &DynamicImage, background: [u8; 3]) -> RgbImage {
+    if !image.color().has_alpha() {
+        return image.to_rgb8();
+    }
+    let rgba = image.to_rgba8();
+    let mut out = RgbImage::new(rgba.width(), rgba.height());
+    for (dst, src) in out.pixels_mut().zip(rgba.pixels()) {
+        let a = src[3] as u32;
+        for c in 0..3 {
+            dst[c] = ((src[c] as u32 * a + background[c] as u32 * (255 - a) + 127) / 255) as u8;
+        }
+    }
+    out
+}
+
+/// Resizes `image` to `height × width` with `mode` and returns `channels × height × width`
+/// bytes (channels 1 = luma, 3 = RGB).
+pub fn resize_to_chw(
+    image: &DynamicImage,
+    height: usize,
+    width: usize,
+    channels: usize,
+    mode: ResizeMode,
+    background: [u8; 3],
+) -> Vec<u8> {
+    let (w, h) = (width as u32, height as u32);
+    let rgb = to_rgb(image, background);
+    let (iw, ih) = rgb.dimensions();
+    let fitted: RgbImage = if (iw, ih) == (w, h) {
+        rgb
+    } else {
+        match mode {
+            ResizeMode::Squish => image::imageops::resize(&rgb, w, h, FilterType::Triangle),
+            ResizeMode::Crop => {
+                let scale = f64::max(w as f64 / iw as f64, h as f64 / ih as f64);
+                let (sw, sh) = (((iw as f64 * scale).round() as u32).max(w), ((ih as f64 * scale).round() as u32).max(h));
+                let scaled = image::imageops::resize(&rgb, sw, sh, FilterType::Triangle);
+                DynamicImage::ImageRgb8(scaled).crop_imm((sw - w) / 2, (sh - h) / 2, w, h).to_rgb8()
+            }
+            ResizeMode::Pad => {
+                let scale = f64::min(w as f64 / iw as f64, h as f64 / ih as f64);
+                let (sw, sh) = (((iw as f64 * scale).round() as u32).clamp(1, w), ((ih as f64 * scale).round() as u32).clamp(1, h));
+                let scaled = image::imageops::resize(&rgb, sw, sh, FilterType::Triangle);
+                let mut canvas = RgbImage::new(w, h);
+                image::imageops::replace(&mut canvas, &scaled, ((w - sw) / 2) as i64, ((h - sh) / 2) as i64);
+                canvas
+            }
+        }
+    };
+    let plane = height * width;
+    let mut out = vec![0u8; channels * plane];
+    for (i, p) in fitted.pixels().enumerate() {
+        if channels == 1 {
+            // ITU-R BT.601 luma, as PIL's convert('L').
+            out[i] = ((p[0] as u32 * 299 + p[1] as u32 * 587 + p[2] as u32 * 114 + 500) / 1000) as u8;
+        } else {
+            for c in 0..3 {
+                out[c * plane + i] = p[c];
+            }
+        }
+    }
+    out
+}
+
+/// True when every pixel of `image` has equal red, green and blue (or the image has no colour).
+pub fn is_grey(image: &DynamicImage) -> bool {
+    use image::ColorType::*;
+    match image.color() {
+        L8 | La8 | L16 | La16 => true,
+        _ => image.pixels().all(|(_, _, p)| p[0] == p[1] && p[1] == p[2]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{Rgba, RgbaImage};
+
+    #[test]
+    fn crop_keeps_the_centre_of_a_wide_image() {
+        // 6×2 image: left third red, middle green, right blue; crop to 2×2 keeps green.
+        let mut img = RgbImage::new(6, 2);
+        for (x, _, p) in img.enumerate_pixels_mut() {
+            *p = match x / 2 { 0 => image::Rgb([255, 0, 0]), 1 => image::Rgb([0, 255, 0]), _ => image::Rgb([0, 0, 255]) };
+        }
+        let out = resize_to_chw(&DynamicImage::ImageRgb8(img), 2, 2, 3, ResizeMode::Crop, [0; 3]);
+        assert_eq!(&out[4..8], &[255, 255, 255, 255], "green plane is full: {out:?}");
+        assert_eq!(&out[0..4], &[0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn pad_letterboxes_with_black() {
+        let img = RgbImage::from_pixel(4, 2, image::Rgb([200, 200, 200]));
+        let out = resize_to_chw(&DynamicImage::ImageRgb8(img), 4, 4, 1, ResizeMode::Pad, [0; 3]);
+        assert_eq!(&out[0..4], &[0, 0, 0, 0], "top row is padding");
+        assert_eq!(&out[4..8], &[200, 200, 200, 200]);
+    }
+
+    #[test]
+    fn transparent_pixels_take_the_background_colour() {
+        let img = RgbaImage::from_pixel(1, 1, Rgba([0, 0, 0, 0]));
+        let out = resize_to_chw(&DynamicImage::ImageRgba8(img), 1, 1, 3, ResizeMode::Squish, [255, 255, 255]);
+        assert_eq!(out, vec![255, 255, 255]);
+    }
+
+    #[test]
+    fn sixteen_bit_images_are_scaled_to_eight_bits() {
+        let img = image::ImageBuffer::<image::Luma<u16>, _>::from_pixel(1, 1, image::Luma([65535u16]));
+        let out = resize_to_chw(&DynamicImage::ImageLuma16(img), 1, 1, 1, ResizeMode::Squish, [0; 3]);
+        assert_eq!(out, vec![255]);
+    }
+}
