@@ -78,8 +78,9 @@ fn train_on_a_class_folder_writes_a_complete_run_folder_and_json() {
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("bars");
     class_folder(&data, 20);
-    let (json, stdout, _) = train_tiny(t.path(), &data, &[]);
+    let (json, stdout, stderr) = train_tiny(t.path(), &data, &[]);
     assert!(stdout.contains("epoch  train_loss  valid_loss  accuracy  error_rate"), "{stdout}");
+    assert!(stderr.contains("input 3×12×12"), "colour images give 3 channels: {stderr}");
     assert!(json["accuracy"].as_f64().unwrap() >= 0.0 && json["epochs"] == 3, "{json}");
     let model = PathBuf::from(json["model"].as_str().unwrap());
     assert!(model.is_file());
@@ -274,4 +275,33 @@ fn a_model_trained_on_a_lone_split_refuses_to_be_scored_on_that_split() {
     write_idx(&copy, "t10k", &imgs, &lbls);
     let err = fails(run(bin().arg("evaluate").arg(&model).arg(&copy)));
     assert!(err.contains("trained on this data"), "{err}");
+}
+
+#[test]
+fn grey_rgba_palette_and_sixteen_bit_images_train_together_as_one_channel() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("mixed");
+    for (c, name) in ["a", "b"].iter().enumerate() {
+        let dir = data.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..6u8 {
+            let v = if c == 0 { 40 + i } else { 200 + i };
+            image::GrayImage::from_pixel(10, 10, image::Luma([v])).save(dir.join(format!("grey{i}.png"))).unwrap();
+            image::RgbaImage::from_pixel(10, 10, image::Rgba([v, v, v, 255])).save(dir.join(format!("rgba{i}.png"))).unwrap();
+            let wide = image::ImageBuffer::<image::Luma<u16>, _>::from_pixel(10, 10, image::Luma([v as u16 * 257]));
+            image::DynamicImage::ImageLuma16(wide).save(dir.join(format!("deep{i}.png"))).unwrap();
+            // A palette GIF of one grey level.
+            let frame = image::RgbaImage::from_pixel(10, 10, image::Rgba([v, v, v, 255]));
+            let f = std::fs::File::create(dir.join(format!("pal{i}.gif"))).unwrap();
+            image::codecs::gif::GifEncoder::new(f).encode_frame(image::Frame::new(frame)).unwrap();
+        }
+    }
+    let (json, _, stderr) = train_tiny(t.path(), &data, &["--arch", "logreg"]);
+    assert!(stderr.contains("input 1×12×12") && !stderr.contains("skipped"), "{stderr}");
+    assert!(json["accuracy"].as_f64().unwrap() > 0.9, "two grey levels are easy: {json}");
+    // A colour image is converted to the model's one channel at predict time.
+    let rgb = t.path().join("colour.png");
+    RgbImage::from_pixel(30, 20, Rgb([250, 200, 180])).save(&rgb).unwrap();
+    let (stdout, _) = ok(run(bin().arg("predict").arg(json["model"].as_str().unwrap()).arg(&rgb).args(["-k", "1"])));
+    assert!(stdout.starts_with(&format!("{}: b (", rgb.display())), "{stdout}");
 }

@@ -6,6 +6,13 @@ use crate::data::{Skipped, Source};
 use crate::error::{Error, Result};
 use crate::train::{EvalReport, evaluate};
 
+/// Class names match ignoring case and punctuation, so a folder `T-shirt_top` is the class
+/// `T-shirt/top` (a folder name cannot hold `/`).
+fn same_name(a: &str, b: &str) -> bool {
+    let key = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<String>();
+    key(a) == key(b)
+}
+
 impl Bundle {
     /// Errors when `source` shares a part with the model's training or validation data.
     pub fn check_not_training_data(&self, source: &Source) -> Result<()> {
@@ -26,7 +33,8 @@ impl Bundle {
     pub fn evaluate_source(&self, source: &Source, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<(EvalReport, Vec<Skipped>)> {
         let mut map = Vec::with_capacity(source.classes.len());
         for class in &source.classes {
-            match self.meta.labels.iter().position(|l| l == class) {
+            let exact = self.meta.labels.iter().position(|l| l == class);
+            match exact.or_else(|| self.meta.labels.iter().position(|l| same_name(l, class))) {
                 Some(i) => map.push(i),
                 None => {
                     return Err(Error::BadDataset {
@@ -49,5 +57,15 @@ impl Bundle {
             return Err(Error::BadDataset { path: source.root.clone(), message: "no readable image to evaluate".into() });
         }
         Ok((evaluate(&self.net, &data, &self.meta.labels, &self.meta.preprocess, &self.device), skipped))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn folder_safe_spellings_match_their_class_names() {
+        assert!(super::same_name("T-shirt/top", "T-shirt_top"));
+        assert!(super::same_name("Ankle boot", "ankle_boot"));
+        assert!(!super::same_name("Shirt", "T-shirt_top"));
     }
 }

@@ -140,6 +140,41 @@ impl Learner {
         evaluate(net, &self.data.valid, &self.data.classes, &self.data.preprocess, &self.base)
     }
 
+    /// One optimizer step on training images `idx` at learning rate `lr`; returns the updated
+    /// network and the batch loss.
+    fn train_step(&mut self, net: Net, idx: &[usize], lr: f64, loss_fn: &CrossEntropyLoss) -> (Net, f32) {
+        let x = batch_tensor(&self.data.train, idx, &self.data.preprocess, &self.device);
+        let y = label_tensor(&self.data.train, idx, &self.device);
+        let loss = loss_fn.forward(net.forward(x), y);
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        let net = self.optim.step(lr, net, grads);
+        (net, loss.into_scalar::<f32>())
+    }
+
+    /// Measures training throughput: runs `warmup` then `steps` optimizer steps of
+    /// `config.batch_size` images at the constant rate `config.lr` (the network is trained by
+    /// them) and returns the images per second of the timed steps. Used by `bench/`.
+    pub fn time_steps(&mut self, warmup: usize, steps: usize) -> f64 {
+        let loss_fn = CrossEntropyLoss::new(None, &self.device);
+        let n = self.data.train.len();
+        let bs = self.config.batch_size.min(n);
+        let mut net = std::mem::replace(&mut self.net, dummy_net(&self.device));
+        let mut start = Instant::now();
+        for s in 0..warmup + steps {
+            if s == warmup {
+                let _ = self.device.sync();
+                start = Instant::now();
+            }
+            let first = (s * bs) % (n - bs + 1);
+            let idx: Vec<usize> = (first..first + bs).collect();
+            net = self.train_step(net, &idx, self.config.lr, &loss_fn).0;
+        }
+        let _ = self.device.sync();
+        let seconds = start.elapsed().as_secs_f64();
+        self.net = net;
+        (steps * bs) as f64 / seconds
+    }
+
     /// Trains for `config.epochs` epochs and returns what happened. The kept weights are those
     /// of the epoch with the lowest validation loss.
     pub fn fit(&mut self, cb: &mut dyn Callback) -> Result<TrainReport> {
@@ -175,12 +210,8 @@ impl Learner {
                 }
                 let idx = &order[b * cfg.batch_size..((b + 1) * cfg.batch_size).min(n)];
                 lr = cfg.schedule.lr(cfg.lr, step, total_steps);
-                let x = batch_tensor(&self.data.train, idx, &self.data.preprocess, &self.device);
-                let y = label_tensor(&self.data.train, idx, &self.device);
-                let loss = loss_fn.forward(net.forward(x), y);
-                let grads = GradientsParams::from_grads(loss.backward(), &net);
-                net = self.optim.step(lr, net, grads);
-                let l = loss.into_scalar::<f32>();
+                let (next, l) = self.train_step(net, idx, lr, &loss_fn);
+                net = next;
                 if !l.is_finite() {
                     self.net = net;
                     return Err(Error::Config(format!(
