@@ -59,7 +59,14 @@ pub fn default_device() -> Device {
     Device::flex()
 }
 
-/// A short human name for `device`, for logs.
+/// A short human name for `device`, for logs: `cpu (flex)` or `cuda`.
 pub fn device_name(device: &Device) -> String {
-    format!("{device:?}")
+    let debug = format!("{device:?}").to_ascii_lowercase();
+    if debug.contains("cuda") {
+        "cuda (GPU)".into()
+    } else if debug.contains("flex") {
+        "cpu (flex)".into()
+    } else {
+        debug
+    }
 }

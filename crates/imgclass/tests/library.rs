@@ -88,3 +88,33 @@ fn an_interrupt_still_saves_a_usable_bundle() {
     assert!(report.interrupted && report.history.is_empty());
     assert!(Bundle::load(&dir.model_path(), &imgclass::default_device()).is_ok());
 }
+
+/// Expected logits printed by `tests/fixtures/make_cnn_parity.py` (PyTorch 2.15, CPU), which
+/// also wrote the weights in `cnn_parity.safetensors`:
+///
+/// ```python
+/// x = (torch.arange(2 * 36, dtype=torch.float32).reshape(2, 1, 6, 6) % 7 - 3) / 3
+/// print([round(v, 6) for v in m(x).flatten().tolist()])   # m.eval()
+/// ```
+const CNN_PARITY_LOGITS: [f32; 8] = [0.345718, -0.030902, -0.295424, -0.162225, 0.345176, -0.032437, -0.299514, -0.158235];
+
+#[test]
+fn the_cnn_matches_pytorch_in_inference_mode() {
+    use burn::prelude::*;
+    use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+    use imgclass::models::CnnConfig;
+
+    let device = Device::flex();
+    let mut cnn = CnnConfig::new().with_channels(vec![3]).with_hidden(vec![5]).init([1, 6, 6], 4, &device).unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cnn_parity.safetensors");
+    let mut store = SafetensorsStore::from_file(path).with_from_adapter(PyTorchToBurnAdapter);
+    let result = cnn.load_from(&mut store).unwrap();
+    assert!(result.missing.is_empty() && result.errors.is_empty(), "{result:?}");
+    let input: Vec<f32> = (0..72).map(|i| ((i % 7) as f32 - 3.0) / 3.0).collect();
+    let x = Tensor::<4>::from_data(burn::tensor::TensorData::new(input, [2, 1, 6, 6]), &device);
+    let logits = cnn.valid().forward(x).into_data().to_vec::<f32>().unwrap();
+    assert_eq!(logits.len(), CNN_PARITY_LOGITS.len());
+    for (got, want) in logits.iter().zip(CNN_PARITY_LOGITS) {
+        assert!((got - want).abs() < 1e-5, "got {logits:?}\nwant {CNN_PARITY_LOGITS:?}");
+    }
+}
