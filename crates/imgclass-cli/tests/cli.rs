@@ -305,3 +305,38 @@ fn grey_rgba_palette_and_sixteen_bit_images_train_together_as_one_channel() {
     let (stdout, _) = ok(run(bin().arg("predict").arg(json["model"].as_str().unwrap()).arg(&rgb).args(["-k", "1"])));
     assert!(stdout.starts_with(&format!("{}: b (", rgb.display())), "{stdout}");
 }
+
+#[test]
+fn ctrl_c_stops_training_and_still_writes_the_bundle() {
+    use std::io::{BufRead, BufReader};
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("run");
+    let mut child = bin()
+        .arg("train")
+        .args(["--epochs", "50", "--json", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the epoch table's header: the data is loaded and the first epoch is running.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap() > 0 && !line.contains("train_loss") {
+        line.clear();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}\n{stderr}");
+    assert!(stderr.contains("stopping after this step"), "{stderr}");
+    let json = last_json(&rest);
+    assert_eq!(json["interrupted"], true);
+    assert!(out.join("model.imgclass").is_file());
+    // The interrupted model is a complete bundle.
+    ok(run(bin().arg("predict").arg(out.join("model.imgclass")).arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/fashion-samples/Bag"))));
+}

@@ -10,26 +10,29 @@
 //! [`interpret`] measures it, and [`export`] saves and loads one-file model bundles for
 //! prediction.
 //!
-//! ```no_run
+//! ```
 //! use imgclass::data::{DataSplits, Source, choose_size, default_preprocess};
 //! use imgclass::export::Bundle;
+//! use imgclass::models::Arch;
 //! use imgclass::train::{Learner, Silent, TrainConfig};
 //!
-//! // Data: the bundled Fashion-MNIST sample (or Source::open("photos".as_ref())?).
+//! // Data: the bundled Fashion-MNIST sample (or Source::open("photos".as_ref())? for a folder).
 //! let source = Source::bundled()?;
-//! let config = TrainConfig::new().with_epochs(3); // default CNN, one-cycle AdamW
+//! let config = TrainConfig::new().with_arch(Arch::Logreg).with_epochs(1); // default: Arch::Cnn
 //! let pre = default_preprocess(&source, choose_size(&source, None, 128), config.resize);
-//! let data = DataSplits::load(&source, pre, config.split_options(), &|_, _| {})?;
+//! let data = DataSplits::load(&source, pre, config.split_options(), &|_done, _total| {})?;
 //!
-//! // Train, then save the one-file bundle.
+//! // Train with one-cycle AdamW, then save the one-file bundle.
 //! let mut learner = Learner::new(data, config, imgclass::default_device())?;
 //! let report = learner.fit(&mut Silent)?;
-//! println!("valid accuracy {:.3}", report.final_metrics.accuracy);
-//! learner.save_bundle("model.imgclass".as_ref())?;
+//! assert!(report.final_metrics.accuracy > 0.6);
+//! let path = std::env::temp_dir().join("imgclass-doc-example.imgclass");
+//! learner.save_bundle(&path)?;
 //!
-//! // Predict with it: preprocessing comes from the bundle.
-//! let model = Bundle::load("model.imgclass".as_ref(), &imgclass::default_device())?;
-//! for p in model.predict_files(&["shoe.png".into()], 3)? {
+//! // Predict with it: the preprocessing comes from the bundle.
+//! let model = Bundle::load(&path, &imgclass::default_device())?;
+//! let sneakers = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/fashion-samples/Sneaker");
+//! for p in model.predict_files(&[sneakers.into()], 3)? {
 //!     println!("{}: {} ({:.1}%)", p.file, p.top[0].label, 100.0 * p.top[0].probability);
 //! }
 //! # Ok::<(), imgclass::Error>(())
