@@ -117,7 +117,7 @@ pub struct EvaluateArgs {
     pub model: PathBuf,
     /// Labelled data: a folder of class subfolders or of IDX files.
     pub data: PathBuf,
-    /// Where to write the confusion matrix picture (default: confusion.png beside the model).
+    /// Where to write the confusion matrix picture (default: confusion-eval.png beside the model).
     #[arg(long)]
     pub confusion: Option<PathBuf>,
     /// Print one JSON object instead of text.

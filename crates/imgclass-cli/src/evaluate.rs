@@ -1,6 +1,7 @@
 //! `imgclass evaluate MODEL DATA`: accuracy, per-class precision/recall/F1 and the confusion
 //! matrix (text and PNG) of a bundle on labelled data.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -15,39 +16,43 @@ use crate::train::report_skipped;
 pub fn run(a: EvaluateArgs) -> Result<ExitCode> {
     let bundle = Bundle::load(&a.model, &imgclass::default_device())?;
     let source = Source::open(&a.data)?;
-    if !a.allow_training_data {
-        bundle.check_not_training_data(&source)?;
-    }
     let pb = bar(source.items.len() as u64, "loading");
-    let (report, skipped) = bundle.evaluate_source(&source, &|d, _| pb.set_position(d as u64))?;
+    let result = bundle.evaluate_source(&source, a.allow_training_data, &|d, _| pb.set_position(d as u64));
     pb.finish_and_clear();
-    report_skipped(&skipped);
+    let out = result?;
+    let report = &out.report;
+    report_skipped(&out.skipped);
+    if out.training_overlap > 0 {
+        eprintln!("warning: {} of these images were used to train or validate the model", out.training_overlap);
+    }
     let png = a.confusion.clone().unwrap_or_else(|| a.model.with_file_name("confusion-eval.png"));
     let title = format!("{}: accuracy {:.2}%", source.root.display(), 100.0 * report.accuracy);
     confusion_png(&report.confusion, &title).save_png(&png)?;
+    let mut w = std::io::stdout().lock();
     if a.json {
-        let mut v = serde_json::to_value(&report)?;
-        v["skipped"] = serde_json::to_value(&skipped)?;
+        let mut v = serde_json::to_value(report)?;
+        v["skipped"] = serde_json::to_value(&out.skipped)?;
+        v["training_overlap"] = out.training_overlap.into();
         v["data"] = serde_json::json!(source.root);
         v["confusion_png"] = serde_json::json!(png);
-        println!("{v}");
+        writeln!(w, "{v}")?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("data: {} ({} images)", source.root.display(), report.n_images);
-    println!("accuracy   {:.4}\nerror rate {:.4}\nloss       {:.4}\n", report.accuracy, report.error_rate, report.loss);
-    let w = report.per_class.iter().map(|c| c.class.chars().count()).max().unwrap_or(5).max(5);
-    println!("{:>w$}  {:>9}  {:>6}  {:>6}  {:>7}", "class", "precision", "recall", "f1", "support");
+    writeln!(w, "data: {} ({} images)", source.root.display(), report.n_images)?;
+    writeln!(w, "accuracy   {:.4}\nerror rate {:.4}\nloss       {:.4}\n", report.accuracy, report.error_rate, report.loss)?;
+    let cw = report.per_class.iter().map(|c| c.class.chars().count()).max().unwrap_or(5).max(5);
+    writeln!(w, "{:>cw$}  {:>9}  {:>6}  {:>6}  {:>7}", "class", "precision", "recall", "f1", "support")?;
     for c in &report.per_class {
-        println!("{:>w$}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}", c.class, c.precision, c.recall, c.f1, c.support);
+        writeln!(w, "{:>cw$}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}", c.class, c.precision, c.recall, c.f1, c.support)?;
     }
-    println!("\nconfusion matrix (rows: actual, columns: predicted)\n{}", report.confusion.to_text());
+    writeln!(w, "\nconfusion matrix (rows: actual, columns: predicted)\n{}", report.confusion.to_text())?;
     let confused = report.confusion.most_confused(1);
     if !confused.is_empty() {
-        println!("most confused (actual → predicted: count)");
+        writeln!(w, "most confused (actual -> predicted: count)")?;
         for (actual, predicted, n) in confused.iter().take(5) {
-            println!("  {actual} → {predicted}: {n}");
+            writeln!(w, "  {actual} -> {predicted}: {n}")?;
         }
     }
-    println!("confusion matrix picture: {}", png.display());
+    writeln!(w, "confusion matrix picture: {}", png.display())?;
     Ok(ExitCode::SUCCESS)
 }

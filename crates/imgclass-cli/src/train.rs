@@ -12,10 +12,30 @@ use imgclass::train::{Learner, RunDir, Schedule, TrainConfig};
 use crate::args::TrainArgs;
 use crate::progress::{TrainProgress, bar, fmt_time};
 
-/// Builds the architecture from `--arch` and its options.
+/// Builds the architecture from `--arch` and its options; an option of another architecture
+/// is an error rather than silently ignored.
 fn arch_from(a: &TrainArgs) -> Result<Arch> {
     let mut arch = Arch::from_name(&a.arch)?;
     let activation = a.activation.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
+    let mlp_only = [("--hidden", a.hidden.is_some())];
+    let cnn_only = [
+        ("--channels", a.channels.is_some()),
+        ("--convs-per-block", a.convs_per_block.is_some()),
+        ("--kernel-size", a.kernel_size.is_some()),
+        ("--padding", a.padding.is_some()),
+        ("--stride", a.stride.is_some()),
+        ("--pool", a.pool.is_some()),
+        ("--no-batch-norm", a.no_batch_norm),
+    ];
+    let both = [("--activation", a.activation.is_some()), ("--dropout", a.dropout.is_some())];
+    let allowed: &[&str] = match arch {
+        Arch::Mlp(_) => &["--hidden", "--activation", "--dropout"],
+        Arch::Cnn(_) => &["--channels", "--convs-per-block", "--kernel-size", "--padding", "--stride", "--pool", "--no-batch-norm", "--activation", "--dropout"],
+        _ => &[],
+    };
+    if let Some((flag, _)) = mlp_only.iter().chain(&cnn_only).chain(&both).find(|(f, set)| *set && !allowed.contains(f)) {
+        bail!("{flag} does not apply to --arch {}", a.arch);
+    }
     match &mut arch {
         Arch::Mlp(cfg) => {
             if let Some(h) = &a.hidden {
@@ -39,22 +59,13 @@ fn arch_from(a: &TrainArgs) -> Result<Arch> {
                 cfg.kernel_size = k;
             }
             if let Some(p) = &a.padding {
-                cfg.padding = match p.as_str() {
-                    "same" => Padding::Same,
-                    "valid" => Padding::Valid,
-                    other => bail!("unknown padding {other:?}: use same or valid"),
-                };
+                cfg.padding = p.parse::<Padding>().map_err(anyhow::Error::msg)?;
             }
             if let Some(s) = a.stride {
                 cfg.stride = s;
             }
             if let Some(p) = &a.pool {
-                cfg.pool = match p.as_str() {
-                    "max" => Pool::Max,
-                    "avg" => Pool::Avg,
-                    "none" => Pool::None,
-                    other => bail!("unknown pooling {other:?}: use max, avg or none"),
-                };
+                cfg.pool = p.parse::<Pool>().map_err(anyhow::Error::msg)?;
             }
             if let Some(d) = a.dropout {
                 cfg.dropout = d;
@@ -98,12 +109,14 @@ pub fn report_skipped(skipped: &[Skipped]) {
 
 pub fn run(a: TrainArgs) -> Result<ExitCode> {
     let config = config_from(&a)?;
-    config.split_options().validate()?;
+    config.validate(config.size.unwrap_or(config.arch.default_size()))?;
     let source = match &a.data {
         Some(p) => Source::open(p)?,
         None => Source::bundled()?,
     };
+    source.require_two_classes()?;
     let size = choose_size(&source, config.size, config.arch.default_size());
+    config.arch.validate([1, size.0, size.1])?;
     let pre = default_preprocess(&source, size, config.resize);
     eprintln!("data: {} — {} images, {} classes", source.root.display(), source.items.len(), source.classes.len());
     let pb = bar(source.items.len() as u64, "loading");
@@ -122,9 +135,10 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
         p.height,
         p.width
     );
-    let run_dir = RunDir::create(a.out.as_deref())?;
     let device = imgclass::default_device();
-    let mut learner = Learner::new(data, config, device.clone())?.with_run_dir(run_dir.clone());
+    let learner = Learner::new(data, config, device.clone())?;
+    let run_dir = RunDir::create(a.out.as_deref())?;
+    let mut learner = learner.with_run_dir(run_dir.clone());
     eprintln!("model: {} ({} parameters) on {}; run folder {}", learner.config.arch.name(), learner.num_params(), imgclass::device_name(&device), run_dir.path.display());
 
     let flag = learner.interrupt_handle();
@@ -168,6 +182,12 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
             "skipped": skipped.len(),
         });
         println!("{out}");
+    }
+    if report.diverged {
+        bail!(
+            "training diverged (the loss became NaN); the best weights before that are in {}; lower --lr and train again",
+            run_dir.model_path().display()
+        );
     }
     Ok(if report.interrupted { ExitCode::from(130) } else { ExitCode::SUCCESS })
 }

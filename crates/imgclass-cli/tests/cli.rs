@@ -47,14 +47,20 @@ fn draw(path: &Path, class: usize, i: usize, (w, h): (u32, u32)) {
         img.put_pixel(x.min(w - 1), y.min(h - 1), Rgb([230, 220 - (i % 5) as u8 * 10, 200]));
         img.put_pixel(x.min(w - 1), (y + 1).min(h - 1), Rgb([230, 220, 200]));
     }
+    img.put_pixel(0, 0, Rgb([i as u8, (i / 256) as u8, 0])); // every image unique
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     img.save(path).unwrap();
 }
 
 /// `root/{horizontal,vertical}/NN.png`, `n` images each, two sizes mixed.
 fn class_folder(root: &Path, n: usize) {
+    class_folder_from(root, 0, n)
+}
+
+/// Like [`class_folder`], drawing images `first..first + n` (other pixels than `0..n`).
+fn class_folder_from(root: &Path, first: usize, n: usize) {
     for (c, name) in ["horizontal", "vertical"].iter().enumerate() {
-        for i in 0..n {
+        for i in first..first + n {
             let size = if i % 3 == 0 { (14, 12) } else { (12, 12) };
             draw(&root.join(name).join(format!("{i:02}.png")), c, i, size);
         }
@@ -114,10 +120,20 @@ fn evaluate_refuses_the_training_data_and_scores_held_out_data() {
     let (json, _, _) = train_tiny(t.path(), &data, &["--arch", "logreg"]);
     let model = json["model"].as_str().unwrap().to_string();
     let err = fails(run(bin().args(["evaluate", &model]).arg(&data)));
-    assert!(err.contains("trained on this data"), "{err}");
+    assert!(err.contains("32 of its 32 images were used to train") && err.contains("--allow-training-data"), "{err}");
+    // Copies of training images elsewhere are recognised by content.
+    let subset = t.path().join("subset");
+    for class in ["horizontal", "vertical"] {
+        std::fs::create_dir_all(subset.join(class)).unwrap();
+        std::fs::copy(data.join(class).join("01.png"), subset.join(class).join("renamed.png")).unwrap();
+    }
+    let err = fails(run(bin().args(["evaluate", &model]).arg(&subset)));
+    assert!(err.contains("2 of its 2 images"), "{err}");
+    let (stdout, _) = ok(run(bin().args(["evaluate", &model]).arg(&subset).args(["--allow-training-data", "--json"])));
+    assert_eq!(last_json(&stdout)["training_overlap"], 2);
 
     let held_out = t.path().join("held_out");
-    class_folder(&held_out, 5);
+    class_folder_from(&held_out, 101, 5);
     let (stdout, _) = ok(run(bin().args(["evaluate", &model]).arg(&held_out).arg("--json")));
     let v = last_json(&stdout);
     assert_eq!(v["n_images"], 10);
@@ -199,6 +215,24 @@ fn bad_inputs_give_one_line_errors_that_say_what_to_do() {
 
     let err = fails(run(bin().current_dir(t.path()).args(["train", "--valid-pct", "1.5"])));
     assert!(err.contains("valid"), "{err}");
+    for (args, needle) in [
+        (&["--dropout", "1"][..], "dropout must be in [0, 1)"),
+        (&["--size", "0"][..], "--size must be at least 1"),
+        (&["--patience", "0"][..], "--patience must be at least 1"),
+        (&["--arch", "resnet18", "--hidden", "16"][..], "--hidden does not apply to --arch resnet18"),
+        (&["--kernel-size", "4"][..], "odd kernel"),
+    ] {
+        let err = fails(run(bin().current_dir(t.path()).arg("train").args(args)));
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    let two = t.path().join("two");
+    class_folder(&two, 4);
+    let m = t.path().join("m");
+    let (json, _, _) = train_tiny(t.path(), &two, &["--arch", "logreg", "--out", m.to_str().unwrap()]);
+    let no_images = t.path().join("no_images");
+    std::fs::create_dir_all(&no_images).unwrap();
+    let err = fails(run(bin().arg("predict").arg(json["model"].as_str().unwrap()).arg(&no_images)));
+    assert!(err.contains("no image file to predict"), "{err}");
 }
 
 fn write_idx(dir: &Path, prefix: &str, images: &[[u8; 16]], labels: &[u8]) {
@@ -274,7 +308,7 @@ fn a_model_trained_on_a_lone_split_refuses_to_be_scored_on_that_split() {
     std::fs::create_dir_all(&copy).unwrap();
     write_idx(&copy, "t10k", &imgs, &lbls);
     let err = fails(run(bin().arg("evaluate").arg(&model).arg(&copy)));
-    assert!(err.contains("trained on this data"), "{err}");
+    assert!(err.contains("IDX files are the data this model was trained on"), "{err}");
 }
 
 #[test]

@@ -75,6 +75,9 @@ pub enum Error {
     /// Evaluating a model on the data it was trained on would report a leaked score.
     #[error("{0}")]
     Leakage(String),
+    /// Training diverged (the loss became NaN or infinite).
+    #[error("training diverged: {0}")]
+    Diverged(String),
 }
 
 /// The result type of the library.

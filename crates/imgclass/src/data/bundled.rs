@@ -25,7 +25,7 @@ pub fn fashion_mnist_t10k() -> Result<IdxSplit> {
 
 /// The Fashion-MNIST class names.
 pub fn classes() -> Option<Vec<String>> {
-    Some(idx::FASHION_MNIST_CLASSES.iter().map(|s| s.to_string()).collect())
+    Some(idx::fashion_mnist_classes())
 }
 
 #[cfg(test)]

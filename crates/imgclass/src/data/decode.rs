@@ -1,6 +1,7 @@
 //! Decoding one image file, whatever its extension says: the format is guessed from the
 //! content, EXIF orientation is applied, and every failure names the file.
 
+use std::io::Cursor;
 use std::path::Path;
 
 use image::{DynamicImage, ImageDecoder, ImageReader};
@@ -9,9 +10,17 @@ use crate::error::{Error, Result};
 
 /// Decodes the image at `path`, rotated upright by its EXIF orientation.
 pub fn decode_file(path: &Path) -> Result<DynamicImage> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Decode { path: path.to_path_buf(), message: e.to_string() })?;
+    decode_bytes(&bytes, path)
+}
+
+/// Decodes an image file's bytes (`path` names it in errors), rotated upright by its EXIF orientation.
+pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
     let err = |message: String| Error::Decode { path: path.to_path_buf(), message };
-    let reader = ImageReader::open(path).map_err(|e| err(e.to_string()))?;
-    let reader = reader.with_guessed_format().map_err(|e| err(e.to_string()))?;
+    if bytes.is_empty() {
+        return Err(err("empty file".into()));
+    }
+    let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| err(e.to_string()))?;
     if reader.format().is_none() {
         return Err(err("not an image format imgclass can read (unrecognised content)".into()));
     }

@@ -54,15 +54,16 @@ fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Lists every image below `class_dir` (following links, reporting loops and unreadable folders).
-fn images_below(class_dir: &Path, problems: &mut Vec<(PathBuf, String)>) -> Vec<PathBuf> {
+/// Lists every image file below `dir`, sorted (following links; loops and unreadable folders
+/// are added to `problems`).
+pub fn images_below(dir: &Path, problems: &mut Vec<(PathBuf, String)>) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(class_dir).follow_links(true).sort_by_file_name() {
+    for entry in walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name() {
         match entry {
             Ok(e) if e.file_type().is_file() && is_image_path(e.path()) => out.push(e.into_path()),
             Ok(_) => {}
             Err(err) => {
-                let path = err.path().map(Path::to_path_buf).unwrap_or_else(|| class_dir.to_path_buf());
+                let path = err.path().map(Path::to_path_buf).unwrap_or_else(|| dir.to_path_buf());
                 let why = if err.loop_ancestor().is_some() { "symbolic link loop".to_string() } else { err.to_string() };
                 problems.push((path, why));
             }

@@ -67,13 +67,12 @@ pub fn splits_in(dir: &Path) -> Vec<String> {
 /// Reads a whole file, gunzipping it when its name ends in `.gz`.
 fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
     let raw = std::fs::read(path).at(path)?;
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).at(path)?;
-        Ok(out)
-    } else {
-        Ok(raw)
-    }
+    if path.extension().is_some_and(|e| e == "gz") { gunzip(&raw, path) } else { Ok(raw) }
+}
+
+/// The Fashion-MNIST class names as owned strings.
+pub fn fashion_mnist_classes() -> Vec<String> {
+    FASHION_MNIST_CLASSES.iter().map(|s| s.to_string()).collect()
 }
 
 /// Parses an IDX byte buffer into its dimensions and data.
@@ -93,7 +92,7 @@ pub fn parse<'a>(bytes: &'a [u8], path: &Path) -> Result<(Vec<usize>, &'a [u8])>
     let dims: Vec<usize> = (0..rank)
         .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
         .collect();
-    let count: usize = dims.iter().product();
+    let count = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| bad("dimensions overflow".into()))?;
     let data = &bytes[header..];
     if data.len() != count {
         return Err(bad(format!("header says {count} bytes of data, file has {}", data.len())));

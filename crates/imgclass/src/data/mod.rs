@@ -24,12 +24,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
-pub use decode::decode_file;
+pub use decode::{decode_bytes, decode_file};
 pub use split::{Split, assign as assign_splits};
 pub use splits::{DataSplits, SplitOptions, SplitRecord};
 
 use crate::error::{Error, Result};
 use crate::rng::{FNV_OFFSET, fnv1a};
+use crate::transforms::resize::is_grey;
 use crate::transforms::{Preprocess, ResizeMode};
 use idx::IdxSplit;
 
@@ -102,6 +103,8 @@ pub struct ImageData {
     pub labels: Vec<usize>,
     /// One display name per image (its path, or `file#index` inside an IDX file).
     pub names: Vec<String>,
+    /// One content hash per image (FNV-1a of the file's bytes, or of an IDX image's pixels).
+    pub hashes: Vec<u64>,
     /// Bytes per image.
     pub image_len: usize,
 }
@@ -184,11 +187,10 @@ impl Source {
         let mut classes: Vec<String> = scan.files.iter().map(|(_, c, _)| c.clone()).collect();
         classes.sort();
         classes.dedup();
-        if classes.len() < 2 {
-            let found = if classes.is_empty() { "no class subfolder with images".to_string() } else { format!("only one class ({})", classes[0]) };
+        if classes.is_empty() {
             return Err(Error::BadDataset {
                 path: path.into(),
-                message: format!("{found}; a classifier needs at least 2 classes: put each class's images in its own subfolder"),
+                message: "no class subfolder with images; put each class's images in its own subfolder".into(),
             });
         }
         let items = scan
@@ -198,6 +200,26 @@ impl Source {
             .collect();
         let problems = scan.problems.into_iter().map(|(path, reason)| Skipped { path, reason }).collect();
         Ok(Source { root: path.into(), kind: SourceKind::Folder, classes, items, problems, idx: Vec::new() })
+    }
+
+    /// An unlabelled source over image files (for prediction): every item has label 0.
+    pub fn from_files(files: Vec<PathBuf>) -> Source {
+        let items = files.into_iter().map(|p| Item { origin: Origin::File(p), label: 0, hint: None }).collect();
+        Source { root: PathBuf::new(), kind: SourceKind::Folder, classes: vec![String::new()], items, problems: Vec::new(), idx: Vec::new() }
+    }
+
+    /// Errors unless the source has at least two classes (needed to train a classifier).
+    pub fn require_two_classes(&self) -> Result<()> {
+        if self.classes.len() < 2 {
+            return Err(Error::BadDataset {
+                path: self.root.clone(),
+                message: format!(
+                    "only one class ({}); a classifier needs at least 2 classes: put each class's images in its own subfolder",
+                    self.classes.first().map_or("", String::as_str)
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// A display name for item `i`.
@@ -258,14 +280,20 @@ impl Source {
         self.kind == SourceKind::Idx
     }
 
-    fn decode(&self, item: &Item) -> Result<image::DynamicImage> {
+    /// Decodes an item and hashes its content (the file's bytes, or the IDX image's pixels).
+    fn decode(&self, item: &Item) -> Result<(image::DynamicImage, u64)> {
         match &item.origin {
-            Origin::File(p) => decode_file(p),
+            Origin::File(p) => {
+                let bytes = std::fs::read(p).map_err(|e| Error::Decode { path: p.clone(), message: e.to_string() })?;
+                Ok((decode_bytes(&bytes, p)?, fnv1a(FNV_OFFSET, &bytes)))
+            }
             Origin::Idx { part, index } => {
                 let p = &self.idx[*part];
                 let n = p.height * p.width;
                 let bytes = p.pixels[index * n..(index + 1) * n].to_vec();
-                Ok(image::DynamicImage::ImageLuma8(image::GrayImage::from_raw(p.width as u32, p.height as u32, bytes).unwrap()))
+                let hash = fnv1a(FNV_OFFSET, &bytes);
+                let image = image::GrayImage::from_raw(p.width as u32, p.height as u32, bytes).expect("IDX image size");
+                Ok((image::DynamicImage::ImageLuma8(image), hash))
             }
         }
     }
@@ -281,13 +309,10 @@ impl Source {
     ) -> (ImageData, Vec<Skipped>, bool) {
         let done = AtomicUsize::new(0);
         let total = indices.len();
-        let decoded: Vec<Result<(Vec<u8>, bool)>> = indices
+        let decoded: Vec<Result<(Vec<u8>, bool, u64)>> = indices
             .par_iter()
             .map(|&i| {
-                let out = self.decode(&self.items[i]).map(|img| {
-                    let grey = transforms_is_grey(&img);
-                    (pre.apply(&img), grey)
-                });
+                let out = self.decode(&self.items[i]).map(|(img, hash)| (pre.apply(&img), is_grey(&img), hash));
                 let d = done.fetch_add(1, Ordering::Relaxed) + 1;
                 if d % 256 == 0 || d == total {
                     progress(d, total);
@@ -301,11 +326,12 @@ impl Source {
         let mut all_grey = true;
         for (&i, r) in indices.iter().zip(decoded) {
             match r {
-                Ok((bytes, grey)) => {
+                Ok((bytes, grey, hash)) => {
                     all_grey &= grey;
                     data.pixels.extend_from_slice(&bytes);
                     data.labels.push(self.items[i].label);
                     data.names.push(self.name(i));
+                    data.hashes.push(hash);
                 }
                 Err(e) => skipped.push(Skipped { path: PathBuf::from(self.name(i)), reason: error_reason(&e) }),
             }
@@ -314,12 +340,8 @@ impl Source {
     }
 }
 
-fn transforms_is_grey(img: &image::DynamicImage) -> bool {
-    crate::transforms::resize::is_grey(img)
-}
-
 /// The message of an error without the path prefix (the path is reported beside it).
-fn error_reason(e: &Error) -> String {
+pub(crate) fn error_reason(e: &Error) -> String {
     match e {
         Error::Decode { message, .. } => message.clone(),
         Error::Io { source, .. } => source.to_string(),
@@ -337,7 +359,8 @@ fn idx_class_names(dir: &Path) -> Option<Vec<String>> {
         }
     }
     let path = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()).to_string_lossy().to_ascii_lowercase();
-    path.contains("fashion").then(|| idx::FASHION_MNIST_CLASSES.iter().map(|s| s.to_string()).collect())
+    let squashed: String = path.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    squashed.contains("fashionmnist").then(idx::fashion_mnist_classes)
 }
 
 /// Picks the input size: `size` when given, else the size every image shares when it is at

@@ -53,8 +53,11 @@ pub fn assign(labels: &[usize], hints: &[Option<Split>], valid_pct: f64, test_pc
     for members in &mut by_class {
         rng.shuffle(members);
         let n = members.len() as f64;
-        let n_test = if any_unhinted { (n * test_pct).round() as usize } else { 0 };
-        let n_valid = ((n * valid_pct).round() as usize).min(members.len() - n_test);
+        // Keep at least one training image in every class that has two or more.
+        let keep = usize::from(members.len() >= 2);
+        let room = members.len() - keep;
+        let n_test = if any_unhinted { ((n * test_pct).round() as usize).min(room) } else { 0 };
+        let n_valid = ((n * valid_pct).round() as usize).min(room - n_test);
         for (k, &i) in members.iter().enumerate() {
             out[i] = if k < n_test {
                 Split::Test
@@ -98,6 +101,12 @@ mod tests {
         let s = assign(&l, &vec![None; 100], 0.15, 0.15, 0);
         let count = |x| s.iter().filter(|&&v| v == x).count();
         assert_eq!((count(Split::Train), count(Split::Valid), count(Split::Test)), (70, 15, 15));
+    }
+
+    #[test]
+    fn every_class_with_two_images_keeps_one_for_training() {
+        let s = assign(&[0, 0, 1, 1, 1], &[None; 5], 0.5, 0.4, 0);
+        assert_eq!(s.iter().filter(|&&v| v == Split::Train).count(), 2, "{s:?}");
     }
 
     #[test]

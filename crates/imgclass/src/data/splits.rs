@@ -63,9 +63,12 @@ pub struct DataSplits {
     pub test: Option<ImageData>,
     /// Files that could not be read.
     pub skipped: Vec<Skipped>,
-    /// Fingerprints of the source parts that gave training or validation images
+    /// Fingerprints of the IDX parts that gave training or validation images
     /// ([`Source::part_fingerprints`]): evaluation refuses data with one of these.
     pub fingerprints: Vec<u64>,
+    /// Sorted content hashes of the training and validation image files (folder sources):
+    /// evaluation refuses data that shares too many of them.
+    pub image_hashes: Vec<u64>,
     /// The split, by item name.
     pub record: SplitRecord,
 }
@@ -80,6 +83,7 @@ impl DataSplits {
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<DataSplits> {
         options.validate()?;
+        source.require_two_classes()?;
         let labels: Vec<usize> = source.items.iter().map(|i| i.label).collect();
         let hints: Vec<Option<Split>> = source.items.iter().map(|i| i.hint).collect();
         let splits = assign_splits(&labels, &hints, options.valid_pct, options.test_pct, options.seed);
@@ -110,6 +114,23 @@ impl DataSplits {
             preprocess.std.truncate(1);
         }
         preprocess.fit_normalization(&train.pixels);
+        let fingerprints = if source.is_idx() {
+            let all = source.part_fingerprints();
+            let mut used: Vec<u64> = tr.iter().chain(&va).map(|&i| all[source.part_of(i)]).collect();
+            used.sort_unstable();
+            used.dedup();
+            used
+        } else {
+            Vec::new()
+        };
+        let image_hashes = if source.is_idx() {
+            Vec::new()
+        } else {
+            let mut h: Vec<u64> = train.hashes.iter().chain(&valid.hashes).copied().collect();
+            h.sort_unstable();
+            h.dedup();
+            h
+        };
         let record = SplitRecord {
             source: source.root.display().to_string(),
             options,
@@ -124,13 +145,8 @@ impl DataSplits {
             valid,
             test: (!test.is_empty()).then_some(test),
             skipped,
-            fingerprints: {
-                let all = source.part_fingerprints();
-                let mut used: Vec<u64> = tr.iter().chain(&va).map(|&i| all[source.part_of(i)]).collect();
-                used.sort_unstable();
-                used.dedup();
-                used
-            },
+            fingerprints,
+            image_hashes,
             record,
         })
     }

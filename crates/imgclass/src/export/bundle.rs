@@ -28,9 +28,13 @@ const META_KEY: &str = "imgclass";
 pub struct DataInfo {
     /// The data path (or `bundled:…`).
     pub source: String,
-    /// Fingerprints of the source parts that gave training or validation images
+    /// Fingerprints of the IDX parts that gave training or validation images
     /// ([`crate::data::Source::part_fingerprints`]).
+    #[serde(default)]
     pub fingerprints: Vec<u64>,
+    /// Sorted content hashes of the training and validation image files (folder sources).
+    #[serde(default)]
+    pub image_hashes: Vec<u64>,
     /// Images per split.
     pub train_images: usize,
     /// Validation images.

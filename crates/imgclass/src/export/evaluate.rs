@@ -13,24 +13,51 @@ fn same_name(a: &str, b: &str) -> bool {
     key(a) == key(b)
 }
 
+/// What [`Bundle::evaluate_source`] found.
+#[derive(Debug, Clone)]
+pub struct EvalOutput {
+    /// The metrics.
+    pub report: EvalReport,
+    /// Files that could not be read.
+    pub skipped: Vec<Skipped>,
+    /// How many evaluated images were among the model's training or validation images
+    /// (by content; folder sources only).
+    pub training_overlap: usize,
+}
+
 impl Bundle {
-    /// Errors when `source` shares a part with the model's training or validation data.
+    fn leakage(&self, source: &Source, what: String) -> Error {
+        let from = self.meta.data.as_ref().map_or(String::new(), |d| d.source.clone());
+        Error::Leakage(format!(
+            "{}: {what} (the model was trained from {from}); a score on them measures memory, not accuracy. \
+             Evaluate on held-out data (a model trained on the bundled Fashion-MNIST sample: evaluate on \
+             data/fashion-samples, or train on /usr/share/datasets/fashion-mnist), or pass --allow-training-data",
+            source.root.display()
+        ))
+    }
+
+    /// Errors when `source` holds an IDX file pair the model was trained or validated on.
     pub fn check_not_training_data(&self, source: &Source) -> Result<()> {
         let Some(info) = &self.meta.data else { return Ok(()) };
         if source.part_fingerprints().iter().any(|f| info.fingerprints.contains(f)) {
-            return Err(Error::Leakage(format!(
-                "{}: this model was trained on this data (from {}); its score here would not measure anything. \
-                 Evaluate on held-out data (for a model trained on the bundled Fashion-MNIST sample: train on \
-                 /usr/share/datasets/fashion-mnist instead), or pass --allow-training-data to see it anyway",
-                source.root.display(),
-                info.source
-            )));
+            return Err(self.leakage(source, "these IDX files are the data this model was trained on".into()));
         }
         Ok(())
     }
 
-    /// Evaluates every image of `source`. Its classes must be among the model's labels.
-    pub fn evaluate_source(&self, source: &Source, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<(EvalReport, Vec<Skipped>)> {
+    /// Evaluates every image of `source`; its classes must be among the model's labels.
+    ///
+    /// Unless `allow_training_data`, refuses an IDX file pair the model was trained on, and a
+    /// folder in which 1% or more of the images (by content) were training or validation images.
+    pub fn evaluate_source(
+        &self,
+        source: &Source,
+        allow_training_data: bool,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<EvalOutput> {
+        if !allow_training_data {
+            self.check_not_training_data(source)?;
+        }
         let mut map = Vec::with_capacity(source.classes.len());
         for class in &source.classes {
             let exact = self.meta.labels.iter().position(|l| l == class);
@@ -50,13 +77,20 @@ impl Bundle {
         let all: Vec<usize> = (0..source.items.len()).collect();
         let (mut data, mut skipped, _) = source.load(&all, &self.meta.preprocess, progress);
         skipped.splice(0..0, source.problems.iter().cloned());
-        for l in &mut data.labels {
-            *l = map[*l];
-        }
         if data.is_empty() {
             return Err(Error::BadDataset { path: source.root.clone(), message: "no readable image to evaluate".into() });
         }
-        Ok((evaluate(&self.net, &data, &self.meta.labels, &self.meta.preprocess, &self.device), skipped))
+        let known = self.meta.data.as_ref().map_or(&[][..], |d| &d.image_hashes[..]);
+        let training_overlap = data.hashes.iter().filter(|h| known.binary_search(h).is_ok()).count();
+        if !allow_training_data && training_overlap > 0 && training_overlap * 100 >= data.len() {
+            let what = format!("{training_overlap} of its {} images were used to train or validate this model", data.len());
+            return Err(self.leakage(source, what));
+        }
+        for l in &mut data.labels {
+            *l = map[*l];
+        }
+        let report = evaluate(&self.net, &data, &self.meta.labels, &self.meta.preprocess, &self.device);
+        Ok(EvalOutput { report, skipped, training_overlap })
     }
 }
 

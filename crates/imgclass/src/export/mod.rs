@@ -3,6 +3,7 @@
 
 mod bundle;
 mod evaluate;
+pub use evaluate::EvalOutput;
 mod predict;
 
 pub use bundle::{BUNDLE_FORMAT, BUNDLE_VERSION, Bundle, BundleMeta, DataInfo, read_meta};

@@ -1,15 +1,14 @@
 //! Prediction with a bundle: files and folders in, top-k classes with probabilities out,
 //! preprocessed exactly as at training time (the bundle's [`crate::transforms::Preprocess`]).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use rayon::prelude::*;
 use serde::Serialize;
 
 use super::Bundle;
-use crate::data::folder::is_image_path;
-use crate::data::{ImageData, Skipped, decode_file};
-use crate::error::Result;
+use crate::data::folder::images_below;
+use crate::data::{Skipped, Source};
+use crate::error::{Error, Result};
 use crate::train::log_probs;
 
 /// One class and its probability.
@@ -42,47 +41,34 @@ pub struct PredictOutput {
 /// Expands folders (recursively, image files only, sorted) and keeps files as given.
 pub fn expand_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<Skipped>) {
     let mut files = Vec::new();
-    let mut skipped = Vec::new();
+    let mut problems = Vec::new();
     for input in inputs {
         if input.is_dir() {
-            for entry in walkdir::WalkDir::new(input).follow_links(true).sort_by_file_name() {
-                match entry {
-                    Ok(e) if e.file_type().is_file() && is_image_path(e.path()) => files.push(e.into_path()),
-                    Ok(_) => {}
-                    Err(err) => skipped.push(Skipped {
-                        path: err.path().map(Path::to_path_buf).unwrap_or_else(|| input.clone()),
-                        reason: err.to_string(),
-                    }),
-                }
-            }
+            files.extend(images_below(input, &mut problems));
         } else if input.exists() {
             files.push(input.clone());
         } else {
-            skipped.push(Skipped { path: input.clone(), reason: "no such file".into() });
+            problems.push((input.clone(), "no such file".into()));
         }
     }
-    (files, skipped)
+    (files, problems.into_iter().map(|(path, reason)| Skipped { path, reason }).collect())
 }
 
 impl Bundle {
-    /// Top-`k` predictions for each image file or folder in `inputs`.
+    /// Top-`k` predictions for each image file or folder in `inputs`. Errors when the inputs
+    /// hold no image file at all.
     pub fn predict_paths(&self, inputs: &[PathBuf], k: usize) -> Result<PredictOutput> {
         let (files, mut skipped) = expand_inputs(inputs);
-        let pre = &self.meta.preprocess;
-        let decoded: Vec<_> = files.par_iter().map(|f| decode_file(f).map(|img| pre.apply(&img))).collect();
-        let mut data = ImageData { image_len: pre.image_len(), ..Default::default() };
-        for (f, r) in files.iter().zip(decoded) {
-            match r {
-                Ok(bytes) => {
-                    data.pixels.extend_from_slice(&bytes);
-                    data.labels.push(0);
-                    data.names.push(f.display().to_string());
-                }
-                Err(e) => skipped.push(Skipped { path: f.clone(), reason: e.to_string() }),
-            }
+        if files.is_empty() {
+            let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+            return Err(Error::BadDataset { path: names.join(", ").into(), message: "no image file to predict".into() });
         }
+        let source = Source::from_files(files);
+        let all: Vec<usize> = (0..source.items.len()).collect();
+        let (data, unreadable, _) = source.load(&all, &self.meta.preprocess, &|_, _| {});
+        skipped.extend(unreadable);
         let classes = self.meta.labels.len();
-        let lp = log_probs(&self.net, &data, pre, &self.device);
+        let lp = log_probs(&self.net, &data, &self.meta.preprocess, &self.device);
         let predictions = lp
             .chunks_exact(classes)
             .zip(&data.names)
@@ -100,7 +86,7 @@ impl Bundle {
         Ok(PredictOutput { predictions, skipped })
     }
 
-    /// Top-`k` predictions for the given image files (unreadable ones are left out).
+    /// Top-`k` predictions for the given image files or folders (unreadable files are left out).
     pub fn predict_files(&self, files: &[PathBuf], k: usize) -> Result<Vec<FilePrediction>> {
         Ok(self.predict_paths(files, k)?.predictions)
     }

@@ -4,6 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Quotes a CSV field when it holds a comma, a quote or a line break (RFC 4180).
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
 /// Precision, recall and F1 of one class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassMetrics {
@@ -80,7 +85,7 @@ impl Confusion {
 
     /// The matrix as CSV: a header of predicted classes, one row per actual class.
     pub fn to_csv(&self) -> String {
-        let quote = |s: &str| if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
+        let quote = csv_field;
         let mut out = String::from("actual\\predicted");
         for c in &self.classes {
             out.push(',');

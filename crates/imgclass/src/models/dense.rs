@@ -21,6 +21,14 @@ pub struct MlpConfig {
 }
 
 impl MlpConfig {
+    /// Checks the hidden widths and the dropout probability.
+    pub fn validate(&self) -> crate::Result<()> {
+        if self.hidden.contains(&0) {
+            return Err(crate::Error::Config("every hidden layer needs a width ≥ 1".into()));
+        }
+        super::cnn::check_dropout("mlp dropout", self.dropout)
+    }
+
     /// Builds the network for `inputs` features and `classes` outputs.
     pub fn init(&self, inputs: usize, classes: usize, device: &Device) -> Mlp {
         let mut layers = Vec::new();

@@ -73,8 +73,21 @@ impl Arch {
         }
     }
 
+    /// Checks the hyper-parameters against a `[channels, height, width]` input.
+    pub fn validate(&self, [c, h, w]: [usize; 3]) -> Result<()> {
+        if c == 0 || h == 0 || w == 0 {
+            return Err(Error::Config(format!("the input size {c}×{h}×{w} must be at least 1 in every dimension")));
+        }
+        match self {
+            Arch::Mlp(cfg) => cfg.validate(),
+            Arch::Cnn(cfg) => cfg.validate(h, w),
+            _ => Ok(()),
+        }
+    }
+
     /// Builds the network for `[channels, height, width]` inputs and `classes` outputs.
     pub fn init(&self, input: [usize; 3], classes: usize, device: &Device) -> Result<Net> {
+        self.validate(input)?;
         let [c, h, w] = input;
         Ok(match self {
             Arch::Logreg => Net::Mlp(MlpConfig::new().with_hidden(vec![]).init(c * h * w, classes, device)),

@@ -55,6 +55,9 @@ pub struct TrainReport {
     pub interrupted: bool,
     /// True when early stopping ended training.
     pub early_stopped: bool,
+    /// True when the training loss became infinite or NaN (the learning rate is too high);
+    /// the kept weights are those of the best epoch before that.
+    pub diverged: bool,
     /// Total wall time in seconds.
     pub seconds: f64,
 }
@@ -78,13 +81,12 @@ pub struct Learner {
 impl Learner {
     /// Builds the network of `config.arch` for `data` on `device` (seeded by `config.seed`).
     pub fn new(data: DataSplits, config: TrainConfig, device: Device) -> Result<Learner> {
-        if config.batch_size == 0 || config.epochs == 0 || !(config.lr > 0.0) {
-            return Err(Error::Config("epochs, batch size and learning rate must be positive".into()));
-        }
+        let p = &data.preprocess;
+        config.validate(p.height.max(p.width))?;
+        config.arch.validate([p.channels, p.height, p.width])?;
         device.seed(config.seed);
         let base = device.clone();
         let device = device.autodiff();
-        let p = &data.preprocess;
         let net = config.arch.init([p.channels, p.height, p.width], data.classes.len(), &device)?;
         let optim = config.optimizer.init(config.weight_decay, config.momentum);
         Ok(Learner { config, data, net, optim, device, base, interrupt: Arc::default(), run_dir: None, kept: None, report: None })
@@ -114,7 +116,7 @@ impl Learner {
     /// The bundle metadata for the kept weights.
     pub fn bundle_meta(&self) -> BundleMeta {
         let mut meta = BundleMeta::new(self.data.classes.clone(), self.config.arch.clone(), self.data.preprocess.clone());
-        meta.train_config = serde_json::from_str(&self.config.to_string()).unwrap_or_default();
+        meta.train_config = self.config.to_json();
         if let Some(r) = &self.report {
             meta.metrics = serde_json::json!({
                 "best_epoch": r.best_epoch,
@@ -125,6 +127,7 @@ impl Learner {
         meta.data = Some(DataInfo {
             source: self.data.record.source.clone(),
             fingerprints: self.data.fingerprints.clone(),
+            image_hashes: self.data.image_hashes.clone(),
             train_images: self.data.train.len(),
             valid_images: self.data.valid.len(),
         });
@@ -187,7 +190,7 @@ impl Learner {
         let loss_fn = CrossEntropyLoss::new(None, &self.device);
         let mut rng = Rng::new(cfg.seed.wrapping_add(1));
         let mut history: Vec<EpochMetrics> = Vec::new();
-        let (mut interrupted, mut early_stopped) = (false, false);
+        let (mut interrupted, mut early_stopped, mut diverged) = (false, false, false);
         let mut since_best = 0;
         if let Some(dir) = &self.run_dir {
             dir.write_start(&cfg, &self.data)?;
@@ -213,18 +216,20 @@ impl Learner {
                 let (next, l) = self.train_step(net, idx, lr, &loss_fn);
                 net = next;
                 if !l.is_finite() {
-                    self.net = net;
-                    return Err(Error::Config(format!(
-                        "the training loss became {l} at epoch {epoch}, step {}; lower the learning rate (--lr)",
+                    cb.message(&format!(
+                        "the training loss became {l} at epoch {epoch}, step {}: the learning rate is too high (lower --lr); \
+                         keeping the best weights before that",
                         b + 1
-                    )));
+                    ));
+                    diverged = true;
+                    break;
                 }
                 loss_sum += l as f64;
                 done += 1;
                 step += 1;
                 cb.batch_end(b + 1, l, lr);
             }
-            if interrupted && done == 0 {
+            if diverged || (interrupted && done == 0) {
                 break;
             }
             cb.validating();
@@ -266,6 +271,11 @@ impl Learner {
         }
         self.net = net;
         if self.kept.is_none() {
+            if diverged {
+                return Err(Error::Diverged(
+                    "the training loss became NaN or infinite in the first epoch; lower the learning rate (--lr)".into(),
+                ));
+            }
             // Interrupted before any epoch finished: keep the weights as they are.
             let net = self.net.valid();
             let report = self.validate(&net);
@@ -284,6 +294,7 @@ impl Learner {
             test_metrics,
             interrupted,
             early_stopped,
+            diverged,
             seconds: start.elapsed().as_secs_f64(),
         };
         self.report = Some(report.clone());

@@ -65,6 +65,35 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// Checks every value that has a valid range, and the architecture against a square
+    /// `size` input (`self.size` when set).
+    pub fn validate(&self, size: usize) -> crate::Result<()> {
+        let bad = |m: &str| Err(crate::Error::Config(m.into()));
+        if self.epochs == 0 || self.batch_size == 0 {
+            return bad("--epochs and --batch-size must be at least 1");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad("--lr must be a positive number");
+        }
+        if !(self.weight_decay >= 0.0) || !(0.0..1.0).contains(&self.momentum) {
+            return bad("--weight-decay must be ≥ 0 and --momentum in [0, 1)");
+        }
+        if self.size == Some(0) {
+            return bad("--size must be at least 1 pixel");
+        }
+        if self.patience == Some(0) {
+            return bad("--patience must be at least 1 epoch (leave it out to train every epoch)");
+        }
+        self.split_options().validate()?;
+        let s = self.size.unwrap_or(size);
+        self.arch.validate([1, s, s])
+    }
+
+    /// The config as a JSON value (what `config.json` and bundles store).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
     /// The split options of this config.
     pub fn split_options(&self) -> SplitOptions {
         SplitOptions { valid_pct: self.valid_pct, test_pct: self.test_pct, seed: self.seed }

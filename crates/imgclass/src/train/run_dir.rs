@@ -64,12 +64,11 @@ impl RunDir {
     /// Writes `config.json` and `split.json`.
     pub fn write_start(&self, config: &TrainConfig, data: &DataSplits) -> Result<()> {
         let cfg_path = self.path.join("config.json");
-        let config_value: serde_json::Value = serde_json::from_str(&config.to_string()).unwrap_or_default();
         let doc = serde_json::json!({
-            "train": config_value,
+            "train": config.to_json(),
             "data": {
                 "source": data.record.source,
-                "fingerprints": data.fingerprints.iter().map(|f| format!("{f:016x}")).collect::<Vec<_>>(),
+                "idx_fingerprints": data.fingerprints.iter().map(|f| format!("{f:016x}")).collect::<Vec<_>>(),
                 "classes": data.classes,
                 "train_images": data.train.len(),
                 "valid_images": data.valid.len(),

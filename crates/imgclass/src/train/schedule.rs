@@ -2,7 +2,7 @@
 //! `fit_one_cycle` runs it, and a constant rate.
 //!
 //! One-cycle warms up from `lr_max / div` to `lr_max` over the first `pct_start` of the steps
-//! with a cosine, then anneals with a cosine to `lr_max / (div · final_div)`.
+//! with a cosine, then anneals with a cosine to `lr_max / final_div`.
 //! Reference: `fastai/callback/schedule.py` (`combined_cos`, `fit_one_cycle`: div = 25,
 //! div_final = 1e5, pct_start = 0.25).
 
@@ -18,7 +18,7 @@ pub enum Schedule {
         pct_start: f64,
         /// `lr_max / start lr`.
         div: f64,
-        /// `start lr / final lr`.
+        /// `lr_max / final lr`.
         final_div: f64,
     },
     /// The same rate throughout.
@@ -46,7 +46,7 @@ impl Schedule {
                 if pct < pct_start {
                     cos_anneal(start, lr_max, pct / pct_start)
                 } else {
-                    cos_anneal(lr_max, start / final_div, (pct - pct_start) / (1.0 - pct_start))
+                    cos_anneal(lr_max, lr_max / final_div, (pct - pct_start) / (1.0 - pct_start))
                 }
             }
         }
@@ -63,7 +63,7 @@ mod tests {
         let total = 101;
         assert!((s.lr(1.0, 0, total) - 1.0 / 25.0).abs() < 1e-12);
         assert!((s.lr(1.0, 25, total) - 1.0).abs() < 1e-12);
-        assert!((s.lr(1.0, 100, total) - 1.0 / 25.0 / 1e5).abs() < 1e-12);
+        assert!((s.lr(1.0, 100, total) - 1.0 / 1e5).abs() < 1e-12);
         let lrs: Vec<f64> = (0..total).map(|i| s.lr(1.0, i, total)).collect();
         assert!(lrs[..25].windows(2).all(|w| w[0] < w[1]) && lrs[25..].windows(2).all(|w| w[0] > w[1]));
     }

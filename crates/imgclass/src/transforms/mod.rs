@@ -54,8 +54,7 @@ impl Preprocess {
     pub fn normalize_into(&self, chw: &[u8], out: &mut Vec<f32>) {
         let plane = self.height * self.width;
         out.reserve(chw.len());
-        for (i, image) in chw.chunks_exact(self.image_len()).enumerate() {
-            let _ = i;
+        for image in chw.chunks_exact(self.image_len()) {
             for (c, channel) in image.chunks_exact(plane).enumerate() {
                 let scale = 1.0 / (255.0 * self.std[c]);
                 let shift = self.mean[c] / self.std[c];
