@@ -104,7 +104,8 @@ impl Confusion {
 
     /// The matrix as an aligned text table (rows actual, columns predicted by index).
     pub fn to_text(&self) -> String {
-        let name_w = self.classes.iter().map(|c| c.chars().count()).max().unwrap_or(0).max(6);
+        let row_name = |i: usize, c: &str| format!("{i} {c}");
+        let name_w = self.classes.iter().enumerate().map(|(i, c)| row_name(i, c).chars().count()).max().unwrap_or(0).max(6);
         let cell_w = self.counts.iter().flatten().max().map_or(1, |m| m.to_string().len()).max(self.classes.len().to_string().len()) + 1;
         let mut out = format!("{:>name_w$}  predicted ->\n{:>name_w$}", "actual", "");
         for i in 0..self.classes.len() {
@@ -112,7 +113,7 @@ impl Confusion {
         }
         out.push('\n');
         for (i, (c, row)) in self.classes.iter().zip(&self.counts).enumerate() {
-            out.push_str(&format!("{:>name_w$}", format!("{i} {c}")));
+            out.push_str(&format!("{:>name_w$}", row_name(i, c)));
             for v in row {
                 out.push_str(&format!("{v:>cell_w$}"));
             }
@@ -149,6 +150,14 @@ mod tests {
         let top = c.most_confused(1);
         assert_eq!(top[0], ("cat".into(), "dog".into(), 2));
         assert_eq!(top.len(), 4);
+    }
+
+    #[test]
+    fn the_text_table_aligns_every_row() {
+        let c = Confusion::new(&["a".into(), "long name".into()], &[0, 1], &[0, 1]);
+        let text = c.to_text();
+        let widths: Vec<usize> = text.lines().skip(1).map(|l| l.chars().count()).collect();
+        assert!(widths.windows(2).all(|w| w[0] == w[1]), "{text}");
     }
 
     #[test]
