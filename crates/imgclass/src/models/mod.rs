@@ -7,6 +7,8 @@
 pub mod activation;
 pub mod cnn;
 pub mod dense;
+pub mod efficientnet;
+pub mod pretrained;
 pub mod resnet;
 
 use burn::prelude::*;
@@ -15,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use activation::Activation;
 pub use cnn::{Cnn, CnnConfig, Padding, Pool};
 pub use dense::{Mlp, MlpConfig};
+pub use efficientnet::EfficientNetLite;
 pub use resnet::{ResNet, ResNetConfig};
 
 use crate::error::{Error, Result};
@@ -33,6 +36,8 @@ pub enum Arch {
     Resnet18,
     /// ResNet-34.
     Resnet34,
+    /// EfficientNet-Lite0 (RGB, square input).
+    EfficientnetLite0,
 }
 
 impl Default for Arch {
@@ -50,6 +55,7 @@ impl Arch {
             Arch::Cnn(_) => "cnn",
             Arch::Resnet18 => "resnet18",
             Arch::Resnet34 => "resnet34",
+            Arch::EfficientnetLite0 => "efficientnet_lite0",
         }
     }
 
@@ -81,6 +87,9 @@ impl Arch {
         match self {
             Arch::Mlp(cfg) => cfg.validate(),
             Arch::Cnn(cfg) => cfg.validate(h, w),
+            Arch::EfficientnetLite0 if c != 3 || h != w => {
+                Err(Error::Config(format!("efficientnet_lite0 takes square RGB input, not {c}×{h}×{w}")))
+            }
             _ => Ok(()),
         }
     }
@@ -95,6 +104,7 @@ impl Arch {
             Arch::Cnn(cfg) => Net::Cnn(cfg.init(input, classes, device)?),
             Arch::Resnet18 => Net::ResNet(ResNetConfig::resnet18().init(c, classes, device)),
             Arch::Resnet34 => Net::ResNet(ResNetConfig::resnet34().init(c, classes, device)),
+            Arch::EfficientnetLite0 => Net::EfficientNet(EfficientNetLite::lite0(h, classes, device)),
         })
     }
 }
@@ -108,6 +118,8 @@ pub enum Net {
     Cnn(Cnn),
     /// ResNet.
     ResNet(ResNet),
+    /// EfficientNet-Lite.
+    EfficientNet(EfficientNetLite),
 }
 
 impl Net {
@@ -118,6 +130,7 @@ impl Net {
             Net::Mlp(m) => m.forward(x),
             Net::Cnn(m) => m.forward(x),
             Net::ResNet(m) => m.forward(x),
+            Net::EfficientNet(m) => m.forward(x),
         }
     }
 }

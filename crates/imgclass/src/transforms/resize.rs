@@ -17,6 +17,9 @@ pub enum ResizeMode {
     Crop,
     /// Scale the longer side to the target, then pad the rest with black.
     Pad,
+    /// Scale the shorter side to this many pixels, then cut the centre at the target size
+    /// (ImageNet evaluation: 256 then 224). Images already at the target size are kept as they are.
+    CropFrom(u32),
 }
 
 impl std::str::FromStr for ResizeMode {
@@ -65,8 +68,12 @@ pub fn resize_to_chw(
     } else {
         match mode {
             ResizeMode::Squish => image::imageops::resize(&rgb, w, h, FilterType::Triangle),
-            ResizeMode::Crop => {
-                let scale = f64::max(w as f64 / iw as f64, h as f64 / ih as f64);
+            ResizeMode::Crop | ResizeMode::CropFrom(_) => {
+                let cover = f64::max(w as f64 / iw as f64, h as f64 / ih as f64);
+                let scale = match mode {
+                    ResizeMode::CropFrom(short) => f64::max(short as f64 / iw.min(ih) as f64, cover),
+                    _ => cover,
+                };
                 let (sw, sh) = (((iw as f64 * scale).round() as u32).max(w), ((ih as f64 * scale).round() as u32).max(h));
                 let scaled = image::imageops::resize(&rgb, sw, sh, FilterType::Triangle);
                 DynamicImage::ImageRgb8(scaled).crop_imm((sw - w) / 2, (sh - h) / 2, w, h).to_rgb8()
