@@ -23,6 +23,9 @@ pub enum Command {
     /// Predict the classes of image files or folders with a model bundle (or, with
     /// --imagenet, with the pretrained EfficientNet-Lite0 ImageNet classifier).
     Predict(PredictArgs),
+    /// Find a learning rate: train briefly with an exponentially growing rate and plot the loss
+    /// (fastai's lr_find). Takes the same data and model options as `train`.
+    LrFind(LrFindArgs),
     /// Manage pretrained weights.
     #[command(subcommand)]
     Weights(WeightsCommand),
@@ -123,6 +126,21 @@ pub struct TrainArgs {
     /// cnn: leave out batch norm.
     #[arg(long)]
     pub no_batch_norm: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LrFindArgs {
+    #[command(flatten)]
+    pub train: TrainArgs,
+    /// Smallest learning rate tried.
+    #[arg(long, default_value_t = 1e-7)]
+    pub start_lr: f64,
+    /// Largest learning rate tried.
+    #[arg(long, default_value_t = 10.0)]
+    pub end_lr: f64,
+    /// Mini-batches at most (the search stops early when the loss explodes).
+    #[arg(long, default_value_t = 100)]
+    pub num_it: usize,
 }
 
 #[derive(Args, Debug)]

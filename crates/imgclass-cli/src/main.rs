@@ -3,6 +3,7 @@
 
 mod args;
 mod evaluate;
+mod lr_find;
 mod predict;
 mod progress;
 mod train;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         args::Command::Train(a) => train::run(a),
         args::Command::Evaluate(a) => evaluate::run(a),
         args::Command::Predict(a) => predict::run(a),
+        args::Command::LrFind(a) => lr_find::run(a),
         args::Command::Weights(args::WeightsCommand::Fetch { name }) => fetch(&name),
     };
     match result {

@@ -31,6 +31,11 @@ impl TrainProgress {
     pub fn new() -> Self {
         Self { bar: None, header_done: false }
     }
+
+    /// Progress bars only, no epoch table (for lr-find).
+    pub fn quiet() -> Self {
+        Self { bar: None, header_done: true }
+    }
 }
 
 impl Callback for TrainProgress {
@@ -58,9 +63,7 @@ impl Callback for TrainProgress {
     }
 
     fn epoch_end(&mut self, m: &EpochMetrics, improved: bool) {
-        if let Some(pb) = self.bar.take() {
-            pb.finish_and_clear();
-        }
+        self.finish();
         println!(
             "{:>5}  {:>10.4}  {:>10.4}  {:>8.4}  {:>10.4}  {:>5}{}",
             m.epoch,
@@ -79,5 +82,19 @@ impl Callback for TrainProgress {
         } else {
             eprintln!("{text}");
         }
+    }
+}
+
+impl TrainProgress {
+    fn finish(&mut self) {
+        if let Some(pb) = self.bar.take() {
+            pb.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for TrainProgress {
+    fn drop(&mut self) {
+        self.finish();
     }
 }

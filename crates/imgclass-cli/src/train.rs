@@ -107,8 +107,10 @@ pub fn report_skipped(skipped: &[Skipped]) {
     }
 }
 
-pub fn run(a: TrainArgs) -> Result<ExitCode> {
-    let config = config_from(&a)?;
+/// Validates the arguments, opens and splits the data, and reports skipped files: what both
+/// `train` and `lr-find` start with.
+pub fn prepare(a: &TrainArgs) -> Result<(TrainConfig, DataSplits, Vec<Skipped>)> {
+    let config = config_from(a)?;
     config.validate(config.size.unwrap_or(config.arch.default_size()))?;
     let source = match &a.data {
         Some(p) => Source::open(p)?,
@@ -135,6 +137,11 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
         p.height,
         p.width
     );
+    Ok((config, data, skipped))
+}
+
+pub fn run(a: TrainArgs) -> Result<ExitCode> {
+    let (config, data, skipped) = prepare(&a)?;
     let device = imgclass::default_device();
     let learner = Learner::new(data, config, device.clone())?;
     let run_dir = RunDir::create(a.out.as_deref())?;

@@ -398,3 +398,17 @@ fn predict_imagenet_names_the_espresso_and_the_tripod() {
     let p = v["predictions"][0]["top"][0]["probability"].as_f64().unwrap();
     assert!((p - 0.9567).abs() < 0.001, "golden softmax of espresso is 0.9567, got {p}");
 }
+
+#[test]
+fn lr_find_suggests_a_rate_and_writes_its_plot() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 20);
+    let out = t.path().join("lrf");
+    let (stdout, _) = ok(run(bin().arg("lr-find").arg(&data).args(["--size", "12", "--batch-size", "8", "--num-it", "40", "--json", "--out"]).arg(&out)));
+    let v = last_json(&stdout);
+    let valley = v["valley"].as_f64().unwrap();
+    assert!((1e-7..10.0).contains(&valley), "{v}");
+    assert!(stdout.contains("suggested learning rates: valley"), "{stdout}");
+    assert!(out.join("lr_find.png").is_file() && out.join("lr_find.json").is_file());
+}

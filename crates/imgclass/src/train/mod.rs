@@ -3,12 +3,14 @@
 
 mod eval;
 mod learner;
+mod lr_find;
 mod optimizer;
 mod run_dir;
 mod schedule;
 
 pub use eval::{EVAL_BATCH, EvalReport, batch_tensor, evaluate, label_tensor, log_probs};
 pub use learner::{EpochMetrics, Learner, TrainReport};
+pub use lr_find::LrFind;
 pub use optimizer::OptimizerKind;
 pub use run_dir::RunDir;
 pub use schedule::Schedule;

@@ -1,0 +1,141 @@
+//! The learning-rate finder (Smith 2017, "Cyclical Learning Rates"; fastai's `lr_find`): train
+//! from the current weights with a learning rate growing exponentially each mini-batch, stop
+//! when the loss explodes, and suggest a rate from the smoothed loss curve. The weights and
+//! optimizer are put back afterwards. Reference: `fastai/callback/schedule.py`
+//! (`LRFinder`, `valley`, `steep`; smoothing β = 0.98, stop at 4 × the best loss).
+
+use serde::Serialize;
+
+use crate::interpret::plot::{Canvas, line_chart};
+
+/// What the finder measured and suggests.
+#[derive(Debug, Clone, Serialize)]
+pub struct LrFind {
+    /// Learning rate of each step.
+    pub lrs: Vec<f64>,
+    /// Raw loss of each step.
+    pub losses: Vec<f64>,
+    /// Exponentially smoothed, bias-corrected loss of each step.
+    pub smoothed: Vec<f64>,
+    /// fastai's "valley": a rate inside the longest descending stretch of the curve.
+    pub valley: f64,
+    /// The rate where the smoothed loss falls fastest (against log-rate).
+    pub steepest: f64,
+    /// A tenth of the rate with the lowest smoothed loss.
+    pub minimum_div_10: f64,
+}
+
+/// Smooths losses as fastai's recorder does: an exponential moving average with β, bias-corrected.
+pub fn smooth(losses: &[f64], beta: f64) -> Vec<f64> {
+    let mut avg = 0.0;
+    losses
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| {
+            avg = beta * avg + (1.0 - beta) * l;
+            avg / (1.0 - beta.powi(i as i32 + 1))
+        })
+        .collect()
+}
+
+/// fastai's `valley`: the longest strictly-descending subsequence of the losses; the
+/// suggestion lies half-way through its middle third. Returns an index.
+pub fn valley(losses: &[f64]) -> usize {
+    let n = losses.len();
+    if n < 2 {
+        return 0;
+    }
+    let mut lds = vec![1usize; n];
+    let (mut max_start, mut max_end) = (0, 0);
+    for i in 1..n {
+        for j in 0..i {
+            if losses[i] < losses[j] && lds[i] < lds[j] + 1 {
+                lds[i] = lds[j] + 1;
+            }
+            if lds[max_end] < lds[i] {
+                max_end = i;
+                max_start = max_end - lds[max_end];
+            }
+        }
+    }
+    let sections = (max_end - max_start) as f64 / 3.0;
+    (max_start + sections as usize + (sections / 2.0) as usize).min(n - 1)
+}
+
+/// Index of the steepest descent of `smoothed` against log-rate (central differences),
+/// leaving out the first tenth (the average is still settling) and the last five steps (the
+/// explosion), as fastai's plot does.
+pub fn steepest(lrs: &[f64], smoothed: &[f64]) -> usize {
+    let n = smoothed.len();
+    ((n / 10).max(1)..n.saturating_sub(5).max(2).min(n.saturating_sub(1)))
+        .min_by(|&a, &b| {
+            let g = |i: usize| (smoothed[i + 1] - smoothed[i - 1]) / (lrs[i + 1].ln() - lrs[i - 1].ln());
+            g(a).total_cmp(&g(b))
+        })
+        .unwrap_or(0)
+}
+
+impl LrFind {
+    /// Builds the result from the rates and raw losses of the steps taken.
+    pub fn from_curve(lrs: Vec<f64>, losses: Vec<f64>) -> Self {
+        let smoothed = smooth(&losses, 0.98);
+        let min_i = (0..smoothed.len()).min_by(|&a, &b| smoothed[a].total_cmp(&smoothed[b])).unwrap_or(0);
+        let at = |i: usize| lrs.get(i).copied().unwrap_or(f64::NAN);
+        Self {
+            valley: at(valley(&smoothed)),
+            steepest: at(steepest(&lrs, &smoothed)),
+            minimum_div_10: at(min_i) / 10.0,
+            lrs,
+            losses,
+            smoothed,
+        }
+    }
+
+    /// The loss-against-rate picture (rate on a log axis) up to where the loss blows up, with
+    /// the valley suggestion marked.
+    pub fn plot(&self) -> Canvas {
+        let title = format!("LR finder: valley {:.1e}", self.valley);
+        // Stop the curve once it climbs 20% above its start after its minimum, so the
+        // explosion does not flatten the interesting part.
+        let start = self.smoothed.first().copied().unwrap_or(0.0);
+        let min_i = (0..self.smoothed.len()).min_by(|&a, &b| self.smoothed[a].total_cmp(&self.smoothed[b])).unwrap_or(0);
+        let end = (min_i..self.smoothed.len()).find(|&i| self.smoothed[i] > 1.2 * start).unwrap_or(self.smoothed.len());
+        let shown = &self.smoothed[..end.max(1)];
+        let first = self.lrs.first().copied().unwrap_or(0.0);
+        let last = self.lrs.get(end.max(1) - 1).copied().unwrap_or(0.0);
+        let x_label = format!("learning rate, log scale: {first:.0e} .. {last:.0e}");
+        let mut cv = line_chart(&title, &x_label, &[("smoothed loss", shown, [31, 119, 180])]);
+        // Mark the valley: the x position of its index on the chart's axis (70 px margin left, 20 right).
+        if let Some(i) = self.lrs[..shown.len()].iter().position(|&l| l == self.valley) {
+            let n = shown.len().max(2);
+            let x = 70.0 + (640.0 - 90.0) * i as f64 / (n - 1) as f64;
+            cv.line((x, 50.0), (x, 350.0), 1, [214, 39, 40]);
+            cv.text(x as i64 + 4, 52, "valley", 1, [214, 39, 40]);
+        }
+        cv
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smoothing_is_bias_corrected_so_a_constant_stays_constant() {
+        assert!(smooth(&[2.0; 10], 0.98).iter().all(|v| (v - 2.0).abs() < 1e-12));
+    }
+
+    #[test]
+    fn the_suggestions_fall_in_the_descending_part_of_a_typical_curve() {
+        // Loss flat, then falling between 1e-4 and 1e-2, then exploding.
+        let lrs: Vec<f64> = (0..100).map(|i| 1e-7 * 10f64.powf(8.0 * i as f64 / 99.0)).collect();
+        let losses: Vec<f64> = lrs
+            .iter()
+            .map(|&lr| if lr < 1e-4 { 2.3 } else if lr < 1e-2 { 2.3 - 0.9 * (lr.log10() + 4.0) } else { 0.5 + 50.0 * (lr - 1e-2) })
+            .collect();
+        let f = LrFind::from_curve(lrs, losses);
+        for (name, lr) in [("valley", f.valley), ("steepest", f.steepest)] {
+            assert!((1e-4..=1e-2).contains(&lr), "{name} {lr:e}");
+        }
+    }
+}
