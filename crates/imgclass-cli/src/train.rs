@@ -17,23 +17,23 @@ use crate::progress::{TrainProgress, bar, fmt_time};
 fn arch_from(a: &TrainArgs) -> Result<Arch> {
     let mut arch = Arch::from_name(&a.arch)?;
     let activation = a.activation.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?;
-    let mlp_only = [("--hidden", a.hidden.is_some())];
-    let cnn_only = [
-        ("--channels", a.channels.is_some()),
-        ("--convs-per-block", a.convs_per_block.is_some()),
-        ("--kernel-size", a.kernel_size.is_some()),
-        ("--padding", a.padding.is_some()),
-        ("--stride", a.stride.is_some()),
-        ("--pool", a.pool.is_some()),
-        ("--no-batch-norm", a.no_batch_norm),
+    // (flag, given, the architectures it applies to)
+    const MLP: &[&str] = &["mlp"];
+    const CNN: &[&str] = &["cnn"];
+    const BOTH: &[&str] = &["mlp", "cnn"];
+    let flags = [
+        ("--hidden", a.hidden.is_some(), MLP),
+        ("--channels", a.channels.is_some(), CNN),
+        ("--convs-per-block", a.convs_per_block.is_some(), CNN),
+        ("--kernel-size", a.kernel_size.is_some(), CNN),
+        ("--padding", a.padding.is_some(), CNN),
+        ("--stride", a.stride.is_some(), CNN),
+        ("--pool", a.pool.is_some(), CNN),
+        ("--no-batch-norm", a.no_batch_norm, CNN),
+        ("--activation", a.activation.is_some(), BOTH),
+        ("--dropout", a.dropout.is_some(), BOTH),
     ];
-    let both = [("--activation", a.activation.is_some()), ("--dropout", a.dropout.is_some())];
-    let allowed: &[&str] = match arch {
-        Arch::Mlp(_) => &["--hidden", "--activation", "--dropout"],
-        Arch::Cnn(_) => &["--channels", "--convs-per-block", "--kernel-size", "--padding", "--stride", "--pool", "--no-batch-norm", "--activation", "--dropout"],
-        _ => &[],
-    };
-    if let Some((flag, _)) = mlp_only.iter().chain(&cnn_only).chain(&both).find(|(f, set)| *set && !allowed.contains(f)) {
+    if let Some((flag, _, _)) = flags.iter().find(|(_, given, archs)| *given && !archs.contains(&arch.name())) {
         bail!("{flag} does not apply to --arch {}", a.arch);
     }
     match &mut arch {

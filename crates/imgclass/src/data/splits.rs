@@ -114,22 +114,17 @@ impl DataSplits {
             preprocess.std.truncate(1);
         }
         preprocess.fit_normalization(&train.pixels);
-        let fingerprints = if source.is_idx() {
-            let all = source.part_fingerprints();
-            let mut used: Vec<u64> = tr.iter().chain(&va).map(|&i| all[source.part_of(i)]).collect();
-            used.sort_unstable();
-            used.dedup();
-            used
-        } else {
-            Vec::new()
+        // What `evaluate` checks against: whole IDX parts, or the content of each image file.
+        let sorted_set = |mut v: Vec<u64>| {
+            v.sort_unstable();
+            v.dedup();
+            v
         };
-        let image_hashes = if source.is_idx() {
-            Vec::new()
+        let (fingerprints, image_hashes) = if source.is_idx() {
+            let all = source.part_fingerprints();
+            (sorted_set(tr.iter().chain(&va).map(|&i| all[source.part_of(i)]).collect()), Vec::new())
         } else {
-            let mut h: Vec<u64> = train.hashes.iter().chain(&valid.hashes).copied().collect();
-            h.sort_unstable();
-            h.dedup();
-            h
+            (Vec::new(), sorted_set(train.hashes.iter().chain(&valid.hashes).copied().collect()))
         };
         let record = SplitRecord {
             source: source.root.display().to_string(),

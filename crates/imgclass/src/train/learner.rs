@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::eval::{EvalReport, batch_tensor, evaluate, label_tensor};
 use super::run_dir::RunDir;
-use super::{Callback, LrFind, TrainConfig};
+use super::{Callback, LrFind, Smoother, TrainConfig};
 use crate::data::DataSplits;
 use crate::error::{Error, Result};
 use crate::export::{Bundle, BundleMeta, DataInfo};
@@ -83,7 +83,6 @@ impl Learner {
     pub fn new(data: DataSplits, config: TrainConfig, device: Device) -> Result<Learner> {
         let p = &data.preprocess;
         config.validate(p.height.max(p.width))?;
-        config.arch.validate([p.channels, p.height, p.width])?;
         device.seed(config.seed);
         let base = device.clone();
         let device = device.autodiff();
@@ -195,7 +194,7 @@ impl Learner {
         let mut rng = Rng::new(self.config.seed.wrapping_add(7));
         let mut order: Vec<usize> = Vec::new();
         let (mut lrs, mut losses) = (Vec::new(), Vec::new());
-        let (mut avg, mut best) = (0.0f64, f64::INFINITY);
+        let (mut smoother, mut best) = (Smoother::new(super::lr_find::BETA), f64::INFINITY);
         cb.epoch_start(1, 1, num_it);
         for i in 0..num_it {
             if order.len() < bs {
@@ -212,8 +211,7 @@ impl Learner {
             }
             lrs.push(lr);
             losses.push(l as f64);
-            avg = 0.98 * avg + 0.02 * l as f64;
-            let smoothed = avg / (1.0 - 0.98f64.powi(i as i32 + 1));
+            let smoothed = smoother.push(l as f64);
             best = best.min(smoothed);
             if smoothed > 4.0 * best || self.interrupt.load(Ordering::Relaxed) {
                 break;

@@ -8,6 +8,9 @@ use serde::Serialize;
 
 use crate::interpret::plot::{Canvas, line_chart};
 
+/// fastai's smoothing weight for the finder's loss.
+pub const BETA: f64 = 0.98;
+
 /// What the finder measured and suggests.
 #[derive(Debug, Clone, Serialize)]
 pub struct LrFind {
@@ -25,17 +28,32 @@ pub struct LrFind {
     pub minimum_div_10: f64,
 }
 
-/// Smooths losses as fastai's recorder does: an exponential moving average with β, bias-corrected.
+/// fastai's recorder smoothing: an exponential moving average with β, bias-corrected.
+#[derive(Debug, Clone)]
+pub struct Smoother {
+    beta: f64,
+    avg: f64,
+    n: i32,
+}
+
+impl Smoother {
+    /// A smoother with weight `beta` on the past (fastai: 0.98).
+    pub fn new(beta: f64) -> Self {
+        Self { beta, avg: 0.0, n: 0 }
+    }
+
+    /// Adds a value and returns the smoothed value so far.
+    pub fn push(&mut self, value: f64) -> f64 {
+        self.n += 1;
+        self.avg = self.beta * self.avg + (1.0 - self.beta) * value;
+        self.avg / (1.0 - self.beta.powi(self.n))
+    }
+}
+
+/// Smooths a whole curve with [`Smoother`].
 pub fn smooth(losses: &[f64], beta: f64) -> Vec<f64> {
-    let mut avg = 0.0;
-    losses
-        .iter()
-        .enumerate()
-        .map(|(i, &l)| {
-            avg = beta * avg + (1.0 - beta) * l;
-            avg / (1.0 - beta.powi(i as i32 + 1))
-        })
-        .collect()
+    let mut s = Smoother::new(beta);
+    losses.iter().map(|&l| s.push(l)).collect()
 }
 
 /// fastai's `valley`: the longest strictly-descending subsequence of the losses; the
@@ -78,7 +96,7 @@ pub fn steepest(lrs: &[f64], smoothed: &[f64]) -> usize {
 impl LrFind {
     /// Builds the result from the rates and raw losses of the steps taken.
     pub fn from_curve(lrs: Vec<f64>, losses: Vec<f64>) -> Self {
-        let smoothed = smooth(&losses, 0.98);
+        let smoothed = smooth(&losses, BETA);
         let min_i = (0..smoothed.len()).min_by(|&a, &b| smoothed[a].total_cmp(&smoothed[b])).unwrap_or(0);
         let at = |i: usize| lrs.get(i).copied().unwrap_or(f64::NAN);
         Self {

@@ -10,7 +10,7 @@ mod schedule;
 
 pub use eval::{EVAL_BATCH, EvalReport, batch_tensor, evaluate, label_tensor, log_probs};
 pub use learner::{EpochMetrics, Learner, TrainReport};
-pub use lr_find::LrFind;
+pub use lr_find::{LrFind, Smoother};
 pub use optimizer::OptimizerKind;
 pub use run_dir::RunDir;
 pub use schedule::Schedule;
