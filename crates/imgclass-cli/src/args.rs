@@ -46,18 +46,18 @@ pub struct TrainArgs {
     /// Data: a folder with one subfolder per class (optionally under train/, valid/, test/),
     /// or a folder of MNIST-style IDX files. Omit it to use the bundled Fashion-MNIST sample.
     pub data: Option<PathBuf>,
-    /// Architecture: logreg, mlp, cnn, resnet18, resnet34.
+    /// Architecture: logreg, mlp, cnn, resnet18, resnet34, efficientnet_lite0.
     #[arg(long, default_value = "cnn")]
     pub arch: String,
-    /// Number of epochs.
+    /// Number of epochs (of the whole network, after --freeze-epochs).
     #[arg(long, default_value_t = 5)]
     pub epochs: usize,
     /// Images per training step.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
-    /// Peak learning rate of the one-cycle schedule.
-    #[arg(long, default_value_t = 3e-3)]
-    pub lr: f64,
+    /// Peak learning rate of the one-cycle schedule [default: 3e-3, or 2e-3 with --fine-tune].
+    #[arg(long)]
+    pub lr: Option<f64>,
     /// Optimizer: sgd (with momentum), adam or adamw.
     #[arg(long, default_value = "adamw")]
     pub optimizer: String,
@@ -95,6 +95,32 @@ pub struct TrainArgs {
     /// Print one JSON object (accuracy, epochs, model, …) as the last line.
     #[arg(long)]
     pub json: bool,
+
+    /// Start from ImageNet weights (efficientnet_lite0; fetch them once with
+    /// `imgclass weights fetch efficientnet_lite0`). The body starts frozen.
+    #[arg(long)]
+    pub pretrained: bool,
+    /// Start from the weights in FILE: the EfficientNet-Lite0 checkpoint, or a torchvision
+    /// ResNet state_dict. The body starts frozen.
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    /// fastai's fine_tune: one epoch training the head with the body frozen, then E epochs of
+    /// the whole network with discriminative learning rates (lr/200 … lr/2).
+    #[arg(long, value_name = "E", conflicts_with_all = ["epochs", "unfreeze"])]
+    pub fine_tune: Option<usize>,
+    /// Epochs with the pretrained body frozen before --epochs of the whole network.
+    #[arg(long)]
+    pub freeze_epochs: Option<usize>,
+    /// Train the whole pretrained network (without it, only the head and batch norms train).
+    #[arg(long)]
+    pub unfreeze: bool,
+    /// Discriminative learning rates for the unfrozen network: earliest layers, head (e.g. 1e-6:1e-4).
+    #[arg(long, value_name = "LOW:HIGH")]
+    pub lr_range: Option<String>,
+    /// While the body is frozen, run it every epoch instead of caching its features (its
+    /// batch norms then train, as fastai does; slower).
+    #[arg(long)]
+    pub no_cache_features: bool,
 
     /// mlp: hidden layer widths, comma-separated (784-16-10 is `--hidden 16`).
     #[arg(long, value_delimiter = ',')]

@@ -65,14 +65,15 @@ impl Callback for TrainProgress {
     fn epoch_end(&mut self, m: &EpochMetrics, improved: bool) {
         self.finish();
         println!(
-            "{:>5}  {:>10.4}  {:>10.4}  {:>8.4}  {:>10.4}  {:>5}{}",
+            "{:>5}  {:>10.4}  {:>10.4}  {:>8.4}  {:>10.4}  {:>5}{}{}",
             m.epoch,
             m.train_loss,
             m.valid_loss,
             m.accuracy,
             m.error_rate,
             fmt_time(m.seconds),
-            if improved { "  *" } else { "" }
+            if improved { "  *" } else { "" },
+            if m.frozen { "  (body frozen)" } else { "" }
         );
     }
 

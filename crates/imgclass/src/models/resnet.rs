@@ -15,6 +15,10 @@ use burn::tensor::activation::relu;
 pub struct ResNetConfig {
     /// Blocks per stage: `[2, 2, 2, 2]` is ResNet-18, `[3, 4, 6, 3]` ResNet-34.
     pub layers: [usize; 4],
+    /// Channels of the first stage (doubled at each later stage); torchvision's is 64.
+    /// Narrower widths exist for small test fixtures.
+    #[config(default = 64)]
+    pub width: usize,
 }
 
 impl ResNetConfig {
@@ -30,7 +34,8 @@ impl ResNetConfig {
 
     /// Builds the network for `in_channels` inputs and `classes` outputs.
     pub fn init(&self, in_channels: usize, classes: usize, device: &Device) -> ResNet {
-        let mut inplanes = 64;
+        let w = self.width;
+        let mut inplanes = w;
         let mut stage = |planes: usize, blocks: usize, stride: usize| -> Vec<BasicBlock> {
             (0..blocks)
                 .map(|i| {
@@ -42,20 +47,20 @@ impl ResNetConfig {
                 .collect()
         };
         let [l1, l2, l3, l4] = self.layers;
-        let layer1 = stage(64, l1, 1);
-        let layer2 = stage(128, l2, 2);
-        let layer3 = stage(256, l3, 2);
-        let layer4 = stage(512, l4, 2);
+        let layer1 = stage(w, l1, 1);
+        let layer2 = stage(2 * w, l2, 2);
+        let layer3 = stage(4 * w, l3, 2);
+        let layer4 = stage(8 * w, l4, 2);
         ResNet {
-            conv1: conv(in_channels, 64, 7, 2, 3, device),
-            bn1: BatchNormConfig::new(64).init(device),
+            conv1: conv(in_channels, w, 7, 2, 3, device),
+            bn1: BatchNormConfig::new(w).init(device),
             maxpool: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(),
             layer1,
             layer2,
             layer3,
             layer4,
             avgpool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
-            fc: LinearConfig::new(512, classes).init(device),
+            fc: LinearConfig::new(8 * w, classes).init(device),
         }
     }
 }
@@ -158,11 +163,18 @@ impl ResNet {
         x
     }
 
+    /// Globally average-pooled features of the last stage, the classifier's input.
+    ///
+    /// # Shapes
+    /// `[b, c, h, w]` → `[b, 512]`
+    pub fn pooled(&self, x: Tensor<4>) -> Tensor<2> {
+        self.avgpool.forward(self.features(x)).flatten(1, 3)
+    }
+
     /// # Shapes
     /// `[b, c, h, w]` → `[b, classes]` (logits)
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x: Tensor<2> = self.avgpool.forward(self.features(x)).flatten(1, 3); // [b, 512]
-        self.fc.forward(x)
+        self.fc.forward(self.pooled(x))
     }
 }
 

@@ -23,7 +23,7 @@ pub fn batch_tensor(data: &ImageData, indices: &[usize], pre: &Preprocess, devic
     for &i in indices {
         pre.normalize_into(data.image(i), &mut floats);
     }
-    Tensor::from_data(TensorData::new(floats, [indices.len(), pre.channels, pre.height, pre.width]), device)
+    Tensor::from_data(TensorData::new(floats, [indices.len(), pre.input_channels(), pre.height, pre.width]), device)
 }
 
 /// Builds the label tensor for images `indices` of `data`.
@@ -69,20 +69,24 @@ pub struct EvalReport {
 
 /// Evaluates `net` (in inference mode) on `data`.
 pub fn evaluate(net: &Net, data: &ImageData, classes: &[String], pre: &Preprocess, device: &Device) -> EvalReport {
+    report_from_log_probs(&log_probs(net, data, pre, device), &data.labels, classes)
+}
+
+/// The evaluation report of class log-probabilities `lp` (`labels.len() × classes` row-major).
+pub fn report_from_log_probs(lp: &[f32], labels: &[usize], classes: &[String]) -> EvalReport {
     let k = classes.len();
-    let lp = log_probs(net, data, pre, device);
-    let mut predicted = Vec::with_capacity(data.len());
-    let mut losses = Vec::with_capacity(data.len());
-    for (row, &label) in lp.chunks_exact(k).zip(&data.labels) {
+    let mut predicted = Vec::with_capacity(labels.len());
+    let mut losses = Vec::with_capacity(labels.len());
+    for (row, &label) in lp.chunks_exact(k).zip(labels) {
         let arg = row.iter().enumerate().fold(0, |best, (i, v)| if *v > row[best] { i } else { best });
         predicted.push(arg);
         losses.push(-row[label]);
     }
-    let confusion = Confusion::new(classes, &data.labels, &predicted);
+    let confusion = Confusion::new(classes, labels, &predicted);
     let accuracy = confusion.accuracy();
     let loss = if losses.is_empty() { 0.0 } else { losses.iter().map(|&l| l as f64).sum::<f64>() / losses.len() as f64 };
     EvalReport {
-        n_images: data.len(),
+        n_images: labels.len(),
         loss,
         accuracy,
         error_rate: 1.0 - accuracy,

@@ -7,18 +7,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use burn::module::ParamGroup;
 use burn::nn::loss::CrossEntropyLoss;
+use burn::nn::{Linear, LinearConfig};
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
 
-use super::eval::{EvalReport, batch_tensor, evaluate, label_tensor};
+use super::eval::{EvalReport, batch_tensor, evaluate, label_tensor, report_from_log_probs};
+use super::phases::{Features, plan};
 use super::run_dir::RunDir;
-use super::{Callback, LrFind, Smoother, TrainConfig};
+use super::{Callback, TrainConfig};
 use crate::data::DataSplits;
 use crate::error::{Error, Result};
 use crate::export::{Bundle, BundleMeta, DataInfo};
 use crate::models::Net;
+use crate::models::pretrained::load_into;
+use crate::models::transfer::trainable_params;
 use crate::rng::Rng;
 
 /// What one epoch measured.
@@ -36,8 +43,11 @@ pub struct EpochMetrics {
     pub error_rate: f64,
     /// Wall time of the epoch, training and validation, in seconds.
     pub seconds: f64,
-    /// Learning rate at the epoch's last step.
+    /// Learning rate at the epoch's last step (the head's, with discriminative rates).
     pub lr: f64,
+    /// Whether the body was frozen during the epoch.
+    #[serde(default)]
+    pub frozen: bool,
 }
 
 /// The outcome of [`Learner::fit`].
@@ -68,27 +78,40 @@ pub struct Learner {
     pub config: TrainConfig,
     /// The decoded data.
     pub data: DataSplits,
-    net: Net,
-    optim: ModuleOptimizer,
-    device: Device,
+    pub(super) net: Net,
+    pub(super) optim: ModuleOptimizer,
+    pub(super) device: Device,
     base: Device,
-    interrupt: Arc<AtomicBool>,
+    groups: Option<Vec<ParamGroup>>,
+    pub(super) interrupt: Arc<AtomicBool>,
     run_dir: Option<RunDir>,
     kept: Option<(Net, EvalReport, usize)>,
     report: Option<TrainReport>,
 }
 
 impl Learner {
-    /// Builds the network of `config.arch` for `data` on `device` (seeded by `config.seed`).
+    /// Builds the network of `config.arch` for `data` on `device` (seeded by `config.seed`),
+    /// with its body loaded from the pretrained weights the config names (a new head), and
+    /// frozen when the run starts frozen.
     pub fn new(data: DataSplits, config: TrainConfig, device: Device) -> Result<Learner> {
         let p = &data.preprocess;
         config.validate(p.height.max(p.width))?;
+        if config.starts_pretrained() && !p.rgb_model {
+            return Err(Error::Config("a pretrained body needs RGB input with its own normalization: build the preprocessing with TrainConfig::preprocess".into()));
+        }
         device.seed(config.seed);
         let base = device.clone();
         let device = device.autodiff();
-        let net = config.arch.init([p.channels, p.height, p.width], data.classes.len(), &device)?;
+        let mut net = config.arch.init([p.input_channels(), p.height, p.width], data.classes.len(), &device)?;
+        if let Some(path) = config.weights_path() {
+            load_into(&mut net, &path, false)?;
+        }
+        if let Some(phase) = plan(&config).first().filter(|p| p.frozen) {
+            net = net.freeze_body(phase.train_bn);
+        }
+        let groups = net.layer_groups();
         let optim = config.optimizer.init(config.weight_decay, config.momentum);
-        Ok(Learner { config, data, net, optim, device, base, interrupt: Arc::default(), run_dir: None, kept: None, report: None })
+        Ok(Learner { config, data, net, optim, device, base, groups, interrupt: Arc::default(), run_dir: None, kept: None, report: None })
     }
 
     /// Writes the run's config, split, metrics, checkpoints, bundle and plots into `dir`.
@@ -107,9 +130,34 @@ impl Learner {
         self.kept.as_ref().map(|k| k.0.clone()).unwrap_or_else(|| self.net.valid())
     }
 
-    /// Number of trainable parameters.
+    /// The network as the last training step left it, in inference mode (`model` gives the
+    /// kept, best-validation weights).
+    pub fn last_model(&self) -> Net {
+        self.net.valid()
+    }
+
+    /// Number of parameters (batch-norm running statistics included).
     pub fn num_params(&self) -> usize {
         self.net.num_params()
+    }
+
+    /// Number of parameters that train now (fewer while the body is frozen).
+    pub fn trainable_params(&self) -> usize {
+        trainable_params(&self.net)
+    }
+
+    /// fastai's `fine_tune`: trains the head (body frozen) for `config.freeze_epochs` epochs
+    /// (at least 1) at `base_lr`, then unfreezes and trains `epochs` epochs with
+    /// discriminative rates from `base_lr / 200` (earliest layers) to `base_lr / 2` (head),
+    /// unless `config.lr_range` says otherwise. Needs a pretrained body.
+    pub fn fine_tune(&mut self, epochs: usize, base_lr: f64, cb: &mut dyn Callback) -> Result<TrainReport> {
+        self.config.epochs = epochs;
+        self.config.lr = base_lr;
+        self.config.freeze_epochs = self.config.freeze_epochs.max(1);
+        self.config.unfreeze = true;
+        let p = &self.data.preprocess;
+        self.config.validate(p.height.max(p.width))?;
+        self.fit(cb)
     }
 
     /// The bundle metadata for the kept weights.
@@ -144,13 +192,23 @@ impl Learner {
 
     /// One optimizer step on training images `idx` at learning rate `lr`; returns the updated
     /// network and the batch loss.
-    fn train_step(&mut self, net: Net, idx: &[usize], lr: f64, loss_fn: &CrossEntropyLoss) -> (Net, f32) {
+    pub(super) fn train_step(&mut self, net: Net, idx: &[usize], lr: impl Into<ModuleLearningRate>, loss_fn: &CrossEntropyLoss) -> (Net, f32) {
         let x = batch_tensor(&self.data.train, idx, &self.data.preprocess, &self.device);
         let y = label_tensor(&self.data.train, idx, &self.device);
         let loss = loss_fn.forward(net.forward(x), y);
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         let net = self.optim.step(lr, net, grads);
         (net, loss.into_scalar::<f32>())
+    }
+
+    /// One optimizer step of the head alone on cached body features of images `idx`.
+    fn head_step(&mut self, head: Linear, features: &Features, idx: &[usize], lr: f64, loss_fn: &CrossEntropyLoss) -> (Linear, f32) {
+        let x = features.batch(idx, &self.device);
+        let y = label_tensor(&self.data.train, idx, &self.device);
+        let loss = loss_fn.forward(head.forward(x), y);
+        let grads = GradientsParams::from_grads(loss.backward(), &head);
+        let head = self.optim.step(lr, head, grads);
+        (head, loss.into_scalar::<f32>())
     }
 
     /// Measures training throughput: runs `warmup` then `steps` optimizer steps of
@@ -177,61 +235,16 @@ impl Learner {
         (steps * bs) as f64 / seconds
     }
 
-    /// The learning-rate finder: up to `num_it` steps from the current weights with rates
-    /// growing exponentially from `start_lr` to `end_lr`, stopping once the smoothed loss
-    /// exceeds 4 × its best. Weights and optimizer state are restored afterwards.
-    pub fn lr_find(&mut self, start_lr: f64, end_lr: f64, num_it: usize, cb: &mut dyn Callback) -> Result<LrFind> {
-        if !(start_lr > 0.0 && end_lr > start_lr && num_it >= 2) {
-            return Err(Error::Config("lr-find needs 0 < start < end and at least 2 steps".into()));
-        }
-        let loss_fn = CrossEntropyLoss::new(None, &self.device);
-        let saved = self.net.clone();
-        let fresh = self.config.optimizer.init(self.config.weight_decay, self.config.momentum);
-        let saved_optim = std::mem::replace(&mut self.optim, fresh);
-        let mut net = std::mem::replace(&mut self.net, dummy_net(&self.device));
-        let n = self.data.train.len();
-        let bs = self.config.batch_size.min(n);
-        let mut rng = Rng::new(self.config.seed.wrapping_add(7));
-        let mut order: Vec<usize> = Vec::new();
-        let (mut lrs, mut losses) = (Vec::new(), Vec::new());
-        let (mut smoother, mut best) = (Smoother::new(super::lr_find::BETA), f64::INFINITY);
-        cb.epoch_start(1, 1, num_it);
-        for i in 0..num_it {
-            if order.len() < bs {
-                order = (0..n).collect();
-                rng.shuffle(&mut order);
-            }
-            let idx: Vec<usize> = order.drain(..bs).collect();
-            let lr = start_lr * (end_lr / start_lr).powf(i as f64 / (num_it - 1) as f64);
-            let (next, l) = self.train_step(net, &idx, lr, &loss_fn);
-            net = next;
-            cb.batch_end(i + 1, l, lr);
-            if !l.is_finite() {
-                break;
-            }
-            lrs.push(lr);
-            losses.push(l as f64);
-            let smoothed = smoother.push(l as f64);
-            best = best.min(smoothed);
-            if smoothed > 4.0 * best || self.interrupt.load(Ordering::Relaxed) {
-                break;
-            }
-        }
-        drop(net);
-        self.net = saved;
-        self.optim = saved_optim;
-        Ok(LrFind::from_curve(lrs, losses))
-    }
-
-    /// Trains for `config.epochs` epochs and returns what happened. The kept weights are those
-    /// of the epoch with the lowest validation loss.
+    /// Trains the run's phases (see [`TrainConfig::freeze_epochs`]) and returns what happened.
+    /// The kept weights are those of the epoch with the lowest validation loss.
     pub fn fit(&mut self, cb: &mut dyn Callback) -> Result<TrainReport> {
         let start = Instant::now();
         let cfg = self.config.clone();
+        let phases = plan(&cfg);
+        let epochs: usize = phases.iter().map(|p| p.epochs).sum();
         let n = self.data.train.len();
         // Drop the last incomplete batch (fastai's `drop_last`), unless that would leave none.
         let steps_per_epoch = if n >= cfg.batch_size { n / cfg.batch_size } else { 1 };
-        let total_steps = steps_per_epoch * cfg.epochs;
         let loss_fn = CrossEntropyLoss::new(None, &self.device);
         let mut rng = Rng::new(cfg.seed.wrapping_add(1));
         let mut history: Vec<EpochMetrics> = Vec::new();
@@ -243,75 +256,117 @@ impl Learner {
         // The optimizer takes the network by value; work on it locally so no second reference
         // to the weights exists during a step (Burn updates uniquely held tensors in place).
         let mut net = std::mem::replace(&mut self.net, dummy_net(&self.device));
-        let mut step = 0;
-        for epoch in 1..=cfg.epochs {
-            let t0 = Instant::now();
-            let mut order: Vec<usize> = (0..n).collect();
-            rng.shuffle(&mut order);
-            cb.epoch_start(epoch, cfg.epochs, steps_per_epoch);
-            let (mut loss_sum, mut lr) = (0.0f64, 0.0);
-            let mut done = 0;
-            for b in 0..steps_per_epoch {
-                if self.interrupt.load(Ordering::Relaxed) {
-                    interrupted = true;
-                    break;
+        let groups = self.groups.clone();
+        let mut epoch = 0;
+        'phases: for phase in &phases {
+            net = if phase.frozen { net.unfreeze_body(true).freeze_body(phase.train_bn) } else { net.unfreeze_body(phase.train_bn) };
+            let total_steps = steps_per_epoch * phase.epochs;
+            // With cached features the head trains alone, outside the network, until the phase ends.
+            let mut cached: Option<(Features, Features, Linear)> = None;
+            let mut step = 0;
+            for _ in 0..phase.epochs {
+                epoch += 1;
+                let t0 = Instant::now();
+                let mut order: Vec<usize> = (0..n).collect();
+                rng.shuffle(&mut order);
+                if phase.cached && cached.is_none() {
+                    cb.message("computing the frozen body's features once (--cache-features)");
+                    let body = net.valid();
+                    let train = Features::compute(&body, &self.data.train, &self.data.preprocess, &self.base);
+                    let valid = Features::compute(&body, &self.data.valid, &self.data.preprocess, &self.base);
+                    cached = Some((train, valid, net.head().expect("a network with a head").clone()));
                 }
-                let idx = &order[b * cfg.batch_size..((b + 1) * cfg.batch_size).min(n)];
-                lr = cfg.schedule.lr(cfg.lr, step, total_steps);
-                let (next, l) = self.train_step(net, idx, lr, &loss_fn);
-                net = next;
-                if !l.is_finite() {
-                    cb.message(&format!(
-                        "the training loss became {l} at epoch {epoch}, step {}: the learning rate is too high (lower --lr); \
-                         keeping the best weights before that",
-                        b + 1
-                    ));
-                    diverged = true;
-                    break;
+                cb.epoch_start(epoch, epochs, steps_per_epoch);
+                let (mut loss_sum, mut lr) = (0.0f64, 0.0);
+                let mut done = 0;
+                for b in 0..steps_per_epoch {
+                    if self.interrupt.load(Ordering::Relaxed) {
+                        interrupted = true;
+                        break;
+                    }
+                    let idx = &order[b * cfg.batch_size..((b + 1) * cfg.batch_size).min(n)];
+                    let l;
+                    if let Some((features, _, head)) = cached.as_mut() {
+                        lr = phase.lr(None, step, total_steps).1;
+                        let placeholder = LinearConfig::new(1, 1).init(&self.device);
+                        let (next, loss) = self.head_step(std::mem::replace(head, placeholder), features, idx, lr, &loss_fn);
+                        *head = next;
+                        l = loss;
+                    } else {
+                        let (rates, head_lr) = phase.lr(groups.as_deref(), step, total_steps);
+                        lr = head_lr;
+                        let (next, loss) = self.train_step(net, idx, rates, &loss_fn);
+                        net = next;
+                        l = loss;
+                    }
+                    if !l.is_finite() {
+                        cb.message(&format!(
+                            "the training loss became {l} at epoch {epoch}, step {}: the learning rate is too high (lower --lr); \
+                             keeping the best weights before that",
+                            b + 1
+                        ));
+                        diverged = true;
+                        break;
+                    }
+                    loss_sum += l as f64;
+                    done += 1;
+                    step += 1;
+                    cb.batch_end(b + 1, l, lr);
                 }
-                loss_sum += l as f64;
-                done += 1;
-                step += 1;
-                cb.batch_end(b + 1, l, lr);
-            }
-            if diverged || (interrupted && done == 0) {
-                break;
-            }
-            cb.validating();
-            let valid_net = net.valid();
-            let report = self.validate(&valid_net);
-            let m = EpochMetrics {
-                epoch,
-                train_loss: loss_sum / done.max(1) as f64,
-                valid_loss: report.loss,
-                accuracy: report.accuracy,
-                error_rate: report.error_rate,
-                seconds: t0.elapsed().as_secs_f64(),
-                lr,
-            };
-            let improved = self.kept.as_ref().is_none_or(|k| report.loss < k.1.loss);
-            if improved {
-                self.kept = Some((valid_net, report, epoch));
-                since_best = 0;
-            } else {
-                since_best += 1;
-            }
-            history.push(m.clone());
-            cb.epoch_end(&m, improved);
-            if let Some(dir) = &self.run_dir {
-                dir.write_metrics(&history)?;
+                if diverged || (interrupted && done == 0) {
+                    break 'phases;
+                }
+                cb.validating();
+                let (report, valid_net) = match &cached {
+                    Some((_, valid, head)) => {
+                        let head = head.valid();
+                        let logits = head.forward(valid.batch(&(0..self.data.valid.len()).collect::<Vec<_>>(), &self.base));
+                        let lp = log_softmax(logits, 1).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32");
+                        let report = report_from_log_probs(&lp, &self.data.valid.labels, &self.data.classes);
+                        (report, net.valid().with_head(head))
+                    }
+                    None => {
+                        let valid_net = net.valid();
+                        (self.validate(&valid_net), valid_net)
+                    }
+                };
+                let m = EpochMetrics {
+                    epoch,
+                    train_loss: loss_sum / done.max(1) as f64,
+                    valid_loss: report.loss,
+                    accuracy: report.accuracy,
+                    error_rate: report.error_rate,
+                    seconds: t0.elapsed().as_secs_f64(),
+                    lr,
+                    frozen: phase.frozen,
+                };
+                let improved = self.kept.as_ref().is_none_or(|k| report.loss < k.1.loss);
                 if improved {
-                    dir.write_checkpoint(&self.model(), &self.bundle_meta())?;
+                    self.kept = Some((valid_net, report, epoch));
+                    since_best = 0;
+                } else {
+                    since_best += 1;
+                }
+                history.push(m.clone());
+                cb.epoch_end(&m, improved);
+                if let Some(dir) = &self.run_dir {
+                    dir.write_metrics(&history)?;
+                    if improved {
+                        dir.write_checkpoint(&self.model(), &self.bundle_meta())?;
+                    }
+                }
+                if interrupted {
+                    cb.message(&format!("interrupted during epoch {epoch}; keeping the best weights so far"));
+                    break 'phases;
+                }
+                if cfg.patience.is_some_and(|p| since_best >= p) {
+                    early_stopped = true;
+                    cb.message(&format!("early stopping: no better validation loss for {since_best} epochs"));
+                    break 'phases;
                 }
             }
-            if interrupted {
-                cb.message(&format!("interrupted during epoch {epoch}; keeping the best weights so far"));
-                break;
-            }
-            if cfg.patience.is_some_and(|p| since_best >= p) {
-                early_stopped = true;
-                cb.message(&format!("early stopping: no better validation loss for {since_best} epochs"));
-                break;
+            if let Some((_, _, head)) = cached.take() {
+                net = net.with_head(head);
             }
         }
         self.net = net;
@@ -351,6 +406,6 @@ impl Learner {
 }
 
 /// A one-weight network that holds `Learner::net`'s place while `fit` works on the real one.
-fn dummy_net(device: &Device) -> Net {
+pub(super) fn dummy_net(device: &Device) -> Net {
     Net::Mlp(crate::models::MlpConfig::new().with_hidden(vec![]).init(1, 1, device))
 }

@@ -4,9 +4,16 @@
 //! optimizer are put back afterwards. Reference: `fastai/callback/schedule.py`
 //! (`LRFinder`, `valley`, `steep`; smoothing β = 0.98, stop at 4 × the best loss).
 
+use std::sync::atomic::Ordering;
+
+use burn::nn::loss::CrossEntropyLoss;
 use serde::Serialize;
 
+use super::learner::dummy_net;
+use super::{Callback, Learner};
+use crate::error::{Error, Result};
 use crate::interpret::plot::{Canvas, line_chart};
+use crate::rng::Rng;
 
 /// fastai's smoothing weight for the finder's loss.
 pub const BETA: f64 = 0.98;
@@ -131,6 +138,54 @@ impl LrFind {
             cv.text(x as i64 + 4, 52, "valley", 1, [214, 39, 40]);
         }
         cv
+    }
+}
+
+impl Learner {
+    /// The learning-rate finder: up to `num_it` steps from the current weights with rates
+    /// growing exponentially from `start_lr` to `end_lr`, stopping once the smoothed loss
+    /// exceeds 4 × its best. Weights and optimizer state are restored afterwards.
+    pub fn lr_find(&mut self, start_lr: f64, end_lr: f64, num_it: usize, cb: &mut dyn Callback) -> Result<LrFind> {
+        if !(start_lr > 0.0 && end_lr > start_lr && num_it >= 2) {
+            return Err(Error::Config("lr-find needs 0 < start < end and at least 2 steps".into()));
+        }
+        let loss_fn = CrossEntropyLoss::new(None, &self.device);
+        let saved = self.net.clone();
+        let fresh = self.config.optimizer.init(self.config.weight_decay, self.config.momentum);
+        let saved_optim = std::mem::replace(&mut self.optim, fresh);
+        let mut net = std::mem::replace(&mut self.net, dummy_net(&self.device));
+        let n = self.data.train.len();
+        let bs = self.config.batch_size.min(n);
+        let mut rng = Rng::new(self.config.seed.wrapping_add(7));
+        let mut order: Vec<usize> = Vec::new();
+        let (mut lrs, mut losses) = (Vec::new(), Vec::new());
+        let (mut smoother, mut best) = (Smoother::new(BETA), f64::INFINITY);
+        cb.epoch_start(1, 1, num_it);
+        for i in 0..num_it {
+            if order.len() < bs {
+                order = (0..n).collect();
+                rng.shuffle(&mut order);
+            }
+            let idx: Vec<usize> = order.drain(..bs).collect();
+            let lr = start_lr * (end_lr / start_lr).powf(i as f64 / (num_it - 1) as f64);
+            let (next, l) = self.train_step(net, &idx, lr, &loss_fn);
+            net = next;
+            cb.batch_end(i + 1, l, lr);
+            if !l.is_finite() {
+                break;
+            }
+            lrs.push(lr);
+            losses.push(l as f64);
+            let smoothed = smoother.push(l as f64);
+            best = best.min(smoothed);
+            if smoothed > 4.0 * best || self.interrupt.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+        drop(net);
+        self.net = saved;
+        self.optim = saved_optim;
+        Ok(LrFind::from_curve(lrs, losses))
     }
 }
 

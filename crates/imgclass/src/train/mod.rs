@@ -5,21 +5,24 @@ mod eval;
 mod learner;
 mod lr_find;
 mod optimizer;
+mod phases;
 mod run_dir;
 mod schedule;
 
-pub use eval::{EVAL_BATCH, EvalReport, batch_tensor, evaluate, label_tensor, log_probs};
+pub use eval::{EVAL_BATCH, EvalReport, batch_tensor, evaluate, label_tensor, log_probs, report_from_log_probs};
 pub use learner::{EpochMetrics, Learner, TrainReport};
 pub use lr_find::{LrFind, Smoother};
 pub use optimizer::OptimizerKind;
 pub use run_dir::RunDir;
 pub use schedule::Schedule;
 
+use std::path::PathBuf;
+
 use burn::config::Config;
 
-use crate::data::SplitOptions;
+use crate::data::{Source, SplitOptions, choose_size, default_preprocess};
 use crate::models::Arch;
-use crate::transforms::ResizeMode;
+use crate::transforms::{Preprocess, ResizeMode};
 
 /// Everything that defines a training run; saved as `config.json` in the run folder.
 #[derive(Config, Debug)]
@@ -64,6 +67,28 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Stop after this many epochs without a better validation loss.
     pub patience: Option<usize>,
+    /// Start the body from pretrained ImageNet weights (efficientnet_lite0: the cached
+    /// checkpoint, see `imgclass weights fetch`); the head is new.
+    #[config(default = false)]
+    pub pretrained: bool,
+    /// Start the body from the weights in this file (the EfficientNet-Lite0 checkpoint, or a
+    /// torchvision ResNet `state_dict`).
+    pub weights: Option<PathBuf>,
+    /// Epochs with the pretrained body frozen (the head and batch norms train) before the
+    /// `epochs` epochs of the whole network (fastai's `fine_tune`).
+    #[config(default = 0)]
+    pub freeze_epochs: usize,
+    /// With a pretrained body and no `freeze_epochs`: train the whole network in `epochs`
+    /// (else only the head and batch norms train, as in fastai's frozen `vision_learner`).
+    #[config(default = false)]
+    pub unfreeze: bool,
+    /// Discriminative learning rates `(earliest layers, head)` for the unfrozen epochs; layer
+    /// groups between get rates evenly spaced on a log scale.
+    pub lr_range: Option<(f64, f64)>,
+    /// While the body is frozen, compute its features once and train the head on them (the
+    /// body then runs in inference mode: its batch norms do not train).
+    #[config(default = true)]
+    pub cache_features: bool,
 }
 
 impl TrainConfig {
@@ -71,7 +96,7 @@ impl TrainConfig {
     /// `size` input (`self.size` when set).
     pub fn validate(&self, size: usize) -> crate::Result<()> {
         let bad = |m: &str| Err(crate::Error::Config(m.into()));
-        if self.epochs == 0 || self.batch_size == 0 {
+        if self.epochs + self.freeze_epochs == 0 || self.batch_size == 0 {
             return bad("--epochs and --batch-size must be at least 1");
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
@@ -86,9 +111,69 @@ impl TrainConfig {
         if self.patience == Some(0) {
             return bad("--patience must be at least 1 epoch (leave it out to train every epoch)");
         }
+        if let Some((low, high)) = self.lr_range
+            && !(low.is_finite() && high.is_finite() && low > 0.0 && high >= low)
+        {
+            return bad("--lr-range LOW:HIGH needs 0 < LOW ≤ HIGH");
+        }
+        let transfer = self.freeze_epochs > 0 || self.unfreeze;
+        if (transfer || self.lr_range.is_some()) && !self.arch.is_backbone() {
+            return bad("--freeze-epochs, --unfreeze, --fine-tune and --lr-range apply to resnet18, resnet34 and efficientnet_lite0");
+        }
+        if transfer && !self.starts_pretrained() {
+            return bad("freezing only makes sense for a pretrained body: add --pretrained (or --weights PATH)");
+        }
+        if self.pretrained && self.weights.is_none() && self.arch != Arch::EfficientnetLite0 {
+            return bad(
+                "imgclass fetches pretrained weights for efficientnet_lite0 only; for a ResNet give torchvision weights with --weights FILE",
+            );
+        }
+        if self.weights.is_some() && !self.arch.is_backbone() {
+            return bad("--weights applies to resnet18, resnet34 and efficientnet_lite0");
+        }
         self.split_options().validate()?;
         let s = self.size.unwrap_or(size);
-        self.arch.validate([1, s, s])
+        self.arch.validate([3, s, s])?;
+        match self.weights_path() {
+            Some(path) => crate::models::pretrained::require_file(&path, self.arch.name()),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the body starts from pretrained weights.
+    pub fn starts_pretrained(&self) -> bool {
+        self.pretrained || self.weights.is_some()
+    }
+
+    /// The weights file the body starts from, if any: `weights`, else the cached checkpoint
+    /// of the architecture when `pretrained`.
+    pub fn weights_path(&self) -> Option<PathBuf> {
+        match (&self.weights, self.pretrained) {
+            (Some(p), _) => Some(p.clone()),
+            (None, true) => Some(crate::models::pretrained::efficientnet_lite0_path()),
+            (None, false) => None,
+        }
+    }
+
+    /// The preprocessing for images of `source` at `(h, w)`: RGB input with the backbone's own
+    /// normalization for a pretrained body, RGB input for EfficientNet, else
+    /// [`default_preprocess`] (normalization fitted on the training images).
+    pub fn preprocess(&self, source: &Source, size: (usize, usize)) -> Preprocess {
+        let pre = default_preprocess(source, size, self.resize);
+        match self.arch.pretrained_stats() {
+            Some((mean, std)) if self.starts_pretrained() => Preprocess::pretrained(size.0, size.1, pre.channels, self.resize, mean, std),
+            _ if self.arch == Arch::EfficientnetLite0 => {
+                Preprocess { rgb_model: true, mean: vec![0.0; 3], std: vec![1.0; 3], ..pre }
+            }
+            _ => pre,
+        }
+    }
+
+    /// The input size: `size`, else 224 for a pretrained body (what its weights were trained
+    /// at), else [`choose_size`]'s choice for `source`.
+    pub fn input_size(&self, source: &Source) -> (usize, usize) {
+        let size = self.size.or(self.starts_pretrained().then_some(224));
+        choose_size(source, size, self.arch.default_size())
     }
 
     /// The config as a JSON value (what `config.json` and bundles store).

@@ -84,11 +84,11 @@ impl RunDir {
 
     /// Rewrites `metrics.csv`, `metrics.json` and `loss.png` from the history so far.
     pub fn write_metrics(&self, history: &[EpochMetrics]) -> Result<()> {
-        let mut csv = String::from("epoch,train_loss,valid_loss,accuracy,error_rate,seconds,lr\n");
+        let mut csv = String::from("epoch,train_loss,valid_loss,accuracy,error_rate,seconds,lr,frozen\n");
         for m in history {
             csv.push_str(&format!(
-                "{},{:.6},{:.6},{:.6},{:.6},{:.2},{:.3e}\n",
-                m.epoch, m.train_loss, m.valid_loss, m.accuracy, m.error_rate, m.seconds, m.lr
+                "{},{:.6},{:.6},{:.6},{:.6},{:.2},{:.3e},{}\n",
+                m.epoch, m.train_loss, m.valid_loss, m.accuracy, m.error_rate, m.seconds, m.lr, m.frozen
             ));
         }
         atomic_write(&self.path.join("metrics.csv"), csv.as_bytes())?;

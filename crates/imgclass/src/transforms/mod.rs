@@ -28,6 +28,15 @@ pub struct Preprocess {
     /// Colour that transparent pixels are composited onto (RGB).
     #[serde(default = "white")]
     pub background: [u8; 3],
+    /// The model takes RGB input (pretrained backbones): grey images are kept as one channel
+    /// (`channels` = 1) and repeated into three when they are turned into a tensor; `mean`
+    /// and `std` then have three entries.
+    #[serde(default)]
+    pub rgb_model: bool,
+    /// `mean` and `std` are the backbone's own statistics, kept as they are instead of
+    /// being computed from the training images.
+    #[serde(default)]
+    pub fixed_stats: bool,
 }
 
 fn white() -> [u8; 3] {
@@ -37,7 +46,28 @@ fn white() -> [u8; 3] {
 impl Preprocess {
     /// A preprocessing with identity normalization (mean 0, std 1 on the 0–1 scale).
     pub fn new(height: usize, width: usize, channels: usize, resize: ResizeMode) -> Self {
-        Self { height, width, channels, resize, mean: vec![0.0; channels], std: vec![1.0; channels], background: white() }
+        Self {
+            height,
+            width,
+            channels,
+            resize,
+            mean: vec![0.0; channels],
+            std: vec![1.0; channels],
+            background: white(),
+            rgb_model: false,
+            fixed_stats: false,
+        }
+    }
+
+    /// A preprocessing for a pretrained RGB backbone with its own fixed per-channel `mean`
+    /// and `std` (0–1 scale); `channels` may be 1 for grey data.
+    pub fn pretrained(height: usize, width: usize, channels: usize, resize: ResizeMode, mean: [f32; 3], std: [f32; 3]) -> Self {
+        Self { mean: mean.to_vec(), std: std.to_vec(), rgb_model: true, fixed_stats: true, ..Self::new(height, width, channels, resize) }
+    }
+
+    /// Channels of the model's input tensor: 3 for an RGB model, else `channels`.
+    pub fn input_channels(&self) -> usize {
+        if self.rgb_model { 3 } else { self.channels }
     }
 
     /// Number of bytes of one preprocessed image (`channels × height × width`).
@@ -50,12 +80,14 @@ impl Preprocess {
         resize_to_chw(image, self.height, self.width, self.channels, self.resize, self.background)
     }
 
-    /// Converts CHW bytes of several images into normalized floats, appending to `out`.
+    /// Converts CHW bytes of several images into normalized floats (`input_channels` planes
+    /// per image: a grey plane is repeated for an RGB model), appending to `out`.
     pub fn normalize_into(&self, chw: &[u8], out: &mut Vec<f32>) {
         let plane = self.height * self.width;
-        out.reserve(chw.len());
+        out.reserve(chw.len() / self.channels * self.input_channels());
         for image in chw.chunks_exact(self.image_len()) {
-            for (c, channel) in image.chunks_exact(plane).enumerate() {
+            for c in 0..self.input_channels() {
+                let channel = &image[(c % self.channels) * plane..][..plane];
                 let scale = 1.0 / (255.0 * self.std[c]);
                 let shift = self.mean[c] / self.std[c];
                 out.extend(channel.iter().map(|&v| v as f32 * scale - shift));
@@ -86,6 +118,10 @@ impl Preprocess {
             self.mean[c] = mean as f32;
             self.std[c] = (var.sqrt() as f32).max(1e-3);
         }
+        if self.rgb_model && self.channels == 1 {
+            self.mean = vec![self.mean[0]; 3];
+            self.std = vec![self.std[0]; 3];
+        }
     }
 }
 
@@ -111,5 +147,13 @@ mod tests {
         let mut out = Vec::new();
         p.normalize_into(&[0, 255], &mut out);
         assert_eq!(out, vec![0.0, 1.0]);
+    }
+
+    #[test]
+    fn a_grey_image_for_an_rgb_model_becomes_three_planes_with_their_own_statistics() {
+        let p = Preprocess::pretrained(1, 2, 1, ResizeMode::Squish, [0.0, 0.5, 0.0], [1.0, 0.5, 0.25]);
+        let mut out = Vec::new();
+        p.normalize_into(&[0, 255], &mut out);
+        assert_eq!(out, vec![0.0, 1.0, -1.0, 1.0, 0.0, 4.0]);
     }
 }
