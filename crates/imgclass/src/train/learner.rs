@@ -258,7 +258,7 @@ impl Learner {
         let mut net = std::mem::replace(&mut self.net, dummy_net(&self.device));
         let groups = self.groups.clone();
         let mut epoch = 0;
-        'phases: for phase in &phases {
+        for phase in &phases {
             net = if phase.frozen { net.unfreeze_body(true).freeze_body(phase.train_bn) } else { net.unfreeze_body(phase.train_bn) };
             let total_steps = steps_per_epoch * phase.epochs;
             // With cached features the head trains alone, outside the network, until the phase ends.
@@ -314,7 +314,7 @@ impl Learner {
                     cb.batch_end(b + 1, l, lr);
                 }
                 if diverged || (interrupted && done == 0) {
-                    break 'phases;
+                    break;
                 }
                 cb.validating();
                 let (report, valid_net) = match &cached {
@@ -357,16 +357,19 @@ impl Learner {
                 }
                 if interrupted {
                     cb.message(&format!("interrupted during epoch {epoch}; keeping the best weights so far"));
-                    break 'phases;
+                    break;
                 }
                 if cfg.patience.is_some_and(|p| since_best >= p) {
                     early_stopped = true;
                     cb.message(&format!("early stopping: no better validation loss for {since_best} epochs"));
-                    break 'phases;
+                    break;
                 }
             }
             if let Some((_, _, head)) = cached.take() {
                 net = net.with_head(head);
+            }
+            if diverged || interrupted || early_stopped {
+                break;
             }
         }
         self.net = net;
