@@ -29,6 +29,34 @@ pub enum Command {
     /// Manage pretrained weights.
     #[command(subcommand)]
     Weights(WeightsCommand),
+    /// Inspect a dataset before training on it.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DataCommand {
+    /// Images per class, image sizes, unreadable files, exact duplicates (across classes and
+    /// across the train / valid split `train` would make), tiny images, class imbalance.
+    Check(DataCheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DataCheckArgs {
+    /// A folder of class subfolders or of IDX files (default: the bundled Fashion-MNIST sample).
+    pub data: Option<PathBuf>,
+    /// Fraction of each class `train` would hold out for validation (for the duplicate check).
+    #[arg(long, default_value_t = 0.2)]
+    pub valid_pct: f64,
+    /// Fraction of each class held out for testing.
+    #[arg(long, default_value_t = 0.0)]
+    pub test_pct: f64,
+    /// Split seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand, Debug)]

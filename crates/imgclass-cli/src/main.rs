@@ -2,6 +2,7 @@
 //! subcommand; all the work is done by the `imgclass` library.
 
 mod args;
+mod data;
 mod evaluate;
 mod lr_find;
 mod predict;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         args::Command::Predict(a) => predict::run(a),
         args::Command::LrFind(a) => lr_find::run(a),
         args::Command::Weights(args::WeightsCommand::Fetch { name }) => fetch(&name),
+        args::Command::Data(args::DataCommand::Check(a)) => data::check(a),
     };
     match result {
         Ok(code) => code,

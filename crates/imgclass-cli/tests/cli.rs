@@ -472,3 +472,25 @@ fn transfer_options_that_cannot_apply_say_what_to_do() {
     let last = err.trim().lines().last().unwrap();
     assert!(last.starts_with("imgclass: error: ") && last.contains("resnet18_w4_torchvision.pth") && last.contains("do not fit"), "{err}");
 }
+
+#[test]
+fn data_check_reports_counts_sizes_unreadable_files_and_duplicates_by_name() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    class_folder(&data, 6);
+    std::fs::copy(data.join("horizontal/01.png"), data.join("vertical/copy_of_h01.png")).unwrap();
+    std::fs::write(data.join("vertical/notes.png"), b"not an image").unwrap();
+    let tiny = RgbImage::from_pixel(8, 8, Rgb([1, 2, 3]));
+    tiny.save(data.join("horizontal/tiny.png")).unwrap();
+    let (stdout, _) = ok(run(bin().args(["data", "check"]).arg(&data)));
+    assert!(stdout.contains("14 readable images, 2 classes"), "{stdout}");
+    assert!(stdout.contains("notes.png") && stdout.contains("unreadable (1)"), "{stdout}");
+    assert!(stdout.contains("different classes: ") && stdout.contains("copy_of_h01.png"), "{stdout}");
+    assert!(stdout.contains("tiny.png") && stdout.contains("8×8 smallest"), "{stdout}");
+    assert!(stdout.contains("warning: 1 image(s) appear under more than one class"), "{stdout}");
+    let (stdout, _) = ok(run(bin().args(["data", "check", "--json"]).arg(&data)));
+    let v = last_json(&stdout);
+    assert_eq!(v["classes"][0]["images"], 7);
+    assert_eq!(v["duplicates"][0]["across_classes"], true);
+    assert_eq!(v["unreadable"].as_array().unwrap().len(), 1);
+}

@@ -13,6 +13,7 @@
 //! ```
 
 pub mod bundled;
+pub mod check;
 mod decode;
 pub mod folder;
 pub mod idx;

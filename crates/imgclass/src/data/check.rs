@@ -1,0 +1,216 @@
+//! `imgclass data check`: what a folder really holds before training on it — images per class,
+//! image sizes, unreadable files, exact duplicates (across classes: contradictory labels;
+//! across train / valid: a leak that flatters validation), tiny images and class imbalance.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::{Skipped, Source, SplitOptions, assign_splits, error_reason};
+
+/// Images with a side shorter than this many pixels are reported as tiny (and any image
+/// whose shorter side is under a quarter of the median one).
+pub const TINY_SIDE: u32 = 16;
+/// Most / fewest images per class above which the classes are called imbalanced.
+pub const IMBALANCE_RATIO: f64 = 3.0;
+
+/// Images of one class.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassCount {
+    /// Class name.
+    pub name: String,
+    /// Readable images.
+    pub images: usize,
+}
+
+/// How many images have one size.
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeCount {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Images of this size.
+    pub images: usize,
+}
+
+/// Files with identical content.
+#[derive(Debug, Clone, Serialize)]
+pub struct Duplicate {
+    /// The files (or `file#index` inside IDX files).
+    pub files: Vec<String>,
+    /// The class of each file.
+    pub classes: Vec<String>,
+    /// The split of each file under the checked split options (`train`, `valid`, `test`).
+    pub splits: Vec<String>,
+    /// The copies carry different labels.
+    pub across_classes: bool,
+    /// The copies fall into different splits.
+    pub across_splits: bool,
+}
+
+/// Everything `data check` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// The checked folder.
+    pub source: String,
+    /// Readable images.
+    pub images: usize,
+    /// Readable images per class.
+    pub classes: Vec<ClassCount>,
+    /// Files that could not be read, with the reason.
+    pub unreadable: Vec<Skipped>,
+    /// The most common image sizes (at most 10), most frequent first.
+    pub sizes: Vec<SizeCount>,
+    /// Smallest and largest width and height: `[min_w, min_h, max_w, max_h]`.
+    pub size_range: [u32; 4],
+    /// Images with a side shorter than [`TINY_SIDE`] or than a quarter of the median shorter side.
+    pub tiny: Vec<String>,
+    /// Groups of identical files.
+    pub duplicates: Vec<Duplicate>,
+    /// Most / fewest images per class.
+    pub imbalance: f64,
+    /// One line per problem worth acting on.
+    pub warnings: Vec<String>,
+}
+
+/// Checks every item of `source`, in parallel; `split` is what `train` would use, for finding
+/// duplicates that cross the train / valid boundary. `progress(done, total)` as images finish.
+pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usize) + Sync)) -> CheckReport {
+    let total = source.items.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let decoded: Vec<Result<(u32, u32, u64), String>> = source
+        .items
+        .par_iter()
+        .map(|item| {
+            let r = source.decode(item).map(|(img, hash)| (img.width(), img.height(), hash)).map_err(|e| error_reason(&e));
+            let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if d % 256 == 0 || d == total {
+                progress(d, total);
+            }
+            r
+        })
+        .collect();
+    let labels: Vec<usize> = source.items.iter().map(|i| i.label).collect();
+    let hints: Vec<_> = source.items.iter().map(|i| i.hint).collect();
+    let splits = assign_splits(&labels, &hints, split.valid_pct, split.test_pct, split.seed);
+
+    let mut counts = vec![0usize; source.classes.len()];
+    let mut unreadable = source.problems.clone();
+    let mut sizes: HashMap<(u32, u32), usize> = HashMap::new();
+    let mut range = [u32::MAX, u32::MAX, 0, 0];
+    let mut tiny = Vec::new();
+    let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, r) in decoded.iter().enumerate() {
+        match r {
+            Ok((w, h, hash)) => {
+                counts[labels[i]] += 1;
+                *sizes.entry((*w, *h)).or_default() += 1;
+                range = [range[0].min(*w), range[1].min(*h), range[2].max(*w), range[3].max(*h)];
+                by_hash.entry(*hash).or_default().push(i);
+            }
+            Err(reason) => unreadable.push(Skipped { path: source.name(i).into(), reason: reason.clone() }),
+        }
+    }
+    let mut short: Vec<u32> = decoded.iter().flatten().map(|(w, h, _)| (*w).min(*h)).collect();
+    short.sort_unstable();
+    let median = short.get(short.len() / 2).copied().unwrap_or(0);
+    for (i, r) in decoded.iter().enumerate() {
+        if let Ok((w, h, _)) = r
+            && ((*w).min(*h) < TINY_SIDE || 4 * (*w).min(*h) < median)
+        {
+            tiny.push(source.name(i));
+        }
+    }
+    let mut duplicates: Vec<Duplicate> = by_hash
+        .into_values()
+        .filter(|v| v.len() > 1)
+        .map(|mut v| {
+            v.sort_unstable();
+            Duplicate {
+                files: v.iter().map(|&i| source.name(i)).collect(),
+                classes: v.iter().map(|&i| source.classes[labels[i]].clone()).collect(),
+                splits: v.iter().map(|&i| splits[i].name().to_string()).collect(),
+                across_classes: v.iter().any(|&i| labels[i] != labels[v[0]]),
+                across_splits: v.iter().any(|&i| splits[i] != splits[v[0]]),
+            }
+        })
+        .collect();
+    duplicates.sort_by(|a, b| (!a.across_classes, !a.across_splits, &a.files).cmp(&(!b.across_classes, !b.across_splits, &b.files)));
+    let mut sizes: Vec<SizeCount> = sizes.into_iter().map(|((width, height), images)| SizeCount { width, height, images }).collect();
+    sizes.sort_by(|a, b| b.images.cmp(&a.images).then((a.width, a.height).cmp(&(b.width, b.height))));
+    sizes.truncate(10);
+    let images: usize = counts.iter().sum();
+    if images == 0 {
+        range = [0; 4];
+    }
+    let (most, fewest) = (counts.iter().copied().max().unwrap_or(0), counts.iter().copied().min().unwrap_or(0));
+    let imbalance = if fewest == 0 { f64::INFINITY } else { most as f64 / fewest as f64 };
+    let classes: Vec<ClassCount> = source.classes.iter().zip(&counts).map(|(n, &c)| ClassCount { name: n.clone(), images: c }).collect();
+
+    let mut warnings = Vec::new();
+    if !unreadable.is_empty() {
+        warnings.push(format!("{} file(s) cannot be read and will be skipped", unreadable.len()));
+    }
+    let count = |f: fn(&Duplicate) -> bool| duplicates.iter().filter(|d| f(d)).count();
+    if count(|d| d.across_classes) > 0 {
+        warnings.push(format!("{} image(s) appear under more than one class: contradictory labels", count(|d| d.across_classes)));
+    }
+    if count(|d| d.across_splits) > 0 {
+        warnings.push(format!(
+            "{} image(s) appear in more than one split: validation would score images the model trained on",
+            count(|d| d.across_splits)
+        ));
+    }
+    if !tiny.is_empty() {
+        warnings.push(format!(
+            "{} image(s) are tiny (a side under {TINY_SIDE} px or under a quarter of the median {median} px): upscaled, they carry little detail",
+            tiny.len()
+        ));
+    }
+    for c in classes.iter().filter(|c| c.images == 0) {
+        warnings.push(format!("class {:?} has no readable image", c.name));
+    }
+    if imbalance > IMBALANCE_RATIO && fewest > 0 {
+        warnings.push(format!(
+            "classes are imbalanced: {most} images in the largest, {fewest} in the smallest ({imbalance:.1}×); accuracy will favour the large classes"
+        ));
+    }
+    CheckReport {
+        source: source.root.display().to_string(),
+        images,
+        classes,
+        unreadable,
+        sizes,
+        size_range: range,
+        tiny,
+        duplicates,
+        imbalance,
+        warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::idx::IdxSplit;
+
+    #[test]
+    fn duplicates_across_classes_and_imbalance_are_reported() {
+        // Images 0 and 1 are identical but labelled 0 and 1; class 0 has 8 images, class 1 has 2.
+        let mut pixels = vec![7u8; 4 * 2];
+        pixels.extend((0..8u8).flat_map(|i| [i * 10 + 1, 2, 3, 4]));
+        let labels = vec![0, 1, 0, 0, 0, 0, 0, 0, 0, 1];
+        let part = IdxSplit { prefix: "train".into(), pixels, labels, height: 2, width: 2 };
+        let source = Source::from_idx("mem".into(), vec![part], None);
+        let r = check(&source, SplitOptions { valid_pct: 0.2, test_pct: 0.0, seed: 1 }, &|_, _| {});
+        assert_eq!(r.images, 10);
+        assert_eq!(r.duplicates.len(), 1);
+        assert!(r.duplicates[0].across_classes);
+        assert_eq!(r.imbalance, 4.0);
+        assert!(r.warnings.iter().any(|w| w.contains("more than one class")), "{:?}", r.warnings);
+        assert!(r.warnings.iter().any(|w| w.contains("imbalanced")), "{:?}", r.warnings);
+        assert_eq!((r.sizes[0].width, r.sizes[0].height, r.sizes[0].images), (2, 2, 10));
+    }
+}
