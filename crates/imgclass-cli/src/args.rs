@@ -45,6 +45,14 @@ pub enum DataCommand {
 pub struct DataCheckArgs {
     /// A folder of class subfolders or of IDX files (default: the bundled Fashion-MNIST sample).
     pub data: Option<PathBuf>,
+    /// Labels from a CSV file of `path,label` rows (paths relative to DATA, default the CSV's
+    /// folder) instead of class subfolders.
+    #[arg(long, value_name = "CSV", conflicts_with = "label_regex")]
+    pub labels: Option<PathBuf>,
+    /// Labels from file names: group 1 of this regular expression on each file name under DATA
+    /// (e.g. '^(.+)_\d+\.jpg$' for Oxford-IIIT Pets).
+    #[arg(long, value_name = "REGEX")]
+    pub label_regex: Option<String>,
     /// Fraction of each class `train` would hold out for validation (for the duplicate check).
     #[arg(long, default_value_t = 0.2)]
     pub valid_pct: f64,
@@ -74,6 +82,14 @@ pub struct TrainArgs {
     /// Data: a folder with one subfolder per class (optionally under train/, valid/, test/),
     /// or a folder of MNIST-style IDX files. Omit it to use the bundled Fashion-MNIST sample.
     pub data: Option<PathBuf>,
+    /// Labels from a CSV file of `path,label` rows (paths relative to DATA, default the CSV's
+    /// folder) instead of class subfolders.
+    #[arg(long, value_name = "CSV", conflicts_with = "label_regex")]
+    pub labels: Option<PathBuf>,
+    /// Labels from file names: group 1 of this regular expression on each file name under DATA
+    /// (e.g. '^(.+)_\d+\.jpg$' for Oxford-IIIT Pets).
+    #[arg(long, value_name = "REGEX")]
+    pub label_regex: Option<String>,
     /// Architecture: logreg, mlp, cnn, resnet18, resnet34, efficientnet_lite0.
     #[arg(long, default_value = "cnn")]
     pub arch: String,

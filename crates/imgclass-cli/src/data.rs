@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use imgclass::data::check::check as check_source;
-use imgclass::data::{Source, SplitOptions};
+use imgclass::data::SplitOptions;
 
 use crate::args::DataCheckArgs;
 use crate::progress::bar;
@@ -15,10 +15,7 @@ const SHOW: usize = 20;
 pub fn check(a: DataCheckArgs) -> Result<ExitCode> {
     let split = SplitOptions { valid_pct: a.valid_pct, test_pct: a.test_pct, seed: a.seed };
     split.validate()?;
-    let source = match &a.data {
-        Some(p) => Source::open(p)?,
-        None => Source::bundled()?,
-    };
+    let source = crate::train::open_source(a.data.as_deref(), a.labels.as_deref(), a.label_regex.as_deref())?;
     let pb = bar(source.items.len() as u64, "checking");
     let r = check_source(&source, split, &|d, _| pb.set_position(d as u64));
     pb.finish_and_clear();

@@ -1,10 +1,12 @@
 //! `imgclass train`: validates the arguments into a [`TrainConfig`], loads and splits the
 //! data, trains with progress bars, and reports where the run's files are.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result, bail};
+use imgclass::data::labels::Labels;
 use imgclass::data::{DataSplits, Skipped, Source};
 use imgclass::models::{Arch, Padding, Pool};
 use imgclass::train::{Learner, RunDir, Schedule, TrainConfig};
@@ -113,6 +115,23 @@ fn config_from(a: &TrainArgs) -> Result<TrainConfig> {
         .with_patience(a.patience))
 }
 
+/// The data to train on or check: `data` (default: the bundled sample) with its labels from
+/// class folders, a CSV file (`labels`; its folder is the default `data`) or a file-name regex.
+pub fn open_source(data: Option<&Path>, labels: Option<&Path>, regex: Option<&str>) -> Result<Source> {
+    let how = match (labels, regex) {
+        (Some(csv), _) => Labels::Csv(csv.to_path_buf()),
+        (None, Some(re)) => Labels::NameRegex(re.to_string()),
+        (None, None) => Labels::Folders,
+    };
+    let dir = match (data, labels) {
+        (Some(d), _) => d.to_path_buf(),
+        (None, Some(csv)) => csv.parent().map(Path::to_path_buf).unwrap_or_default(),
+        (None, None) if regex.is_some() => bail!("--label-regex needs the DATA folder whose file names carry the labels"),
+        (None, None) => return Ok(Source::bundled()?),
+    };
+    Ok(Source::open_labelled(&dir, &how)?)
+}
+
 pub fn report_skipped(skipped: &[Skipped]) {
     for s in skipped {
         eprintln!("warning: skipped {}: {}", s.path.display(), s.reason);
@@ -127,10 +146,7 @@ pub fn report_skipped(skipped: &[Skipped]) {
 pub fn prepare(a: &TrainArgs) -> Result<(TrainConfig, DataSplits, Vec<Skipped>)> {
     let config = config_from(a)?;
     config.validate(config.size.unwrap_or(config.arch.default_size()))?;
-    let source = match &a.data {
-        Some(p) => Source::open(p)?,
-        None => Source::bundled()?,
-    };
+    let source = open_source(a.data.as_deref(), a.labels.as_deref(), a.label_regex.as_deref())?;
     source.require_two_classes()?;
     let size = config.input_size(&source);
     config.arch.validate([3, size.0, size.1])?;

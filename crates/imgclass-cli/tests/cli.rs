@@ -494,3 +494,29 @@ fn data_check_reports_counts_sizes_unreadable_files_and_duplicates_by_name() {
     assert_eq!(v["duplicates"][0]["across_classes"], true);
     assert_eq!(v["unreadable"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn labels_can_come_from_a_csv_file_or_from_file_names() {
+    let t = tempfile::tempdir().unwrap();
+    let flat = t.path().join("pets");
+    let mut csv = String::from("fname,label\n");
+    for i in 0..8 {
+        for (c, name) in ["horizontal", "vertical"].iter().enumerate() {
+            draw(&flat.join(format!("{name}_{i}.png")), c, i + 10 * c, (12, 12));
+            csv.push_str(&format!("{name}_{i}.png,{name}\n"));
+        }
+    }
+    std::fs::write(flat.join("notes_about_data.png"), b"x").unwrap();
+    csv.push_str("missing.png,vertical\n");
+    std::fs::write(flat.join("labels.csv"), csv).unwrap();
+    let (json, _, stderr) = train_tiny(t.path(), &flat, &["--label-regex", r"^(.+)_\d+\.png$", "--arch", "logreg"]);
+    assert_eq!(json["epochs"], 3);
+    assert!(stderr.contains("notes_about_data.png") && stderr.contains("does not match --label-regex"), "{stderr}");
+    let (stdout, _) = ok(run(bin().args(["data", "check", "--labels"]).arg(flat.join("labels.csv"))));
+    assert!(stdout.contains("16 readable images, 2 classes") && stdout.contains("missing.png"), "{stdout}");
+    let out = t.path().join("csv-run");
+    let (json, _, _) = train_tiny(t.path(), &flat, &["--labels", flat.join("labels.csv").to_str().unwrap(), "--arch", "logreg", "--out", out.to_str().unwrap()]);
+    assert_eq!(json["epochs"], 3);
+    let err = fails(run(bin().args(["train", "--label-regex", "(x"]).arg(&flat)));
+    assert!(err.contains("not a valid regular expression"), "{err}");
+}

@@ -17,6 +17,7 @@ pub mod check;
 mod decode;
 pub mod folder;
 pub mod idx;
+pub mod labels;
 mod split;
 mod splits;
 

@@ -1,0 +1,170 @@
+//! Labels that do not come from folder names: a CSV file of `path,label` rows (fastai's
+//! `ImageDataLoaders.from_csv`) and a regular expression on file names (fastai's
+//! `from_name_re`; Oxford-IIIT Pets: `^(.+)_\d+\.jpg$`).
+
+use std::path::{Path, PathBuf};
+
+use super::folder::images_below;
+use super::{Item, Origin, Skipped, Source, SourceKind};
+use crate::error::{Error, IoContext, Result};
+
+/// Where the labels of a folder of images come from.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Labels {
+    /// One subfolder per class (or IDX files).
+    #[default]
+    Folders,
+    /// A CSV file of `path,label` rows; paths are relative to the data folder.
+    Csv(PathBuf),
+    /// Capture group 1 of this regular expression on each file name.
+    NameRegex(String),
+}
+
+/// Splits one CSV line into fields (RFC 4180 quoting: `"a, b"`, `""` for a quote).
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            _ => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields.into_iter().map(|f| f.trim().to_string()).collect()
+}
+
+fn labelled(root: &Path, files: Vec<(PathBuf, String)>, problems: Vec<Skipped>) -> Result<Source> {
+    let mut classes: Vec<String> = files.iter().map(|(_, c)| c.clone()).collect();
+    classes.sort();
+    classes.dedup();
+    let items = files
+        .into_iter()
+        .map(|(p, c)| Item { origin: Origin::File(p), label: classes.binary_search(&c).expect("listed class"), hint: None })
+        .collect();
+    Ok(Source { root: root.into(), kind: SourceKind::Folder, classes, items, problems, idx: Vec::new() })
+}
+
+impl Source {
+    /// Opens `data` with labels from `labels`.
+    pub fn open_labelled(data: &Path, labels: &Labels) -> Result<Source> {
+        match labels {
+            Labels::Folders => Source::open(data),
+            Labels::Csv(csv) => Source::from_csv(data, csv),
+            Labels::NameRegex(re) => Source::from_name_regex(data, re),
+        }
+    }
+
+    /// Every image below `root`, labelled by capture group 1 of `pattern` matched against its
+    /// file name. Files whose names do not match are reported as skipped.
+    pub fn from_name_regex(root: &Path, pattern: &str) -> Result<Source> {
+        let re = regex::Regex::new(pattern)
+            .map_err(|e| {
+                // regex's message draws a caret under the pattern over several lines; keep the last.
+                let msg = e.to_string();
+                let why = msg.lines().last().unwrap_or_default().trim().trim_start_matches("error: ").to_string();
+                Error::Config(format!("--label-regex {pattern:?} is not a valid regular expression: {why}"))
+            })?;
+        if re.captures_len() < 2 {
+            return Err(Error::Config(format!("--label-regex {pattern:?} needs a group in parentheses that captures the label, e.g. '^(.+)_\\d+\\.jpg$'")));
+        }
+        if !root.is_dir() {
+            return Err(Error::DataNotFound(root.into()));
+        }
+        let mut raw = Vec::new();
+        let images = images_below(root, &mut raw);
+        let mut problems: Vec<Skipped> = raw.into_iter().map(|(path, reason)| Skipped { path, reason }).collect();
+        let mut files = Vec::new();
+        for path in images {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            match re.captures(&name).and_then(|c| c.get(1)).map(|m| m.as_str().to_string()).filter(|l| !l.is_empty()) {
+                Some(label) => files.push((path, label)),
+                None => problems.push(Skipped { path, reason: format!("file name does not match --label-regex {pattern:?}") }),
+            }
+        }
+        if files.is_empty() {
+            return Err(Error::BadDataset {
+                path: root.into(),
+                message: format!("no image file name matches --label-regex {pattern:?}; it is matched against the file name alone"),
+            });
+        }
+        labelled(root, files, problems)
+    }
+
+    /// The images listed in the CSV file `csv` (`path,label` rows, a header row allowed; paths
+    /// relative to `root`). Rows naming missing files are reported as skipped; a row without a
+    /// label is an error naming its line.
+    pub fn from_csv(root: &Path, csv: &Path) -> Result<Source> {
+        let text = std::fs::read_to_string(csv).at(csv)?;
+        let bad = |line: usize, message: String| Error::BadDataset { path: PathBuf::from(format!("{}:{line}", csv.display())), message };
+        let mut files = Vec::new();
+        let mut problems = Vec::new();
+        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let fields = csv_fields(line);
+            if fields.len() < 2 || fields[1].is_empty() {
+                if n == 0 {
+                    continue;
+                }
+                return Err(bad(n + 1, "expected `path,label`".into()));
+            }
+            let path = root.join(&fields[0]);
+            if !path.is_file() {
+                // A first row naming no file is the header (`path,label`, `fname,labels`, …).
+                if n > 0 {
+                    problems.push(Skipped { path, reason: format!("listed on line {} of {} but not found", n + 1, csv.display()) });
+                }
+                continue;
+            }
+            files.push((path, fields[1].clone()));
+        }
+        if files.is_empty() {
+            return Err(bad(1, format!("no row names an existing image below {}", root.display())));
+        }
+        labelled(root, files, problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_follow_rfc_4180_quoting() {
+        assert_eq!(csv_fields("a.png, cat"), vec!["a.png", "cat"]);
+        assert_eq!(csv_fields("\"x, y.png\",\"say \"\"hi\"\"\""), vec!["x, y.png", "say \"hi\""]);
+    }
+
+    #[test]
+    fn labels_come_from_the_regex_group_and_non_matching_names_are_skipped() {
+        let t = tempfile::tempdir().unwrap();
+        for name in ["great_pyrenees_12.jpg", "great_pyrenees_3.jpg", "Abyssinian_1.jpg", "readme.jpg"] {
+            std::fs::write(t.path().join(name), b"x").unwrap();
+        }
+        let s = Source::from_name_regex(t.path(), r"^(.+)_\d+\.jpg$").unwrap();
+        assert_eq!(s.classes, vec!["Abyssinian", "great_pyrenees"]);
+        assert_eq!(s.items.len(), 3);
+        assert_eq!(s.problems.len(), 1);
+        assert!(Source::from_name_regex(t.path(), r"^.+\.jpg$").unwrap_err().to_string().contains("captures the label"));
+    }
+
+    #[test]
+    fn a_csv_lists_labels_skips_missing_files_and_names_a_bad_line() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("img")).unwrap();
+        for name in ["a.png", "b.png", "c.png"] {
+            std::fs::write(t.path().join("img").join(name), b"x").unwrap();
+        }
+        let csv = t.path().join("labels.csv");
+        std::fs::write(&csv, "fname,label\nimg/a.png,cat\nimg/b.png,dog\nimg/c.png,cat\nimg/gone.png,dog\n").unwrap();
+        let s = Source::from_csv(t.path(), &csv).unwrap();
+        assert_eq!((s.classes.clone(), s.items.len(), s.problems.len()), (vec!["cat".to_string(), "dog".into()], 3, 1));
+        std::fs::write(&csv, "img/a.png,cat\nimg/b.png\n").unwrap();
+        let err = Source::from_csv(t.path(), &csv).unwrap_err().to_string();
+        assert!(err.contains("labels.csv:2") && err.contains("path,label"), "{err}");
+    }
+}
