@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use rayon::prelude::*;
 use serde::Serialize;
 
 use super::{Skipped, Source, SplitOptions, assign_splits, error_reason};
@@ -78,20 +77,9 @@ pub struct CheckReport {
 /// Checks every item of `source`, in parallel; `split` is what `train` would use, for finding
 /// duplicates that cross the train / valid boundary. `progress(done, total)` as images finish.
 pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usize) + Sync)) -> CheckReport {
-    let total = source.items.len();
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let decoded: Vec<Result<(u32, u32, u64), String>> = source
-        .items
-        .par_iter()
-        .map(|item| {
-            let r = source.decode(item).map(|(img, hash)| (img.width(), img.height(), hash)).map_err(|e| error_reason(&e));
-            let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if d % 256 == 0 || d == total {
-                progress(d, total);
-            }
-            r
-        })
-        .collect();
+    let all: Vec<usize> = (0..source.items.len()).collect();
+    let decoded: Vec<Result<(u32, u32, u64), String>> =
+        source.par_decode(&all, progress, |r| r.map(|(img, hash)| (img.width(), img.height(), hash)).map_err(|e| error_reason(&e)));
     let labels: Vec<usize> = source.items.iter().map(|i| i.label).collect();
     let hints: Vec<_> = source.items.iter().map(|i| i.hint).collect();
     let splits = assign_splits(&labels, &hints, split.valid_pct, split.test_pct, split.seed);

@@ -300,6 +300,29 @@ impl Source {
         }
     }
 
+    /// Decodes the items at `indices` in parallel and maps each result with `f`, calling
+    /// `progress(done, total)` as they finish (every 256 images and at the end).
+    fn par_decode<T: Send>(
+        &self,
+        indices: &[usize],
+        progress: &(dyn Fn(usize, usize) + Sync),
+        f: impl Fn(Result<(image::DynamicImage, u64)>) -> T + Sync,
+    ) -> Vec<T> {
+        let done = AtomicUsize::new(0);
+        let total = indices.len();
+        indices
+            .par_iter()
+            .map(|&i| {
+                let out = f(self.decode(&self.items[i]));
+                let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if d % 256 == 0 || d == total {
+                    progress(d, total);
+                }
+                out
+            })
+            .collect()
+    }
+
     /// Decodes and preprocesses the items at `indices` in parallel. Images that fail to
     /// decode are left out and returned as [`Skipped`]. `progress(done, total)` is called as
     /// images finish. Returns whether every loaded image was grey (R = G = B).
@@ -309,19 +332,9 @@ impl Source {
         pre: &Preprocess,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> (ImageData, Vec<Skipped>, bool) {
-        let done = AtomicUsize::new(0);
         let total = indices.len();
-        let decoded: Vec<Result<(Vec<u8>, bool, u64)>> = indices
-            .par_iter()
-            .map(|&i| {
-                let out = self.decode(&self.items[i]).map(|(img, hash)| (pre.apply(&img), is_grey(&img), hash));
-                let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if d % 256 == 0 || d == total {
-                    progress(d, total);
-                }
-                out
-            })
-            .collect();
+        let decoded: Vec<Result<(Vec<u8>, bool, u64)>> =
+            self.par_decode(indices, progress, |r| r.map(|(img, hash)| (pre.apply(&img), is_grey(&img), hash)));
         let mut data = ImageData { image_len: pre.image_len(), ..Default::default() };
         data.pixels.reserve(total * pre.image_len());
         let mut skipped = Vec::new();

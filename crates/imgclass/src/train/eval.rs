@@ -32,16 +32,22 @@ pub fn label_tensor(data: &ImageData, indices: &[usize], device: &Device) -> Ten
     Tensor::from_data(TensorData::new(labels, [indices.len()]), device)
 }
 
-/// Class log-probabilities of every image of `data`, `n × classes` row-major.
-pub fn log_probs(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device) -> Vec<f32> {
-    let mut out = Vec::new();
+/// Runs `f` over every image of `data` in batches of [`EVAL_BATCH`] and returns its output
+/// rows (`n × dim` row-major) and `dim`.
+pub(crate) fn map_batches(data: &ImageData, pre: &Preprocess, device: &Device, f: impl Fn(Tensor<4>) -> Tensor<2>) -> (Vec<f32>, usize) {
+    let (mut out, mut dim) = (Vec::new(), 0);
     let all: Vec<usize> = (0..data.len()).collect();
     for chunk in all.chunks(EVAL_BATCH) {
-        let x = batch_tensor(data, chunk, pre, device);
-        let lp = log_softmax(net.forward(x), 1);
-        out.extend(lp.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 log-probabilities"));
+        let y = f(batch_tensor(data, chunk, pre, device));
+        dim = y.dims()[1];
+        out.extend(y.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 outputs"));
     }
-    out
+    (out, dim)
+}
+
+/// Class log-probabilities of every image of `data`, `n × classes` row-major.
+pub fn log_probs(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device) -> Vec<f32> {
+    map_batches(data, pre, device, |x| log_softmax(net.forward(x), 1)).0
 }
 
 /// The result of evaluating a model on labelled images.

@@ -14,7 +14,7 @@ use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleL
 use burn::prelude::*;
 use burn::tensor::TensorData;
 
-use super::eval::{EVAL_BATCH, batch_tensor};
+use super::eval::map_batches;
 use super::{Schedule, TrainConfig};
 use crate::data::ImageData;
 use crate::models::Net;
@@ -93,14 +93,7 @@ pub(crate) struct Features {
 impl Features {
     /// Runs the body of `net` (inference mode) over every image of `data`.
     pub fn compute(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device) -> Features {
-        let mut values = Vec::new();
-        let mut dim = 0;
-        let all: Vec<usize> = (0..data.len()).collect();
-        for chunk in all.chunks(EVAL_BATCH) {
-            let f = net.pooled_features(batch_tensor(data, chunk, pre, device)).expect("a network with a body");
-            dim = f.dims()[1];
-            values.extend(f.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 features"));
-        }
+        let (values, dim) = map_batches(data, pre, device, |x| net.pooled_features(x).expect("a network with a body"));
         Features { values, dim }
     }
 
