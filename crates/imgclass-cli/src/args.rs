@@ -43,16 +43,8 @@ pub enum DataCommand {
 
 #[derive(Args, Debug)]
 pub struct DataCheckArgs {
-    /// A folder of class subfolders or of IDX files (default: the bundled Fashion-MNIST sample).
-    pub data: Option<PathBuf>,
-    /// Labels from a CSV file of `path,label` rows (paths relative to DATA, default the CSV's
-    /// folder) instead of class subfolders.
-    #[arg(long, value_name = "CSV", conflicts_with = "label_regex")]
-    pub labels: Option<PathBuf>,
-    /// Labels from file names: group 1 of this regular expression on each file name under DATA
-    /// (e.g. '^(.+)_\d+\.jpg$' for Oxford-IIIT Pets).
-    #[arg(long, value_name = "REGEX")]
-    pub label_regex: Option<String>,
+    #[command(flatten)]
+    pub source: DataArgs,
     /// Fraction of each class `train` would hold out for validation (for the duplicate check).
     #[arg(long, default_value_t = 0.2)]
     pub valid_pct: f64,
@@ -77,8 +69,9 @@ pub enum WeightsCommand {
     },
 }
 
+/// Where the images and their labels come from (`train`, `lr-find`, `data check`).
 #[derive(Args, Debug)]
-pub struct TrainArgs {
+pub struct DataArgs {
     /// Data: a folder with one subfolder per class (optionally under train/, valid/, test/),
     /// or a folder of MNIST-style IDX files. Omit it to use the bundled Fashion-MNIST sample.
     pub data: Option<PathBuf>,
@@ -90,6 +83,12 @@ pub struct TrainArgs {
     /// (e.g. '^(.+)_\d+\.jpg$' for Oxford-IIIT Pets).
     #[arg(long, value_name = "REGEX")]
     pub label_regex: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub source: DataArgs,
     /// Architecture: logreg, mlp, cnn, resnet18, resnet34, efficientnet_lite0.
     #[arg(long, default_value = "cnn")]
     pub arch: String,

@@ -15,7 +15,7 @@ const SHOW: usize = 20;
 pub fn check(a: DataCheckArgs) -> Result<ExitCode> {
     let split = SplitOptions { valid_pct: a.valid_pct, test_pct: a.test_pct, seed: a.seed };
     split.validate()?;
-    let source = crate::train::open_source(a.data.as_deref(), a.labels.as_deref(), a.label_regex.as_deref())?;
+    let source = crate::train::open_source(&a.source)?;
     let pb = bar(source.items.len() as u64, "checking");
     let r = check_source(&source, split, &|d, _| pb.set_position(d as u64));
     pb.finish_and_clear();

@@ -11,7 +11,7 @@ use imgclass::data::{DataSplits, Skipped, Source};
 use imgclass::models::{Arch, Padding, Pool};
 use imgclass::train::{Learner, RunDir, Schedule, TrainConfig};
 
-use crate::args::TrainArgs;
+use crate::args::{DataArgs, TrainArgs};
 use crate::progress::{TrainProgress, bar, fmt_time};
 
 /// Builds the architecture from `--arch` and its options; an option of another architecture
@@ -117,7 +117,8 @@ fn config_from(a: &TrainArgs) -> Result<TrainConfig> {
 
 /// The data to train on or check: `data` (default: the bundled sample) with its labels from
 /// class folders, a CSV file (`labels`; its folder is the default `data`) or a file-name regex.
-pub fn open_source(data: Option<&Path>, labels: Option<&Path>, regex: Option<&str>) -> Result<Source> {
+pub fn open_source(a: &DataArgs) -> Result<Source> {
+    let (data, labels, regex) = (a.data.as_deref(), a.labels.as_deref(), a.label_regex.as_deref());
     let how = match (labels, regex) {
         (Some(csv), _) => Labels::Csv(csv.to_path_buf()),
         (None, Some(re)) => Labels::NameRegex(re.to_string()),
@@ -146,7 +147,7 @@ pub fn report_skipped(skipped: &[Skipped]) {
 pub fn prepare(a: &TrainArgs) -> Result<(TrainConfig, DataSplits, Vec<Skipped>)> {
     let config = config_from(a)?;
     config.validate(config.size.unwrap_or(config.arch.default_size()))?;
-    let source = open_source(a.data.as_deref(), a.labels.as_deref(), a.label_regex.as_deref())?;
+    let source = open_source(&a.source)?;
     source.require_two_classes()?;
     let size = config.input_size(&source);
     config.arch.validate([3, size.0, size.1])?;
