@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use burn::module::ParamGroup;
 use burn::nn::loss::CrossEntropyLoss;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::Linear;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
@@ -286,11 +286,10 @@ impl Learner {
                     }
                     let idx = &order[b * cfg.batch_size..((b + 1) * cfg.batch_size).min(n)];
                     let l;
-                    if let Some((features, _, head)) = cached.as_mut() {
+                    if let Some((features, valid, head)) = cached.take() {
                         lr = phase.lr(None, step, total_steps).1;
-                        let placeholder = LinearConfig::new(1, 1).init(&self.device);
-                        let (next, loss) = self.head_step(std::mem::replace(head, placeholder), features, idx, lr, &loss_fn);
-                        *head = next;
+                        let (next, loss) = self.head_step(head, &features, idx, lr, &loss_fn);
+                        cached = Some((features, valid, next));
                         l = loss;
                     } else {
                         let (rates, head_lr) = phase.lr(groups.as_deref(), step, total_steps);
