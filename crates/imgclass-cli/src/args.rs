@@ -45,15 +45,8 @@ pub enum DataCommand {
 pub struct DataCheckArgs {
     #[command(flatten)]
     pub source: DataArgs,
-    /// Fraction of each class `train` would hold out for validation (for the duplicate check).
-    #[arg(long, default_value_t = 0.2)]
-    pub valid_pct: f64,
-    /// Fraction of each class held out for testing.
-    #[arg(long, default_value_t = 0.0)]
-    pub test_pct: f64,
-    /// Split seed.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub split: SplitArgs,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -83,6 +76,21 @@ pub struct DataArgs {
     /// (e.g. '^(.+)_\d+\.jpg$' for Oxford-IIIT Pets).
     #[arg(long, value_name = "REGEX")]
     pub label_regex: Option<String>,
+}
+
+/// How the data is split into train / valid / test (`train`, `lr-find`, and `data check`,
+/// which looks for duplicates across the split `train` would make).
+#[derive(Args, Debug)]
+pub struct SplitArgs {
+    /// Fraction of each class held out for validation.
+    #[arg(long, default_value_t = 0.2)]
+    pub valid_pct: f64,
+    /// Fraction of each class held out for testing (when the data has no test split).
+    #[arg(long, default_value_t = 0.0)]
+    pub test_pct: f64,
+    /// Seed for the split (when training, also for the shuffles and the initial weights).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
 }
 
 #[derive(Args, Debug)]
@@ -120,15 +128,8 @@ pub struct TrainArgs {
     /// How images are fitted to the size: squish, crop or pad.
     #[arg(long, default_value = "squish")]
     pub resize: String,
-    /// Fraction of each class held out for validation.
-    #[arg(long, default_value_t = 0.2)]
-    pub valid_pct: f64,
-    /// Fraction of each class held out for testing (when the data has no test split).
-    #[arg(long, default_value_t = 0.0)]
-    pub test_pct: f64,
-    /// Seed for the split, the shuffles and the initial weights.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub split: SplitArgs,
     /// Stop after this many epochs without a better validation loss.
     #[arg(long)]
     pub patience: Option<usize>,

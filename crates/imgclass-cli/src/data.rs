@@ -13,7 +13,7 @@ use crate::progress::bar;
 const SHOW: usize = 20;
 
 pub fn check(a: DataCheckArgs) -> Result<ExitCode> {
-    let split = SplitOptions { valid_pct: a.valid_pct, test_pct: a.test_pct, seed: a.seed };
+    let split = SplitOptions { valid_pct: a.split.valid_pct, test_pct: a.split.test_pct, seed: a.split.seed };
     split.validate()?;
     let source = crate::train::open_source(&a.source)?;
     let pb = bar(source.items.len() as u64, "checking");

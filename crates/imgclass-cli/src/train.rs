@@ -109,9 +109,9 @@ fn config_from(a: &TrainArgs) -> Result<TrainConfig> {
         .with_schedule(if a.constant_lr { Schedule::Constant } else { Schedule::default() })
         .with_size(a.size)
         .with_resize(a.resize.parse().map_err(anyhow::Error::msg)?)
-        .with_valid_pct(a.valid_pct)
-        .with_test_pct(a.test_pct)
-        .with_seed(a.seed)
+        .with_valid_pct(a.split.valid_pct)
+        .with_test_pct(a.split.test_pct)
+        .with_seed(a.split.seed)
         .with_patience(a.patience))
 }
 
