@@ -39,6 +39,47 @@ pub enum DataCommand {
     /// Images per class, image sizes, unreadable files, exact duplicates (across classes and
     /// across the train / valid split `train` would make), tiny images, class imbalance.
     Check(DataCheckArgs),
+    /// A picture of a batch with its labels (fastai's show_batch); with --aug, each image
+    /// beside augmented versions of it.
+    Show(DataShowArgs),
+    /// Measure how fast batches are made: decode, resize, augment and normalize one epoch of
+    /// the training images, without a model.
+    Bench(DataBenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DataShowArgs {
+    #[command(flatten)]
+    pub source: DataArgs,
+    #[command(flatten)]
+    pub split: SplitArgs,
+    #[command(flatten)]
+    pub transform: TransformArgs,
+    /// Images shown (rows × columns without --aug; rows with it).
+    #[arg(long, default_value_t = 16)]
+    pub count: usize,
+    /// With --aug: augmented versions beside each image.
+    #[arg(long, default_value_t = 4)]
+    pub versions: usize,
+    /// The picture (PNG).
+    #[arg(long, default_value = "batch.png")]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct DataBenchArgs {
+    #[command(flatten)]
+    pub source: DataArgs,
+    #[command(flatten)]
+    pub transform: TransformArgs,
+    #[command(flatten)]
+    pub loader: LoaderArgs,
+    /// Images per batch.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -74,8 +115,50 @@ pub struct DataArgs {
     pub labels: Option<PathBuf>,
     /// Labels from file names: group 1 of this regular expression on each file name under DATA
     /// (e.g. '^(.+)_\d+\.jpg$' for Oxford-IIIT Pets).
-    #[arg(long, value_name = "REGEX")]
+    #[arg(long, value_name = "REGEX", conflicts_with = "files")]
     pub label_regex: Option<String>,
+    /// Only the images listed in this text file (one path a line, relative to DATA, default
+    /// the list's folder), each labelled by the folder it is in.
+    #[arg(long, value_name = "LIST", conflicts_with = "labels")]
+    pub files: Option<PathBuf>,
+}
+
+/// How images become model inputs (`train`, `lr-find`, `data show`, `data bench`).
+#[derive(Args, Debug, Clone)]
+pub struct TransformArgs {
+    /// Square input size in pixels (default: the images' own size when they all share one ≤ 256 px,
+    /// else 128, or 224 for ResNets and pretrained bodies).
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// How images are fitted to the size: squish, crop, pad (black) or pad_reflect.
+    #[arg(long, default_value = "squish")]
+    pub resize: String,
+    /// Training-time augmentation: none, light, default (fastai's aug_transforms) or strong.
+    #[arg(long, default_value = "none")]
+    pub aug: String,
+    /// Store training images at this square size and let augmentation sample the input size
+    /// from it (fastai's presizing; default 1.5 × --size when augmenting).
+    #[arg(long)]
+    pub presize: Option<usize>,
+    /// Input normalization: auto (the pretrained body's own, else data), data (training-set
+    /// mean/std), imagenet, pretrained or none.
+    #[arg(long, default_value = "auto")]
+    pub normalize: String,
+}
+
+/// How batches are made (`train`, `lr-find`, `data bench`).
+#[derive(Args, Debug, Clone)]
+pub struct LoaderArgs {
+    /// Threads that decode, augment and normalize batches (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+    /// Where decoded images are kept: auto (memory up to --memory-mb, else disk), memory, or
+    /// disk (decoded from the files every epoch; memory stays flat for any folder size).
+    #[arg(long, default_value = "auto")]
+    pub images_in: String,
+    /// With --images-in auto: MiB of decoded images kept in memory at most.
+    #[arg(long, default_value_t = 512)]
+    pub memory_mb: usize,
 }
 
 /// How the data is split into train / valid / test (`train`, `lr-find`, and `data check`,
@@ -121,13 +204,14 @@ pub struct TrainArgs {
     /// Use a constant learning rate instead of one-cycle.
     #[arg(long)]
     pub constant_lr: bool,
-    /// Square input size in pixels (default: the images' own size when they all share one ≤ 256 px,
-    /// else 128, or 224 for ResNets).
+    #[command(flatten)]
+    pub transform: TransformArgs,
+    #[command(flatten)]
+    pub loader: LoaderArgs,
+    /// Counter class imbalance: weights (loss weighted by inverse class frequency) or
+    /// oversample (rare classes drawn more often).
     #[arg(long)]
-    pub size: Option<usize>,
-    /// How images are fitted to the size: squish, crop or pad.
-    #[arg(long, default_value = "squish")]
-    pub resize: String,
+    pub balance: Option<String>,
     #[command(flatten)]
     pub split: SplitArgs,
     /// Stop after this many epochs without a better validation loss.

@@ -1,12 +1,17 @@
-//! `imgclass data check`: prints what [`imgclass::data::check`] found, as text or JSON.
+//! `imgclass data check` (what [`imgclass::data::check`] found, as text or JSON), `data show`
+//! (a picture of a batch) and `data bench` (how fast batches are made).
 
 use std::process::ExitCode;
+use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use imgclass::data::check::check as check_source;
-use imgclass::data::SplitOptions;
+use imgclass::data::{Split, SplitOptions, assign_splits, chunks, worker_pool, Loader};
+use imgclass::interpret::show::batch_grid;
+use imgclass::rng::Rng;
+use imgclass::train::TrainConfig;
 
-use crate::args::DataCheckArgs;
+use crate::args::{DataBenchArgs, DataCheckArgs, DataShowArgs, TransformArgs};
 use crate::progress::bar;
 
 /// At most this many files are listed per problem in the text output (`--json` lists all).
@@ -44,7 +49,10 @@ pub fn check(a: DataCheckArgs) -> Result<ExitCode> {
             println!("  … and {} more (--json lists all)", lines.len() - SHOW);
         }
     };
+    let formats: Vec<String> = r.formats.iter().map(|(f, n)| format!("{f} {n}")).collect();
+    println!("formats: {}", formats.join(", "));
     list(format!("unreadable ({}):", r.unreadable.len()), r.unreadable.iter().map(|s| format!("{}: {}", s.path.display(), s.reason)).collect());
+    list(format!("read after a conversion ({}):", r.converted.len()), r.converted.iter().map(|s| format!("{}: {}", s.path.display(), s.reason)).collect());
     list(
         format!("exact duplicates ({} groups):", r.duplicates.len()),
         r.duplicates
@@ -68,6 +76,85 @@ pub fn check(a: DataCheckArgs) -> Result<ExitCode> {
         for w in &r.warnings {
             println!("warning: {w}");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The training config's view of the transform flags, for the size, preprocessing and
+/// presizing that `train` would use.
+fn transform_config(t: &TransformArgs) -> Result<TrainConfig> {
+    let config = TrainConfig::new()
+        .with_size(t.size)
+        .with_resize(t.resize.parse().map_err(anyhow::Error::msg)?)
+        .with_augment(crate::train::augment_from(t)?)
+        .with_presize(t.presize)
+        .with_normalize(t.normalize.parse().map_err(anyhow::Error::msg)?);
+    config.augment.validate().map_err(anyhow::Error::msg)?;
+    Ok(config)
+}
+
+/// `imgclass data show`: a grid of training images (as `train` would split them), with
+/// augmented versions under --aug.
+pub fn show(a: DataShowArgs) -> Result<ExitCode> {
+    let config = transform_config(&a.transform)?.with_valid_pct(a.split.valid_pct).with_test_pct(a.split.test_pct).with_seed(a.split.seed);
+    config.split_options().validate()?;
+    let source = crate::train::open_source(&a.source)?;
+    let size = config.input_size(&source);
+    let pre = config.preprocess(&source, size);
+    let labels: Vec<usize> = source.items.iter().map(|i| i.label).collect();
+    let hints: Vec<_> = source.items.iter().map(|i| i.hint).collect();
+    let splits = assign_splits(&labels, &hints, a.split.valid_pct, a.split.test_pct, a.split.seed);
+    let mut train: Vec<usize> = (0..splits.len()).filter(|&i| splits[i] == Split::Train).collect();
+    Rng::new(a.split.seed).shuffle(&mut train);
+    // Decode a few more than shown, in case some cannot be read.
+    train.truncate(a.count + a.count / 2 + 4);
+    let mut stored = pre.clone();
+    if let Some(p) = config.load_options(size).presize {
+        (stored.height, stored.width) = (p, p);
+    }
+    let loaded = source.load(&train, &stored, true, &|_, _| {});
+    crate::train::report_skipped(&loaded.skipped);
+    let shown: Vec<usize> = (0..loaded.data.len().min(a.count)).collect();
+    if shown.is_empty() {
+        bail!("no readable training image in {}", source.root.display());
+    }
+    let augment = (!config.augment.is_identity()).then_some(&config.augment);
+    let canvas = batch_grid(&loaded.data, &pre, &source.classes, &shown, augment, a.versions, a.split.seed);
+    canvas.save_png(&a.out)?;
+    println!("{}", a.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `imgclass data bench`: one epoch of batches (decode, resize, augment, normalize) from the
+/// image files, timed, without a model.
+pub fn bench(a: DataBenchArgs) -> Result<ExitCode> {
+    let config = transform_config(&a.transform)?;
+    let source = crate::train::open_source(&a.source)?;
+    let size = config.input_size(&source);
+    let pre = config.preprocess(&source, size);
+    let mut stored = pre.clone();
+    if let Some(p) = config.load_options(size).presize {
+        (stored.height, stored.width) = (p, p);
+    }
+    let mut order: Vec<usize> = (0..source.items.len()).collect();
+    Rng::new(1).shuffle(&mut order);
+    let start = Instant::now();
+    let data = source.streamed(&order, &stored);
+    let workers = if a.loader.workers == 0 { rayon::current_num_threads() } else { a.loader.workers };
+    let pool = worker_pool(workers);
+    let loader = Loader::new(&data, &pre).on_pool(&pool).augmented(&config.augment, 1, 1);
+    let all: Vec<usize> = (0..data.len()).collect();
+    let mut images = 0;
+    loader.for_each(&chunks(&all, a.batch_size), |b| {
+        images += b.shape[0];
+        true
+    });
+    let seconds = start.elapsed().as_secs_f64();
+    let rate = images as f64 / seconds;
+    if a.json {
+        println!("{}", serde_json::json!({"images": images, "seconds": seconds, "images_per_second": rate, "workers": workers, "aug": a.transform.aug}));
+    } else {
+        println!("{images} images in {seconds:.2} s: {rate:.1} images/s ({workers} workers, --aug {}, {}×{} from {}×{})", a.transform.aug, pre.height, pre.width, stored.height, stored.width);
     }
     Ok(ExitCode::SUCCESS)
 }

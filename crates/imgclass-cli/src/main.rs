@@ -34,6 +34,8 @@ fn main() -> ExitCode {
         args::Command::LrFind(a) => lr_find::run(a),
         args::Command::Weights(args::WeightsCommand::Fetch { name }) => fetch(&name),
         args::Command::Data(args::DataCommand::Check(a)) => data::check(a),
+        args::Command::Data(args::DataCommand::Show(a)) => data::show(a),
+        args::Command::Data(args::DataCommand::Bench(a)) => data::bench(a),
     };
     match result {
         Ok(code) => code,

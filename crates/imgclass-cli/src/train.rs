@@ -10,8 +10,9 @@ use imgclass::data::labels::Labels;
 use imgclass::data::{DataSplits, Skipped, Source};
 use imgclass::models::{Arch, Padding, Pool};
 use imgclass::train::{Learner, RunDir, Schedule, TrainConfig};
+use imgclass::transforms::{AugPreset, Augment};
 
-use crate::args::{DataArgs, TrainArgs};
+use crate::args::{DataArgs, TrainArgs, TransformArgs};
 use crate::progress::{TrainProgress, bar, fmt_time};
 
 /// Builds the architecture from `--arch` and its options; an option of another architecture
@@ -107,26 +108,40 @@ fn config_from(a: &TrainArgs) -> Result<TrainConfig> {
         .with_weight_decay(a.weight_decay)
         .with_momentum(a.momentum)
         .with_schedule(if a.constant_lr { Schedule::Constant } else { Schedule::default() })
-        .with_size(a.size)
-        .with_resize(a.resize.parse().map_err(anyhow::Error::msg)?)
+        .with_size(a.transform.size)
+        .with_resize(a.transform.resize.parse().map_err(anyhow::Error::msg)?)
+        .with_augment(augment_from(&a.transform)?)
+        .with_presize(a.transform.presize)
+        .with_normalize(a.transform.normalize.parse().map_err(anyhow::Error::msg)?)
+        .with_balance(a.balance.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?)
+        .with_workers(a.loader.workers)
+        .with_images_in(a.loader.images_in.parse().map_err(anyhow::Error::msg)?)
+        .with_memory_mb(a.loader.memory_mb)
         .with_valid_pct(a.split.valid_pct)
         .with_test_pct(a.split.test_pct)
         .with_seed(a.split.seed)
         .with_patience(a.patience))
 }
 
+/// The augmentation of `--aug`.
+pub fn augment_from(t: &TransformArgs) -> Result<Augment> {
+    Ok(Augment::preset(t.aug.parse::<AugPreset>().map_err(anyhow::Error::msg)?))
+}
+
 /// The data to train on or check: `data` (default: the bundled sample) with its labels from
 /// class folders, a CSV file (`labels`; its folder is the default `data`) or a file-name regex.
 pub fn open_source(a: &DataArgs) -> Result<Source> {
-    let (data, labels, regex) = (a.data.as_deref(), a.labels.as_deref(), a.label_regex.as_deref());
-    let how = match (labels, regex) {
-        (Some(csv), _) => Labels::Csv(csv.to_path_buf()),
-        (None, Some(re)) => Labels::NameRegex(re.to_string()),
-        (None, None) => Labels::Folders,
+    let (data, regex) = (a.data.as_deref(), a.label_regex.as_deref());
+    let listing = a.labels.as_deref().or(a.files.as_deref());
+    let how = match (&a.labels, regex, &a.files) {
+        (Some(csv), _, _) => Labels::Csv(csv.clone()),
+        (None, Some(re), _) => Labels::NameRegex(re.to_string()),
+        (None, None, Some(list)) => Labels::FileList(list.clone()),
+        (None, None, None) => Labels::Folders,
     };
-    let dir = match (data, labels) {
+    let dir = match (data, listing) {
         (Some(d), _) => d.to_path_buf(),
-        (None, Some(csv)) => csv.parent().map(Path::to_path_buf).unwrap_or_default(),
+        (None, Some(file)) => file.parent().map(Path::to_path_buf).unwrap_or_default(),
         (None, None) if regex.is_some() => bail!("--label-regex needs the DATA folder whose file names carry the labels"),
         (None, None) => return Ok(Source::bundled()?),
     };
@@ -154,7 +169,7 @@ pub fn prepare(a: &TrainArgs) -> Result<(TrainConfig, DataSplits, Vec<Skipped>)>
     let pre = config.preprocess(&source, size);
     eprintln!("data: {} — {} images, {} classes", source.root.display(), source.items.len(), source.classes.len());
     let pb = bar(source.items.len() as u64, "loading");
-    let data = DataSplits::load(&source, pre, config.split_options(), &|d, _| pb.set_position(d as u64))?;
+    let data = DataSplits::load_with(&source, pre, config.split_options(), config.load_options(size), &|d, _| pb.set_position(d as u64))?;
     pb.finish_and_clear();
     let mut skipped = source.problems.clone();
     skipped.extend(data.skipped.iter().cloned());
@@ -179,7 +194,7 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
     let run_dir = RunDir::create(a.out.as_deref())?;
     let mut learner = learner.with_run_dir(run_dir.clone());
     let (all, trainable) = (learner.num_params(), learner.trainable_params());
-    let params = if trainable < all { format!("{all} parameters, {trainable} trainable while the body is frozen") } else { format!("{all} parameters") };
+    let params = if trainable < all && learner.config.starts_pretrained() { format!("{all} parameters, {trainable} trainable while the body is frozen") } else { format!("{all} parameters") };
     let start = match &learner.config.weights_path() {
         Some(p) => format!(", body from {}", p.display()),
         None => String::new(),

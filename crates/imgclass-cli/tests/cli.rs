@@ -520,3 +520,120 @@ fn labels_can_come_from_a_csv_file_or_from_file_names() {
     let err = fails(run(bin().args(["train", "--label-regex", "(x"]).arg(&flat)));
     assert!(err.contains("not a valid regular expression"), "{err}");
 }
+
+/// Runs `cmd` as the unprivileged user `nobody` when the tests run as root (so that file
+/// permissions apply), else as it is.
+fn unprivileged(cmd: &mut Command) -> Command {
+    let is_root = std::process::Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !is_root {
+        return std::mem::replace(cmd, Command::new("true"));
+    }
+    let mut wrapped = Command::new("setpriv");
+    wrapped.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(cmd.get_program()).args(cmd.get_args());
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    wrapped
+}
+
+/// Copies a folder tree, opening every folder and file to all users.
+fn copy_open(from: &Path, to: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o777)).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_open(&e.path(), &target);
+        } else if e.path().extension().is_none_or(|x| x != "py") {
+            std::fs::copy(e.path(), &target).unwrap();
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_messy_folder_has_every_problem_reported_by_name_and_trains_on_the_good_images() {
+    // tests/fixtures/messy (made by make_messy.py): truncated JPEG, PNG named .jpg, zero-byte
+    // file, text named .png, RGBA PNG, 16-bit PNG, 2-frame palette GIF, WebP, TIFF, BMP, JPEG
+    // with EXIF orientation 6. Added here: a symbolic link loop and a file nobody may read.
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let data = t.path().join("messy");
+    copy_open(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/messy"), &data);
+    std::os::unix::fs::symlink(".", data.join("cat/loop")).unwrap();
+    let locked = data.join("dog/locked.jpg");
+    std::fs::copy(data.join("dog/dog_01.jpg"), &locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+
+    let (stdout, _) = ok(run(&mut unprivileged(bin().args(["data", "check"]).arg(&data))));
+    for (file, why) in [
+        ("truncated.jpg", "Not enough bytes"),
+        ("empty.jpg", "empty file"),
+        ("notes.png", "unrecognised content"),
+        ("locked.jpg", "ermission denied"),
+        ("loop", "symbolic link loop"),
+        ("really_png.jpg", "Png content with a .jpg extension"),
+        ("rotated.jpg", "EXIF orientation 6"),
+        ("rgba.png", "transparency composited"),
+        ("deep16.png", "16 bits per channel"),
+        ("palette.gif", "first frame"),
+    ] {
+        let line = stdout.lines().find(|l| l.contains(file)).unwrap_or_else(|| panic!("{file} not reported:\n{stdout}"));
+        assert!(line.contains(why), "{file}: expected {why:?} in {line:?}\n{stdout}");
+    }
+    assert!(stdout.contains("18 readable images") && stdout.contains("unreadable (5)"), "{stdout}");
+    assert!(stdout.contains("BMP 1, GIF 1, TIFF 1, WEBP 1"), "{stdout}");
+    // The EXIF-rotated JPEG is stored 24×32: upright, every image is 32×24.
+    assert!(stdout.contains("32×24 smallest, 32×24 largest"), "{stdout}");
+
+    let mut cmd = bin();
+    cmd.current_dir(t.path()).arg("train").arg(&data).args(["--epochs", "3", "--size", "16", "--batch-size", "4", "--json", "--out"]);
+    cmd.arg(t.path().join("run"));
+    let (stdout, stderr) = ok(run(&mut unprivileged(&mut cmd)));
+    let json = last_json(&stdout);
+    assert_eq!(json["epochs"], 3);
+    assert!(stderr.contains("5 file(s) skipped") && stderr.contains("locked.jpg") && stderr.contains("truncated.jpg"), "{stderr}");
+    let split: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.path().join("run/split.json")).unwrap()).unwrap();
+    let used = split["train"].as_array().unwrap().len() + split["valid"].as_array().unwrap().len();
+    assert_eq!(used, 18, "{split}");
+}
+
+#[test]
+fn data_show_draws_a_batch_and_each_image_beside_its_augmented_versions() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    class_folder(&data, 6);
+    let out = t.path().join("batch.png");
+    ok(run(bin().args(["data", "show"]).arg(&data).args(["--size", "12", "--count", "4", "--out"]).arg(&out)));
+    assert_eq!(image::image_dimensions(&out).unwrap(), (2 * 102 + 6, 2 * 116 + 6));
+    ok(run(bin().args(["data", "show"]).arg(&data).args(["--size", "12", "--aug", "default", "--count", "3", "--versions", "2", "--out"]).arg(&out)));
+    assert_eq!(image::image_dimensions(&out).unwrap(), (3 * 102 + 6, 20 + 3 * 116 + 6));
+}
+
+#[test]
+fn augmentation_balancing_streaming_and_a_file_list_train_end_to_end() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    class_folder(&data, 8);
+    let extra = ["--aug", "strong", "--balance", "oversample", "--images-in", "disk", "--workers", "1", "--resize", "pad_reflect"];
+    let (json, _, _) = train_tiny(t.path(), &data, &extra);
+    assert_eq!(json["epochs"], 3);
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.path().join("run/config.json")).unwrap()).unwrap();
+    let train = &config["train"];
+    assert_eq!((train["augment"]["max_rotate"].as_f64(), train["balance"].as_str()), (Some(20.0), Some("oversample")), "{config}");
+    assert_eq!(train["images_in"], "disk");
+    let out = t.path().join("weighted");
+    let (json, _, _) = train_tiny(t.path(), &data, &["--balance", "weights", "--normalize", "imagenet", "--out", out.to_str().unwrap()]);
+    assert_eq!(json["epochs"], 3);
+    let list = data.join("chosen.txt");
+    std::fs::write(&list, "horizontal/00.png\nhorizontal/01.png\nhorizontal/02.png\nvertical/00.png\nvertical/01.png\nvertical/02.png\nvertical/gone.png\n").unwrap();
+    let (stdout, stderr) = ok(run(bin().args(["data", "check", "--files"]).arg(&list)));
+    assert!(stdout.contains("6 readable images, 2 classes") && stdout.contains("gone.png"), "{stdout}\n{stderr}");
+    let (stdout, _) = ok(run(bin().args(["data", "bench"]).arg(&data).args(["--size", "12", "--aug", "default", "--json"])));
+    assert_eq!(last_json(&stdout)["images"], 16);
+    let err = fails(run(bin().args(["train", "--aug", "wild"]).arg(&data)));
+    assert!(err.contains("none, light, default or strong"), "{err}");
+}

@@ -67,7 +67,7 @@ mod error;
 pub mod export;
 pub mod interpret;
 pub mod models;
-mod rng;
+pub mod rng;
 pub mod train;
 pub mod transforms;
 

@@ -270,3 +270,32 @@ fn fine_tune_keeps_the_body_while_frozen_and_trains_it_once_unfrozen() {
     assert_eq!(report.history.iter().map(|m| m.frozen).collect::<Vec<_>>(), vec![true, false]);
     assert_ne!(before.0, stem_and_bn(&tuned).0, "the unfrozen body did not train");
 }
+
+#[test]
+fn images_streamed_from_disk_give_the_same_batches_and_statistics_as_images_kept_in_memory() {
+    use imgclass::data::{LoadOptions, Loader, Residency};
+    use imgclass::transforms::{AugPreset, Augment};
+    let t = tempfile::tempdir().unwrap();
+    for i in 0..12usize {
+        let class = ["a", "b"][i % 2];
+        let img = image::RgbImage::from_fn(10 + (i % 3) as u32, 8, |x, y| image::Rgb([(x * 20 + i as u32) as u8, (y * 30) as u8, (i * 9) as u8]));
+        std::fs::create_dir_all(t.path().join(class)).unwrap();
+        img.save(t.path().join(class).join(format!("{i}.png"))).unwrap();
+    }
+    let source = Source::open(t.path()).unwrap();
+    let opts = SplitOptions { valid_pct: 0.25, test_pct: 0.0, seed: 1 };
+    let load = |residency| {
+        let l = LoadOptions { presize: Some(12), residency, memory_budget: 1 << 20 };
+        DataSplits::load_with(&source, Preprocess::new(8, 8, 3, ResizeMode::Squish), opts, l, &|_, _| {}).unwrap()
+    };
+    let (memory, disk) = (load(Residency::Memory), load(Residency::Disk));
+    assert!(memory.train.stream.is_none() && disk.train.stream.is_some() && disk.train.pixels.is_empty());
+    assert_eq!(memory.preprocess, disk.preprocess, "normalization fitted the same way");
+    assert_eq!(memory.train.size, (12, 12), "training images are stored presized");
+    let aug = Augment::preset(AugPreset::Default);
+    let idx: Vec<usize> = (0..memory.train.len()).collect();
+    let a = Loader::new(&memory.train, &memory.preprocess).augmented(&aug, 7, 1).batch(&idx);
+    let b = Loader::new(&disk.train, &disk.preprocess).augmented(&aug, 7, 1).batch(&idx);
+    assert_eq!((a.x, a.y, a.shape), (b.x, b.y, b.shape));
+    assert_eq!(a.shape, [8, 3, 8, 8]);
+}

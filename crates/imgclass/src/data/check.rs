@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::{Skipped, Source, SplitOptions, assign_splits, error_reason};
+use super::{Origin, Skipped, Source, SplitOptions, assign_splits, conversions, error_reason};
 
 /// Images with a side shorter than this many pixels are reported as tiny (and any image
 /// whose shorter side is under a quarter of the median one).
@@ -60,6 +60,10 @@ pub struct CheckReport {
     pub classes: Vec<ClassCount>,
     /// Files that could not be read, with the reason.
     pub unreadable: Vec<Skipped>,
+    /// Readable files per format (`JPEG`, `PNG`, …), most frequent first.
+    pub formats: Vec<(String, usize)>,
+    /// Files that are read, but only after a conversion (the `reason` says which).
+    pub converted: Vec<Skipped>,
     /// The most common image sizes (at most 10), most frequent first.
     pub sizes: Vec<SizeCount>,
     /// Smallest and largest width and height: `[min_w, min_h, max_w, max_h]`.
@@ -80,6 +84,30 @@ pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usi
     let all: Vec<usize> = (0..source.items.len()).collect();
     let decoded: Vec<Result<(u32, u32, u64), String>> =
         source.par_decode(&all, progress, |r| r.map(|(img, hash)| (img.width(), img.height(), hash)).map_err(|e| error_reason(&e)));
+    // Formats and conversions come from the files' headers (IDX images need none).
+    let described: Vec<Option<(String, Vec<String>)>> = {
+        use rayon::prelude::*;
+        all.par_iter()
+            .map(|&i| match (&source.items[i].origin, &decoded[i]) {
+                (Origin::File(p), Ok(_)) => {
+                    let format = image::ImageReader::open(p).ok()?.with_guessed_format().ok()?.format()?;
+                    let notes = super::decode_file(p).map(|img| conversions(p, &img)).unwrap_or_default();
+                    Some((format!("{format:?}").to_uppercase(), notes))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let mut formats: HashMap<String, usize> = HashMap::new();
+    let mut converted = Vec::new();
+    for (i, d) in described.iter().enumerate() {
+        if let Some((format, notes)) = d {
+            *formats.entry(format.clone()).or_default() += 1;
+            converted.extend(notes.iter().map(|n| Skipped { path: source.name(i).into(), reason: n.clone() }));
+        }
+    }
+    let mut formats: Vec<(String, usize)> = formats.into_iter().collect();
+    formats.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let labels: Vec<usize> = source.items.iter().map(|i| i.label).collect();
     let hints: Vec<_> = source.items.iter().map(|i| i.hint).collect();
     let splits = assign_splits(&labels, &hints, split.valid_pct, split.test_pct, split.seed);
@@ -170,6 +198,8 @@ pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usi
         images,
         classes,
         unreadable,
+        formats,
+        converted,
         sizes,
         size_range: range,
         tiny,

@@ -18,6 +18,9 @@ pub enum Labels {
     Csv(PathBuf),
     /// Capture group 1 of this regular expression on each file name.
     NameRegex(String),
+    /// A text file listing image paths, one a line (relative to the data folder); each image's
+    /// label is the name of the folder it sits in (fastai's `parent_label`).
+    FileList(PathBuf),
 }
 
 /// Splits one CSV line into fields (RFC 4180 quoting: `"a, b"`, `""` for a quote).
@@ -57,6 +60,7 @@ impl Source {
             Labels::Folders => Source::open(data),
             Labels::Csv(csv) => Source::from_csv(data, csv),
             Labels::NameRegex(re) => Source::from_name_regex(data, re),
+            Labels::FileList(list) => Source::from_file_list(data, list),
         }
     }
 
@@ -127,11 +131,50 @@ impl Source {
         }
         labelled(root, files, problems)
     }
+
+    /// The images listed in the text file `list` (one path a line, relative to `root`; blank
+    /// lines and `#` comments ignored), labelled by the name of their folder. Listed files that
+    /// do not exist are reported as skipped.
+    pub fn from_file_list(root: &Path, list: &Path) -> Result<Source> {
+        let text = std::fs::read_to_string(list).at(list)?;
+        let mut files = Vec::new();
+        let mut problems = Vec::new();
+        for (n, line) in text.lines().enumerate().map(|(n, l)| (n, l.trim())).filter(|(_, l)| !l.is_empty() && !l.starts_with('#')) {
+            let path = root.join(line);
+            let label = path.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned());
+            match label {
+                Some(label) if path.is_file() => files.push((path, label)),
+                Some(_) => problems.push(Skipped { path, reason: format!("listed on line {} of {} but not found", n + 1, list.display()) }),
+                None => problems.push(Skipped { path, reason: format!("line {} of {} names no folder to take the label from", n + 1, list.display()) }),
+            }
+        }
+        if files.is_empty() {
+            return Err(Error::BadDataset {
+                path: list.into(),
+                message: format!("no line names an existing image below {}; list one path a line, inside its class folder", root.display()),
+            });
+        }
+        labelled(root, files, problems)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_list_takes_labels_from_folders_and_reports_missing_files() {
+        let t = tempfile::tempdir().unwrap();
+        for f in ["cat/a.png", "dog/b.png", "dog/c.png"] {
+            std::fs::create_dir_all(t.path().join(f).parent().unwrap()).unwrap();
+            std::fs::write(t.path().join(f), b"x").unwrap();
+        }
+        let list = t.path().join("files.txt");
+        std::fs::write(&list, "# chosen images\ncat/a.png\n\ndog/c.png\ndog/gone.png\n").unwrap();
+        let s = Source::from_file_list(t.path(), &list).unwrap();
+        assert_eq!((s.classes.clone(), s.items.len()), (vec!["cat".to_string(), "dog".into()], 2));
+        assert!(s.problems[0].reason.contains("line 5"), "{:?}", s.problems);
+    }
 
     #[test]
     fn csv_fields_follow_rfc_4180_quoting() {

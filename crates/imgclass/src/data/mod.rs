@@ -18,6 +18,7 @@ mod decode;
 pub mod folder;
 pub mod idx;
 pub mod labels;
+mod loader;
 mod split;
 mod splits;
 
@@ -26,9 +27,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
-pub use decode::{decode_bytes, decode_file};
+pub use decode::{conversions, decode_bytes, decode_file};
 pub use split::{Split, assign as assign_splits};
-pub use splits::{DataSplits, SplitOptions, SplitRecord};
+pub use loader::{Batch, Loader, chunks, worker_pool};
+pub use splits::{DataSplits, LoadOptions, Residency, SplitOptions, SplitRecord};
 
 use crate::error::{Error, Result};
 use crate::rng::{FNV_OFFSET, fnv1a};
@@ -96,10 +98,12 @@ pub struct Source {
     idx: Vec<IdxSplit>,
 }
 
-/// Decoded, preprocessed images of one split: `n × channels × height × width` bytes.
+/// Decoded, preprocessed images of one split: `n × channels × height × width` bytes, kept in
+/// memory, or (for data larger than the memory budget) decoded again from the files each
+/// time they are needed.
 #[derive(Debug, Clone, Default)]
 pub struct ImageData {
-    /// Concatenated CHW bytes of every image.
+    /// Concatenated CHW bytes of every image (empty when streamed).
     pub pixels: Vec<u8>,
     /// One label per image.
     pub labels: Vec<usize>,
@@ -109,6 +113,19 @@ pub struct ImageData {
     pub hashes: Vec<u64>,
     /// Bytes per image.
     pub image_len: usize,
+    /// Stored height and width (the presize for augmented training images).
+    pub size: (usize, usize),
+    /// Set when the images are not kept: they are decoded from these files on demand.
+    pub stream: Option<Streamed>,
+}
+
+/// Where a streamed split's images come from, and how they are preprocessed.
+#[derive(Debug, Clone)]
+pub struct Streamed {
+    /// One file per image.
+    pub files: Vec<PathBuf>,
+    /// The preprocessing that gives the stored bytes.
+    pub preprocess: Preprocess,
 }
 
 impl ImageData {
@@ -122,9 +139,25 @@ impl ImageData {
         self.labels.is_empty()
     }
 
-    /// The CHW bytes of image `i`.
-    pub fn image(&self, i: usize) -> &[u8] {
-        &self.pixels[i * self.image_len..(i + 1) * self.image_len]
+    /// Channels of the stored images.
+    pub fn channels(&self) -> usize {
+        self.image_len / (self.size.0 * self.size.1).max(1)
+    }
+
+    /// The stored CHW bytes of image `i` (decoded now when streamed; a file that can no longer
+    /// be read gives a black image).
+    pub fn image(&self, i: usize) -> std::borrow::Cow<'_, [u8]> {
+        match &self.stream {
+            None => std::borrow::Cow::Borrowed(&self.pixels[i * self.image_len..(i + 1) * self.image_len]),
+            Some(s) => std::borrow::Cow::Owned(
+                decode_file(&s.files[i]).map(|img| s.preprocess.apply(&img)).unwrap_or_else(|_| vec![0; self.image_len]),
+            ),
+        }
+    }
+
+    /// Bytes the split takes in memory.
+    pub fn memory_bytes(&self) -> usize {
+        self.pixels.len()
     }
 }
 
@@ -324,34 +357,123 @@ impl Source {
     }
 
     /// Decodes and preprocesses the items at `indices` in parallel. Images that fail to
-    /// decode are left out and returned as [`Skipped`]. `progress(done, total)` is called as
-    /// images finish. Returns whether every loaded image was grey (R = G = B).
-    pub fn load(
-        &self,
-        indices: &[usize],
-        pre: &Preprocess,
-        progress: &(dyn Fn(usize, usize) + Sync),
-    ) -> (ImageData, Vec<Skipped>, bool) {
+    /// decode are left out and returned as [`Skipped`]. With `keep` false only the labels,
+    /// names and hashes are kept and the images are streamed from their files later.
+    /// `progress(done, total)` is called as images finish.
+    pub fn load(&self, indices: &[usize], pre: &Preprocess, keep: bool, progress: &(dyn Fn(usize, usize) + Sync)) -> Loaded {
         let total = indices.len();
         let decoded: Vec<Result<(Vec<u8>, bool, u64)>> =
             self.par_decode(indices, progress, |r| r.map(|(img, hash)| (pre.apply(&img), is_grey(&img), hash)));
-        let mut data = ImageData { image_len: pre.image_len(), ..Default::default() };
-        data.pixels.reserve(total * pre.image_len());
-        let mut skipped = Vec::new();
-        let mut all_grey = true;
+        let mut data = ImageData { image_len: pre.image_len(), size: (pre.height, pre.width), ..Default::default() };
+        if keep {
+            data.pixels.reserve(total * pre.image_len());
+        }
+        let mut out = Loaded { data: ImageData::default(), skipped: Vec::new(), all_grey: true, stats: PixelStats::new(pre.channels) };
+        let mut files = Vec::new();
         for (&i, r) in indices.iter().zip(decoded) {
             match r {
                 Ok((bytes, grey, hash)) => {
-                    all_grey &= grey;
-                    data.pixels.extend_from_slice(&bytes);
+                    out.all_grey &= grey;
+                    out.stats.add(&bytes, pre.height * pre.width);
+                    if keep {
+                        data.pixels.extend_from_slice(&bytes);
+                    } else if let Origin::File(p) = &self.items[i].origin {
+                        files.push(p.clone());
+                    }
                     data.labels.push(self.items[i].label);
                     data.names.push(self.name(i));
                     data.hashes.push(hash);
                 }
-                Err(e) => skipped.push(Skipped { path: PathBuf::from(self.name(i)), reason: error_reason(&e) }),
+                Err(e) => out.skipped.push(Skipped { path: PathBuf::from(self.name(i)), reason: error_reason(&e) }),
             }
         }
-        (data, skipped, all_grey)
+        if !keep {
+            data.stream = Some(Streamed { files, preprocess: pre.clone() });
+        }
+        out.data = data;
+        out
+    }
+}
+
+impl Source {
+    /// The items at `indices` as a split streamed from their files, without reading them now
+    /// (unreadable files then give black images). IDX items are read from memory.
+    pub fn streamed(&self, indices: &[usize], pre: &Preprocess) -> ImageData {
+        let files: Vec<PathBuf> = indices
+            .iter()
+            .filter_map(|&i| match &self.items[i].origin {
+                Origin::File(p) => Some(p.clone()),
+                Origin::Idx { .. } => None,
+            })
+            .collect();
+        if files.len() < indices.len() {
+            return self.load(indices, pre, true, &|_, _| {}).data;
+        }
+        ImageData {
+            pixels: Vec::new(),
+            labels: indices.iter().map(|&i| self.items[i].label).collect(),
+            names: indices.iter().map(|&i| self.name(i)).collect(),
+            hashes: vec![0; indices.len()],
+            image_len: pre.image_len(),
+            size: (pre.height, pre.width),
+            stream: Some(Streamed { files, preprocess: pre.clone() }),
+        }
+    }
+}
+
+/// What [`Source::load`] gives: the images, what was skipped, whether every image was grey,
+/// and the per-channel pixel statistics.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The images.
+    pub data: ImageData,
+    /// Files that could not be read.
+    pub skipped: Vec<Skipped>,
+    /// Every image had R = G = B.
+    pub all_grey: bool,
+    /// Per-channel sums over the stored bytes.
+    pub stats: PixelStats,
+}
+
+/// Per-channel sums of pixel values and their squares (0–255 scale).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PixelStats {
+    /// Sum per channel.
+    pub sum: Vec<f64>,
+    /// Sum of squares per channel.
+    pub sq: Vec<f64>,
+    /// Pixels per channel.
+    pub n: f64,
+}
+
+impl PixelStats {
+    /// Empty statistics over `channels`.
+    pub fn new(channels: usize) -> Self {
+        Self { sum: vec![0.0; channels], sq: vec![0.0; channels], n: 0.0 }
+    }
+
+    /// Adds one CHW image of `plane` pixels per channel.
+    pub fn add(&mut self, chw: &[u8], plane: usize) {
+        for (c, channel) in chw.chunks_exact(plane).enumerate() {
+            let (s, q) = channel.iter().fold((0u64, 0u64), |(s, q), &v| (s + v as u64, q + (v as u64) * (v as u64)));
+            self.sum[c] += s as f64;
+            self.sq[c] += q as f64;
+        }
+        self.n += plane as f64;
+    }
+
+    /// Mean and standard deviation per channel on the 0–1 scale (std at least 1e-3).
+    pub fn mean_std(&self) -> (Vec<f32>, Vec<f32>) {
+        let n = self.n.max(1.0);
+        self.sum
+            .iter()
+            .zip(&self.sq)
+            .map(|(s, q)| {
+                let mean = s / n / 255.0;
+                let var = (q / n / (255.0 * 255.0) - mean * mean).max(0.0);
+                (mean as f32, (var.sqrt() as f32).max(1e-3))
+            })
+            .unzip()
     }
 }
 
@@ -399,10 +521,14 @@ pub fn default_preprocess(source: &Source, (h, w): (usize, usize), resize: Resiz
 /// Narrows RGB bytes whose channels are all equal to one channel.
 pub fn rgb_to_grey(data: &mut ImageData) {
     let plane = data.image_len / 3;
-    let mut out = Vec::with_capacity(data.pixels.len() / 3);
-    for image in data.pixels.chunks_exact(data.image_len) {
-        out.extend_from_slice(&image[..plane]);
+    if let Some(s) = &mut data.stream {
+        s.preprocess.channels = 1;
+    } else {
+        let mut out = Vec::with_capacity(data.pixels.len() / 3);
+        for image in data.pixels.chunks_exact(data.image_len) {
+            out.extend_from_slice(&image[..plane]);
+        }
+        data.pixels = out;
     }
-    data.pixels = out;
     data.image_len = plane;
 }

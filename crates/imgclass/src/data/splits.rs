@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ImageData, Skipped, Source, Split, assign_splits, rgb_to_grey};
+use super::{ImageData, Loaded, Skipped, Source, Split, assign_splits, rgb_to_grey};
 use crate::error::{Error, Result};
 use crate::transforms::Preprocess;
 
@@ -30,6 +30,49 @@ impl SplitOptions {
             )));
         }
         Ok(())
+    }
+}
+
+/// Where decoded images are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Residency {
+    /// In memory when they fit the memory budget, else streamed from disk.
+    #[default]
+    Auto,
+    /// Decoded once and kept in memory.
+    Memory,
+    /// Decoded from their files every time they are used (memory stays flat).
+    Disk,
+}
+
+impl std::str::FromStr for Residency {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "memory" => Ok(Self::Memory),
+            "disk" => Ok(Self::Disk),
+            other => Err(format!("unknown image storage {other:?}: use auto, memory or disk")),
+        }
+    }
+}
+
+/// How the splits' images are stored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadOptions {
+    /// Training images are stored at this square size (fastai's presizing: augmentation then
+    /// samples the final size from it); `None` stores them at the model's size.
+    pub presize: Option<usize>,
+    /// Memory or disk.
+    pub residency: Residency,
+    /// With `Residency::Auto`, the most bytes of decoded images kept in memory.
+    pub memory_budget: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self { presize: None, residency: Residency::Auto, memory_budget: 512 << 20 }
     }
 }
 
@@ -78,8 +121,19 @@ impl DataSplits {
     /// image is grey) and fits the normalization on the training images.
     pub fn load(
         source: &Source,
+        preprocess: Preprocess,
+        options: SplitOptions,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<DataSplits> {
+        Self::load_with(source, preprocess, options, LoadOptions::default(), progress)
+    }
+
+    /// [`DataSplits::load`] with presizing and a choice of where the images are kept.
+    pub fn load_with(
+        source: &Source,
         mut preprocess: Preprocess,
         options: SplitOptions,
+        load: LoadOptions,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<DataSplits> {
         options.validate()?;
@@ -91,11 +145,23 @@ impl DataSplits {
         let (tr, va, te) = (pick(Split::Train), pick(Split::Valid), pick(Split::Test));
         let total = tr.len() + va.len() + te.len();
         let offset = |base: usize| move |d: usize, _t: usize| progress(base + d, total);
-        let (mut train, mut skipped, grey_tr) = source.load(&tr, &preprocess, &offset(0));
-        let (mut valid, s2, grey_va) = source.load(&va, &preprocess, &offset(tr.len()));
-        let (mut test, s3, grey_te) = source.load(&te, &preprocess, &offset(tr.len() + va.len()));
-        skipped.extend(s2);
-        skipped.extend(s3);
+        let mut stored = preprocess.clone();
+        if let Some(p) = load.presize {
+            (stored.height, stored.width) = (p, p);
+        }
+        let keep = match load.residency {
+            _ if source.is_idx() => true,
+            Residency::Memory => true,
+            Residency::Disk => false,
+            Residency::Auto => tr.len() * stored.image_len() + (va.len() + te.len()) * preprocess.image_len() <= load.memory_budget,
+        };
+        let Loaded { data: mut train, mut skipped, all_grey: grey_tr, stats } = source.load(&tr, &stored, keep, &offset(0));
+        let v = source.load(&va, &preprocess, keep, &offset(tr.len()));
+        let t = source.load(&te, &preprocess, keep, &offset(tr.len() + va.len()));
+        let (mut valid, mut test) = (v.data, t.data);
+        skipped.extend(v.skipped);
+        skipped.extend(t.skipped);
+        let (grey_va, grey_te) = (v.all_grey, t.all_grey);
         if train.is_empty() {
             return Err(Error::BadDataset { path: source.root.clone(), message: "no readable training image".into() });
         }
@@ -116,7 +182,13 @@ impl DataSplits {
             }
         }
         if !preprocess.fixed_stats {
-            preprocess.fit_normalization(&train.pixels);
+            let (mut mean, mut std) = stats.mean_std();
+            mean.truncate(preprocess.channels);
+            std.truncate(preprocess.channels);
+            if preprocess.rgb_model && preprocess.channels == 1 {
+                (mean, std) = (vec![mean[0]; 3], vec![std[0]; 3]);
+            }
+            (preprocess.mean, preprocess.std) = (mean, std);
         }
         // What `evaluate` checks against: whole IDX parts, or the content of each image file.
         let sorted_set = |mut v: Vec<u64>| {

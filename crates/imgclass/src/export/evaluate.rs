@@ -75,7 +75,8 @@ impl Bundle {
             }
         }
         let all: Vec<usize> = (0..source.items.len()).collect();
-        let (mut data, mut skipped, _) = source.load(&all, &self.meta.preprocess, progress);
+        let loaded = source.load(&all, &self.meta.preprocess, true, progress);
+        let (mut data, mut skipped) = (loaded.data, loaded.skipped);
         skipped.splice(0..0, source.problems.iter().cloned());
         if data.is_empty() {
             return Err(Error::BadDataset { path: source.root.clone(), message: "no readable image to evaluate".into() });

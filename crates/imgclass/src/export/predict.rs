@@ -65,7 +65,8 @@ impl Bundle {
         }
         let source = Source::from_files(files);
         let all: Vec<usize> = (0..source.items.len()).collect();
-        let (data, unreadable, _) = source.load(&all, &self.meta.preprocess, &|_, _| {});
+        let loaded = source.load(&all, &self.meta.preprocess, true, &|_, _| {});
+        let (data, unreadable) = (loaded.data, loaded.skipped);
         skipped.extend(unreadable);
         let classes = self.meta.labels.len();
         let lp = log_probs(&self.net, &data, &self.meta.preprocess, &self.device);

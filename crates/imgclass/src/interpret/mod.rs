@@ -4,3 +4,4 @@ pub mod metrics;
 pub mod plot;
 
 pub use metrics::{ClassMetrics, Confusion};
+pub mod show;

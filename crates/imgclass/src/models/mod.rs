@@ -98,7 +98,7 @@ impl Arch {
     pub fn pretrained_stats(&self) -> Option<([f32; 3], [f32; 3])> {
         match self {
             Arch::EfficientnetLite0 => Some(([127.0 / 255.0; 3], [128.0 / 255.0; 3])),
-            Arch::Resnet18 | Arch::Resnet34 => Some(([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])),
+            Arch::Resnet18 | Arch::Resnet34 => Some(crate::transforms::IMAGENET_STATS),
             _ => None,
         }
     }

@@ -6,7 +6,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::data::ImageData;
+use crate::data::{ImageData, Loader, chunks};
 use crate::interpret::{ClassMetrics, Confusion};
 use crate::models::Net;
 use crate::transforms::Preprocess;
@@ -19,11 +19,8 @@ pub const EVAL_BATCH: usize = 256;
 /// # Shapes
 /// output: `[indices.len(), channels, height, width]`
 pub fn batch_tensor(data: &ImageData, indices: &[usize], pre: &Preprocess, device: &Device) -> Tensor<4> {
-    let mut floats = Vec::with_capacity(indices.len() * data.image_len);
-    for &i in indices {
-        pre.normalize_into(data.image(i), &mut floats);
-    }
-    Tensor::from_data(TensorData::new(floats, [indices.len(), pre.input_channels(), pre.height, pre.width]), device)
+    let b = Loader::new(data, pre).batch(indices);
+    Tensor::from_data(TensorData::new(b.x, b.shape), device)
 }
 
 /// Builds the label tensor for images `indices` of `data`.
@@ -32,16 +29,17 @@ pub fn label_tensor(data: &ImageData, indices: &[usize], device: &Device) -> Ten
     Tensor::from_data(TensorData::new(labels, [indices.len()]), device)
 }
 
-/// Runs `f` over every image of `data` in batches of [`EVAL_BATCH`] and returns its output
-/// rows (`n × dim` row-major) and `dim`.
+/// Runs `f` over every image of `data` in batches of [`EVAL_BATCH`] (prepared ahead by
+/// worker threads) and returns its output rows (`n × dim` row-major) and `dim`.
 pub(crate) fn map_batches(data: &ImageData, pre: &Preprocess, device: &Device, f: impl Fn(Tensor<4>) -> Tensor<2>) -> (Vec<f32>, usize) {
     let (mut out, mut dim) = (Vec::new(), 0);
     let all: Vec<usize> = (0..data.len()).collect();
-    for chunk in all.chunks(EVAL_BATCH) {
-        let y = f(batch_tensor(data, chunk, pre, device));
+    Loader::new(data, pre).for_each(&chunks(&all, EVAL_BATCH), |b| {
+        let y = f(Tensor::from_data(TensorData::new(b.x, b.shape), device));
         dim = y.dims()[1];
         out.extend(y.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 outputs"));
-    }
+        true
+    });
     (out, dim)
 }
 

@@ -8,19 +8,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::module::ParamGroup;
-use burn::nn::loss::CrossEntropyLoss;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::nn::Linear;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
+use burn::tensor::{Int, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::eval::{EvalReport, batch_tensor, evaluate, label_tensor, report_from_log_probs};
+use super::balance::{Balance, class_weights, oversampled_order};
+use super::eval::{EvalReport, evaluate, report_from_log_probs};
 use super::phases::{Features, plan};
 use super::run_dir::RunDir;
 use super::{Callback, TrainConfig};
-use crate::data::DataSplits;
+use crate::data::{Batch, DataSplits, Loader, worker_pool};
 use crate::error::{Error, Result};
 use crate::export::{Bundle, BundleMeta, DataInfo};
 use crate::models::Net;
@@ -84,6 +86,7 @@ pub struct Learner {
     base: Device,
     groups: Option<Vec<ParamGroup>>,
     pub(super) interrupt: Arc<AtomicBool>,
+    pub(super) pool: rayon::ThreadPool,
     run_dir: Option<RunDir>,
     kept: Option<(Net, EvalReport, usize)>,
     report: Option<TrainReport>,
@@ -111,7 +114,8 @@ impl Learner {
         }
         let groups = net.layer_groups();
         let optim = config.optimizer.init(config.weight_decay, config.momentum);
-        Ok(Learner { config, data, net, optim, device, base, groups, interrupt: Arc::default(), run_dir: None, kept: None, report: None })
+        let pool = worker_pool(if config.workers == 0 { rayon::current_num_threads() } else { config.workers });
+        Ok(Learner { config, data, net, optim, device, base, groups, interrupt: Arc::default(), pool, run_dir: None, kept: None, report: None })
     }
 
     /// Writes the run's config, split, metrics, checkpoints, bundle and plots into `dir`.
@@ -190,25 +194,26 @@ impl Learner {
         evaluate(net, &self.data.valid, &self.data.classes, &self.data.preprocess, &self.base)
     }
 
+    /// The training loss: cross-entropy, weighted per class with `--balance weights`.
+    pub(super) fn loss_fn(&self) -> CrossEntropyLoss {
+        match self.config.balance {
+            Some(Balance::Weights) => CrossEntropyLossConfig::new()
+                .with_weights(Some(class_weights(&self.data.train.labels, self.data.classes.len())))
+                .init(&self.device),
+            _ => CrossEntropyLoss::new(None, &self.device),
+        }
+    }
+
+    /// The loader of training batches for `epoch` (augmented as the config says).
+    pub(super) fn train_loader(&self, epoch: usize) -> Loader<'_> {
+        Loader::new(&self.data.train, &self.data.preprocess).on_pool(&self.pool).augmented(&self.config.augment, self.config.seed, epoch)
+    }
+
     /// One optimizer step on training images `idx` at learning rate `lr`; returns the updated
     /// network and the batch loss.
     pub(super) fn train_step(&mut self, net: Net, idx: &[usize], lr: impl Into<ModuleLearningRate>, loss_fn: &CrossEntropyLoss) -> (Net, f32) {
-        let x = batch_tensor(&self.data.train, idx, &self.data.preprocess, &self.device);
-        let y = label_tensor(&self.data.train, idx, &self.device);
-        let loss = loss_fn.forward(net.forward(x), y);
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
-        let net = self.optim.step(lr, net, grads);
-        (net, loss.into_scalar::<f32>())
-    }
-
-    /// One optimizer step of the head alone on cached body features of images `idx`.
-    fn head_step(&mut self, head: Linear, features: &Features, idx: &[usize], lr: f64, loss_fn: &CrossEntropyLoss) -> (Linear, f32) {
-        let x = features.batch(idx, &self.device);
-        let y = label_tensor(&self.data.train, idx, &self.device);
-        let loss = loss_fn.forward(head.forward(x), y);
-        let grads = GradientsParams::from_grads(loss.backward(), &head);
-        let head = self.optim.step(lr, head, grads);
-        (head, loss.into_scalar::<f32>())
+        let batch = self.train_loader(0).batch(idx);
+        step(&mut self.optim, &self.device, net, batch, lr, loss_fn)
     }
 
     /// Measures training throughput: runs `warmup` then `steps` optimizer steps of
@@ -245,7 +250,7 @@ impl Learner {
         let n = self.data.train.len();
         // Drop the last incomplete batch (fastai's `drop_last`), unless that would leave none.
         let steps_per_epoch = if n >= cfg.batch_size { n / cfg.batch_size } else { 1 };
-        let loss_fn = CrossEntropyLoss::new(None, &self.device);
+        let loss_fn = self.loss_fn();
         let mut rng = Rng::new(cfg.seed.wrapping_add(1));
         let mut history: Vec<EpochMetrics> = Vec::new();
         let (mut interrupted, mut early_stopped, mut diverged) = (false, false, false);
@@ -277,41 +282,66 @@ impl Learner {
                     cached = Some((train, valid, net.head().expect("a network with a head").clone()));
                 }
                 cb.epoch_start(epoch, epochs, steps_per_epoch);
+                let order = match cfg.balance {
+                    Some(Balance::Oversample) => oversampled_order(&self.data.train.labels, self.data.classes.len(), &mut rng),
+                    _ => order,
+                };
+                let batches: Vec<Vec<usize>> =
+                    (0..steps_per_epoch).map(|b| order[b * cfg.batch_size..((b + 1) * cfg.batch_size).min(n)].to_vec()).collect();
                 let (mut loss_sum, mut lr) = (0.0f64, 0.0);
                 let mut done = 0;
-                for b in 0..steps_per_epoch {
-                    if self.interrupt.load(Ordering::Relaxed) {
-                        interrupted = true;
-                        break;
-                    }
-                    let idx = &order[b * cfg.batch_size..((b + 1) * cfg.batch_size).min(n)];
-                    let l;
-                    if let Some((features, valid, head)) = cached.take() {
-                        lr = phase.lr(None, step, total_steps).1;
-                        let (next, loss) = self.head_step(head, &features, idx, lr, &loss_fn);
-                        cached = Some((features, valid, next));
-                        l = loss;
+                let use_cache = cached.is_some();
+                let mut slot = Some(net);
+                {
+                    let optim = &mut self.optim;
+                    let (device, interrupt, labels) = (&self.device, &self.interrupt, &self.data.train.labels);
+                    let mut on_batch = |b: usize, batch: Option<Batch>| -> bool {
+                        if interrupt.load(Ordering::Relaxed) {
+                            interrupted = true;
+                            return false;
+                        }
+                        let l;
+                        if let Some((features, valid, head)) = cached.take() {
+                            lr = phase.lr(None, step, total_steps).1;
+                            let (next, loss) = head_step(optim, device, head, &features, labels, &batches[b], lr, &loss_fn);
+                            cached = Some((features, valid, next));
+                            l = loss;
+                        } else {
+                            let (rates, head_lr) = phase.lr(groups.as_deref(), step, total_steps);
+                            lr = head_lr;
+                            let batch = batch.expect("a batch when the head does not train on cached features");
+                            let (next, loss) = self::step(optim, device, slot.take().expect("the network"), batch, rates, &loss_fn);
+                            slot = Some(next);
+                            l = loss;
+                        }
+                        if !l.is_finite() {
+                            cb.message(&format!(
+                                "the training loss became {l} at epoch {epoch}, step {}: the learning rate is too high (lower --lr); \
+                                 keeping the best weights before that",
+                                b + 1
+                            ));
+                            diverged = true;
+                            return false;
+                        }
+                        loss_sum += l as f64;
+                        done += 1;
+                        step += 1;
+                        cb.batch_end(b + 1, l, lr);
+                        true
+                    };
+                    if use_cache {
+                        (0..batches.len()).take_while(|&b| on_batch(b, None)).for_each(drop);
                     } else {
-                        let (rates, head_lr) = phase.lr(groups.as_deref(), step, total_steps);
-                        lr = head_lr;
-                        let (next, loss) = self.train_step(net, idx, rates, &loss_fn);
-                        net = next;
-                        l = loss;
+                        let loader =
+                            Loader::new(&self.data.train, &self.data.preprocess).on_pool(&self.pool).augmented(&cfg.augment, cfg.seed, epoch);
+                        let mut b = 0;
+                        loader.for_each(&batches, |batch| {
+                            b += 1;
+                            on_batch(b - 1, Some(batch))
+                        });
                     }
-                    if !l.is_finite() {
-                        cb.message(&format!(
-                            "the training loss became {l} at epoch {epoch}, step {}: the learning rate is too high (lower --lr); \
-                             keeping the best weights before that",
-                            b + 1
-                        ));
-                        diverged = true;
-                        break;
-                    }
-                    loss_sum += l as f64;
-                    done += 1;
-                    step += 1;
-                    cb.batch_end(b + 1, l, lr);
                 }
+                net = slot.take().expect("the network");
                 if diverged || (interrupted && done == 0) {
                     break;
                 }
@@ -405,6 +435,45 @@ impl Learner {
         }
         Ok(report)
     }
+}
+
+/// One optimizer step on a prepared batch at learning rate `lr`; returns the updated network
+/// and the batch loss.
+pub(super) fn step(
+    optim: &mut ModuleOptimizer,
+    device: &Device,
+    net: Net,
+    batch: Batch,
+    lr: impl Into<ModuleLearningRate>,
+    loss_fn: &CrossEntropyLoss,
+) -> (Net, f32) {
+    let y = Tensor::<1, Int>::from_data(TensorData::new(batch.y, [batch.shape[0]]), device);
+    let x = Tensor::from_data(TensorData::new(batch.x, batch.shape), device);
+    let loss = loss_fn.forward(net.forward(x), y);
+    let grads = GradientsParams::from_grads(loss.backward(), &net);
+    let net = optim.step(lr, net, grads);
+    (net, loss.into_scalar::<f32>())
+}
+
+/// One optimizer step of the head alone on cached body features of images `idx`.
+#[allow(clippy::too_many_arguments)]
+fn head_step(
+    optim: &mut ModuleOptimizer,
+    device: &Device,
+    head: Linear,
+    features: &Features,
+    labels: &[usize],
+    idx: &[usize],
+    lr: f64,
+    loss_fn: &CrossEntropyLoss,
+) -> (Linear, f32) {
+    let x = features.batch(idx, device);
+    let y: Vec<i64> = idx.iter().map(|&i| labels[i] as i64).collect();
+    let y = Tensor::<1, Int>::from_data(TensorData::new(y, [idx.len()]), device);
+    let loss = loss_fn.forward(head.forward(x), y);
+    let grads = GradientsParams::from_grads(loss.backward(), &head);
+    let head = optim.step(lr, head, grads);
+    (head, loss.into_scalar::<f32>())
 }
 
 /// A one-weight network that holds `Learner::net`'s place while `fit` works on the real one.

@@ -1,6 +1,7 @@
 //! Training: the [`TrainConfig`] that fully describes a run, the [`Learner`] that runs it, and
 //! the [`Callback`] through which a front end shows progress.
 
+mod balance;
 mod eval;
 mod learner;
 mod lr_find;
@@ -9,6 +10,7 @@ mod phases;
 mod run_dir;
 mod schedule;
 
+pub use balance::Balance;
 pub use eval::{EVAL_BATCH, EvalReport, batch_tensor, evaluate, label_tensor, log_probs, report_from_log_probs};
 pub use learner::{EpochMetrics, Learner, TrainReport};
 pub use lr_find::{LrFind, Smoother};
@@ -20,9 +22,9 @@ use std::path::PathBuf;
 
 use burn::config::Config;
 
-use crate::data::{Source, SplitOptions, choose_size, default_preprocess};
+use crate::data::{LoadOptions, Residency, Source, SplitOptions, choose_size, default_preprocess};
 use crate::models::Arch;
-use crate::transforms::{Preprocess, ResizeMode};
+use crate::transforms::{Augment, Normalize, Preprocess, ResizeMode};
 
 /// Everything that defines a training run; saved as `config.json` in the run folder.
 #[derive(Config, Debug)]
@@ -89,6 +91,27 @@ pub struct TrainConfig {
     /// body then runs in inference mode: its batch norms do not train).
     #[config(default = true)]
     pub cache_features: bool,
+    /// Training-time augmentation (`--aug` presets; see [`Augment::preset`]).
+    #[config(default = "Augment::default()")]
+    pub augment: Augment,
+    /// Square size training images are stored at before augmentation samples the input size
+    /// from them (fastai's presizing); by default 1.5 × the input size when augmenting.
+    pub presize: Option<usize>,
+    /// Which normalization statistics the inputs get.
+    #[config(default = "Normalize::Auto")]
+    pub normalize: Normalize,
+    /// Counter class imbalance: weight the loss, or oversample rare classes.
+    pub balance: Option<Balance>,
+    /// Threads that decode, augment and normalize batches (0: one per core).
+    #[config(default = 0)]
+    pub workers: usize,
+    /// Where decoded images are kept.
+    #[config(default = "Residency::Auto")]
+    pub images_in: Residency,
+    /// With `images_in` auto: the most MiB of decoded images kept in memory (else they are
+    /// streamed from disk every epoch).
+    #[config(default = 512)]
+    pub memory_mb: usize,
 }
 
 impl TrainConfig {
@@ -132,6 +155,13 @@ impl TrainConfig {
             return bad("--weights applies to resnet18, resnet34 and efficientnet_lite0");
         }
         self.split_options().validate()?;
+        self.augment.validate().map_err(crate::Error::Config)?;
+        if self.presize.is_some_and(|p| p == 0) {
+            return bad("--presize must be at least 1 pixel");
+        }
+        if self.normalize == Normalize::Pretrained && self.arch.pretrained_stats().is_none() {
+            return bad("--normalize pretrained needs a pretrained architecture (resnet18, resnet34, efficientnet_lite0)");
+        }
         let s = self.size.unwrap_or(size);
         self.arch.validate([3, s, s])?;
         match self.weights_path() {
@@ -155,18 +185,39 @@ impl TrainConfig {
         }
     }
 
-    /// The preprocessing for images of `source` at `(h, w)`: RGB input with the backbone's own
-    /// normalization for a pretrained body, RGB input for EfficientNet, else
-    /// [`default_preprocess`] (normalization fitted on the training images).
+    /// The preprocessing for images of `source` at `(h, w)`, normalized as `normalize` says:
+    /// by default with the backbone's own statistics for a pretrained body, else fitted on the
+    /// training images. Pretrained bodies and EfficientNet take RGB input.
     pub fn preprocess(&self, source: &Source, size: (usize, usize)) -> Preprocess {
         let pre = default_preprocess(source, size, self.resize);
-        match self.arch.pretrained_stats() {
-            Some((mean, std)) if self.starts_pretrained() => Preprocess::pretrained(size.0, size.1, pre.channels, self.resize, mean, std),
-            _ if self.arch == Arch::EfficientnetLite0 => {
-                Preprocess { rgb_model: true, mean: vec![0.0; 3], std: vec![1.0; 3], ..pre }
+        let rgb = self.starts_pretrained() || self.arch == Arch::EfficientnetLite0;
+        let fixed = match self.normalize {
+            Normalize::Auto if self.starts_pretrained() => self.arch.pretrained_stats(),
+            Normalize::Pretrained => self.arch.pretrained_stats(),
+            Normalize::Imagenet => Some(crate::transforms::IMAGENET_STATS),
+            Normalize::None => Some(([0.0; 3], [1.0; 3])),
+            Normalize::Auto | Normalize::Data => None,
+        };
+        match fixed {
+            Some((mean, std)) => {
+                let mut p = Preprocess::pretrained(size.0, size.1, pre.channels, self.resize, mean, std);
+                p.rgb_model = rgb;
+                if !rgb {
+                    p.mean.truncate(pre.channels);
+                    p.std.truncate(pre.channels);
+                }
+                p
             }
-            _ => pre,
+            None if rgb => Preprocess { rgb_model: true, mean: vec![0.0; 3], std: vec![1.0; 3], ..pre },
+            None => pre,
         }
+    }
+
+    /// How the training data is stored: presized when augmenting, in memory or on disk.
+    pub fn load_options(&self, size: (usize, usize)) -> LoadOptions {
+        let augmenting = !self.augment.is_identity();
+        let presize = self.presize.or(augmenting.then(|| (size.0.max(size.1) * 3).div_ceil(2)));
+        LoadOptions { presize, residency: self.images_in, memory_budget: self.memory_mb << 20 }
     }
 
     /// The input size: `size`, else 224 for a pretrained body (what its weights were trained

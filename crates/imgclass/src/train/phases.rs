@@ -48,7 +48,8 @@ pub(crate) fn plan(cfg: &TrainConfig) -> Vec<Phase> {
         Schedule::Constant => Schedule::Constant,
     };
     let range = |low: f64, high: f64| even_mults(low, high, 3);
-    let cached = cfg.cache_features;
+    // Augmented images change every epoch: their features cannot be cached.
+    let cached = cfg.cache_features && cfg.augment.is_identity();
     let frozen = |epochs, schedule| Phase { epochs, frozen: true, cached, train_bn: !cached, schedule, peaks: vec![cfg.lr] };
     if pretrained && cfg.freeze_epochs > 0 {
         let half = cfg.lr / 2.0;

@@ -4,11 +4,48 @@
 //! [`Preprocess`] is serializable and stored inside every model bundle, so `predict` resizes,
 //! converts and normalizes exactly as training did.
 
+pub mod augment;
 pub(crate) mod resize;
+
+pub use augment::{AugPreset, Augment, PadMode};
 
 pub use resize::{ResizeMode, resize_to_chw};
 
 use serde::{Deserialize, Serialize};
+
+/// ImageNet's per-channel mean and standard deviation (0–1 scale), as torchvision uses them.
+pub const IMAGENET_STATS: ([f32; 3], [f32; 3]) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
+
+/// Which statistics normalize the inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Normalize {
+    /// The pretrained body's own statistics when there is one, else `Data`.
+    #[default]
+    Auto,
+    /// Mean and standard deviation of the training images.
+    Data,
+    /// ImageNet's (torchvision's) statistics.
+    Imagenet,
+    /// The pretrained architecture's own statistics.
+    Pretrained,
+    /// Pixels scaled to 0–1, no shift.
+    None,
+}
+
+impl std::str::FromStr for Normalize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "data" => Ok(Self::Data),
+            "imagenet" => Ok(Self::Imagenet),
+            "pretrained" => Ok(Self::Pretrained),
+            "none" => Ok(Self::None),
+            other => Err(format!("unknown normalization {other:?}: use auto, data, imagenet, pretrained or none")),
+        }
+    }
+}
 
 /// Everything needed to turn a decoded image into a model input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,27 +134,14 @@ impl Preprocess {
 
     /// Sets `mean` and `std` to the per-channel statistics of `chw` (several images' bytes).
     pub fn fit_normalization(&mut self, chw: &[u8]) {
-        let plane = self.height * self.width;
-        let mut sum = vec![0f64; self.channels];
-        let mut sq = vec![0f64; self.channels];
-        let mut n = 0usize;
+        let mut stats = crate::data::PixelStats::new(self.channels);
         for image in chw.chunks_exact(self.image_len()) {
-            for (c, channel) in image.chunks_exact(plane).enumerate() {
-                let (s, q) = channel.iter().fold((0u64, 0u64), |(s, q), &v| (s + v as u64, q + (v as u64) * (v as u64)));
-                sum[c] += s as f64;
-                sq[c] += q as f64;
-            }
-            n += plane;
+            stats.add(image, self.height * self.width);
         }
-        if n == 0 {
+        if stats.n == 0.0 {
             return;
         }
-        for c in 0..self.channels {
-            let mean = sum[c] / n as f64 / 255.0;
-            let var = (sq[c] / n as f64 / (255.0 * 255.0) - mean * mean).max(0.0);
-            self.mean[c] = mean as f32;
-            self.std[c] = (var.sqrt() as f32).max(1e-3);
-        }
+        (self.mean, self.std) = stats.mean_std();
         if self.rgb_model && self.channels == 1 {
             self.mean = vec![self.mean[0]; 3];
             self.std = vec![self.std[0]; 3];

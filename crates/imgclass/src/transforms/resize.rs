@@ -17,6 +17,8 @@ pub enum ResizeMode {
     Crop,
     /// Scale the longer side to the target, then pad the rest with black.
     Pad,
+    /// Scale the longer side to the target, then pad the rest with the image mirrored at its edges.
+    PadReflect,
     /// Scale the shorter side to this many pixels, then cut the centre at the target size
     /// (ImageNet evaluation: 256 then 224). Images already at the target size are kept as they are.
     CropFrom(u32),
@@ -28,9 +30,22 @@ impl std::str::FromStr for ResizeMode {
         match s {
             "squish" => Ok(Self::Squish),
             "crop" => Ok(Self::Crop),
-            "pad" => Ok(Self::Pad),
-            other => Err(format!("unknown resize mode {other:?}: use squish, crop or pad")),
+            "pad" | "pad_zeros" => Ok(Self::Pad),
+            "pad_reflect" => Ok(Self::PadReflect),
+            other => Err(format!("unknown resize mode {other:?}: use squish, crop, pad or pad_reflect")),
         }
+    }
+}
+
+/// Resizes with a bilinear (triangle) filter widened when shrinking, as PIL's `BILINEAR`
+/// does, using SIMD (`fast_image_resize`).
+fn resample(rgb: &RgbImage, w: u32, h: u32) -> RgbImage {
+    let mut out = RgbImage::new(w, h);
+    let options = fast_image_resize::ResizeOptions::new()
+        .resize_alg(fast_image_resize::ResizeAlg::Convolution(fast_image_resize::FilterType::Bilinear));
+    match fast_image_resize::Resizer::new().resize(rgb, &mut out, &options) {
+        Ok(()) => out,
+        Err(_) => image::imageops::resize(rgb, w, h, FilterType::Triangle),
     }
 }
 
@@ -67,7 +82,7 @@ pub fn resize_to_chw(
         rgb
     } else {
         match mode {
-            ResizeMode::Squish => image::imageops::resize(&rgb, w, h, FilterType::Triangle),
+            ResizeMode::Squish => resample(&rgb, w, h),
             ResizeMode::Crop | ResizeMode::CropFrom(_) => {
                 let cover = f64::max(w as f64 / iw as f64, h as f64 / ih as f64);
                 let scale = match mode {
@@ -75,16 +90,27 @@ pub fn resize_to_chw(
                     _ => cover,
                 };
                 let (sw, sh) = (((iw as f64 * scale).round() as u32).max(w), ((ih as f64 * scale).round() as u32).max(h));
-                let scaled = image::imageops::resize(&rgb, sw, sh, FilterType::Triangle);
+                let scaled = resample(&rgb, sw, sh);
                 DynamicImage::ImageRgb8(scaled).crop_imm((sw - w) / 2, (sh - h) / 2, w, h).to_rgb8()
             }
-            ResizeMode::Pad => {
+            ResizeMode::Pad | ResizeMode::PadReflect => {
                 let scale = f64::min(w as f64 / iw as f64, h as f64 / ih as f64);
                 let (sw, sh) = (((iw as f64 * scale).round() as u32).clamp(1, w), ((ih as f64 * scale).round() as u32).clamp(1, h));
-                let scaled = image::imageops::resize(&rgb, sw, sh, FilterType::Triangle);
-                let mut canvas = RgbImage::new(w, h);
-                image::imageops::replace(&mut canvas, &scaled, ((w - sw) / 2) as i64, ((h - sh) / 2) as i64);
-                canvas
+                let scaled = resample(&rgb, sw, sh);
+                let (x0, y0) = ((w - sw) / 2, (h - sh) / 2);
+                if mode == ResizeMode::Pad {
+                    let mut canvas = RgbImage::new(w, h);
+                    image::imageops::replace(&mut canvas, &scaled, x0 as i64, y0 as i64);
+                    canvas
+                } else {
+                    // Mirror about the edge pixels: -1 → 1, n → n - 2.
+                    let mirror = |p: i64, n: u32| -> u32 {
+                        let (n, period) = (n as i64, 2 * (n as i64 - 1).max(1));
+                        let m = p.rem_euclid(period);
+                        (if n == 1 { 0 } else if m >= n { period - m } else { m }) as u32
+                    };
+                    RgbImage::from_fn(w, h, |x, y| *scaled.get_pixel(mirror(x as i64 - x0 as i64, sw), mirror(y as i64 - y0 as i64, sh)))
+                }
             }
         }
     };
@@ -135,6 +161,18 @@ mod tests {
         let out = resize_to_chw(&DynamicImage::ImageRgb8(img), 4, 4, 1, ResizeMode::Pad, [0; 3]);
         assert_eq!(&out[0..4], &[0, 0, 0, 0], "top row is padding");
         assert_eq!(&out[4..8], &[200, 200, 200, 200]);
+    }
+
+    #[test]
+    fn reflect_padding_mirrors_the_image_into_the_border() {
+        // A 4×2 image with a bright top row, padded to 4×4: the rows above and below mirror it.
+        let mut img = RgbImage::from_pixel(4, 2, image::Rgb([0, 0, 0]));
+        for x in 0..4 {
+            img.put_pixel(x, 0, image::Rgb([200, 200, 200]));
+        }
+        let out = resize_to_chw(&DynamicImage::ImageRgb8(img), 4, 4, 1, ResizeMode::PadReflect, [0; 3]);
+        let rows: Vec<u8> = (0..4).map(|r| out[r * 4]).collect();
+        assert_eq!(rows, vec![0, 200, 0, 200], "{out:?}");
     }
 
     #[test]

@@ -1,0 +1,473 @@
+//! Training-time augmentation, as fastai's `aug_transforms()` does it: every geometric change
+//! (flip, rotation, zoom, translation, perspective warp, random resized crop) is composed into
+//! one projective map from output to source coordinates and the image is sampled once
+//! (bilinear), straight from the presized image to the final size; lighting (brightness,
+//! contrast, saturation) and random erasing follow. Each change has a probability and a
+//! magnitude; every draw comes from a seeded [`Rng`], so an epoch's images are reproducible.
+
+use serde::{Deserialize, Serialize};
+
+use crate::rng::Rng;
+
+/// How source pixels outside the image are filled when a transform reaches past the edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PadMode {
+    /// Mirror the image at its edges (fastai's default).
+    #[default]
+    Reflection,
+    /// Black.
+    Zeros,
+    /// Repeat the edge pixels.
+    Border,
+}
+
+/// Named sets of augmentations (`--aug`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AugPreset {
+    /// No augmentation.
+    #[default]
+    None,
+    /// Flips, small rotations and zooms, mild lighting.
+    Light,
+    /// fastai's `aug_transforms()` defaults.
+    Default,
+    /// Larger rotations, zooms and warps, saturation, random resized crops and random erasing.
+    Strong,
+}
+
+impl std::str::FromStr for AugPreset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(Self::None),
+            "light" => Ok(Self::Light),
+            "default" => Ok(Self::Default),
+            "strong" => Ok(Self::Strong),
+            other => Err(format!("unknown augmentation {other:?}: use none, light, default or strong")),
+        }
+    }
+}
+
+/// Every augmentation with its probability and magnitude (serialized into `config.json` and
+/// the bundle's training config). All zeros (the `Default`) is no augmentation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Augment {
+    /// Probability of a horizontal flip.
+    pub flip: f64,
+    /// Probability of a vertical flip.
+    pub flip_vert: f64,
+    /// Probability that rotation, zoom, translation and warp are drawn for an image.
+    pub p_affine: f64,
+    /// Rotation drawn uniformly in ±`max_rotate` degrees.
+    pub max_rotate: f64,
+    /// Zoom drawn uniformly in `[min_zoom, max_zoom]`, centred at a random point (fastai's `Zoom`).
+    pub min_zoom: f64,
+    /// See `min_zoom`.
+    pub max_zoom: f64,
+    /// Shift drawn uniformly in ±`max_translate` of the image side, per axis.
+    pub max_translate: f64,
+    /// Perspective warp: each axis's magnitude drawn in ±`max_warp` (fastai's `Warp`).
+    pub max_warp: f64,
+    /// Probability that brightness, contrast and saturation change.
+    pub p_lighting: f64,
+    /// Brightness shift drawn in ±`max_brightness`/2 of the full range.
+    pub max_brightness: f64,
+    /// Contrast factor drawn log-uniformly in `[1 − m, 1 / (1 − m)]`.
+    pub max_contrast: f64,
+    /// Saturation factor drawn log-uniformly in `[1 − m, 1 / (1 − m)]` (colour images).
+    pub max_saturation: f64,
+    /// Random resized crop: the crop keeps a uniform fraction in `[min_scale, 1]` of the area,
+    /// aspect ratio in `[3/4, 4/3]` (1 = off).
+    pub min_scale: f64,
+    /// Probability of erasing one random rectangle (up to `max_erase` of the area) with noise.
+    pub p_erase: f64,
+    /// See `p_erase`.
+    pub max_erase: f64,
+    /// Fill for pixels the geometry brings in from outside the image.
+    pub pad: PadMode,
+}
+
+impl Default for Augment {
+    fn default() -> Self {
+        Self {
+            flip: 0.0,
+            flip_vert: 0.0,
+            p_affine: 0.0,
+            max_rotate: 0.0,
+            min_zoom: 1.0,
+            max_zoom: 1.0,
+            max_translate: 0.0,
+            max_warp: 0.0,
+            p_lighting: 0.0,
+            max_brightness: 0.0,
+            max_contrast: 0.0,
+            max_saturation: 0.0,
+            min_scale: 1.0,
+            p_erase: 0.0,
+            max_erase: 0.0,
+            pad: PadMode::Reflection,
+        }
+    }
+}
+
+impl Augment {
+    /// The augmentations of a preset. `Default` is fastai's `aug_transforms()`: flip p 0.5,
+    /// rotation ±10°, zoom 1–1.1 and warp 0.2 with p 0.75, lighting 0.2 with p 0.75, reflection padding.
+    pub fn preset(preset: AugPreset) -> Self {
+        let none = Self::default();
+        match preset {
+            AugPreset::None => none,
+            AugPreset::Light => Self {
+                flip: 0.5,
+                p_affine: 0.75,
+                max_rotate: 5.0,
+                max_zoom: 1.05,
+                p_lighting: 0.75,
+                max_brightness: 0.1,
+                max_contrast: 0.1,
+                ..none
+            },
+            AugPreset::Default => Self {
+                flip: 0.5,
+                p_affine: 0.75,
+                max_rotate: 10.0,
+                max_zoom: 1.1,
+                max_warp: 0.2,
+                p_lighting: 0.75,
+                max_brightness: 0.2,
+                max_contrast: 0.2,
+                ..none
+            },
+            AugPreset::Strong => Self {
+                flip: 0.5,
+                p_affine: 0.75,
+                max_rotate: 20.0,
+                max_zoom: 1.3,
+                max_translate: 0.1,
+                max_warp: 0.3,
+                p_lighting: 0.75,
+                max_brightness: 0.4,
+                max_contrast: 0.4,
+                max_saturation: 0.3,
+                min_scale: 0.35,
+                p_erase: 0.25,
+                max_erase: 0.3,
+                ..none
+            },
+        }
+    }
+
+    /// True when no augmentation can change an image.
+    pub fn is_identity(&self) -> bool {
+        let geometric = self.p_affine > 0.0
+            && (self.max_rotate > 0.0 || self.max_zoom > 1.0 || self.max_translate > 0.0 || self.max_warp > 0.0);
+        let lighting = self.p_lighting > 0.0 && (self.max_brightness > 0.0 || self.max_contrast > 0.0 || self.max_saturation > 0.0);
+        !(self.flip > 0.0 || self.flip_vert > 0.0 || geometric || lighting || self.min_scale < 1.0 || (self.p_erase > 0.0 && self.max_erase > 0.0))
+    }
+
+    /// Checks that probabilities are in `[0, 1]` and magnitudes in range.
+    pub fn validate(&self) -> Result<(), String> {
+        let probs = [self.flip, self.flip_vert, self.p_affine, self.p_lighting, self.p_erase];
+        if probs.iter().any(|p| !(0.0..=1.0).contains(p)) {
+            return Err("augmentation probabilities must be in [0, 1]".into());
+        }
+        if !(self.min_zoom > 0.0 && self.max_zoom >= self.min_zoom) || !(self.min_scale > 0.0 && self.min_scale <= 1.0) {
+            return Err("augmentation zoom needs 0 < min_zoom ≤ max_zoom and min_scale in (0, 1]".into());
+        }
+        let below_one = [self.max_contrast, self.max_saturation, self.max_erase, self.max_translate];
+        if below_one.iter().any(|m| !(0.0..1.0).contains(m)) || self.max_rotate < 0.0 || self.max_warp < 0.0 || self.max_brightness < 0.0 {
+            return Err("augmentation magnitudes must be ≥ 0 (contrast, saturation, translation and erasing < 1)".into());
+        }
+        Ok(())
+    }
+
+    /// Augments one `channels × sh × sw` image into `channels × oh × ow` bytes.
+    pub fn apply(&self, src: &[u8], channels: usize, (sh, sw): (usize, usize), (oh, ow): (usize, usize), rng: &mut Rng) -> Vec<u8> {
+        let map = self.draw_geometry(rng);
+        let mut out = sample(src, channels, (sh, sw), (oh, ow), &map, self.pad);
+        if rng.chance(self.p_lighting) {
+            let log_range = |m: f64, rng: &mut Rng| if m > 0.0 { rng.uniform((1.0 - m).ln(), -(1.0 - m).ln()).exp() } else { 1.0 };
+            let shift = rng.uniform(-self.max_brightness / 2.0, self.max_brightness / 2.0 + f64::MIN_POSITIVE);
+            let contrast = log_range(self.max_contrast, rng);
+            let saturation = log_range(self.max_saturation, rng);
+            lighting(&mut out, channels, oh * ow, shift, contrast, saturation);
+        }
+        if rng.chance(self.p_erase) && self.max_erase > 0.0 {
+            erase(&mut out, channels, (oh, ow), self.max_erase, rng);
+        }
+        out
+    }
+
+    /// Draws the output → source map of one image: crop ∘ affine ∘ warp.
+    fn draw_geometry(&self, rng: &mut Rng) -> Mat3 {
+        let mut m = IDENTITY;
+        if self.min_scale < 1.0 {
+            let area = rng.uniform(self.min_scale, 1.0);
+            let ratio = rng.uniform((3f64 / 4.0).ln(), (4f64 / 3.0).ln()).exp();
+            let (w, h) = ((area * ratio).sqrt().min(1.0), (area / ratio).sqrt().min(1.0));
+            let (cx, cy) = (rng.uniform(-(1.0 - w), 1.0 - w), rng.uniform(-(1.0 - h), 1.0 - h));
+            m = mul(&m, &[[w, 0.0, cx], [0.0, h, cy], [0.0, 0.0, 1.0]]);
+        }
+        let fx = if rng.chance(self.flip) { -1.0 } else { 1.0 };
+        let fy = if rng.chance(self.flip_vert) { -1.0 } else { 1.0 };
+        if rng.chance(self.p_affine) {
+            let angle = rng.uniform(-self.max_rotate, self.max_rotate).to_radians();
+            let zoom = rng.uniform(self.min_zoom, self.max_zoom + 1e-12);
+            // fastai's Zoom: the window of side 1/zoom sits at a random place inside the image.
+            let free = (1.0 - 1.0 / zoom).max(0.0);
+            let tx = rng.uniform(-free, free) + rng.uniform(-self.max_translate, self.max_translate) * 2.0;
+            let ty = rng.uniform(-free, free) + rng.uniform(-self.max_translate, self.max_translate) * 2.0;
+            let (c, s) = (angle.cos() / zoom, angle.sin() / zoom);
+            m = mul(&m, &[[c * fx, -s * fy, tx], [s * fx, c * fy, ty], [0.0, 0.0, 1.0]]);
+            if self.max_warp > 0.0 {
+                let (wx, wy) = (rng.uniform(-self.max_warp, self.max_warp), rng.uniform(-self.max_warp, self.max_warp));
+                m = mul(&m, &warp(wx, wy));
+            }
+        } else {
+            m = mul(&m, &[[fx, 0.0, 0.0], [0.0, fy, 0.0], [0.0, 0.0, 1.0]]);
+        }
+        m
+    }
+}
+
+/// Resizes a `channels × sh × sw` image to `oh × ow` (bilinear, no augmentation).
+pub fn rescale(src: &[u8], channels: usize, (sh, sw): (usize, usize), (oh, ow): (usize, usize)) -> Vec<u8> {
+    if (sh, sw) == (oh, ow) {
+        return src.to_vec();
+    }
+    sample(src, channels, (sh, sw), (oh, ow), &IDENTITY, PadMode::Border)
+}
+
+type Mat3 = [[f64; 3]; 3];
+const IDENTITY: Mat3 = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+
+fn mul(a: &Mat3, b: &Mat3) -> Mat3 {
+    let mut out = [[0.0; 3]; 3];
+    for (i, row) in out.iter_mut().enumerate() {
+        for (j, v) in row.iter_mut().enumerate() {
+            *v = (0..3).map(|k| a[i][k] * b[k][j]).sum();
+        }
+    }
+    out
+}
+
+/// fastai's perspective warp: the output's corners map to corners moved by `(wx, wy)`.
+fn warp(wx: f64, wy: f64) -> Mat3 {
+    let from = [(-1.0, -1.0), (-1.0, 1.0), (1.0, -1.0), (1.0, 1.0)];
+    let to = [(-1.0 - wy, -1.0 - wx), (-1.0 + wy, 1.0 + wx), (1.0 + wy, -1.0 + wx), (1.0 - wy, 1.0 - wx)];
+    homography(&from, &to).unwrap_or(IDENTITY)
+}
+
+/// The projective map taking the four points `from` to `to` (None when degenerate).
+fn homography(from: &[(f64, f64); 4], to: &[(f64, f64); 4]) -> Option<Mat3> {
+    // Unknowns h0..h7 (h8 = 1): x' (h6 x + h7 y + 1) = h0 x + h1 y + h2, same for y'.
+    let mut a = [[0.0f64; 9]; 8];
+    for (k, (&(x, y), &(u, v))) in from.iter().zip(to).enumerate() {
+        a[2 * k] = [x, y, 1.0, 0.0, 0.0, 0.0, -u * x, -u * y, u];
+        a[2 * k + 1] = [0.0, 0.0, 0.0, x, y, 1.0, -v * x, -v * y, v];
+    }
+    for col in 0..8 {
+        let pivot = (col..8).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[pivot][col].abs() < 1e-12 {
+            return None;
+        }
+        a.swap(col, pivot);
+        for row in 0..8 {
+            if row != col {
+                let f = a[row][col] / a[col][col];
+                for k in col..9 {
+                    a[row][k] -= f * a[col][k];
+                }
+            }
+        }
+    }
+    let h: Vec<f64> = (0..8).map(|i| a[i][8] / a[i][i]).collect();
+    Some([[h[0], h[1], h[2]], [h[3], h[4], h[5]], [h[6], h[7], 1.0]])
+}
+
+/// Maps a coordinate outside `0..n` back inside (mirror about the edge pixels' centres).
+fn reflect(p: f64, n: usize) -> f64 {
+    if n == 1 {
+        return 0.0;
+    }
+    let period = 2.0 * (n - 1) as f64;
+    let p = p.abs() % period;
+    if p > (n - 1) as f64 { period - p } else { p }
+}
+
+/// Samples the source at `map(output)` for every output pixel (bilinear). Coordinates are
+/// normalized to `[-1, 1]` over pixel centres' extent, as `grid_sample(align_corners=False)`.
+fn sample(src: &[u8], channels: usize, (sh, sw): (usize, usize), (oh, ow): (usize, usize), map: &Mat3, pad: PadMode) -> Vec<u8> {
+    let (splane, oplane) = (sh * sw, oh * ow);
+    let mut out = vec![0u8; channels * oplane];
+    for oy in 0..oh {
+        let y = (2.0 * oy as f64 + 1.0) / oh as f64 - 1.0;
+        for ox in 0..ow {
+            let x = (2.0 * ox as f64 + 1.0) / ow as f64 - 1.0;
+            let w = map[2][0] * x + map[2][1] * y + map[2][2];
+            let sx = (map[0][0] * x + map[0][1] * y + map[0][2]) / w;
+            let sy = (map[1][0] * x + map[1][1] * y + map[1][2]) / w;
+            let mut px = (sx + 1.0) * sw as f64 / 2.0 - 0.5;
+            let mut py = (sy + 1.0) * sh as f64 / 2.0 - 0.5;
+            match pad {
+                PadMode::Reflection => (px, py) = (reflect(px, sw), reflect(py, sh)),
+                PadMode::Border => (px, py) = (px.clamp(0.0, (sw - 1) as f64), py.clamp(0.0, (sh - 1) as f64)),
+                PadMode::Zeros => {}
+            }
+            let (x0, y0) = (px.floor(), py.floor());
+            let (fx, fy) = (px - x0, py - y0);
+            let (x0, y0) = (x0 as i64, y0 as i64);
+            let taps = [(x0, y0, (1.0 - fx) * (1.0 - fy)), (x0 + 1, y0, fx * (1.0 - fy)), (x0, y0 + 1, (1.0 - fx) * fy), (x0 + 1, y0 + 1, fx * fy)];
+            let o = oy * ow + ox;
+            for c in 0..channels {
+                let plane = &src[c * splane..(c + 1) * splane];
+                let mut v = 0.0;
+                for &(tx, ty, wt) in &taps {
+                    if wt == 0.0 {
+                        continue;
+                    }
+                    // Reflection and border moved the point inside: a tap past the edge has weight 0.
+                    if tx >= 0 && ty >= 0 && (tx as usize) < sw && (ty as usize) < sh {
+                        v += wt * plane[ty as usize * sw + tx as usize] as f64;
+                    }
+                }
+                out[c * oplane + o] = (v + 0.5).clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+    out
+}
+
+/// Brightness, contrast (about mid-grey) and saturation (about each pixel's luma).
+fn lighting(img: &mut [u8], channels: usize, plane: usize, shift: f64, contrast: f64, saturation: f64) {
+    if channels == 3 && saturation != 1.0 {
+        for i in 0..plane {
+            let (r, g, b) = (img[i] as f64, img[plane + i] as f64, img[2 * plane + i] as f64);
+            let luma = 0.299 * r + 0.587 * g + 0.114 * b;
+            for (c, v) in [r, g, b].into_iter().enumerate() {
+                img[c * plane + i] = (luma + saturation * (v - luma) + 0.5).clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+    let lut: Vec<u8> = (0..256)
+        .map(|v| ((0.5 + (v as f64 / 255.0 - 0.5) * contrast + shift) * 255.0 + 0.5).clamp(0.0, 255.0) as u8)
+        .collect();
+    for v in img.iter_mut() {
+        *v = lut[*v as usize];
+    }
+}
+
+/// fastai's `RandomErasing`: one rectangle of random area (≤ `max_area`) and aspect filled with noise.
+fn erase(img: &mut [u8], channels: usize, (h, w): (usize, usize), max_area: f64, rng: &mut Rng) {
+    let area = rng.uniform(0.0, max_area) * (h * w) as f64;
+    let aspect = rng.uniform(0.3f64.ln(), (1.0f64 / 0.3).ln()).exp();
+    let eh = ((area * aspect).sqrt().round() as usize).clamp(1, h);
+    let ew = ((area / aspect).sqrt().round() as usize).clamp(1, w);
+    let (y0, x0) = (rng.below(h - eh + 1), rng.below(w - ew + 1));
+    for c in 0..channels {
+        for y in y0..y0 + eh {
+            for x in x0..x0 + ew {
+                img[c * h * w + y * w + x] = rng.below(256) as u8;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ramp(h: usize, w: usize) -> Vec<u8> {
+        (0..h * w).map(|i| ((i % w) * 255 / (w - 1)) as u8).collect()
+    }
+
+    #[test]
+    fn no_augmentation_returns_the_image_unchanged() {
+        let img = ramp(8, 8);
+        let out = Augment::default().apply(&img, 1, (8, 8), (8, 8), &mut Rng::new(1));
+        assert_eq!(out, img);
+        assert!(Augment::default().is_identity() && !Augment::preset(AugPreset::Default).is_identity());
+    }
+
+    #[test]
+    fn a_certain_flip_mirrors_the_rows() {
+        let img = ramp(2, 4);
+        let aug = Augment { flip: 1.0, ..Augment::default() };
+        let out = aug.apply(&img, 1, (2, 4), (2, 4), &mut Rng::new(3));
+        assert_eq!(&out[..4], &[255, 170, 85, 0]);
+    }
+
+    #[test]
+    fn a_quarter_turn_maps_columns_to_rows() {
+        let img = ramp(4, 4);
+        let aug = Augment { p_affine: 1.0, max_rotate: 1e-9, ..Augment::default() };
+        // A rotation draw of ~0 leaves the image; build the 90° map directly.
+        assert_eq!(aug.apply(&img, 1, (4, 4), (4, 4), &mut Rng::new(0)), img);
+        let quarter = [[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]];
+        let out = sample(&img, 1, (4, 4), (4, 4), &quarter, PadMode::Zeros);
+        let column: Vec<u8> = (0..4).map(|y| out[y * 4]).collect();
+        assert_eq!(column, vec![255, 170, 85, 0], "{out:?}");
+    }
+
+    #[test]
+    fn the_warp_homography_sends_each_corner_where_it_was_asked() {
+        let m = warp(0.2, -0.1);
+        let to = [(-1.0 + 0.1, -1.0 - 0.2), (-1.0 - 0.1, 1.0 + 0.2), (1.0 - 0.1, -1.0 + 0.2), (1.0 + 0.1, 1.0 - 0.2)];
+        for ((x, y), (u, v)) in [(-1.0, -1.0), (-1.0, 1.0), (1.0, -1.0), (1.0, 1.0)].into_iter().zip(to) {
+            let w = m[2][0] * x + m[2][1] * y + m[2][2];
+            let (mu, mv) = ((m[0][0] * x + m[0][1] * y + m[0][2]) / w, (m[1][0] * x + m[1][1] * y + m[1][2]) / w);
+            assert!((mu - u).abs() < 1e-9 && (mv - v).abs() < 1e-9, "({x},{y}) → ({mu},{mv}), want ({u},{v})");
+        }
+    }
+
+    #[test]
+    fn reflection_mirrors_about_the_edge_pixels() {
+        assert_eq!(reflect(-1.0, 4), 1.0);
+        assert_eq!(reflect(4.0, 4), 2.0);
+        assert_eq!(reflect(2.5, 4), 2.5);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_augmentation_and_another_seed_another() {
+        let img: Vec<u8> = (0..3 * 16 * 16).map(|i| (i * 7 % 251) as u8).collect();
+        let aug = Augment::preset(AugPreset::Strong);
+        let a = aug.apply(&img, 3, (16, 16), (12, 12), &mut Rng::new(5));
+        assert_eq!(a, aug.apply(&img, 3, (16, 16), (12, 12), &mut Rng::new(5)));
+        assert_ne!(a, aug.apply(&img, 3, (16, 16), (12, 12), &mut Rng::new(6)));
+        assert_eq!(a.len(), 3 * 12 * 12);
+    }
+
+    #[test]
+    fn contrast_keeps_mid_grey_and_brightness_shifts_it() {
+        let mut img = vec![128u8, 0, 255];
+        lighting(&mut img, 1, 3, 0.0, 0.5, 1.0);
+        assert_eq!(img, vec![128, 64, 191]);
+        let mut img = vec![128u8];
+        lighting(&mut img, 1, 1, 0.2, 1.0, 1.0);
+        assert_eq!(img, vec![179]);
+    }
+
+    #[test]
+    fn zero_saturation_turns_colour_to_grey() {
+        let mut img = vec![255u8, 0, 0];
+        lighting(&mut img, 3, 1, 0.0, 1.0, 0.0);
+        assert!(img[0] == img[1] && img[1] == img[2], "{img:?}");
+    }
+
+    #[test]
+    fn rescaling_halves_a_checkerboard_to_its_average() {
+        let img: Vec<u8> = (0..16).map(|i| if (i % 4 + i / 4) % 2 == 0 { 0 } else { 200 }).collect();
+        let out = rescale(&img, 1, (4, 4), (2, 2));
+        assert!(out.iter().all(|&v| v == 100), "{out:?}");
+    }
+
+    #[test]
+    fn out_of_range_settings_are_rejected() {
+        assert!(Augment { flip: 1.5, ..Augment::default() }.validate().is_err());
+        assert!(Augment { min_zoom: 1.2, max_zoom: 1.1, ..Augment::default() }.validate().is_err());
+        assert!(Augment::preset(AugPreset::Strong).validate().is_ok());
+    }
+}
