@@ -4,7 +4,7 @@
 # (bench/make_photos.py, ~200 KB each) presized to 448 and cropped to 224, with fastai's default
 # augmentation and without. Both sides use WORKERS worker processes/threads and batches of 64.
 # Prints images/s of each and the ratio imgclass / torchvision, and writes the table to
-# runs/bench-photos/throughput.json. Installs torch and torchvision with pip if they are missing.
+# runs/bench-photos/throughput.json. torch and torchvision are installed only with BENCH_INSTALL_TORCH=1.
 #
 # usage: bench/loader_throughput.sh [N] [WORKERS]    (defaults 200 and 2)
 set -euo pipefail
@@ -12,9 +12,14 @@ cd "$(dirname "$0")/.."
 n=${1:-200}; workers=${2:-2}
 bin=target/release/imgclass
 data=runs/bench-photos
-python3 -c 'import torchvision' 2>/dev/null ||
-  python3 -m pip install --quiet torch torchvision ||
-  python3 -m pip install --quiet --break-system-packages torch torchvision
+pip_install() { python3 -m pip install --quiet "$@" || python3 -m pip install --quiet --break-system-packages "$@"; }
+python3 -c 'import numpy, PIL' 2>/dev/null || pip_install numpy pillow
+# The peer is installed on request only (PyPI's torch brings ~3 GB of CUDA libraries):
+# BENCH_INSTALL_TORCH=1, or `pip install torch torchvision` once. Without it only imgclass is timed.
+if ! python3 -c 'import torchvision' 2>/dev/null && [ "${BENCH_INSTALL_TORCH:-0}" = 1 ]; then
+  pip_install torch torchvision
+fi
+peer=1; python3 -c 'import torchvision' 2>/dev/null || peer=0
 [ -x $bin ] || cargo build --release --quiet -p imgclass-cli
 rm -f $data/throughput.json  # the last run's result, not a photo
 python3 bench/make_photos.py $data "$n"
@@ -22,11 +27,17 @@ args=(--size 224 --presize 448 --workers "$workers" --batch-size 64 --json)
 results=()
 for aug in default none; do
   ours=$($bin data bench $data --aug $aug "${args[@]}" | tail -n 1)
-  theirs=$(python3 bench/torch_loader.py $data --aug $aug "${args[@]}")
   echo "imgclass    $ours"
-  echo "torchvision $theirs"
-  results+=("$aug" "$ours" "$theirs")
+  if [ $peer = 1 ]; then
+    theirs=$(python3 bench/torch_loader.py $data --aug $aug "${args[@]}")
+    echo "torchvision $theirs"
+    results+=("$aug" "$ours" "$theirs")
+  fi
 done
+if [ $peer = 0 ]; then
+  echo "torchvision is not installed: imgclass alone was timed (BENCH_INSTALL_TORCH=1 $0 $n $workers for the comparison)"
+  exit 0
+fi
 python3 - $data/throughput.json "$workers" "${results[@]}" <<'PY'
 import json, sys
 out, workers, rest = sys.argv[1], int(sys.argv[2]), sys.argv[3:]

@@ -144,6 +144,9 @@ pub struct TransformArgs {
     /// mean/std), imagenet, pretrained or none.
     #[arg(long, default_value = "auto")]
     pub normalize: String,
+    /// Colour that transparent pixels are composited onto: white, black, grey or R,G,B.
+    #[arg(long, default_value = "white")]
+    pub background: String,
 }
 
 /// How batches are made (`train`, `lr-find`, `data bench`).

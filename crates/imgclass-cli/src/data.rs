@@ -10,6 +10,7 @@ use imgclass::data::{Split, SplitOptions, assign_splits, chunks, worker_pool, Lo
 use imgclass::interpret::show::batch_grid;
 use imgclass::rng::Rng;
 use imgclass::train::TrainConfig;
+use imgclass::transforms::Preprocess;
 
 use crate::args::{DataBenchArgs, DataCheckArgs, DataShowArgs, TransformArgs};
 use crate::progress::bar;
@@ -88,9 +89,19 @@ fn transform_config(t: &TransformArgs) -> Result<TrainConfig> {
         .with_resize(t.resize.parse().map_err(anyhow::Error::msg)?)
         .with_augment(crate::train::augment_from(t)?)
         .with_presize(t.presize)
-        .with_normalize(t.normalize.parse().map_err(anyhow::Error::msg)?);
+        .with_normalize(t.normalize.parse().map_err(anyhow::Error::msg)?)
+        .with_background(crate::train::background(&t.background)?);
     config.augment.validate().map_err(anyhow::Error::msg)?;
     Ok(config)
+}
+
+/// The preprocessing training images are stored with: `pre` at the presize when augmenting.
+fn stored_preprocess(config: &TrainConfig, pre: &Preprocess, size: (usize, usize)) -> Preprocess {
+    let mut stored = pre.clone();
+    if let Some(p) = config.load_options(size).presize {
+        (stored.height, stored.width) = (p, p);
+    }
+    stored
 }
 
 /// `imgclass data show`: a grid of training images (as `train` would split them), with
@@ -108,10 +119,7 @@ pub fn show(a: DataShowArgs) -> Result<ExitCode> {
     Rng::new(a.split.seed).shuffle(&mut train);
     // Decode a few more than shown, in case some cannot be read.
     train.truncate(a.count + a.count / 2 + 4);
-    let mut stored = pre.clone();
-    if let Some(p) = config.load_options(size).presize {
-        (stored.height, stored.width) = (p, p);
-    }
+    let stored = stored_preprocess(&config, &pre, size);
     let loaded = source.load(&train, &stored, true, &|_, _| {});
     crate::train::report_skipped(&loaded.skipped);
     let shown: Vec<usize> = (0..loaded.data.len().min(a.count)).collect();
@@ -132,10 +140,7 @@ pub fn bench(a: DataBenchArgs) -> Result<ExitCode> {
     let source = crate::train::open_source(&a.source)?;
     let size = config.input_size(&source);
     let pre = config.preprocess(&source, size);
-    let mut stored = pre.clone();
-    if let Some(p) = config.load_options(size).presize {
-        (stored.height, stored.width) = (p, p);
-    }
+    let stored = stored_preprocess(&config, &pre, size);
     let mut order: Vec<usize> = (0..source.items.len()).collect();
     Rng::new(1).shuffle(&mut order);
     let start = Instant::now();

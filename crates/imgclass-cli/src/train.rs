@@ -113,6 +113,7 @@ fn config_from(a: &TrainArgs) -> Result<TrainConfig> {
         .with_augment(augment_from(&a.transform)?)
         .with_presize(a.transform.presize)
         .with_normalize(a.transform.normalize.parse().map_err(anyhow::Error::msg)?)
+        .with_background(background(&a.transform.background)?)
         .with_balance(a.balance.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?)
         .with_workers(a.loader.workers)
         .with_images_in(a.loader.images_in.parse().map_err(anyhow::Error::msg)?)
@@ -121,6 +122,20 @@ fn config_from(a: &TrainArgs) -> Result<TrainConfig> {
         .with_test_pct(a.split.test_pct)
         .with_seed(a.split.seed)
         .with_patience(a.patience))
+}
+
+/// The colour of `--background`: white, black, grey or R,G,B.
+pub fn background(s: &str) -> Result<[u8; 3]> {
+    let rgb: Option<Vec<u8>> = match s {
+        "white" => Some(vec![255; 3]),
+        "black" => Some(vec![0; 3]),
+        "grey" | "gray" => Some(vec![128; 3]),
+        _ => s.split(',').map(|v| v.trim().parse::<u8>().ok()).collect(),
+    };
+    match rgb.as_deref() {
+        Some(&[r, g, b]) => Ok([r, g, b]),
+        _ => bail!("--background takes white, black, grey or R,G,B with each in 0..=255 (got {s:?})"),
+    }
 }
 
 /// The augmentation of `--aug`.

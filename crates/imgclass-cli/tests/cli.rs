@@ -626,7 +626,7 @@ fn augmentation_balancing_streaming_and_a_file_list_train_end_to_end() {
     assert_eq!((train["augment"]["max_rotate"].as_f64(), train["balance"].as_str()), (Some(20.0), Some("oversample")), "{config}");
     assert_eq!(train["images_in"], "disk");
     let out = t.path().join("weighted");
-    let (json, _, _) = train_tiny(t.path(), &data, &["--balance", "weights", "--normalize", "imagenet", "--out", out.to_str().unwrap()]);
+    let (json, _, _) = train_tiny(t.path(), &data, &["--balance", "weights", "--normalize", "imagenet", "--background", "0,0,0", "--out", out.to_str().unwrap()]);
     assert_eq!(json["epochs"], 3);
     let list = data.join("chosen.txt");
     std::fs::write(&list, "horizontal/00.png\nhorizontal/01.png\nhorizontal/02.png\nvertical/00.png\nvertical/01.png\nvertical/02.png\nvertical/gone.png\n").unwrap();

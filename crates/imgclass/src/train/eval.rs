@@ -11,8 +11,14 @@ use crate::interpret::{ClassMetrics, Confusion};
 use crate::models::Net;
 use crate::transforms::Preprocess;
 
-/// Batch size for inference.
+/// Batch size for inference on small images (28 px).
 pub const EVAL_BATCH: usize = 256;
+
+/// Batch size for inference at `pre`'s input size: [`EVAL_BATCH`] up to 64×64 pixels, fewer
+/// for larger inputs (down to 16) so activations stay within a few hundred MB.
+pub fn eval_batch(pre: &Preprocess) -> usize {
+    (EVAL_BATCH * 64 * 64 / (pre.height * pre.width).max(1)).clamp(16, EVAL_BATCH)
+}
 
 /// Builds the normalized input tensor for images `indices` of `data`.
 ///
@@ -29,12 +35,12 @@ pub fn label_tensor(data: &ImageData, indices: &[usize], device: &Device) -> Ten
     Tensor::from_data(TensorData::new(labels, [indices.len()]), device)
 }
 
-/// Runs `f` over every image of `data` in batches of [`EVAL_BATCH`] (prepared ahead by
+/// Runs `f` over every image of `data` in batches of [`eval_batch`] (prepared ahead by
 /// worker threads) and returns its output rows (`n × dim` row-major) and `dim`.
 pub(crate) fn map_batches(data: &ImageData, pre: &Preprocess, device: &Device, f: impl Fn(Tensor<4>) -> Tensor<2>) -> (Vec<f32>, usize) {
     let (mut out, mut dim) = (Vec::new(), 0);
     let all: Vec<usize> = (0..data.len()).collect();
-    Loader::new(data, pre).for_each(&chunks(&all, EVAL_BATCH), |b| {
+    Loader::new(data, pre).for_each(&chunks(&all, eval_batch(pre)), |b| {
         let y = f(Tensor::from_data(TensorData::new(b.x, b.shape), device));
         dim = y.dims()[1];
         out.extend(y.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 outputs"));

@@ -97,6 +97,9 @@ pub struct TrainConfig {
     /// Square size training images are stored at before augmentation samples the input size
     /// from them (fastai's presizing); by default 1.5 × the input size when augmenting.
     pub presize: Option<usize>,
+    /// The colour transparent pixels are composited onto (RGB).
+    #[config(default = "[255, 255, 255]")]
+    pub background: [u8; 3],
     /// Which normalization statistics the inputs get.
     #[config(default = "Normalize::Auto")]
     pub normalize: Normalize,
@@ -189,7 +192,7 @@ impl TrainConfig {
     /// by default with the backbone's own statistics for a pretrained body, else fitted on the
     /// training images. Pretrained bodies and EfficientNet take RGB input.
     pub fn preprocess(&self, source: &Source, size: (usize, usize)) -> Preprocess {
-        let pre = default_preprocess(source, size, self.resize);
+        let pre = Preprocess { background: self.background, ..default_preprocess(source, size, self.resize) };
         let rgb = self.starts_pretrained() || self.arch == Arch::EfficientnetLite0;
         let fixed = match self.normalize {
             Normalize::Auto if self.starts_pretrained() => self.arch.pretrained_stats(),
@@ -201,7 +204,7 @@ impl TrainConfig {
         match fixed {
             Some((mean, std)) => {
                 let mut p = Preprocess::pretrained(size.0, size.1, pre.channels, self.resize, mean, std);
-                p.rgb_model = rgb;
+                (p.rgb_model, p.background) = (rgb, self.background);
                 if !rgb {
                     p.mean.truncate(pre.channels);
                     p.std.truncate(pre.channels);
