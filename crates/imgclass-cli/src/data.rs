@@ -6,11 +6,10 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use imgclass::data::check::check as check_source;
-use imgclass::data::{Split, SplitOptions, assign_splits, chunks, worker_pool, Loader};
+use imgclass::data::{Loader, Split, SplitOptions, chunks, worker_pool};
 use imgclass::interpret::show::batch_grid;
 use imgclass::rng::Rng;
 use imgclass::train::TrainConfig;
-use imgclass::transforms::Preprocess;
 
 use crate::args::{DataBenchArgs, DataCheckArgs, DataShowArgs, TransformArgs};
 use crate::progress::bar;
@@ -84,24 +83,9 @@ pub fn check(a: DataCheckArgs) -> Result<ExitCode> {
 /// The training config's view of the transform flags, for the size, preprocessing and
 /// presizing that `train` would use.
 fn transform_config(t: &TransformArgs) -> Result<TrainConfig> {
-    let config = TrainConfig::new()
-        .with_size(t.size)
-        .with_resize(t.resize.parse().map_err(anyhow::Error::msg)?)
-        .with_augment(crate::train::augment_from(t)?)
-        .with_presize(t.presize)
-        .with_normalize(t.normalize.parse().map_err(anyhow::Error::msg)?)
-        .with_background(crate::train::background(&t.background)?);
+    let config = crate::train::with_transform(TrainConfig::new(), t)?;
     config.augment.validate().map_err(anyhow::Error::msg)?;
     Ok(config)
-}
-
-/// The preprocessing training images are stored with: `pre` at the presize when augmenting.
-fn stored_preprocess(config: &TrainConfig, pre: &Preprocess, size: (usize, usize)) -> Preprocess {
-    let mut stored = pre.clone();
-    if let Some(p) = config.load_options(size).presize {
-        (stored.height, stored.width) = (p, p);
-    }
-    stored
 }
 
 /// `imgclass data show`: a grid of training images (as `train` would split them), with
@@ -112,14 +96,12 @@ pub fn show(a: DataShowArgs) -> Result<ExitCode> {
     let source = crate::train::open_source(&a.source)?;
     let size = config.input_size(&source);
     let pre = config.preprocess(&source, size);
-    let labels: Vec<usize> = source.items.iter().map(|i| i.label).collect();
-    let hints: Vec<_> = source.items.iter().map(|i| i.hint).collect();
-    let splits = assign_splits(&labels, &hints, a.split.valid_pct, a.split.test_pct, a.split.seed);
+    let splits = source.split(config.split_options());
     let mut train: Vec<usize> = (0..splits.len()).filter(|&i| splits[i] == Split::Train).collect();
     Rng::new(a.split.seed).shuffle(&mut train);
     // Decode a few more than shown, in case some cannot be read.
     train.truncate(a.count + a.count / 2 + 4);
-    let stored = stored_preprocess(&config, &pre, size);
+    let stored = config.load_options(size).stored(&pre);
     let loaded = source.load(&train, &stored, true, &|_, _| {});
     crate::train::report_skipped(&loaded.skipped);
     let shown: Vec<usize> = (0..loaded.data.len().min(a.count)).collect();
@@ -140,13 +122,13 @@ pub fn bench(a: DataBenchArgs) -> Result<ExitCode> {
     let source = crate::train::open_source(&a.source)?;
     let size = config.input_size(&source);
     let pre = config.preprocess(&source, size);
-    let stored = stored_preprocess(&config, &pre, size);
+    let stored = config.load_options(size).stored(&pre);
     let mut order: Vec<usize> = (0..source.items.len()).collect();
     Rng::new(1).shuffle(&mut order);
     let start = Instant::now();
     let data = source.streamed(&order, &stored);
-    let workers = if a.loader.workers == 0 { rayon::current_num_threads() } else { a.loader.workers };
-    let pool = worker_pool(workers);
+    let pool = worker_pool(a.loader.workers);
+    let workers = pool.current_num_threads();
     let loader = Loader::new(&data, &pre).on_pool(&pool).augmented(&config.augment, 1, 1);
     let all: Vec<usize> = (0..data.len()).collect();
     let mut images = 0;

@@ -108,12 +108,6 @@ fn config_from(a: &TrainArgs) -> Result<TrainConfig> {
         .with_weight_decay(a.weight_decay)
         .with_momentum(a.momentum)
         .with_schedule(if a.constant_lr { Schedule::Constant } else { Schedule::default() })
-        .with_size(a.transform.size)
-        .with_resize(a.transform.resize.parse().map_err(anyhow::Error::msg)?)
-        .with_augment(augment_from(&a.transform)?)
-        .with_presize(a.transform.presize)
-        .with_normalize(a.transform.normalize.parse().map_err(anyhow::Error::msg)?)
-        .with_background(background(&a.transform.background)?)
         .with_balance(a.balance.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg)?)
         .with_workers(a.loader.workers)
         .with_images_in(a.loader.images_in.parse().map_err(anyhow::Error::msg)?)
@@ -122,10 +116,23 @@ fn config_from(a: &TrainArgs) -> Result<TrainConfig> {
         .with_test_pct(a.split.test_pct)
         .with_seed(a.split.seed)
         .with_patience(a.patience))
+    .and_then(|config| with_transform(config, &a.transform))
+}
+
+/// `config` with the input size, resizing, augmentation, presizing, normalization and
+/// background of the transform flags (shared by `train`, `lr-find` and `data show|bench`).
+pub fn with_transform(config: TrainConfig, t: &TransformArgs) -> Result<TrainConfig> {
+    Ok(config
+        .with_size(t.size)
+        .with_resize(t.resize.parse().map_err(anyhow::Error::msg)?)
+        .with_augment(Augment::preset(t.aug.parse::<AugPreset>().map_err(anyhow::Error::msg)?))
+        .with_presize(t.presize)
+        .with_normalize(t.normalize.parse().map_err(anyhow::Error::msg)?)
+        .with_background(background(&t.background)?))
 }
 
 /// The colour of `--background`: white, black, grey or R,G,B.
-pub fn background(s: &str) -> Result<[u8; 3]> {
+fn background(s: &str) -> Result<[u8; 3]> {
     let rgb: Option<Vec<u8>> = match s {
         "white" => Some(vec![255; 3]),
         "black" => Some(vec![0; 3]),
@@ -136,11 +143,6 @@ pub fn background(s: &str) -> Result<[u8; 3]> {
         Some(&[r, g, b]) => Ok([r, g, b]),
         _ => bail!("--background takes white, black, grey or R,G,B with each in 0..=255 (got {s:?})"),
     }
-}
-
-/// The augmentation of `--aug`.
-pub fn augment_from(t: &TransformArgs) -> Result<Augment> {
-    Ok(Augment::preset(t.aug.parse::<AugPreset>().map_err(anyhow::Error::msg)?))
 }
 
 /// The data to train on or check: `data` (default: the bundled sample) with its labels from

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::{Origin, Skipped, Source, SplitOptions, assign_splits, conversions, error_reason};
+use super::{Origin, Skipped, Source, SplitOptions, describe, error_reason};
 
 /// Images with a side shorter than this many pixels are reported as tiny (and any image
 /// whose shorter side is under a quarter of the median one).
@@ -82,26 +82,22 @@ pub struct CheckReport {
 /// duplicates that cross the train / valid boundary. `progress(done, total)` as images finish.
 pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usize) + Sync)) -> CheckReport {
     let all: Vec<usize> = (0..source.items.len()).collect();
-    let decoded: Vec<Result<(u32, u32, u64), String>> =
-        source.par_decode(&all, progress, |r| r.map(|(img, hash)| (img.width(), img.height(), hash)).map_err(|e| error_reason(&e)));
-    // Formats and conversions come from the files' headers (IDX images need none).
-    let described: Vec<Option<(String, Vec<String>)>> = {
-        use rayon::prelude::*;
-        all.par_iter()
-            .map(|&i| match (&source.items[i].origin, &decoded[i]) {
-                (Origin::File(p), Ok(_)) => {
-                    let format = image::ImageReader::open(p).ok()?.with_guessed_format().ok()?.format()?;
-                    let notes = super::decode_file(p).map(|img| conversions(p, &img)).unwrap_or_default();
-                    Some((format!("{format:?}").to_uppercase(), notes))
-                }
-                _ => None,
-            })
-            .collect()
-    };
+    // Each readable file's format and conversions come with its decoding (IDX images need none).
+    type Described = (u32, u32, u64, Option<(String, Vec<String>)>);
+    let decoded: Vec<Result<Described, String>> = source.par_decode(&all, progress, |i, r| {
+        r.map(|(img, hash)| {
+            let described = match &source.items[i].origin {
+                Origin::File(p) => describe(p, &img).map(|(format, notes)| (format!("{format:?}").to_uppercase(), notes)),
+                Origin::Idx { .. } => None,
+            };
+            (img.width(), img.height(), hash, described)
+        })
+        .map_err(|e| error_reason(&e))
+    });
     let mut formats: HashMap<String, usize> = HashMap::new();
     let mut converted = Vec::new();
-    for (i, d) in described.iter().enumerate() {
-        if let Some((format, notes)) = d {
+    for (i, d) in decoded.iter().enumerate() {
+        if let Ok((_, _, _, Some((format, notes)))) = d {
             *formats.entry(format.clone()).or_default() += 1;
             converted.extend(notes.iter().map(|n| Skipped { path: source.name(i).into(), reason: n.clone() }));
         }
@@ -109,8 +105,7 @@ pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usi
     let mut formats: Vec<(String, usize)> = formats.into_iter().collect();
     formats.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let labels: Vec<usize> = source.items.iter().map(|i| i.label).collect();
-    let hints: Vec<_> = source.items.iter().map(|i| i.hint).collect();
-    let splits = assign_splits(&labels, &hints, split.valid_pct, split.test_pct, split.seed);
+    let splits = source.split(split);
 
     let mut counts = vec![0usize; source.classes.len()];
     let mut unreadable = source.problems.clone();
@@ -120,7 +115,7 @@ pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usi
     let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
     for (i, r) in decoded.iter().enumerate() {
         match r {
-            Ok((w, h, hash)) => {
+            Ok((w, h, hash, _)) => {
                 counts[labels[i]] += 1;
                 *sizes.entry((*w, *h)).or_default() += 1;
                 range = [range[0].min(*w), range[1].min(*h), range[2].max(*w), range[3].max(*h)];
@@ -129,11 +124,11 @@ pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usi
             Err(reason) => unreadable.push(Skipped { path: source.name(i).into(), reason: reason.clone() }),
         }
     }
-    let mut short: Vec<u32> = decoded.iter().flatten().map(|(w, h, _)| (*w).min(*h)).collect();
+    let mut short: Vec<u32> = decoded.iter().flatten().map(|(w, h, _, _)| (*w).min(*h)).collect();
     short.sort_unstable();
     let median = short.get(short.len() / 2).copied().unwrap_or(0);
     for (i, r) in decoded.iter().enumerate() {
-        if let Ok((w, h, _)) = r
+        if let Ok((w, h, _, _)) = r
             && ((*w).min(*h) < TINY_SIDE || 4 * (*w).min(*h) < median)
         {
             tiny.push(source.name(i));

@@ -34,38 +34,34 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
     Ok(image)
 }
 
-/// What decoding `path` into `image` had to do beyond a plain 8-bit RGB or grey read, one
-/// line each: content of another format than the extension says, EXIF rotation, transparency,
-/// 16-bit depth, a GIF's later frames dropped. Reads only the file's header again.
-pub fn conversions(path: &Path, image: &DynamicImage) -> Vec<String> {
+/// The format of the file `path` (by content) and what decoding it into `image` had to do
+/// beyond a plain 8-bit RGB or grey read, one line each: content of another format than the
+/// extension says, EXIF rotation, transparency, 16-bit depth, a GIF's later frames dropped.
+/// Reads only the file's header again; `None` when that cannot be read.
+pub fn describe(path: &Path, image: &DynamicImage) -> Option<(image::ImageFormat, Vec<String>)> {
     let mut notes = Vec::new();
-    let reader = ImageReader::open(path).ok().and_then(|r| r.with_guessed_format().ok());
-    let format = reader.as_ref().and_then(|r| r.format());
+    let reader = ImageReader::open(path).ok()?.with_guessed_format().ok()?;
+    let format = reader.format()?;
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-    if let Some(f) = format
-        && !f.extensions_str().contains(&ext.as_str())
-    {
-        notes.push(format!("{f:?} content with a .{ext} extension (read by its content)"));
+    let gif = format == image::ImageFormat::Gif;
+    if !format.extensions_str().contains(&ext.as_str()) {
+        notes.push(format!("{format:?} content with a .{ext} extension (read by its content)"));
     }
-    if f_is(format, image::ImageFormat::Gif) {
+    if gif {
         notes.push("GIF: the first frame is used".into());
     }
-    if let Some(o) = reader.and_then(|r| r.into_decoder().ok()).and_then(|mut d| d.orientation().ok())
+    if let Some(o) = reader.into_decoder().ok().and_then(|mut d| d.orientation().ok())
         && o != image::metadata::Orientation::NoTransforms
     {
         notes.push(format!("EXIF orientation {} applied ({o:?})", o.to_exif()));
     }
-    if image.color().has_alpha() && !f_is(format, image::ImageFormat::Gif) {
+    if image.color().has_alpha() && !gif {
         notes.push("transparency composited onto the background colour".into());
     }
     if image.color().bytes_per_pixel() / image.color().channel_count() > 1 {
         notes.push(format!("{} bits per channel, scaled to 8", 8 * image.color().bytes_per_pixel() / image.color().channel_count()));
     }
-    notes
-}
-
-fn f_is(format: Option<image::ImageFormat>, want: image::ImageFormat) -> bool {
-    format == Some(want)
+    Some((format, notes))
 }
 
 #[cfg(test)]
@@ -95,7 +91,9 @@ mod tests {
         let p = t.path().join("x.jpg");
         let img = image::ImageBuffer::<image::Rgba<u16>, _>::from_pixel(2, 2, image::Rgba([1, 2, 3, 4]));
         image::DynamicImage::ImageRgba16(img).save_with_format(&p, image::ImageFormat::Png).unwrap();
-        let notes = conversions(&p, &decode_file(&p).unwrap()).join("; ");
+        let (format, notes) = describe(&p, &decode_file(&p).unwrap()).unwrap();
+        assert_eq!(format, image::ImageFormat::Png);
+        let notes = notes.join("; ");
         assert!(notes.contains("Png content with a .jpg") && notes.contains("transparency") && notes.contains("16 bits"), "{notes}");
     }
 

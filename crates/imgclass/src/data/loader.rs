@@ -35,10 +35,10 @@ pub struct Loader<'a> {
     prefetch: usize,
 }
 
-/// A pool of `workers` threads for loaders (at least one).
+/// A pool of `workers` threads for loaders (0: one per core, as rayon's global pool).
 pub fn worker_pool(workers: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
-        .num_threads(workers.max(1))
+        .num_threads(if workers == 0 { rayon::current_num_threads() } else { workers })
         .thread_name(|i| format!("imgclass-loader-{i}"))
         .build()
         .expect("a thread pool")

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
-pub use decode::{conversions, decode_bytes, decode_file};
+pub use decode::{decode_bytes, decode_file, describe};
 pub use split::{Split, assign as assign_splits};
 pub use loader::{Batch, Loader, chunks, worker_pool};
 pub use splits::{DataSplits, LoadOptions, Residency, SplitOptions, SplitRecord};
@@ -153,11 +153,6 @@ impl ImageData {
                 decode_file(&s.files[i]).map(|img| s.preprocess.apply(&img)).unwrap_or_else(|_| vec![0; self.image_len]),
             ),
         }
-    }
-
-    /// Bytes the split takes in memory.
-    pub fn memory_bytes(&self) -> usize {
-        self.pixels.len()
     }
 }
 
@@ -333,20 +328,20 @@ impl Source {
         }
     }
 
-    /// Decodes the items at `indices` in parallel and maps each result with `f`, calling
-    /// `progress(done, total)` as they finish (every 256 images and at the end).
+    /// Decodes the items at `indices` in parallel and maps each `(item index, result)` with
+    /// `f`, calling `progress(done, total)` as they finish (every 256 images and at the end).
     fn par_decode<T: Send>(
         &self,
         indices: &[usize],
         progress: &(dyn Fn(usize, usize) + Sync),
-        f: impl Fn(Result<(image::DynamicImage, u64)>) -> T + Sync,
+        f: impl Fn(usize, Result<(image::DynamicImage, u64)>) -> T + Sync,
     ) -> Vec<T> {
         let done = AtomicUsize::new(0);
         let total = indices.len();
         indices
             .par_iter()
             .map(|&i| {
-                let out = f(self.decode(&self.items[i]));
+                let out = f(i, self.decode(&self.items[i]));
                 let d = done.fetch_add(1, Ordering::Relaxed) + 1;
                 if d % 256 == 0 || d == total {
                     progress(d, total);
@@ -363,12 +358,13 @@ impl Source {
     pub fn load(&self, indices: &[usize], pre: &Preprocess, keep: bool, progress: &(dyn Fn(usize, usize) + Sync)) -> Loaded {
         let total = indices.len();
         let decoded: Vec<Result<(Vec<u8>, bool, u64)>> =
-            self.par_decode(indices, progress, |r| r.map(|(img, hash)| (pre.apply(&img), is_grey(&img), hash)));
+            self.par_decode(indices, progress, |_, r| r.map(|(img, hash)| (pre.apply(&img), is_grey(&img), hash)));
         let mut data = ImageData { image_len: pre.image_len(), size: (pre.height, pre.width), ..Default::default() };
         if keep {
             data.pixels.reserve(total * pre.image_len());
         }
-        let mut out = Loaded { data: ImageData::default(), skipped: Vec::new(), all_grey: true, stats: PixelStats::new(pre.channels) };
+        let mut out = Loaded { data, skipped: Vec::new(), all_grey: true, stats: PixelStats::new(pre.channels) };
+        let data = &mut out.data;
         let mut files = Vec::new();
         for (&i, r) in indices.iter().zip(decoded) {
             match r {
@@ -390,8 +386,15 @@ impl Source {
         if !keep {
             data.stream = Some(Streamed { files, preprocess: pre.clone() });
         }
-        out.data = data;
         out
+    }
+
+    /// The split of every item under `options` (the layout's hints first, then seeded and
+    /// stratified by class).
+    pub fn split(&self, options: SplitOptions) -> Vec<Split> {
+        let labels: Vec<usize> = self.items.iter().map(|i| i.label).collect();
+        let hints: Vec<Option<Split>> = self.items.iter().map(|i| i.hint).collect();
+        assign_splits(&labels, &hints, options.valid_pct, options.test_pct, options.seed)
     }
 }
 

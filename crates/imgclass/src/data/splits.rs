@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ImageData, Loaded, Skipped, Source, Split, assign_splits, rgb_to_grey};
+use super::{ImageData, Loaded, Skipped, Source, Split, rgb_to_grey};
 use crate::error::{Error, Result};
 use crate::transforms::Preprocess;
 
@@ -68,6 +68,17 @@ pub struct LoadOptions {
     pub residency: Residency,
     /// With `Residency::Auto`, the most bytes of decoded images kept in memory.
     pub memory_budget: usize,
+}
+
+impl LoadOptions {
+    /// The preprocessing training images are stored with: `pre` at the presize, if any.
+    pub fn stored(&self, pre: &Preprocess) -> Preprocess {
+        let mut stored = pre.clone();
+        if let Some(p) = self.presize {
+            (stored.height, stored.width) = (p, p);
+        }
+        stored
+    }
 }
 
 impl Default for LoadOptions {
@@ -138,17 +149,12 @@ impl DataSplits {
     ) -> Result<DataSplits> {
         options.validate()?;
         source.require_two_classes()?;
-        let labels: Vec<usize> = source.items.iter().map(|i| i.label).collect();
-        let hints: Vec<Option<Split>> = source.items.iter().map(|i| i.hint).collect();
-        let splits = assign_splits(&labels, &hints, options.valid_pct, options.test_pct, options.seed);
+        let splits = source.split(options);
         let pick = |s: Split| -> Vec<usize> { (0..splits.len()).filter(|&i| splits[i] == s).collect() };
         let (tr, va, te) = (pick(Split::Train), pick(Split::Valid), pick(Split::Test));
         let total = tr.len() + va.len() + te.len();
         let offset = |base: usize| move |d: usize, _t: usize| progress(base + d, total);
-        let mut stored = preprocess.clone();
-        if let Some(p) = load.presize {
-            (stored.height, stored.width) = (p, p);
-        }
+        let stored = load.stored(&preprocess);
         let keep = match load.residency {
             _ if source.is_idx() => true,
             Residency::Memory => true,
@@ -182,13 +188,7 @@ impl DataSplits {
             }
         }
         if !preprocess.fixed_stats {
-            let (mut mean, mut std) = stats.mean_std();
-            mean.truncate(preprocess.channels);
-            std.truncate(preprocess.channels);
-            if preprocess.rgb_model && preprocess.channels == 1 {
-                (mean, std) = (vec![mean[0]; 3], vec![std[0]; 3]);
-            }
-            (preprocess.mean, preprocess.std) = (mean, std);
+            preprocess.set_normalization(&stats);
         }
         // What `evaluate` checks against: whole IDX parts, or the content of each image file.
         let sorted_set = |mut v: Vec<u64>| {

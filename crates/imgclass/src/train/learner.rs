@@ -114,7 +114,7 @@ impl Learner {
         }
         let groups = net.layer_groups();
         let optim = config.optimizer.init(config.weight_decay, config.momentum);
-        let pool = worker_pool(if config.workers == 0 { rayon::current_num_threads() } else { config.workers });
+        let pool = worker_pool(config.workers);
         Ok(Learner { config, data, net, optim, device, base, groups, interrupt: Arc::default(), pool, run_dir: None, kept: None, report: None })
     }
 
@@ -206,7 +206,7 @@ impl Learner {
 
     /// The loader of training batches for `epoch` (augmented as the config says).
     pub(super) fn train_loader(&self, epoch: usize) -> Loader<'_> {
-        Loader::new(&self.data.train, &self.data.preprocess).on_pool(&self.pool).augmented(&self.config.augment, self.config.seed, epoch)
+        train_loader(&self.data, &self.pool, &self.config, epoch)
     }
 
     /// One optimizer step on training images `idx` at learning rate `lr`; returns the updated
@@ -332,10 +332,8 @@ impl Learner {
                     if use_cache {
                         (0..batches.len()).take_while(|&b| on_batch(b, None)).for_each(drop);
                     } else {
-                        let loader =
-                            Loader::new(&self.data.train, &self.data.preprocess).on_pool(&self.pool).augmented(&cfg.augment, cfg.seed, epoch);
                         let mut b = 0;
-                        loader.for_each(&batches, |batch| {
+                        train_loader(&self.data, &self.pool, &cfg, epoch).for_each(&batches, |batch| {
                             b += 1;
                             on_batch(b - 1, Some(batch))
                         });
@@ -435,6 +433,12 @@ impl Learner {
         }
         Ok(report)
     }
+}
+
+/// The loader of `data`'s training batches for `epoch` on `pool`, augmented as `config` says
+/// (a free function so that `fit` can borrow the data while it steps the optimizer).
+fn train_loader<'a>(data: &'a DataSplits, pool: &'a rayon::ThreadPool, config: &'a TrainConfig, epoch: usize) -> Loader<'a> {
+    Loader::new(&data.train, &data.preprocess).on_pool(pool).augmented(&config.augment, config.seed, epoch)
 }
 
 /// One optimizer step on a prepared batch at learning rate `lr`; returns the updated network

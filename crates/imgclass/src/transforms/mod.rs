@@ -138,14 +138,22 @@ impl Preprocess {
         for image in chw.chunks_exact(self.image_len()) {
             stats.add(image, self.height * self.width);
         }
-        if stats.n == 0.0 {
-            return;
+        if stats.n > 0.0 {
+            self.set_normalization(&stats);
         }
-        (self.mean, self.std) = stats.mean_std();
+    }
+
+    /// Sets `mean` and `std` from pixel statistics gathered over `channels` or more channels
+    /// (RGB statistics of images narrowed to grey keep the first channel's, which equals the
+    /// others); an RGB model fed grey images gets that channel's values three times.
+    pub fn set_normalization(&mut self, stats: &crate::data::PixelStats) {
+        let (mut mean, mut std) = stats.mean_std();
+        mean.truncate(self.channels);
+        std.truncate(self.channels);
         if self.rgb_model && self.channels == 1 {
-            self.mean = vec![self.mean[0]; 3];
-            self.std = vec![self.std[0]; 3];
+            (mean, std) = (vec![mean[0]; 3], vec![std[0]; 3]);
         }
+        (self.mean, self.std) = (mean, std);
     }
 }
 
