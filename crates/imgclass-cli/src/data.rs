@@ -2,27 +2,33 @@
 //! (a picture of a batch) and `data bench` (how fast batches are made).
 
 use std::process::ExitCode;
-use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
+use imgclass::config::TrainConfig;
 use imgclass::data::check::check as check_source;
-use imgclass::data::{Loader, Split, SplitOptions, chunks, worker_pool};
-use imgclass::interpret::show::batch_grid;
-use imgclass::rng::Rng;
-use imgclass::train::TrainConfig;
+use imgclass::interpret::save_batch_picture;
 
-use crate::args::{DataBenchArgs, DataCheckArgs, DataShowArgs, TransformArgs};
+use crate::args::{DataArgs, DataBenchArgs, DataCheckArgs, DataShowArgs};
+use crate::common::report_skipped;
+use crate::config::{data_config, loader, name, split, transforms};
 use crate::progress::bar;
 
 /// At most this many files are listed per problem in the text output (`--json` lists all).
 const SHOW: usize = 20;
 
+/// The library's default config with the data of `source` and `edit`'s options, checked.
+fn config_of(source: &DataArgs, edit: impl FnOnce(&mut TrainConfig)) -> Result<TrainConfig> {
+    let mut c = TrainConfig { data: data_config(source, false)?, ..TrainConfig::default() };
+    edit(&mut c);
+    c.validate()?;
+    Ok(c)
+}
+
 pub fn check(a: DataCheckArgs) -> Result<ExitCode> {
-    let split = SplitOptions { valid_pct: a.split.valid_pct, test_pct: a.split.test_pct, seed: a.split.seed };
-    split.validate()?;
-    let source = crate::train::open_source(&a.source)?;
-    let pb = bar(source.items.len() as u64, "checking");
-    let r = check_source(&source, split, &|d, _| pb.set_position(d as u64));
+    let config = config_of(&a.source, |c| split(&a.split, c))?;
+    let source = config.data.open()?;
+    let pb = bar(source.len() as u64, "checking");
+    let r = check_source(&source, config.split_options(), &|d, _| pb.set_position(d as u64));
     pb.finish_and_clear();
     if a.json {
         println!("{}", serde_json::to_string(&r)?);
@@ -35,7 +41,8 @@ pub fn check(a: DataCheckArgs) -> Result<ExitCode> {
         println!("{:<width$}  {:>6}", c.name, c.images);
     }
     let [min_w, min_h, max_w, max_h] = r.size_range;
-    let common: Vec<String> = r.sizes.iter().take(5).map(|s| format!("{}×{} ({})", s.width, s.height, s.images)).collect();
+    let common: Vec<String> =
+        r.sizes.iter().take(5).map(|s| format!("{}×{} ({})", s.width, s.height, s.images)).collect();
     println!("\nsizes: {min_w}×{min_h} smallest, {max_w}×{max_h} largest; most common {}", common.join(", "));
     let list = |title: String, lines: Vec<String>| {
         if lines.is_empty() {
@@ -51,14 +58,26 @@ pub fn check(a: DataCheckArgs) -> Result<ExitCode> {
     };
     let formats: Vec<String> = r.formats.iter().map(|(f, n)| format!("{f} {n}")).collect();
     println!("formats: {}", formats.join(", "));
-    list(format!("unreadable ({}):", r.unreadable.len()), r.unreadable.iter().map(|s| format!("{}: {}", s.path.display(), s.reason)).collect());
-    list(format!("read after a conversion ({}):", r.converted.len()), r.converted.iter().map(|s| format!("{}: {}", s.path.display(), s.reason)).collect());
+    list(
+        format!("unreadable ({}):", r.unreadable.len()),
+        r.unreadable.iter().map(|s| format!("{}: {}", s.path.display(), s.reason)).collect(),
+    );
+    list(
+        format!("read after a conversion ({}):", r.converted.len()),
+        r.converted.iter().map(|s| format!("{}: {}", s.path.display(), s.reason)).collect(),
+    );
     list(
         format!("exact duplicates ({} groups):", r.duplicates.len()),
         r.duplicates
             .iter()
             .map(|d| {
-                let files: Vec<String> = d.files.iter().zip(&d.classes).zip(&d.splits).map(|((f, c), s)| format!("{f} [{c}, {s}]")).collect();
+                let files: Vec<String> = d
+                    .files
+                    .iter()
+                    .zip(&d.classes)
+                    .zip(&d.splits)
+                    .map(|((f, c), s)| format!("{f} [{c}, {s}]"))
+                    .collect();
                 let tag = match (d.across_classes, d.across_splits) {
                     (true, _) => "different classes: ",
                     (false, true) => "train/valid leak: ",
@@ -80,37 +99,16 @@ pub fn check(a: DataCheckArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The training config's view of the transform flags, for the size, preprocessing and
-/// presizing that `train` would use.
-fn transform_config(t: &TransformArgs) -> Result<TrainConfig> {
-    let config = crate::train::with_transform(TrainConfig::new(), t)?;
-    config.augment.validate().map_err(anyhow::Error::msg)?;
-    Ok(config)
-}
-
 /// `imgclass data show`: a grid of training images (as `train` would split them), with
 /// augmented versions under --aug.
 pub fn show(a: DataShowArgs) -> Result<ExitCode> {
-    let config = transform_config(&a.transform)?.with_valid_pct(a.split.valid_pct).with_test_pct(a.split.test_pct).with_seed(a.split.seed);
-    config.split_options().validate()?;
-    let source = crate::train::open_source(&a.source)?;
-    let size = config.input_size(&source);
-    let pre = config.preprocess(&source, size);
-    let splits = source.split(config.split_options());
-    let mut train: Vec<usize> = (0..splits.len()).filter(|&i| splits[i] == Split::Train).collect();
-    Rng::new(a.split.seed).shuffle(&mut train);
-    // Decode a few more than shown, in case some cannot be read.
-    train.truncate(a.count + a.count / 2 + 4);
-    let stored = config.load_options(size).stored(&pre);
-    let loaded = source.load(&train, &stored, true, &|_, _| {});
-    crate::train::report_skipped(&loaded.skipped);
-    let shown: Vec<usize> = (0..loaded.data.len().min(a.count)).collect();
-    if shown.is_empty() {
-        bail!("no readable training image in {}", source.root.display());
-    }
-    let augment = (!config.augment.is_identity()).then_some(&config.augment);
-    let canvas = batch_grid(&loaded.data, &pre, &source.classes, &shown, augment, a.versions, a.split.seed);
-    canvas.save_png(&a.out)?;
+    let config = config_of(&a.source, |c| {
+        split(&a.split, c);
+        transforms(&a.transform, &mut c.transforms);
+    })?;
+    let source = config.data.open()?;
+    let skipped = save_batch_picture(&config, &source, a.count.into(), a.versions.into(), &a.out)?;
+    report_skipped(&skipped);
     println!("{}", a.out.display());
     Ok(ExitCode::SUCCESS)
 }
@@ -118,30 +116,32 @@ pub fn show(a: DataShowArgs) -> Result<ExitCode> {
 /// `imgclass data bench`: one epoch of batches (decode, resize, augment, normalize) from the
 /// image files, timed, without a model.
 pub fn bench(a: DataBenchArgs) -> Result<ExitCode> {
-    let config = transform_config(&a.transform)?;
-    let source = crate::train::open_source(&a.source)?;
+    let config = config_of(&a.source, |c| {
+        transforms(&a.transform, &mut c.transforms);
+        loader(&a.loader, c);
+    })?;
+    let source = config.data.open()?;
     let size = config.input_size(&source);
     let pre = config.preprocess(&source, size);
     let stored = config.load_options(size).stored(&pre);
-    let mut order: Vec<usize> = (0..source.items.len()).collect();
-    Rng::new(1).shuffle(&mut order);
-    let start = Instant::now();
-    let data = source.streamed(&order, &stored);
-    let pool = worker_pool(a.loader.workers);
-    let workers = pool.current_num_threads();
-    let loader = Loader::new(&data, &pre).on_pool(&pool).augmented(&config.augment, 1, 1);
-    let all: Vec<usize> = (0..data.len()).collect();
-    let mut images = 0;
-    loader.for_each(&chunks(&all, a.batch_size), |b| {
-        images += b.shape[0];
-        true
-    });
-    let seconds = start.elapsed().as_secs_f64();
-    let rate = images as f64 / seconds;
+    let workers = config.data.loader.workers;
+    let r = imgclass::data::bench(&source, &stored, &pre, &config.transforms.augment, workers, a.batch_size as usize)?;
+    let rate = r.images as f64 / r.seconds;
+    let aug = name(a.transform.aug.unwrap_or_default());
     if a.json {
-        println!("{}", serde_json::json!({"images": images, "seconds": seconds, "images_per_second": rate, "workers": workers, "aug": a.transform.aug}));
+        let v = serde_json::json!({"images": r.images, "seconds": r.seconds, "images_per_second": rate, "workers": r.workers, "aug": aug});
+        println!("{v}");
     } else {
-        println!("{images} images in {seconds:.2} s: {rate:.1} images/s ({workers} workers, --aug {}, {}×{} from {}×{})", a.transform.aug, pre.height, pre.width, stored.height, stored.width);
+        println!(
+            "{} images in {:.2} s: {rate:.1} images/s ({} workers, --aug {aug}, {}×{} from {}×{})",
+            r.images,
+            r.seconds,
+            r.workers,
+            pre.height(),
+            pre.width(),
+            stored.height(),
+            stored.width()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

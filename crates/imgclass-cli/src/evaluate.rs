@@ -5,41 +5,51 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use imgclass::bundle::Bundle;
 use imgclass::data::Source;
-use imgclass::export::Bundle;
-use imgclass::interpret::plot::confusion_png;
+use imgclass::infer::EvalOutput;
+use imgclass::plot::save_confusion_png;
 
 use crate::args::EvaluateArgs;
+use crate::common::{device, report_skipped};
 use crate::progress::bar;
-use crate::train::report_skipped;
 
 pub fn run(a: EvaluateArgs) -> Result<ExitCode> {
-    let bundle = Bundle::load(&a.model, &imgclass::default_device())?;
+    let bundle = Bundle::load(&a.model, &device(a.device)?)?;
     let source = Source::open(&a.data)?;
-    let pb = bar(source.items.len() as u64, "loading");
+    let pb = bar(source.len() as u64, "loading");
     let result = bundle.evaluate_source(&source, a.allow_training_data, &|d, _| pb.set_position(d as u64));
     pb.finish_and_clear();
     let out = result?;
-    let report = &out.report;
     report_skipped(&out.skipped);
     if out.training_overlap > 0 {
         eprintln!("warning: {} of these images were used to train or validate the model", out.training_overlap);
     }
     let png = a.confusion.clone().unwrap_or_else(|| a.model.with_file_name("confusion-eval.png"));
-    let title = format!("{}: accuracy {:.2}%", source.root.display(), 100.0 * report.accuracy);
-    confusion_png(&report.confusion, &title).save_png(&png)?;
-    let mut w = std::io::stdout().lock();
+    let title = format!("{}: accuracy {:.2}%", source.root().display(), 100.0 * out.report.accuracy);
+    save_confusion_png(&out.report.confusion, &title, &png)?;
     if a.json {
-        let mut v = serde_json::to_value(report)?;
+        let mut v = serde_json::to_value(&out.report)?;
         v["skipped"] = serde_json::to_value(&out.skipped)?;
         v["training_overlap"] = out.training_overlap.into();
-        v["data"] = serde_json::json!(source.root);
+        v["data"] = serde_json::json!(source.root());
         v["confusion_png"] = serde_json::json!(png);
-        writeln!(w, "{v}")?;
+        writeln!(std::io::stdout().lock(), "{v}")?;
         return Ok(ExitCode::SUCCESS);
     }
-    writeln!(w, "data: {} ({} images)", source.root.display(), report.n_images)?;
-    writeln!(w, "accuracy   {:.4}\nerror rate {:.4}\nloss       {:.4}\n", report.accuracy, report.error_rate, report.loss)?;
+    print_text(&out, &source, &png)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_text(out: &EvalOutput, source: &Source, png: &std::path::Path) -> Result<()> {
+    let report = &out.report;
+    let mut w = std::io::stdout().lock();
+    writeln!(w, "data: {} ({} images)", source.root().display(), report.n_images)?;
+    writeln!(
+        w,
+        "accuracy   {:.4}\nerror rate {:.4}\nloss       {:.4}\n",
+        report.accuracy, report.error_rate, report.loss
+    )?;
     let cw = report.per_class.iter().map(|c| c.class.chars().count()).max().unwrap_or(5).max(5);
     writeln!(w, "{:>cw$}  {:>9}  {:>6}  {:>6}  {:>7}", "class", "precision", "recall", "f1", "support")?;
     for c in &report.per_class {
@@ -54,5 +64,5 @@ pub fn run(a: EvaluateArgs) -> Result<ExitCode> {
         }
     }
     writeln!(w, "confusion matrix picture: {}", png.display())?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -4,29 +4,34 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use imgclass::export::atomic_write;
+use imgclass::config::TrainConfig;
 use imgclass::train::{Learner, RunDir};
 
 use crate::args::LrFindArgs;
+use crate::common::{device, load_data};
+use crate::config::run_config;
 use crate::progress::TrainProgress;
-use crate::train::prepare;
 
 pub fn run(a: LrFindArgs) -> Result<ExitCode> {
-    let (config, data, _) = prepare(&a.train)?;
-    let mut learner = Learner::new(data, config, imgclass::default_device())?;
-    let dir = RunDir::create(a.train.out.as_deref())?;
+    let device = device(a.run.device)?;
+    let config = run_config(&a.run, TrainConfig::default())?;
+    let data = load_data(&config)?;
+    let mut learner = Learner::new(data, config, device)?;
+    let dir = RunDir::create(a.run.out.as_deref())?;
     let found = learner.lr_find(a.start_lr, a.end_lr, a.num_it, &mut TrainProgress::quiet())?;
-    let png = dir.path.join("lr_find.png");
-    found.plot().save_png(&png)?;
-    let json_path = dir.path.join("lr_find.json");
-    atomic_write(&json_path, serde_json::to_string_pretty(&found)?.as_bytes())?;
-    println!("{} steps, learning rates {:.1e} .. {:.1e}", found.lrs.len(), a.start_lr, found.lrs.last().copied().unwrap_or(a.start_lr));
-    println!("suggested learning rates: valley {:.2e}, steepest {:.2e}, minimum/10 {:.2e}", found.valley, found.steepest, found.minimum_div_10);
+    let (png, json) = (dir.path().join("lr_find.png"), dir.path().join("lr_find.json"));
+    found.save(&png, &json)?;
+    let last = found.lrs.last().copied().unwrap_or(a.start_lr);
+    println!("{} steps, learning rates {:.1e} .. {last:.1e}", found.lrs.len(), a.start_lr);
+    println!(
+        "suggested learning rates: valley {:.2e}, steepest {:.2e}, minimum/10 {:.2e}",
+        found.valley, found.steepest, found.minimum_div_10
+    );
     println!("plot: {}", png.display());
-    if a.train.json {
+    if a.run.json {
         let v = serde_json::json!({
             "valley": found.valley, "steepest": found.steepest, "minimum_div_10": found.minimum_div_10,
-            "steps": found.lrs.len(), "plot": png, "curve": json_path,
+            "steps": found.lrs.len(), "plot": png, "curve": json,
         });
         println!("{v}");
     }

@@ -1,7 +1,9 @@
-//! `imgclass`: the command-line front end. Argument parsing lives in `args`, one module per
-//! subcommand; all the work is done by the `imgclass` library.
+//! `imgclass`: the command-line front end. `args` holds the raw arguments, `config` turns
+//! them into the library's config, one module per command prints what the library returns.
 
 mod args;
+mod common;
+mod config;
 mod data;
 mod evaluate;
 mod lr_find;
@@ -11,28 +13,48 @@ mod train;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 /// `imgclass weights fetch NAME`.
-fn fetch(name: &str) -> anyhow::Result<ExitCode> {
-    match name {
-        "efficientnet_lite0" | "efficientnet-lite0" => {
-            let path = imgclass::models::pretrained::fetch_efficientnet_lite0()?;
-            println!("{}", path.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        other => anyhow::bail!("no pretrained weights named {other:?}; available: efficientnet_lite0"),
+fn fetch(name: args::Pretrained) -> anyhow::Result<ExitCode> {
+    let path = match name {
+        args::Pretrained::EfficientnetLite0 => imgclass::models::pretrained::fetch_efficientnet_lite0()?,
+    };
+    println!("{}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A command-line parsing error on one line, as every other error (help and version are
+/// printed as clap prints them).
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind::{DisplayHelp, DisplayHelpOnMissingArgumentOrSubcommand, DisplayVersion};
+    if matches!(e.kind(), DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand) {
+        e.exit();
     }
+    let text = e.render().to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information") && !l.starts_with("Usage:"))
+        .collect();
+    eprintln!("imgclass: error: {}", lines.join(" ").trim_start_matches("error: "));
+    ExitCode::from(2)
 }
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let parsed = config::with_defaults(args::Cli::command())
+        .try_get_matches()
+        .and_then(|matches| args::Cli::from_arg_matches(&matches));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let result = match cli.command {
         args::Command::Train(a) => train::run(a),
         args::Command::Evaluate(a) => evaluate::run(a),
         args::Command::Predict(a) => predict::run(a),
         args::Command::LrFind(a) => lr_find::run(a),
-        args::Command::Weights(args::WeightsCommand::Fetch { name }) => fetch(&name),
+        args::Command::Weights(args::WeightsCommand::Fetch { name }) => fetch(name),
         args::Command::Data(args::DataCommand::Check(a)) => data::check(a),
         args::Command::Data(args::DataCommand::Show(a)) => data::show(a),
         args::Command::Data(args::DataCommand::Bench(a)) => data::bench(a),
@@ -40,10 +62,13 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            if err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+            if err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("imgclass: error: {err:#}");
+            // The library names config fields; show them as the flags that set them.
+            eprintln!("imgclass: error: {}", config::spell(&format!("{err:#}")));
             ExitCode::FAILURE
         }
     }

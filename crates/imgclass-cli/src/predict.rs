@@ -5,41 +5,47 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use imgclass::export::Bundle;
-use imgclass::interpret::metrics::csv_field;
-use imgclass::models::pretrained;
+use imgclass::bundle::Bundle;
+use imgclass::infer::efficientnet_lite0_imagenet;
+use imgclass::metrics::csv_field;
+use imgclass::models::pretrained::efficientnet_lite0_weights;
 
 use crate::args::PredictArgs;
-use crate::train::report_skipped;
+use crate::common::{device, report_skipped};
 
 pub fn run(a: PredictArgs) -> Result<ExitCode> {
-    let device = imgclass::default_device();
+    let device = device(a.device)?;
     let (bundle, inputs) = if a.imagenet {
-        let weights = a.weights.clone().unwrap_or_else(pretrained::efficientnet_lite0_path);
-        (pretrained::efficientnet_lite0_imagenet(&weights, &device)?, &a.paths[..])
+        let weights = match &a.weights {
+            Some(w) => w.clone(),
+            None => efficientnet_lite0_weights()?,
+        };
+        (efficientnet_lite0_imagenet(&weights, &device)?, &a.paths[..])
     } else {
         if a.paths.len() < 2 {
             bail!("give a model bundle and at least one image or folder: imgclass predict MODEL IMAGE...");
         }
         (Bundle::load(&a.paths[0], &device)?, &a.paths[1..])
     };
-    let top_k = a.top_k.unwrap_or(if a.imagenet { 5 } else { 3 });
+    let top_k = a.top_k.map_or(if a.imagenet { 5 } else { 3 }, usize::from);
     let out = bundle.predict_paths(inputs, top_k)?;
     report_skipped(&out.skipped);
     let mut w = std::io::stdout().lock();
     if a.json {
         writeln!(w, "{}", serde_json::to_string(&out)?)?;
     } else if a.csv {
-        let k = top_k.max(1).min(bundle.meta.labels.len());
+        let k = top_k.min(bundle.meta().labels().len());
         let header: Vec<String> = (1..=k).map(|i| format!("label_{i},probability_{i}")).collect();
         writeln!(w, "file,{}", header.join(","))?;
         for p in &out.predictions {
-            let cells: Vec<String> = p.top.iter().map(|t| format!("{},{:.6}", csv_field(&t.label), t.probability)).collect();
+            let cells: Vec<String> =
+                p.top.iter().map(|t| format!("{},{:.6}", csv_field(&t.label), t.probability)).collect();
             writeln!(w, "{},{}", csv_field(&p.file), cells.join(","))?;
         }
     } else {
         for p in &out.predictions {
-            let tops: Vec<String> = p.top.iter().map(|t| format!("{} ({:.1}%)", t.label, 100.0 * t.probability)).collect();
+            let tops: Vec<String> =
+                p.top.iter().map(|t| format!("{} ({:.1}%)", t.label, 100.0 * t.probability)).collect();
             writeln!(w, "{}: {}", p.file, tops.join(", "))?;
         }
     }

@@ -41,7 +41,10 @@ impl TrainProgress {
 impl Callback for TrainProgress {
     fn epoch_start(&mut self, epoch: usize, epochs: usize, batches: usize) {
         if !self.header_done {
-            println!("{:>5}  {:>10}  {:>10}  {:>8}  {:>10}  {:>5}", "epoch", "train_loss", "valid_loss", "accuracy", "error_rate", "time");
+            println!(
+                "{:>5}  {:>10}  {:>10}  {:>8}  {:>10}  {:>5}",
+                "epoch", "train_loss", "valid_loss", "accuracy", "error_rate", "time"
+            );
             self.header_done = true;
         }
         let pb = bar(batches as u64, &format!("epoch {epoch}/{epochs}"));
@@ -73,11 +76,15 @@ impl Callback for TrainProgress {
             m.error_rate,
             fmt_time(m.seconds),
             if improved { "  *" } else { "" },
-            if m.frozen { "  (body frozen)" } else { "" }
+            if m.frozen { "  (body frozen)" } else { "" },
         );
+        if m.partial {
+            println!("       (epoch {} interrupted: trained on part of its batches)", m.epoch);
+        }
     }
 
     fn message(&mut self, text: &str) {
+        let text = &crate::config::spell(text);
         if let Some(pb) = &self.bar {
             pb.suspend(|| eprintln!("{text}"));
         } else {

@@ -3,23 +3,22 @@
 //!
 //! usage: `bench_train [steps] [warmup] [batch_size]`; prints one JSON line.
 
-use imgclass::data::{DataSplits, SplitOptions, Source, default_preprocess};
-use imgclass::train::{Learner, Schedule, TrainConfig};
-use imgclass::transforms::ResizeMode;
+use imgclass::config::{Schedule, TrainConfig};
+use imgclass::data::Source;
+use imgclass::train::Learner;
 
 fn main() -> Result<(), imgclass::Error> {
     let arg = |i: usize, default: usize| std::env::args().nth(i).and_then(|s| s.parse().ok()).unwrap_or(default);
     let (steps, warmup, batch) = (arg(1, 200), arg(2, 10), arg(3, 64));
-    let source = Source::bundled()?;
-    let pre = default_preprocess(&source, (28, 28), ResizeMode::Squish);
-    let data = DataSplits::load(&source, pre, SplitOptions { valid_pct: 0.2, test_pct: 0.0, seed: 0 }, &|_, _| {})?;
-    let config = TrainConfig::new().with_batch_size(batch).with_schedule(Schedule::Constant).with_lr(1e-3);
+    let mut config = TrainConfig { seed: 0, ..TrainConfig::default() };
+    (config.fit.batch_size, config.optimizer.schedule, config.optimizer.lr) = (batch, Schedule::Constant, 1e-3);
+    let data = config.load(&Source::bundled()?, &|_, _| {})?;
     let mut learner = Learner::new(data, config, imgclass::default_device())?;
     let params = learner.num_params();
     let ips = learner.time_steps(warmup, steps);
     println!(
         "{{\"impl\":\"imgclass\",\"device\":\"{}\",\"images_per_s\":{ips:.1},\"steps\":{steps},\"batch\":{batch},\"params_incl_bn_stats\":{params}}}",
-        imgclass::device_name(&imgclass::default_device())
+        learner.device_name()
     );
     Ok(())
 }

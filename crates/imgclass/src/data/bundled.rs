@@ -1,7 +1,7 @@
 //! The built-in sample data set: Fashion-MNIST's 10,000 test images, compiled into the library
-//! so `imgclass train` works from any folder on a fresh clone. See
-//! `data/fashion-mnist-t10k/README.md` for why a model trained on it is never scored on the
-//! official test set.
+//! so `imgclass train` works from any folder on a fresh clone. The files lie inside the crate
+//! (`crates/imgclass/data/fashion-mnist-t10k/`), so `cargo package` takes them along; their
+//! README says why a model trained on them is never scored on the official test set.
 
 use std::path::Path;
 
@@ -11,8 +11,8 @@ use crate::error::Result;
 /// The name the bundled source reports as its root.
 pub const NAME: &str = "bundled:fashion-mnist-t10k";
 
-const IMAGES_GZ: &[u8] = include_bytes!("../../../../data/fashion-mnist-t10k/t10k-images-idx3-ubyte.gz");
-const LABELS_GZ: &[u8] = include_bytes!("../../../../data/fashion-mnist-t10k/t10k-labels-idx1-ubyte.gz");
+pub(crate) const IMAGES_GZ: &[u8] = include_bytes!("../../data/fashion-mnist-t10k/t10k-images-idx3-ubyte.gz");
+pub(crate) const LABELS_GZ: &[u8] = include_bytes!("../../data/fashion-mnist-t10k/t10k-labels-idx1-ubyte.gz");
 
 /// Decodes the bundled IDX files.
 pub fn fashion_mnist_t10k() -> Result<IdxSplit> {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::{Origin, Skipped, Source, SplitOptions, describe, error_reason};
+use super::{Origin, Skipped, Source, SplitOptions, describe};
 
 /// Images with a side shorter than this many pixels are reported as tiny (and any image
 /// whose shorter side is under a quarter of the median one).
@@ -87,12 +87,14 @@ pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usi
     let decoded: Vec<Result<Described, String>> = source.par_decode(&all, progress, |i, r| {
         r.map(|(img, hash)| {
             let described = match &source.items[i].origin {
-                Origin::File(p) => describe(p, &img).map(|(format, notes)| (format!("{format:?}").to_uppercase(), notes)),
+                Origin::File(p) => {
+                    describe(p, &img).map(|(format, notes)| (format!("{format:?}").to_uppercase(), notes))
+                }
                 Origin::Idx { .. } => None,
             };
             (img.width(), img.height(), hash, described)
         })
-        .map_err(|e| error_reason(&e))
+        .map_err(|e| e.reason())
     });
     let mut formats: HashMap<String, usize> = HashMap::new();
     let mut converted = Vec::new();
@@ -148,8 +150,11 @@ pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usi
             }
         })
         .collect();
-    duplicates.sort_by(|a, b| (!a.across_classes, !a.across_splits, &a.files).cmp(&(!b.across_classes, !b.across_splits, &b.files)));
-    let mut sizes: Vec<SizeCount> = sizes.into_iter().map(|((width, height), images)| SizeCount { width, height, images }).collect();
+    duplicates.sort_by(|a, b| {
+        (!a.across_classes, !a.across_splits, &a.files).cmp(&(!b.across_classes, !b.across_splits, &b.files))
+    });
+    let mut sizes: Vec<SizeCount> =
+        sizes.into_iter().map(|((width, height), images)| SizeCount { width, height, images }).collect();
     sizes.sort_by(|a, b| b.images.cmp(&a.images).then((a.width, a.height).cmp(&(b.width, b.height))));
     sizes.truncate(10);
     let images: usize = counts.iter().sum();
@@ -158,7 +163,8 @@ pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usi
     }
     let (most, fewest) = (counts.iter().copied().max().unwrap_or(0), counts.iter().copied().min().unwrap_or(0));
     let imbalance = if fewest == 0 { f64::INFINITY } else { most as f64 / fewest as f64 };
-    let classes: Vec<ClassCount> = source.classes.iter().zip(&counts).map(|(n, &c)| ClassCount { name: n.clone(), images: c }).collect();
+    let classes: Vec<ClassCount> =
+        source.classes.iter().zip(&counts).map(|(n, &c)| ClassCount { name: n.clone(), images: c }).collect();
 
     let mut warnings = Vec::new();
     if !unreadable.is_empty() {
@@ -166,7 +172,10 @@ pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usi
     }
     let count = |f: fn(&Duplicate) -> bool| duplicates.iter().filter(|d| f(d)).count();
     if count(|d| d.across_classes) > 0 {
-        warnings.push(format!("{} image(s) appear under more than one class: contradictory labels", count(|d| d.across_classes)));
+        warnings.push(format!(
+            "{} image(s) appear under more than one class: contradictory labels",
+            count(|d| d.across_classes)
+        ));
     }
     if count(|d| d.across_splits) > 0 {
         warnings.push(format!(

@@ -6,28 +6,28 @@ use std::path::Path;
 
 use image::{DynamicImage, ImageDecoder, ImageReader};
 
-use crate::error::{Error, Result};
+use crate::error::{DecodeError, Error, Result};
 
 /// Decodes the image at `path`, rotated upright by its EXIF orientation.
 pub fn decode_file(path: &Path) -> Result<DynamicImage> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Decode { path: path.to_path_buf(), message: e.to_string() })?;
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::Decode { path: path.to_path_buf(), source: DecodeError::Io(e) })?;
     decode_bytes(&bytes, path)
 }
 
 /// Decodes an image file's bytes (`path` names it in errors), rotated upright by its EXIF orientation.
 pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
-    // Decoder messages may span lines; keep them on one.
-    let err = |message: String| Error::Decode { path: path.to_path_buf(), message: message.split_whitespace().collect::<Vec<_>>().join(" ") };
+    let err = |source: DecodeError| Error::Decode { path: path.to_path_buf(), source };
     if bytes.is_empty() {
-        return Err(err("empty file".into()));
+        return Err(err(DecodeError::Empty));
     }
-    let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| err(e.to_string()))?;
+    let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| err(DecodeError::Io(e)))?;
     if reader.format().is_none() {
-        return Err(err("not an image format imgclass can read (unrecognised content)".into()));
+        return Err(err(DecodeError::Unrecognised));
     }
-    let mut decoder = reader.into_decoder().map_err(|e| err(e.to_string()))?;
+    let mut decoder = reader.into_decoder().map_err(|e| err(DecodeError::Image(e)))?;
     let orientation = decoder.orientation().ok();
-    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| err(e.to_string()))?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| err(DecodeError::Image(e)))?;
     if let Some(o) = orientation {
         image.apply_orientation(o);
     }
@@ -59,7 +59,10 @@ pub fn describe(path: &Path, image: &DynamicImage) -> Option<(image::ImageFormat
         notes.push("transparency composited onto the background colour".into());
     }
     if image.color().bytes_per_pixel() / image.color().channel_count() > 1 {
-        notes.push(format!("{} bits per channel, scaled to 8", 8 * image.color().bytes_per_pixel() / image.color().channel_count()));
+        notes.push(format!(
+            "{} bits per channel, scaled to 8",
+            8 * image.color().bytes_per_pixel() / image.color().channel_count()
+        ));
     }
     Some((format, notes))
 }
@@ -94,7 +97,10 @@ mod tests {
         let (format, notes) = describe(&p, &decode_file(&p).unwrap()).unwrap();
         assert_eq!(format, image::ImageFormat::Png);
         let notes = notes.join("; ");
-        assert!(notes.contains("Png content with a .jpg") && notes.contains("transparency") && notes.contains("16 bits"), "{notes}");
+        assert!(
+            notes.contains("Png content with a .jpg") && notes.contains("transparency") && notes.contains("16 bits"),
+            "{notes}"
+        );
     }
 
     #[test]

@@ -13,8 +13,9 @@ use super::Split;
 use crate::error::{Error, Result};
 
 /// File extensions read as images (lowercase).
-pub const IMAGE_EXTENSIONS: &[&str] =
-    &["jpg", "jpeg", "jpe", "png", "gif", "bmp", "webp", "tif", "tiff", "pnm", "pbm", "pgm", "ppm", "tga", "ico", "qoi"];
+pub const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "jpe", "png", "gif", "bmp", "webp", "tif", "tiff", "pnm", "pbm", "pgm", "ppm", "tga", "ico", "qoi",
+];
 
 /// True when the file name ends in an image extension.
 pub fn is_image_path(path: &Path) -> bool {
@@ -64,7 +65,8 @@ pub fn images_below(dir: &Path, problems: &mut Vec<(PathBuf, String)>) -> Vec<Pa
             Ok(_) => {}
             Err(err) => {
                 let path = err.path().map(Path::to_path_buf).unwrap_or_else(|| dir.to_path_buf());
-                let why = if err.loop_ancestor().is_some() { "symbolic link loop".to_string() } else { err.to_string() };
+                let why =
+                    if err.loop_ancestor().is_some() { "symbolic link loop".to_string() } else { err.to_string() };
                 problems.push((path, why));
             }
         }

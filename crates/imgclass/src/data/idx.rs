@@ -11,9 +11,8 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, IoContext, Result};
 
 /// The ten Fashion-MNIST class names, in label order.
-pub const FASHION_MNIST_CLASSES: [&str; 10] = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-];
+pub const FASHION_MNIST_CLASSES: [&str; 10] =
+    ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
 /// One pair of IDX files: `n` grey images of `height × width` bytes and their labels.
 #[derive(Debug, Clone)]
@@ -89,10 +88,10 @@ pub fn parse<'a>(bytes: &'a [u8], path: &Path) -> Result<(Vec<usize>, &'a [u8])>
     if bytes.len() < header {
         return Err(bad("header is truncated".into()));
     }
-    let dims: Vec<usize> = (0..rank)
-        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
-        .collect();
-    let count = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| bad("dimensions overflow".into()))?;
+    let dims: Vec<usize> =
+        (0..rank).map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize).collect();
+    let count =
+        dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| bad("dimensions overflow".into()))?;
     let data = &bytes[header..];
     if data.len() != count {
         return Err(bad(format!("header says {count} bytes of data, file has {}", data.len())));
@@ -124,15 +123,29 @@ pub fn split_from_bytes(
     let (idims, pixels) = parse(img_bytes, img_path)?;
     let (ldims, labels) = parse(lbl_bytes, lbl_path)?;
     if idims.len() != 3 {
-        return Err(Error::BadIdx { path: img_path.into(), message: format!("images have {} dimensions, expected 3", idims.len()) });
+        return Err(Error::BadIdx {
+            path: img_path.into(),
+            message: format!("images have {} dimensions, expected 3", idims.len()),
+        });
     }
     if ldims.len() != 1 || ldims[0] != idims[0] {
         return Err(Error::BadIdx {
             path: lbl_path.into(),
-            message: format!("{} labels for {} images in {}", ldims.first().copied().unwrap_or(0), idims[0], img_path.display()),
+            message: format!(
+                "{} labels for {} images in {}",
+                ldims.first().copied().unwrap_or(0),
+                idims[0],
+                img_path.display()
+            ),
         });
     }
-    Ok(IdxSplit { prefix: prefix.into(), pixels: pixels.to_vec(), labels: labels.to_vec(), height: idims[1], width: idims[2] })
+    Ok(IdxSplit {
+        prefix: prefix.into(),
+        pixels: pixels.to_vec(),
+        labels: labels.to_vec(),
+        height: idims[1],
+        width: idims[2],
+    })
 }
 
 /// Gunzips an in-memory `.gz` buffer.

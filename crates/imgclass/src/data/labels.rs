@@ -4,12 +4,16 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 use super::folder::images_below;
-use super::{Item, Origin, Skipped, Source, SourceKind};
+use super::{Skipped, Source};
 use crate::error::{Error, IoContext, Result};
 
 /// Where the labels of a folder of images come from.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Labels {
     /// One subfolder per class (or IDX files).
     #[default]
@@ -43,14 +47,8 @@ fn csv_fields(line: &str) -> Vec<String> {
 }
 
 fn labelled(root: &Path, files: Vec<(PathBuf, String)>, problems: Vec<Skipped>) -> Result<Source> {
-    let mut classes: Vec<String> = files.iter().map(|(_, c)| c.clone()).collect();
-    classes.sort();
-    classes.dedup();
-    let items = files
-        .into_iter()
-        .map(|(p, c)| Item { origin: Origin::File(p), label: classes.binary_search(&c).expect("listed class"), hint: None })
-        .collect();
-    Ok(Source { root: root.into(), kind: SourceKind::Folder, classes, items, problems, idx: Vec::new() })
+    let files = files.into_iter().map(|(p, c)| (p, c, None)).collect();
+    Ok(Source::labelled_files(root, files, problems))
 }
 
 impl Source {
@@ -67,15 +65,22 @@ impl Source {
     /// Every image below `root`, labelled by capture group 1 of `pattern` matched against its
     /// file name. Files whose names do not match are reported as skipped.
     pub fn from_name_regex(root: &Path, pattern: &str) -> Result<Source> {
-        let re = regex::Regex::new(pattern)
-            .map_err(|e| {
-                // regex's message draws a caret under the pattern over several lines; keep the last.
-                let msg = e.to_string();
-                let why = msg.lines().last().unwrap_or_default().trim().trim_start_matches("error: ").to_string();
-                Error::Config(format!("--label-regex {pattern:?} is not a valid regular expression: {why}"))
-            })?;
+        let re = regex::Regex::new(pattern).map_err(|e| {
+            // regex's message draws a caret under the pattern over several lines; keep the last.
+            let msg = e.to_string();
+            let why = msg.lines().last().unwrap_or_default().trim().trim_start_matches("error: ").to_string();
+            Error::config(
+                "data.labels.name_regex",
+                format!("data.labels.name_regex {pattern:?} is not a valid regular expression: {why}"),
+            )
+        })?;
         if re.captures_len() < 2 {
-            return Err(Error::Config(format!("--label-regex {pattern:?} needs a group in parentheses that captures the label, e.g. '^(.+)_\\d+\\.jpg$'")));
+            return Err(Error::config(
+                "data.labels.name_regex",
+                format!(
+                    "data.labels.name_regex {pattern:?} needs a group in parentheses that captures the label, e.g. '^(.+)_\\d+\\.jpg$'"
+                ),
+            ));
         }
         if !root.is_dir() {
             return Err(Error::DataNotFound(root.into()));
@@ -88,13 +93,18 @@ impl Source {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             match re.captures(&name).and_then(|c| c.get(1)).map(|m| m.as_str().to_string()).filter(|l| !l.is_empty()) {
                 Some(label) => files.push((path, label)),
-                None => problems.push(Skipped { path, reason: format!("file name does not match --label-regex {pattern:?}") }),
+                None => problems.push(Skipped {
+                    path,
+                    reason: format!("file name does not match data.labels.name_regex {pattern:?}"),
+                }),
             }
         }
         if files.is_empty() {
             return Err(Error::BadDataset {
                 path: root.into(),
-                message: format!("no image file name matches --label-regex {pattern:?}; it is matched against the file name alone"),
+                message: format!(
+                    "no image file name matches data.labels.name_regex {pattern:?}; it is matched against the file name alone"
+                ),
             });
         }
         labelled(root, files, problems)
@@ -105,7 +115,10 @@ impl Source {
     /// label is an error naming its line.
     pub fn from_csv(root: &Path, csv: &Path) -> Result<Source> {
         let text = std::fs::read_to_string(csv).at(csv)?;
-        let bad = |line: usize, message: String| Error::BadDataset { path: PathBuf::from(format!("{}:{line}", csv.display())), message };
+        let bad = |line: usize, message: String| Error::BadDataset {
+            path: PathBuf::from(format!("{}:{line}", csv.display())),
+            message,
+        };
         let mut files = Vec::new();
         let mut problems = Vec::new();
         for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
@@ -120,7 +133,10 @@ impl Source {
             if !path.is_file() {
                 // A first row naming no file is the header (`path,label`, `fname,labels`, …).
                 if n > 0 {
-                    problems.push(Skipped { path, reason: format!("listed on line {} of {} but not found", n + 1, csv.display()) });
+                    problems.push(Skipped {
+                        path,
+                        reason: format!("listed on line {} of {} but not found", n + 1, csv.display()),
+                    });
                 }
                 continue;
             }
@@ -139,19 +155,30 @@ impl Source {
         let text = std::fs::read_to_string(list).at(list)?;
         let mut files = Vec::new();
         let mut problems = Vec::new();
-        for (n, line) in text.lines().enumerate().map(|(n, l)| (n, l.trim())).filter(|(_, l)| !l.is_empty() && !l.starts_with('#')) {
+        for (n, line) in
+            text.lines().enumerate().map(|(n, l)| (n, l.trim())).filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        {
             let path = root.join(line);
             let label = path.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned());
             match label {
                 Some(label) if path.is_file() => files.push((path, label)),
-                Some(_) => problems.push(Skipped { path, reason: format!("listed on line {} of {} but not found", n + 1, list.display()) }),
-                None => problems.push(Skipped { path, reason: format!("line {} of {} names no folder to take the label from", n + 1, list.display()) }),
+                Some(_) => problems.push(Skipped {
+                    path,
+                    reason: format!("listed on line {} of {} but not found", n + 1, list.display()),
+                }),
+                None => problems.push(Skipped {
+                    path,
+                    reason: format!("line {} of {} names no folder to take the label from", n + 1, list.display()),
+                }),
             }
         }
         if files.is_empty() {
             return Err(Error::BadDataset {
                 path: list.into(),
-                message: format!("no line names an existing image below {}; list one path a line, inside its class folder", root.display()),
+                message: format!(
+                    "no line names an existing image below {}; list one path a line, inside its class folder",
+                    root.display()
+                ),
             });
         }
         labelled(root, files, problems)
@@ -192,7 +219,9 @@ mod tests {
         assert_eq!(s.classes, vec!["Abyssinian", "great_pyrenees"]);
         assert_eq!(s.items.len(), 3);
         assert_eq!(s.problems.len(), 1);
-        assert!(Source::from_name_regex(t.path(), r"^.+\.jpg$").unwrap_err().to_string().contains("captures the label"));
+        assert!(
+            Source::from_name_regex(t.path(), r"^.+\.jpg$").unwrap_err().to_string().contains("captures the label")
+        );
     }
 
     #[test]

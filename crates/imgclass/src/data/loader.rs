@@ -7,12 +7,14 @@ use std::sync::mpsc::sync_channel;
 
 use rayon::prelude::*;
 
-use super::ImageData;
-use crate::rng::Rng;
+use super::{ImageData, Skipped};
+use crate::error::Result;
 use crate::transforms::Preprocess;
 use crate::transforms::augment::{Augment, rescale};
+use crate::util::rng::Rng;
 
-/// One batch, ready for a tensor.
+/// One batch, ready for a tensor. Images that could not be read (a streamed file deleted or
+/// damaged since the data was listed) are left out and named in `skipped`.
 #[derive(Debug, Clone)]
 pub struct Batch {
     /// Which images of the split, in order.
@@ -23,6 +25,8 @@ pub struct Batch {
     pub y: Vec<i64>,
     /// `[n, channels, height, width]`.
     pub shape: [usize; 4],
+    /// Images of the batch that could not be read, and why.
+    pub skipped: Vec<Skipped>,
 }
 
 /// Makes batches of one split.
@@ -35,15 +39,6 @@ pub struct Loader<'a> {
     prefetch: usize,
 }
 
-/// A pool of `workers` threads for loaders (0: one per core, as rayon's global pool).
-pub fn worker_pool(workers: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(if workers == 0 { rayon::current_num_threads() } else { workers })
-        .thread_name(|i| format!("imgclass-loader-{i}"))
-        .build()
-        .expect("a thread pool")
-}
-
 impl<'a> Loader<'a> {
     /// A loader over `data` that prepares images for `pre` (its size, channels and
     /// normalization) on rayon's global threads, without augmentation, 2 batches ahead.
@@ -51,8 +46,8 @@ impl<'a> Loader<'a> {
         Self { data, pre, augment: None, pool: None, seed: 0, prefetch: 2 }
     }
 
-    /// Prepares images on `pool`'s threads (`--workers`).
-    pub fn on_pool(mut self, pool: &'a rayon::ThreadPool) -> Self {
+    /// Prepares images on `pool`'s threads (`data.loader.workers`).
+    pub(crate) fn on_pool(mut self, pool: &'a rayon::ThreadPool) -> Self {
         self.pool = Some(pool);
         self
     }
@@ -72,30 +67,31 @@ impl<'a> Loader<'a> {
     }
 
     /// The model-ready bytes (`channels × height × width` of the preprocessing) of image `i`.
-    pub fn item(&self, i: usize) -> Vec<u8> {
-        let stored = self.data.image(i);
+    pub fn item(&self, i: usize) -> Result<Vec<u8>> {
+        let stored = self.data.image(i)?;
         let c = self.data.channels();
         let out = (self.pre.height, self.pre.width);
-        match self.augment {
+        Ok(match self.augment {
             Some(aug) => {
                 let mut rng = Rng::new(self.seed ^ (i as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93));
                 aug.apply(&stored, c, self.data.size, out, &mut rng)
             }
             None if self.data.size == out => stored.into_owned(),
             None => rescale(&stored, c, self.data.size, out),
-        }
+        })
     }
 
-    /// Builds the batch of images `indices` (in parallel on the pool).
+    /// Builds the batch of images `indices` (in parallel on the pool), leaving out images that
+    /// cannot be read.
     pub fn batch(&self, indices: &[usize]) -> Batch {
         let per = self.pre.input_channels() * self.pre.height * self.pre.width;
-        let work = || -> Vec<Vec<f32>> {
+        let work = || -> Vec<Result<Vec<f32>>> {
             indices
                 .par_iter()
                 .map(|&i| {
                     let mut x = Vec::with_capacity(per);
-                    self.pre.normalize_into(&self.item(i), &mut x);
-                    x
+                    self.pre.normalize_into(&self.item(i)?, &mut x);
+                    Ok(x)
                 })
                 .collect()
         };
@@ -103,12 +99,20 @@ impl<'a> Loader<'a> {
             Some(pool) => pool.install(work),
             None => work(),
         };
-        Batch {
-            indices: indices.to_vec(),
-            x: parts.concat(),
-            y: indices.iter().map(|&i| self.data.labels[i] as i64).collect(),
-            shape: [indices.len(), self.pre.input_channels(), self.pre.height, self.pre.width],
+        let mut batch = Batch { indices: Vec::new(), x: Vec::new(), y: Vec::new(), shape: [0; 4], skipped: Vec::new() };
+        batch.x.reserve(indices.len() * per);
+        for (&i, part) in indices.iter().zip(parts) {
+            match part {
+                Ok(x) => {
+                    batch.indices.push(i);
+                    batch.x.extend(x);
+                    batch.y.push(self.data.labels[i] as i64);
+                }
+                Err(e) => batch.skipped.push(Skipped { path: self.data.names[i].clone().into(), reason: e.reason() }),
+            }
         }
+        batch.shape = [batch.indices.len(), self.pre.input_channels(), self.pre.height, self.pre.width];
+        batch
     }
 
     /// Calls `f` with each batch of `batches` in order while the next ones are being made;
@@ -132,8 +136,46 @@ impl<'a> Loader<'a> {
     }
 }
 
+/// What [`bench`] measured.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct LoaderBench {
+    /// Images made into batches.
+    pub images: usize,
+    /// Wall time, in seconds.
+    pub seconds: f64,
+    /// Worker threads.
+    pub workers: usize,
+}
+
+/// Times one epoch of batches made from `source`'s image files, as training would make them:
+/// decoded (streamed, nothing kept) and stored with `stored`, augmented with `augment` and
+/// brought to `pre`'s size and normalization, on `workers` threads (0: one per core), in
+/// batches of `batch_size`.
+pub fn bench(
+    source: &super::Source,
+    stored: &Preprocess,
+    pre: &Preprocess,
+    augment: &Augment,
+    workers: usize,
+    batch_size: usize,
+) -> Result<LoaderBench> {
+    let pool = crate::util::pool::worker_pool(workers, "data.loader.workers")?;
+    let mut order: Vec<usize> = (0..source.len()).collect();
+    Rng::new(1).shuffle(&mut order);
+    let start = std::time::Instant::now();
+    let data = source.streamed(&order, stored);
+    let loader = Loader::new(&data, pre).on_pool(&pool).augmented(augment, 1, 1);
+    let all: Vec<usize> = (0..data.len()).collect();
+    let mut images = 0;
+    loader.for_each(&chunks(&all, batch_size), |b| {
+        images += b.shape[0];
+        true
+    });
+    Ok(LoaderBench { images, seconds: start.elapsed().as_secs_f64(), workers: pool.current_num_threads() })
+}
+
 /// Cuts `order` into batches of `batch_size` (the last one may be smaller).
-pub fn chunks(order: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
+pub(crate) fn chunks(order: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
     order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
 }
 
@@ -142,6 +184,7 @@ mod tests {
     use super::*;
     use crate::transforms::ResizeMode;
     use crate::transforms::augment::AugPreset;
+    use crate::util::pool::worker_pool;
 
     fn data(n: usize, side: usize) -> ImageData {
         let len = side * side;
@@ -160,7 +203,7 @@ mod tests {
     fn batches_arrive_in_order_with_their_labels_and_the_consumer_can_stop_early() {
         let d = data(10, 4);
         let pre = Preprocess::new(4, 4, 1, ResizeMode::Squish);
-        let pool = worker_pool(2);
+        let pool = worker_pool(2, "workers").unwrap();
         let loader = Loader::new(&d, &pre).on_pool(&pool).prefetch(1);
         let mut seen = Vec::new();
         loader.for_each(&chunks(&[9, 8, 7, 6, 5, 4, 3], 3), |b| {
@@ -176,14 +219,38 @@ mod tests {
     fn presized_images_are_brought_to_the_model_size_and_augmented_reproducibly() {
         let d = data(4, 8);
         let pre = Preprocess::new(4, 4, 1, ResizeMode::Squish);
-        let pool = worker_pool(2);
+        let pool = worker_pool(2, "workers").unwrap();
         let plain = Loader::new(&d, &pre).on_pool(&pool);
-        assert_eq!(plain.item(0).len(), 16);
+        assert_eq!(plain.item(0).unwrap().len(), 16);
         let aug = Augment::preset(AugPreset::Strong);
         let a = Loader::new(&d, &pre).on_pool(&pool).augmented(&aug, 1, 1).batch(&[0, 1, 2]);
         let b = Loader::new(&d, &pre).on_pool(&pool).augmented(&aug, 1, 1).batch(&[0, 1, 2]);
         let c = Loader::new(&d, &pre).on_pool(&pool).augmented(&aug, 1, 2).batch(&[0, 1, 2]);
         assert_eq!(a.x, b.x);
         assert_ne!(a.x, c.x, "another epoch draws other augmentations");
+    }
+}
+
+#[cfg(test)]
+mod streamed_tests {
+    use super::*;
+    use crate::data::Source;
+    use crate::transforms::ResizeMode;
+
+    #[test]
+    fn a_streamed_image_deleted_during_training_is_left_out_of_its_batch_and_named() {
+        let t = tempfile::tempdir().unwrap();
+        let files: Vec<std::path::PathBuf> = (0..3).map(|i| t.path().join(format!("{i}.png"))).collect();
+        for f in &files {
+            image::GrayImage::from_pixel(4, 4, image::Luma([9])).save(f).unwrap();
+        }
+        let source = Source::from_files(files.clone());
+        let pre = Preprocess::new(4, 4, 1, ResizeMode::Squish);
+        let data = source.streamed(&[0, 1, 2], &pre);
+        std::fs::remove_file(&files[1]).unwrap();
+        let batch = Loader::new(&data, &pre).batch(&[0, 1, 2]);
+        assert_eq!((batch.indices.clone(), batch.shape), (vec![0, 2], [2, 1, 4, 4]));
+        assert_eq!(batch.x.len(), 2 * 16);
+        assert!(batch.skipped[0].path.ends_with("1.png"), "{:?}", batch.skipped);
     }
 }

@@ -1,46 +1,54 @@
 //! Data sources: where images and labels come from, how they are split, and how they are
-//! decoded into model-ready bytes.
+//! decoded into model-ready bytes and batches.
 //!
 //! A [`Source`] lists items (an image file or an image inside an IDX file) with their labels;
-//! [`Source::load`] decodes a subset in parallel with a [`Preprocess`] into an [`ImageData`].
-//! Unreadable images are skipped and reported, never fatal.
+//! [`Source::load`] decodes a subset in parallel with a [`Preprocess`] into an [`ImageData`];
+//! [`DataSplits`] holds a run's decoded train / valid / test sets and [`Loader`] makes batches
+//! from them. Unreadable images are skipped and reported, never fatal.
 //!
 //! ```no_run
 //! use imgclass::data::Source;
 //! let source = Source::open("photos".as_ref())?;
-//! println!("{} images of {} classes", source.items.len(), source.classes.len());
+//! println!("{} images of {} classes", source.len(), source.classes().len());
 //! # Ok::<(), imgclass::Error>(())
 //! ```
 
 pub mod bundled;
 pub mod check;
 mod decode;
-pub mod folder;
+pub(crate) mod folder;
 pub mod idx;
+mod images;
 pub mod labels;
+mod load;
 mod loader;
-mod split;
 mod splits;
+mod stratify;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 pub use decode::{decode_bytes, decode_file, describe};
-pub use split::{Split, assign as assign_splits};
-pub use loader::{Batch, Loader, chunks, worker_pool};
+pub use images::ImageData;
+pub use labels::Labels;
+pub use load::Loaded;
+pub use loader::{Batch, Loader, LoaderBench, bench};
 pub use splits::{DataSplits, LoadOptions, Residency, SplitOptions, SplitRecord};
+pub use stratify::Split;
+
+pub(crate) use loader::chunks;
+pub(crate) use stratify::assign as assign_splits;
 
 use crate::error::{Error, Result};
-use crate::rng::{FNV_OFFSET, fnv1a};
-use crate::transforms::resize::is_grey;
 use crate::transforms::{Preprocess, ResizeMode};
+use crate::util::rng::{FNV_OFFSET, fnv1a};
 use idx::IdxSplit;
 
 /// Where one item's pixels live.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// An image file.
     File(PathBuf),
     /// Image `index` of the source's IDX split number `part`.
@@ -54,7 +62,7 @@ pub enum Origin {
 
 /// One labelled image of a source.
 #[derive(Debug, Clone)]
-pub struct Item {
+pub(crate) struct Item {
     /// Where its pixels are.
     pub origin: Origin,
     /// Index into [`Source::classes`].
@@ -64,7 +72,7 @@ pub struct Item {
 }
 
 /// A file that was passed over, and why.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Skipped {
     /// The file or folder.
     pub path: PathBuf,
@@ -73,87 +81,28 @@ pub struct Skipped {
 }
 
 /// What kind of layout a source was read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SourceKind {
-    /// One subfolder per class.
+    /// Image files (class folders, a CSV of labels, file names, a file list).
     Folder,
     /// MNIST-style IDX files.
     Idx,
 }
 
-/// A labelled collection of images, not yet decoded.
+/// A labelled collection of images, not yet decoded. Every item's label indexes
+/// [`Source::classes`].
 #[derive(Debug, Clone)]
 pub struct Source {
-    /// The folder it was read from (or `bundled:…` for the built-in sample).
-    pub root: PathBuf,
-    /// Layout kind.
-    pub kind: SourceKind,
-    /// Class names; labels index into this.
-    pub classes: Vec<String>,
-    /// Every labelled image.
-    pub items: Vec<Item>,
-    /// Problems met while listing (unreadable folders, link loops).
-    pub problems: Vec<Skipped>,
-    idx: Vec<IdxSplit>,
-}
-
-/// Decoded, preprocessed images of one split: `n × channels × height × width` bytes, kept in
-/// memory, or (for data larger than the memory budget) decoded again from the files each
-/// time they are needed.
-#[derive(Debug, Clone, Default)]
-pub struct ImageData {
-    /// Concatenated CHW bytes of every image (empty when streamed).
-    pub pixels: Vec<u8>,
-    /// One label per image.
-    pub labels: Vec<usize>,
-    /// One display name per image (its path, or `file#index` inside an IDX file).
-    pub names: Vec<String>,
-    /// One content hash per image (FNV-1a of the file's bytes, or of an IDX image's pixels).
-    pub hashes: Vec<u64>,
-    /// Bytes per image.
-    pub image_len: usize,
-    /// Stored height and width (the presize for augmented training images).
-    pub size: (usize, usize),
-    /// Set when the images are not kept: they are decoded from these files on demand.
-    pub stream: Option<Streamed>,
-}
-
-/// Where a streamed split's images come from, and how they are preprocessed.
-#[derive(Debug, Clone)]
-pub struct Streamed {
-    /// One file per image.
-    pub files: Vec<PathBuf>,
-    /// The preprocessing that gives the stored bytes.
-    pub preprocess: Preprocess,
-}
-
-impl ImageData {
-    /// Number of images.
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-
-    /// True when there is no image.
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-
-    /// Channels of the stored images.
-    pub fn channels(&self) -> usize {
-        self.image_len / (self.size.0 * self.size.1).max(1)
-    }
-
-    /// The stored CHW bytes of image `i` (decoded now when streamed; a file that can no longer
-    /// be read gives a black image).
-    pub fn image(&self, i: usize) -> std::borrow::Cow<'_, [u8]> {
-        match &self.stream {
-            None => std::borrow::Cow::Borrowed(&self.pixels[i * self.image_len..(i + 1) * self.image_len]),
-            Some(s) => std::borrow::Cow::Owned(
-                decode_file(&s.files[i]).map(|img| s.preprocess.apply(&img)).unwrap_or_else(|_| vec![0; self.image_len]),
-            ),
-        }
-    }
+    pub(crate) root: PathBuf,
+    pub(crate) kind: SourceKind,
+    pub(crate) classes: Vec<String>,
+    /// IDX labels with no class names known: the classes are the label numbers.
+    pub(crate) numbered: bool,
+    pub(crate) items: Vec<Item>,
+    pub(crate) problems: Vec<Skipped>,
+    pub(crate) idx: Vec<IdxSplit>,
 }
 
 impl Source {
@@ -183,13 +132,14 @@ impl Source {
     }
 
     /// A source over IDX splits; `train` files hint the train split and `t10k` files the test
-    /// split when both are present; a lone split is left for the splitter to cut.
+    /// split when both are present; a lone split is left for the splitter to cut. Without
+    /// `classes` (or too few of them) the classes are the label numbers.
     pub fn from_idx(root: PathBuf, parts: Vec<IdxSplit>, classes: Option<Vec<String>>) -> Source {
         let both = parts.len() > 1;
         let max_label = parts.iter().flat_map(|p| p.labels.iter().copied()).max().unwrap_or(0) as usize;
-        let classes = classes
-            .filter(|c| c.len() > max_label)
-            .unwrap_or_else(|| (0..=max_label).map(|i| i.to_string()).collect());
+        let named = classes.filter(|c| c.len() > max_label);
+        let numbered = named.is_none();
+        let classes = named.unwrap_or_else(|| (0..=max_label).map(|i| i.to_string()).collect());
         let mut items = Vec::new();
         for (part, p) in parts.iter().enumerate() {
             let hint = match (both, p.prefix.as_str()) {
@@ -203,7 +153,7 @@ impl Source {
                 hint,
             }));
         }
-        Source { root, kind: SourceKind::Idx, classes, items, problems: Vec::new(), idx: parts }
+        Source { root, kind: SourceKind::Idx, classes, numbered, items, problems: Vec::new(), idx: parts }
     }
 
     fn from_folder(path: &Path) -> Result<Source> {
@@ -214,28 +164,91 @@ impl Source {
                 message: "class folder has no images; add images to it or remove it".into(),
             });
         }
-        let mut classes: Vec<String> = scan.files.iter().map(|(_, c, _)| c.clone()).collect();
-        classes.sort();
-        classes.dedup();
-        if classes.is_empty() {
+        let files: Vec<(PathBuf, String, Option<Split>)> = scan.files;
+        let problems = scan.problems.into_iter().map(|(path, reason)| Skipped { path, reason }).collect();
+        let source = Self::labelled_files(path, files, problems);
+        if source.classes.is_empty() {
             return Err(Error::BadDataset {
                 path: path.into(),
                 message: "no class subfolder with images; put each class's images in its own subfolder".into(),
             });
         }
-        let items = scan
-            .files
+        Ok(source)
+    }
+
+    /// A source over image files with their class names (sorted into the class list) and
+    /// split hints.
+    pub(crate) fn labelled_files(
+        root: &Path,
+        files: Vec<(PathBuf, String, Option<Split>)>,
+        problems: Vec<Skipped>,
+    ) -> Source {
+        let mut classes: Vec<String> = files.iter().map(|(_, c, _)| c.clone()).collect();
+        classes.sort();
+        classes.dedup();
+        let items = files
             .into_iter()
-            .map(|(p, c, hint)| Item { origin: Origin::File(p), label: classes.binary_search(&c).unwrap(), hint })
+            .map(|(p, c, hint)| {
+                let label = classes.binary_search(&c).unwrap_or_default();
+                Item { origin: Origin::File(p), label, hint }
+            })
             .collect();
-        let problems = scan.problems.into_iter().map(|(path, reason)| Skipped { path, reason }).collect();
-        Ok(Source { root: path.into(), kind: SourceKind::Folder, classes, items, problems, idx: Vec::new() })
+        Source {
+            root: root.into(),
+            kind: SourceKind::Folder,
+            classes,
+            numbered: false,
+            items,
+            problems,
+            idx: Vec::new(),
+        }
     }
 
     /// An unlabelled source over image files (for prediction): every item has label 0.
     pub fn from_files(files: Vec<PathBuf>) -> Source {
-        let items = files.into_iter().map(|p| Item { origin: Origin::File(p), label: 0, hint: None }).collect();
-        Source { root: PathBuf::new(), kind: SourceKind::Folder, classes: vec![String::new()], items, problems: Vec::new(), idx: Vec::new() }
+        let files = files.into_iter().map(|p| (p, String::new(), None)).collect();
+        Self::labelled_files(Path::new(""), files, Vec::new())
+    }
+
+    /// The folder it was read from (or `bundled:…` for the built-in sample).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Layout kind.
+    pub fn kind(&self) -> SourceKind {
+        self.kind
+    }
+
+    /// Class names; labels index into this.
+    pub fn classes(&self) -> &[String] {
+        &self.classes
+    }
+
+    /// Whether the classes are IDX label numbers with no names (no `classes.txt`): such
+    /// labels mean class indices, not names.
+    pub fn numbered_classes(&self) -> bool {
+        self.numbered
+    }
+
+    /// Number of labelled images.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when the source lists no image.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Problems met while listing (unreadable folders, link loops, missing listed files).
+    pub fn problems(&self) -> &[Skipped] {
+        &self.problems
+    }
+
+    /// True when the source's images are single-channel by nature (IDX).
+    pub fn is_idx(&self) -> bool {
+        self.kind == SourceKind::Idx
     }
 
     /// Errors unless the source has at least two classes (needed to train a classifier).
@@ -281,7 +294,7 @@ impl Source {
     }
 
     /// The part (see [`Source::part_fingerprints`]) that item `i` belongs to.
-    pub fn part_of(&self, i: usize) -> usize {
+    pub(crate) fn part_of(&self, i: usize) -> usize {
         match self.items[i].origin {
             Origin::Idx { part, .. } => part,
             Origin::File(_) => 0,
@@ -305,187 +318,12 @@ impl Source {
         sizes.iter().flatten().all(|s| *s == first).then_some((first.1 as usize, first.0 as usize))
     }
 
-    /// True when the source's images are single-channel by nature (IDX).
-    pub fn is_idx(&self) -> bool {
-        self.kind == SourceKind::Idx
-    }
-
-    /// Decodes an item and hashes its content (the file's bytes, or the IDX image's pixels).
-    fn decode(&self, item: &Item) -> Result<(image::DynamicImage, u64)> {
-        match &item.origin {
-            Origin::File(p) => {
-                let bytes = std::fs::read(p).map_err(|e| Error::Decode { path: p.clone(), message: e.to_string() })?;
-                Ok((decode_bytes(&bytes, p)?, fnv1a(FNV_OFFSET, &bytes)))
-            }
-            Origin::Idx { part, index } => {
-                let p = &self.idx[*part];
-                let n = p.height * p.width;
-                let bytes = p.pixels[index * n..(index + 1) * n].to_vec();
-                let hash = fnv1a(FNV_OFFSET, &bytes);
-                let image = image::GrayImage::from_raw(p.width as u32, p.height as u32, bytes).expect("IDX image size");
-                Ok((image::DynamicImage::ImageLuma8(image), hash))
-            }
-        }
-    }
-
-    /// Decodes the items at `indices` in parallel and maps each `(item index, result)` with
-    /// `f`, calling `progress(done, total)` as they finish (every 256 images and at the end).
-    fn par_decode<T: Send>(
-        &self,
-        indices: &[usize],
-        progress: &(dyn Fn(usize, usize) + Sync),
-        f: impl Fn(usize, Result<(image::DynamicImage, u64)>) -> T + Sync,
-    ) -> Vec<T> {
-        let done = AtomicUsize::new(0);
-        let total = indices.len();
-        indices
-            .par_iter()
-            .map(|&i| {
-                let out = f(i, self.decode(&self.items[i]));
-                let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if d % 256 == 0 || d == total {
-                    progress(d, total);
-                }
-                out
-            })
-            .collect()
-    }
-
-    /// Decodes and preprocesses the items at `indices` in parallel. Images that fail to
-    /// decode are left out and returned as [`Skipped`]. With `keep` false only the labels,
-    /// names and hashes are kept and the images are streamed from their files later.
-    /// `progress(done, total)` is called as images finish.
-    pub fn load(&self, indices: &[usize], pre: &Preprocess, keep: bool, progress: &(dyn Fn(usize, usize) + Sync)) -> Loaded {
-        let total = indices.len();
-        let decoded: Vec<Result<(Vec<u8>, bool, u64)>> =
-            self.par_decode(indices, progress, |_, r| r.map(|(img, hash)| (pre.apply(&img), is_grey(&img), hash)));
-        let mut data = ImageData { image_len: pre.image_len(), size: (pre.height, pre.width), ..Default::default() };
-        if keep {
-            data.pixels.reserve(total * pre.image_len());
-        }
-        let mut out = Loaded { data, skipped: Vec::new(), all_grey: true, stats: PixelStats::new(pre.channels) };
-        let data = &mut out.data;
-        let mut files = Vec::new();
-        for (&i, r) in indices.iter().zip(decoded) {
-            match r {
-                Ok((bytes, grey, hash)) => {
-                    out.all_grey &= grey;
-                    out.stats.add(&bytes, pre.height * pre.width);
-                    if keep {
-                        data.pixels.extend_from_slice(&bytes);
-                    } else if let Origin::File(p) = &self.items[i].origin {
-                        files.push(p.clone());
-                    }
-                    data.labels.push(self.items[i].label);
-                    data.names.push(self.name(i));
-                    data.hashes.push(hash);
-                }
-                Err(e) => out.skipped.push(Skipped { path: PathBuf::from(self.name(i)), reason: error_reason(&e) }),
-            }
-        }
-        if !keep {
-            data.stream = Some(Streamed { files, preprocess: pre.clone() });
-        }
-        out
-    }
-
     /// The split of every item under `options` (the layout's hints first, then seeded and
     /// stratified by class).
     pub fn split(&self, options: SplitOptions) -> Vec<Split> {
         let labels: Vec<usize> = self.items.iter().map(|i| i.label).collect();
         let hints: Vec<Option<Split>> = self.items.iter().map(|i| i.hint).collect();
         assign_splits(&labels, &hints, options.valid_pct, options.test_pct, options.seed)
-    }
-}
-
-impl Source {
-    /// The items at `indices` as a split streamed from their files, without reading them now
-    /// (unreadable files then give black images). IDX items are read from memory.
-    pub fn streamed(&self, indices: &[usize], pre: &Preprocess) -> ImageData {
-        let files: Vec<PathBuf> = indices
-            .iter()
-            .filter_map(|&i| match &self.items[i].origin {
-                Origin::File(p) => Some(p.clone()),
-                Origin::Idx { .. } => None,
-            })
-            .collect();
-        if files.len() < indices.len() {
-            return self.load(indices, pre, true, &|_, _| {}).data;
-        }
-        ImageData {
-            pixels: Vec::new(),
-            labels: indices.iter().map(|&i| self.items[i].label).collect(),
-            names: indices.iter().map(|&i| self.name(i)).collect(),
-            hashes: vec![0; indices.len()],
-            image_len: pre.image_len(),
-            size: (pre.height, pre.width),
-            stream: Some(Streamed { files, preprocess: pre.clone() }),
-        }
-    }
-}
-
-/// What [`Source::load`] gives: the images, what was skipped, whether every image was grey,
-/// and the per-channel pixel statistics.
-#[derive(Debug)]
-pub struct Loaded {
-    /// The images.
-    pub data: ImageData,
-    /// Files that could not be read.
-    pub skipped: Vec<Skipped>,
-    /// Every image had R = G = B.
-    pub all_grey: bool,
-    /// Per-channel sums over the stored bytes.
-    pub stats: PixelStats,
-}
-
-/// Per-channel sums of pixel values and their squares (0–255 scale).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PixelStats {
-    /// Sum per channel.
-    pub sum: Vec<f64>,
-    /// Sum of squares per channel.
-    pub sq: Vec<f64>,
-    /// Pixels per channel.
-    pub n: f64,
-}
-
-impl PixelStats {
-    /// Empty statistics over `channels`.
-    pub fn new(channels: usize) -> Self {
-        Self { sum: vec![0.0; channels], sq: vec![0.0; channels], n: 0.0 }
-    }
-
-    /// Adds one CHW image of `plane` pixels per channel.
-    pub fn add(&mut self, chw: &[u8], plane: usize) {
-        for (c, channel) in chw.chunks_exact(plane).enumerate() {
-            let (s, q) = channel.iter().fold((0u64, 0u64), |(s, q), &v| (s + v as u64, q + (v as u64) * (v as u64)));
-            self.sum[c] += s as f64;
-            self.sq[c] += q as f64;
-        }
-        self.n += plane as f64;
-    }
-
-    /// Mean and standard deviation per channel on the 0–1 scale (std at least 1e-3).
-    pub fn mean_std(&self) -> (Vec<f32>, Vec<f32>) {
-        let n = self.n.max(1.0);
-        self.sum
-            .iter()
-            .zip(&self.sq)
-            .map(|(s, q)| {
-                let mean = s / n / 255.0;
-                let var = (q / n / (255.0 * 255.0) - mean * mean).max(0.0);
-                (mean as f32, (var.sqrt() as f32).max(1e-3))
-            })
-            .unzip()
-    }
-}
-
-/// The message of an error without the path prefix (the path is reported beside it).
-pub(crate) fn error_reason(e: &Error) -> String {
-    match e {
-        Error::Decode { message, .. } => message.clone(),
-        Error::Io { source, .. } => source.to_string(),
-        other => other.to_string(),
     }
 }
 
@@ -504,8 +342,8 @@ fn idx_class_names(dir: &Path) -> Option<Vec<String>> {
 }
 
 /// Picks the input size: `size` when given, else the size every image shares when it is at
-/// most 256 px, else 128 (224 for ResNets, which expect ImageNet-sized inputs).
-pub fn choose_size(source: &Source, size: Option<usize>, large_default: usize) -> (usize, usize) {
+/// most 256 px, else `large_default` (128; 224 for ImageNet-style networks).
+pub(crate) fn choose_size(source: &Source, size: Option<usize>, large_default: usize) -> (usize, usize) {
     if let Some(s) = size {
         return (s, s);
     }
@@ -517,21 +355,39 @@ pub fn choose_size(source: &Source, size: Option<usize>, large_default: usize) -
 
 /// A preprocessing for `source` at `(h, w)`: grey for IDX data, RGB otherwise (narrowed to
 /// grey by the loader when every image turns out grey).
-pub fn default_preprocess(source: &Source, (h, w): (usize, usize), resize: ResizeMode) -> Preprocess {
+pub(crate) fn default_preprocess(source: &Source, (h, w): (usize, usize), resize: ResizeMode) -> Preprocess {
     Preprocess::new(h, w, if source.is_idx() { 1 } else { 3 }, resize)
 }
 
-/// Narrows RGB bytes whose channels are all equal to one channel.
-pub fn rgb_to_grey(data: &mut ImageData) {
-    let plane = data.image_len / 3;
-    if let Some(s) = &mut data.stream {
-        s.preprocess.channels = 1;
-    } else {
-        let mut out = Vec::with_capacity(data.pixels.len() / 3);
-        for image in data.pixels.chunks_exact(data.image_len) {
-            out.extend_from_slice(&image[..plane]);
-        }
-        data.pixels = out;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(labels: Vec<u8>) -> IdxSplit {
+        let n = labels.len();
+        IdxSplit { prefix: "t10k".into(), pixels: vec![0; n * 4], labels, height: 2, width: 2 }
     }
-    data.image_len = plane;
+
+    #[test]
+    fn idx_labels_without_names_are_numbered_classes() {
+        let s = Source::from_idx("x".into(), vec![part(vec![0, 2, 1])], None);
+        assert!(s.numbered_classes());
+        assert_eq!(s.classes(), ["0", "1", "2"]);
+        let named = Source::from_idx("x".into(), vec![part(vec![0, 1])], Some(vec!["a".into(), "b".into()]));
+        assert!(!named.numbered_classes());
+    }
+
+    #[test]
+    fn a_renamed_copy_of_fashion_mnist_has_numbered_classes_and_the_original_names() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("fm-test");
+        std::fs::create_dir(&dir).unwrap();
+        let images = idx::gunzip(bundled::IMAGES_GZ, Path::new("i")).unwrap();
+        let labels = idx::gunzip(bundled::LABELS_GZ, Path::new("l")).unwrap();
+        std::fs::write(dir.join("t10k-images-idx3-ubyte"), images).unwrap();
+        std::fs::write(dir.join("t10k-labels-idx1-ubyte"), labels).unwrap();
+        let copy = Source::open(&dir).unwrap();
+        assert!(copy.numbered_classes() && copy.len() == 10_000);
+        assert!(!Source::bundled().unwrap().numbered_classes());
+    }
 }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ImageData, Loaded, Skipped, Source, Split, rgb_to_grey};
+use super::{ImageData, Loaded, Skipped, Source, Split};
 use crate::error::{Error, Result};
 use crate::transforms::Preprocess;
 
@@ -24,10 +24,13 @@ impl SplitOptions {
     pub fn validate(&self) -> Result<()> {
         let in_range = |v: f64| (0.0..1.0).contains(&v);
         if !in_range(self.valid_pct) || !in_range(self.test_pct) || self.valid_pct + self.test_pct >= 1.0 {
-            return Err(Error::Config(format!(
-                "--valid-pct and --test-pct ({} and {}) must be in [0, 1) and leave some data to train on",
-                self.valid_pct, self.test_pct
-            )));
+            return Err(Error::config(
+                "data.split.valid_pct",
+                format!(
+                    "data.split.valid_pct and data.split.test_pct ({} and {}) must be in [0, 1) and leave some data to train on",
+                    self.valid_pct, self.test_pct
+                ),
+            ));
         }
         Ok(())
     }
@@ -35,7 +38,9 @@ impl SplitOptions {
 
 /// Where decoded images are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Residency {
     /// In memory when they fit the memory budget, else streamed from disk.
     #[default]
@@ -44,18 +49,6 @@ pub enum Residency {
     Memory,
     /// Decoded from their files every time they are used (memory stays flat).
     Disk,
-}
-
-impl std::str::FromStr for Residency {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(Self::Auto),
-            "memory" => Ok(Self::Memory),
-            "disk" => Ok(Self::Disk),
-            other => Err(format!("unknown image storage {other:?}: use auto, memory or disk")),
-        }
-    }
 }
 
 /// How the splits' images are stored.
@@ -73,11 +66,10 @@ pub struct LoadOptions {
 impl LoadOptions {
     /// The preprocessing training images are stored with: `pre` at the presize, if any.
     pub fn stored(&self, pre: &Preprocess) -> Preprocess {
-        let mut stored = pre.clone();
-        if let Some(p) = self.presize {
-            (stored.height, stored.width) = (p, p);
+        match self.presize {
+            Some(p) => pre.at_size(p),
+            None => pre.clone(),
         }
-        stored
     }
 }
 
@@ -88,7 +80,7 @@ impl Default for LoadOptions {
 }
 
 /// The split of a run, saved as `split.json` so it can be reproduced and audited.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SplitRecord {
     /// Where the data came from.
     pub source: String,
@@ -102,32 +94,62 @@ pub struct SplitRecord {
     pub test: Vec<String>,
 }
 
-/// The decoded splits of a data source.
+/// The decoded splits of a data source: the images of each split, decoded with one
+/// preprocessing whose normalization was fitted on the training images.
 #[derive(Debug, Clone)]
 pub struct DataSplits {
-    /// Class names.
-    pub classes: Vec<String>,
-    /// The preprocessing, with normalization fitted on `train`.
-    pub preprocess: Preprocess,
-    /// Training images.
-    pub train: ImageData,
-    /// Validation images.
-    pub valid: ImageData,
-    /// Test images, when the layout or `test_pct` gives some.
-    pub test: Option<ImageData>,
-    /// Files that could not be read.
-    pub skipped: Vec<Skipped>,
+    pub(crate) classes: Vec<String>,
+    pub(crate) kind: super::SourceKind,
+    pub(crate) preprocess: Preprocess,
+    pub(crate) train: ImageData,
+    pub(crate) valid: ImageData,
+    pub(crate) test: Option<ImageData>,
+    pub(crate) skipped: Vec<Skipped>,
     /// Fingerprints of the IDX parts that gave training or validation images
     /// ([`Source::part_fingerprints`]): evaluation refuses data with one of these.
-    pub fingerprints: Vec<u64>,
+    pub(crate) fingerprints: Vec<u64>,
     /// Sorted content hashes of the training and validation image files (folder sources):
     /// evaluation refuses data that shares too many of them.
-    pub image_hashes: Vec<u64>,
-    /// The split, by item name.
-    pub record: SplitRecord,
+    pub(crate) image_hashes: Vec<u64>,
+    pub(crate) record: SplitRecord,
 }
 
 impl DataSplits {
+    /// Class names; labels index into this.
+    pub fn classes(&self) -> &[String] {
+        &self.classes
+    }
+
+    /// The preprocessing, with normalization fitted on the training images.
+    pub fn preprocess(&self) -> &Preprocess {
+        &self.preprocess
+    }
+
+    /// Training images.
+    pub fn train(&self) -> &ImageData {
+        &self.train
+    }
+
+    /// Validation images.
+    pub fn valid(&self) -> &ImageData {
+        &self.valid
+    }
+
+    /// Test images, when the layout or the split options give some.
+    pub fn test(&self) -> Option<&ImageData> {
+        self.test.as_ref()
+    }
+
+    /// Files that could not be listed or read, whatever split they were meant for.
+    pub fn skipped(&self) -> &[Skipped] {
+        &self.skipped
+    }
+
+    /// Which item went to which split, by name (saved as `split.json`).
+    pub fn record(&self) -> &SplitRecord {
+        &self.record
+    }
+
     /// Splits `source`, decodes each split with `preprocess` (RGB narrowed to grey when every
     /// image is grey) and fits the normalization on the training images.
     pub fn load(
@@ -159,9 +181,14 @@ impl DataSplits {
             _ if source.is_idx() => true,
             Residency::Memory => true,
             Residency::Disk => false,
-            Residency::Auto => tr.len() * stored.image_len() + (va.len() + te.len()) * preprocess.image_len() <= load.memory_budget,
+            Residency::Auto => {
+                tr.len() * stored.image_len() + (va.len() + te.len()) * preprocess.image_len() <= load.memory_budget
+            }
         };
-        let Loaded { data: mut train, mut skipped, all_grey: grey_tr, stats } = source.load(&tr, &stored, keep, &offset(0));
+        let Loaded { data: mut train, skipped: unreadable, all_grey: grey_tr, stats } =
+            source.load(&tr, &stored, keep, &offset(0));
+        let mut skipped = source.problems.clone();
+        skipped.extend(unreadable);
         let v = source.load(&va, &preprocess, keep, &offset(tr.len()));
         let t = source.load(&te, &preprocess, keep, &offset(tr.len() + va.len()));
         let (mut valid, mut test) = (v.data, t.data);
@@ -178,13 +205,9 @@ impl DataSplits {
             });
         }
         if preprocess.channels == 3 && grey_tr && grey_va && grey_te {
-            preprocess.channels = 1;
+            preprocess.narrow_to_grey();
             for d in [&mut train, &mut valid, &mut test] {
-                rgb_to_grey(d);
-            }
-            if !preprocess.rgb_model {
-                preprocess.mean.truncate(1);
-                preprocess.std.truncate(1);
+                d.narrow_to_grey();
             }
         }
         if !preprocess.fixed_stats {
@@ -211,6 +234,7 @@ impl DataSplits {
         };
         Ok(DataSplits {
             classes: source.classes.clone(),
+            kind: source.kind,
             preprocess,
             train,
             valid,

@@ -1,7 +1,6 @@
-//! Understanding a model: metrics, the confusion matrix and its picture, curves.
+//! Understanding data and models by looking at them: a picture of a batch as the model sees
+//! it (fastai's `show_batch`).
 
-pub mod metrics;
-pub mod plot;
-
-pub use metrics::{ClassMetrics, Confusion};
 pub mod show;
+
+pub use show::save_batch_picture;

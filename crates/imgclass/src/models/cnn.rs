@@ -6,7 +6,9 @@
 //! 92% test accuracy on Fashion-MNIST; the README's "Results" gives the measured run.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::pool::{
+    AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig,
+};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -16,7 +18,9 @@ use crate::error::{Error, Result};
 
 /// Convolution padding, as Keras names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Padding {
     /// Pad so that a stride-1 conv keeps the spatial size.
     Same,
@@ -26,7 +30,9 @@ pub enum Padding {
 
 /// The pooling that closes each block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Pool {
     /// 2×2 max pooling.
     Max,
@@ -125,33 +131,10 @@ fn conv_out(size: usize, k: usize, stride: usize, padding: Padding) -> usize {
     }
 }
 
-impl std::str::FromStr for Padding {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "same" => Ok(Padding::Same),
-            "valid" => Ok(Padding::Valid),
-            other => Err(format!("unknown padding {other:?}: use same or valid")),
-        }
-    }
-}
-
-impl std::str::FromStr for Pool {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "max" => Ok(Pool::Max),
-            "avg" => Ok(Pool::Avg),
-            "none" => Ok(Pool::None),
-            other => Err(format!("unknown pooling {other:?}: use max, avg or none")),
-        }
-    }
-}
-
-/// Errors unless `p` is a probability usable for dropout.
-pub(crate) fn check_dropout(name: &str, p: f64) -> Result<()> {
+/// Errors unless `p` is a probability usable for dropout; `field` names it.
+pub(crate) fn check_dropout(field: &'static str, p: f64) -> Result<()> {
     if !(0.0..1.0).contains(&p) {
-        return Err(Error::Config(format!("{name} must be in [0, 1), not {p}")));
+        return Err(Error::config(field, format!("{field} must be in [0, 1), not {p}")));
     }
     Ok(())
 }
@@ -162,32 +145,54 @@ impl CnnConfig {
         let mut hw = (h, w);
         for i in 0..self.convs_per_block {
             let stride = if i == 0 { self.stride } else { 1 };
-            hw = (conv_out(hw.0, self.kernel_size, stride, self.padding), conv_out(hw.1, self.kernel_size, stride, self.padding));
+            hw = (
+                conv_out(hw.0, self.kernel_size, stride, self.padding),
+                conv_out(hw.1, self.kernel_size, stride, self.padding),
+            );
         }
         if self.pool != Pool::None { (hw.0 / 2, hw.1 / 2) } else { hw }
     }
 
     /// Checks the hyper-parameters and that a `height × width` input survives every block.
     pub fn validate(&self, height: usize, width: usize) -> Result<()> {
-        if self.padding == Padding::Same && self.kernel_size % 2 == 0 {
-            return Err(Error::Config(format!("'same' padding needs an odd kernel size, not {}", self.kernel_size)));
+        if self.padding == Padding::Same && self.kernel_size.is_multiple_of(2) {
+            return Err(Error::config(
+                "model.arch.kernel_size",
+                format!("model.arch.padding same needs an odd model.arch.kernel_size, not {}", self.kernel_size),
+            ));
         }
-        if self.channels.is_empty() || self.channels.contains(&0) || self.hidden.contains(&0) {
-            return Err(Error::Config("a CNN needs at least one block, and every channel count and hidden width ≥ 1".into()));
+        if self.channels.is_empty() || self.channels.contains(&0) {
+            return Err(Error::config(
+                "model.arch.channels",
+                "model.arch.channels: a CNN needs at least one block, each with ≥ 1 channel",
+            ));
         }
-        if self.convs_per_block == 0 || self.stride == 0 || self.kernel_size == 0 || self.head_grid == 0 {
-            return Err(Error::Config("convs per block, stride, kernel size and head grid must be ≥ 1".into()));
+        if self.hidden.contains(&0) {
+            return Err(Error::config("model.arch.hidden", "model.arch.hidden: every hidden width must be ≥ 1"));
         }
-        check_dropout("cnn dropout", self.dropout)?;
-        check_dropout("cnn head dropout", self.head_dropout)?;
+        for (field, v) in [
+            ("model.arch.convs_per_block", self.convs_per_block),
+            ("model.arch.stride", self.stride),
+            ("model.arch.kernel_size", self.kernel_size),
+            ("model.arch.head_grid", self.head_grid),
+        ] {
+            if v == 0 {
+                return Err(Error::config(field, format!("{field} must be at least 1")));
+            }
+        }
+        check_dropout("model.arch.dropout", self.dropout)?;
+        check_dropout("model.arch.head_dropout", self.head_dropout)?;
         let (mut h, mut w) = (height, width);
         for _ in &self.channels {
             (h, w) = self.block_out(h, w);
             if h == 0 || w == 0 {
-                return Err(Error::Config(format!(
-                    "a {height}×{width} input is too small for {} blocks; use fewer blocks or a larger --size",
-                    self.channels.len()
-                )));
+                return Err(Error::config(
+                    "model.arch.channels",
+                    format!(
+                        "a {height}×{width} input is too small for {} blocks (model.arch.channels); use fewer blocks or a larger transforms.size",
+                        self.channels.len()
+                    ),
+                ));
             }
         }
         Ok(())
@@ -306,7 +311,11 @@ mod tests {
     #[test]
     fn valid_padding_and_stride_shrink_the_maps_as_keras_does() {
         let d = Device::flex();
-        let cfg = CnnConfig::new().with_padding(Padding::Valid).with_convs_per_block(1).with_pool(Pool::Avg).with_channels(vec![4]);
+        let cfg = CnnConfig::new()
+            .with_padding(Padding::Valid)
+            .with_convs_per_block(1)
+            .with_pool(Pool::Avg)
+            .with_channels(vec![4]);
         let m = cfg.init([3, 10, 10], 2, &d).unwrap();
         // 10 → conv k3 valid → 8 → pool → 4
         assert_eq!(m.features(Tensor::zeros([1, 3, 10, 10], &d)).dims(), [1, 4, 4, 4]);
@@ -317,7 +326,7 @@ mod tests {
     #[test]
     fn an_even_kernel_with_same_padding_is_a_config_error_not_a_panic() {
         let e = CnnConfig::new().with_kernel_size(4).init([1, 28, 28], 10, &Device::flex()).unwrap_err();
-        assert!(e.to_string().contains("odd kernel"), "{e}");
+        assert!(e.to_string().contains("odd model.arch.kernel_size"), "{e}");
     }
 
     #[test]

@@ -24,9 +24,12 @@ impl MlpConfig {
     /// Checks the hidden widths and the dropout probability.
     pub fn validate(&self) -> crate::Result<()> {
         if self.hidden.contains(&0) {
-            return Err(crate::Error::Config("every hidden layer needs a width ≥ 1".into()));
+            return Err(crate::Error::config(
+                "model.arch.hidden",
+                "model.arch.hidden: every hidden layer needs a width ≥ 1",
+            ));
         }
-        super::cnn::check_dropout("mlp dropout", self.dropout)
+        super::cnn::check_dropout("model.arch.dropout", self.dropout)
     }
 
     /// Builds the network for `inputs` features and `classes` outputs.

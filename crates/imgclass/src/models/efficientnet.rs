@@ -26,6 +26,10 @@ const STAGES: [(usize, usize, usize, usize, usize, usize); 7] = [
 /// Batch-norm epsilon of the TensorFlow checkpoint.
 const BN_EPS: f64 = 1e-3;
 
+/// The input normalization of the TF-trained weights, `(u8 − 127) / 128`, as (mean, std) on the
+/// 0–1 scale.
+pub const LITE_STATS: ([f32; 3], [f32; 3]) = ([127.0 / 255.0; 3], [128.0 / 255.0; 3]);
+
 /// TF "SAME" padding of a `k`×`k`, stride-`s` conv on an `n`-pixel input: `(before, after)`.
 pub fn tf_same_padding(n: usize, k: usize, s: usize) -> (usize, usize) {
     let out = n.div_ceil(s);
@@ -178,7 +182,12 @@ mod tests {
         // README.txt of the golden fixtures: trainable (w + b + BN gamma/beta) = 4,652,008;
         // Burn also counts running mean and variance (2 × 21,008 BN channels).
         let m = EfficientNetLite::lite0(224, 1000, &Device::flex());
-        let bn_channels: usize = 32 + 1280 + m.blocks.iter().map(|b| b.bn1.gamma.dims()[0] * (1 + usize::from(b.bn0.is_some())) + b.bn2.gamma.dims()[0]).sum::<usize>();
+        let bn_channels: usize = 32
+            + 1280
+            + m.blocks
+                .iter()
+                .map(|b| b.bn1.gamma.dims()[0] * (1 + usize::from(b.bn0.is_some())) + b.bn2.gamma.dims()[0])
+                .sum::<usize>();
         assert_eq!(m.num_params(), 4_652_008 + 2 * bn_channels);
         assert_eq!(m.blocks.len(), 16);
     }

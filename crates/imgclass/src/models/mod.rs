@@ -20,12 +20,50 @@ pub use cnn::{Cnn, CnnConfig, Padding, Pool};
 pub use dense::{Mlp, MlpConfig};
 pub use efficientnet::EfficientNetLite;
 pub use resnet::{ResNet, ResNetConfig};
+pub use transfer::trainable_params;
 
 use crate::error::{Error, Result};
+
+/// The architectures by name, without their hyper-parameters (what `--arch` chooses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "clap", value(rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ArchKind {
+    /// Logistic regression.
+    Logreg,
+    /// Multi-layer perceptron.
+    Mlp,
+    /// Convolutional network.
+    Cnn,
+    /// ResNet-18.
+    Resnet18,
+    /// ResNet-34.
+    Resnet34,
+    /// EfficientNet-Lite0.
+    #[cfg_attr(feature = "clap", value(alias = "efficientnet-lite0"))]
+    EfficientnetLite0,
+}
+
+impl ArchKind {
+    /// The architecture with its default hyper-parameters.
+    pub fn arch(self) -> Arch {
+        match self {
+            ArchKind::Logreg => Arch::Logreg,
+            ArchKind::Mlp => Arch::Mlp(MlpConfig::new()),
+            ArchKind::Cnn => Arch::Cnn(CnnConfig::new()),
+            ArchKind::Resnet18 => Arch::Resnet18,
+            ArchKind::Resnet34 => Arch::Resnet34,
+            ArchKind::EfficientnetLite0 => Arch::EfficientnetLite0,
+        }
+    }
+}
 
 /// An architecture and its hyper-parameters: everything needed to rebuild the network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Arch {
     /// Logistic regression: one dense layer on the flattened pixels.
     Logreg,
@@ -48,7 +86,19 @@ impl Default for Arch {
 }
 
 impl Arch {
-    /// The architecture's name as `--arch` spells it.
+    /// Which architecture this is.
+    pub fn kind(&self) -> ArchKind {
+        match self {
+            Arch::Logreg => ArchKind::Logreg,
+            Arch::Mlp(_) => ArchKind::Mlp,
+            Arch::Cnn(_) => ArchKind::Cnn,
+            Arch::Resnet18 => ArchKind::Resnet18,
+            Arch::Resnet34 => ArchKind::Resnet34,
+            Arch::EfficientnetLite0 => ArchKind::EfficientnetLite0,
+        }
+    }
+
+    /// The architecture's name as configs spell it (`efficientnet_lite0`).
     pub fn name(&self) -> &'static str {
         match self {
             Arch::Logreg => "logreg",
@@ -58,23 +108,6 @@ impl Arch {
             Arch::Resnet34 => "resnet34",
             Arch::EfficientnetLite0 => "efficientnet_lite0",
         }
-    }
-
-    /// The architecture named `name` with default hyper-parameters.
-    pub fn from_name(name: &str) -> Result<Arch> {
-        Ok(match name {
-            "logreg" => Arch::Logreg,
-            "mlp" => Arch::Mlp(MlpConfig::new()),
-            "cnn" => Arch::Cnn(CnnConfig::new()),
-            "resnet18" => Arch::Resnet18,
-            "resnet34" => Arch::Resnet34,
-            "efficientnet_lite0" => Arch::EfficientnetLite0,
-            other => {
-                return Err(Error::Config(format!(
-                    "unknown architecture {other:?}: use logreg, mlp, cnn, resnet18, resnet34 or efficientnet_lite0"
-                )));
-            }
-        })
     }
 
     /// The default square input size for images that do not share one size (and, for
@@ -97,7 +130,7 @@ impl Arch {
     /// statistics for torchvision ResNets. `None` for other architectures.
     pub fn pretrained_stats(&self) -> Option<([f32; 3], [f32; 3])> {
         match self {
-            Arch::EfficientnetLite0 => Some(([127.0 / 255.0; 3], [128.0 / 255.0; 3])),
+            Arch::EfficientnetLite0 => Some(efficientnet::LITE_STATS),
             Arch::Resnet18 | Arch::Resnet34 => Some(crate::transforms::IMAGENET_STATS),
             _ => None,
         }
@@ -106,13 +139,16 @@ impl Arch {
     /// Checks the hyper-parameters against a `[channels, height, width]` input.
     pub fn validate(&self, [c, h, w]: [usize; 3]) -> Result<()> {
         if c == 0 || h == 0 || w == 0 {
-            return Err(Error::Config(format!("the input size {c}×{h}×{w} must be at least 1 in every dimension")));
+            return Err(Error::config(
+                "transforms.size",
+                format!("the input size {c}×{h}×{w} must be at least 1 in every dimension (transforms.size)"),
+            ));
         }
         match self {
             Arch::Mlp(cfg) => cfg.validate(),
             Arch::Cnn(cfg) => cfg.validate(h, w),
             Arch::EfficientnetLite0 if c != 3 || h != w => {
-                Err(Error::Config(format!("efficientnet_lite0 takes square RGB input, not {c}×{h}×{w}")))
+                Err(Error::config("model.arch", format!("efficientnet_lite0 takes square RGB input, not {c}×{h}×{w}")))
             }
             _ => Ok(()),
         }
@@ -134,6 +170,9 @@ impl Arch {
 }
 
 /// A built network of any architecture.
+// The variants differ in size (EfficientNet holds ~250 parameter handles inline); a `Net` is
+// moved once per optimizer step, which costs nothing beside the step itself, so no boxing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Net {
     /// Logistic regression or MLP.
@@ -163,18 +202,24 @@ impl Net {
 mod tests {
     use super::*;
 
-    #[test]
-    fn arch_configs_round_trip_through_json() {
-        for name in ["logreg", "mlp", "cnn", "resnet18", "resnet34", "efficientnet_lite0"] {
-            let a = Arch::from_name(name).unwrap();
-            let json = serde_json::to_string(&a).unwrap();
-            assert!(json.contains(&format!("\"type\":\"{name}\"")), "{json}");
-            assert_eq!(serde_json::from_str::<Arch>(&json).unwrap(), a);
-        }
-    }
+    const KINDS: [ArchKind; 6] = [
+        ArchKind::Logreg,
+        ArchKind::Mlp,
+        ArchKind::Cnn,
+        ArchKind::Resnet18,
+        ArchKind::Resnet34,
+        ArchKind::EfficientnetLite0,
+    ];
 
     #[test]
-    fn an_unknown_arch_name_lists_the_choices() {
-        assert!(Arch::from_name("vgg").unwrap_err().to_string().contains("resnet18"));
+    fn arch_configs_round_trip_through_json_under_their_names() {
+        for kind in KINDS {
+            let a = kind.arch();
+            let json = serde_json::to_string(&a).unwrap();
+            assert!(json.contains(&format!("\"type\":\"{}\"", a.name())), "{json}");
+            assert_eq!(serde_json::from_str::<Arch>(&json).unwrap(), a);
+            assert_eq!(a.kind(), kind);
+            assert_eq!(serde_json::to_value(kind).unwrap(), a.name());
+        }
     }
 }

@@ -54,7 +54,10 @@ impl ResNetConfig {
         ResNet {
             conv1: conv(in_channels, w, 7, 2, 3, device),
             bn1: BatchNormConfig::new(w).init(device),
-            maxpool: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(),
+            maxpool: MaxPool2dConfig::new([3, 3])
+                .with_strides([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(),
             layer1,
             layer2,
             layer3,

@@ -3,30 +3,7 @@
 //! epoch's training images with probabilities that make every class equally likely
 //! (fastai's `WeightedDL`, PyTorch's `WeightedRandomSampler` with replacement).
 
-use serde::{Deserialize, Serialize};
-
-use crate::rng::Rng;
-
-/// How class imbalance is countered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Balance {
-    /// Weight the training loss of class c by n / (classes · n_c).
-    Weights,
-    /// Sample each epoch's images with replacement, each class equally likely.
-    Oversample,
-}
-
-impl std::str::FromStr for Balance {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "weights" => Ok(Self::Weights),
-            "oversample" => Ok(Self::Oversample),
-            other => Err(format!("unknown balancing {other:?}: use weights or oversample")),
-        }
-    }
-}
+use crate::util::rng::Rng;
 
 /// Images per class among `labels`.
 fn counts(labels: &[usize], classes: usize) -> Vec<usize> {

@@ -4,16 +4,19 @@
 //! optimizer are put back afterwards. Reference: `fastai/callback/schedule.py`
 //! (`LRFinder`, `valley`, `steep`; smoothing β = 0.98, stop at 4 × the best loss).
 
+use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use burn::nn::loss::CrossEntropyLoss;
 use serde::Serialize;
 
-use super::learner::dummy_net;
+use super::trainee::step_network;
 use super::{Callback, Learner};
+use crate::data::Loader;
 use crate::error::{Error, Result};
-use crate::interpret::plot::{Canvas, line_chart};
-use crate::rng::Rng;
+use crate::plot::{Canvas, line_chart};
+use crate::util::fs::write_json;
+use crate::util::rng::Rng;
 
 /// fastai's smoothing weight for the finder's loss.
 pub const BETA: f64 = 0.98;
@@ -116,14 +119,21 @@ impl LrFind {
         }
     }
 
+    /// Writes the loss-against-rate picture to `png` and the curve and suggestions to `json`.
+    pub fn save(&self, png: &Path, json: &Path) -> Result<()> {
+        self.plot().save_png(png)?;
+        write_json(json, self)
+    }
+
     /// The loss-against-rate picture (rate on a log axis) up to where the loss blows up, with
     /// the valley suggestion marked.
-    pub fn plot(&self) -> Canvas {
+    fn plot(&self) -> Canvas {
         let title = format!("LR finder: valley {:.1e}", self.valley);
         // Stop the curve once it climbs 20% above its start after its minimum, so the
         // explosion does not flatten the interesting part.
         let start = self.smoothed.first().copied().unwrap_or(0.0);
-        let min_i = (0..self.smoothed.len()).min_by(|&a, &b| self.smoothed[a].total_cmp(&self.smoothed[b])).unwrap_or(0);
+        let min_i =
+            (0..self.smoothed.len()).min_by(|&a, &b| self.smoothed[a].total_cmp(&self.smoothed[b])).unwrap_or(0);
         let end = (min_i..self.smoothed.len()).find(|&i| self.smoothed[i] > 1.2 * start).unwrap_or(self.smoothed.len());
         let shown = &self.smoothed[..end.max(1)];
         let first = self.lrs.first().copied().unwrap_or(0.0);
@@ -147,16 +157,22 @@ impl Learner {
     /// exceeds 4 × its best. Weights and optimizer state are restored afterwards.
     pub fn lr_find(&mut self, start_lr: f64, end_lr: f64, num_it: usize, cb: &mut dyn Callback) -> Result<LrFind> {
         if !(start_lr > 0.0 && end_lr > start_lr && num_it >= 2) {
-            return Err(Error::Config("lr-find needs 0 < start < end and at least 2 steps".into()));
+            return Err(Error::config("lr_find", "lr_find needs 0 < start_lr < end_lr and at least 2 steps (num_it)"));
         }
-        let loss_fn = CrossEntropyLoss::new(None, &self.device);
-        let saved = self.net.clone();
-        let fresh = self.config.optimizer.init(self.config.weight_decay, self.config.momentum);
-        let saved_optim = std::mem::replace(&mut self.optim, fresh);
-        let mut net = std::mem::replace(&mut self.net, dummy_net(&self.device));
-        let n = self.data.train.len();
-        let bs = self.config.batch_size.min(n);
-        let mut rng = Rng::new(self.config.seed.wrapping_add(7));
+        let (env, state) = self.parts();
+        let loss_fn = CrossEntropyLoss::new(None, &env.device);
+        let saved = state.net.clone();
+        let saved_optim = std::mem::replace(&mut state.optim, env.config.optimizer.init());
+        let mut net = state.net.take().expect("the learner holds its network outside `fit`");
+        let (data, config) = (&env.data, &env.config);
+        let loader = Loader::new(&data.train, &data.preprocess).on_pool(&env.pool).augmented(
+            &config.transforms.augment,
+            config.seed,
+            0,
+        );
+        let n = data.train.len();
+        let bs = config.fit.batch_size.min(n);
+        let mut rng = Rng::new(config.seed.wrapping_add(7));
         let mut order: Vec<usize> = Vec::new();
         let (mut lrs, mut losses) = (Vec::new(), Vec::new());
         let (mut smoother, mut best) = (Smoother::new(BETA), f64::INFINITY);
@@ -168,7 +184,7 @@ impl Learner {
             }
             let idx: Vec<usize> = order.drain(..bs).collect();
             let lr = start_lr * (end_lr / start_lr).powf(i as f64 / (num_it - 1) as f64);
-            let (next, l) = self.train_step(net, &idx, lr, &loss_fn);
+            let (next, l) = step_network(&mut state.optim, &env.device, net, loader.batch(&idx), lr, &loss_fn);
             net = next;
             cb.batch_end(i + 1, l, lr);
             if !l.is_finite() {
@@ -178,13 +194,13 @@ impl Learner {
             losses.push(l as f64);
             let smoothed = smoother.push(l as f64);
             best = best.min(smoothed);
-            if smoothed > 4.0 * best || self.interrupt.load(Ordering::Relaxed) {
+            if smoothed > 4.0 * best || env.interrupt.load(Ordering::Relaxed) {
                 break;
             }
         }
         drop(net);
-        self.net = saved;
-        self.optim = saved_optim;
+        state.net = saved;
+        state.optim = saved_optim;
         Ok(LrFind::from_curve(lrs, losses))
     }
 }
@@ -204,7 +220,15 @@ mod tests {
         let lrs: Vec<f64> = (0..100).map(|i| 1e-7 * 10f64.powf(8.0 * i as f64 / 99.0)).collect();
         let losses: Vec<f64> = lrs
             .iter()
-            .map(|&lr| if lr < 1e-4 { 2.3 } else if lr < 1e-2 { 2.3 - 0.9 * (lr.log10() + 4.0) } else { 0.5 + 50.0 * (lr - 1e-2) })
+            .map(|&lr| {
+                if lr < 1e-4 {
+                    2.3
+                } else if lr < 1e-2 {
+                    2.3 - 0.9 * (lr.log10() + 4.0)
+                } else {
+                    0.5 + 50.0 * (lr - 1e-2)
+                }
+            })
             .collect();
         let f = LrFind::from_curve(lrs, losses);
         for (name, lr) in [("valley", f.valley), ("steepest", f.steepest)] {

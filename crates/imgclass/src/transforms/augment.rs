@@ -7,11 +7,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::rng::Rng;
+use crate::util::rng::Rng;
 
 /// How source pixels outside the image are filled when a transform reaches past the edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum PadMode {
     /// Mirror the image at its edges (fastai's default).
     #[default]
@@ -24,7 +25,9 @@ pub enum PadMode {
 
 /// Named sets of augmentations (`--aug`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum AugPreset {
     /// No augmentation.
     #[default]
@@ -35,19 +38,6 @@ pub enum AugPreset {
     Default,
     /// Larger rotations, zooms and warps, saturation, random resized crops and random erasing.
     Strong,
-}
-
-impl std::str::FromStr for AugPreset {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "none" => Ok(Self::None),
-            "light" => Ok(Self::Light),
-            "default" => Ok(Self::Default),
-            "strong" => Ok(Self::Strong),
-            other => Err(format!("unknown augmentation {other:?}: use none, light, default or strong")),
-        }
-    }
 }
 
 /// Every augmentation with its probability and magnitude (serialized into `config.json` and
@@ -164,32 +154,55 @@ impl Augment {
     pub fn is_identity(&self) -> bool {
         let geometric = self.p_affine > 0.0
             && (self.max_rotate > 0.0 || self.max_zoom > 1.0 || self.max_translate > 0.0 || self.max_warp > 0.0);
-        let lighting = self.p_lighting > 0.0 && (self.max_brightness > 0.0 || self.max_contrast > 0.0 || self.max_saturation > 0.0);
-        !(self.flip > 0.0 || self.flip_vert > 0.0 || geometric || lighting || self.min_scale < 1.0 || (self.p_erase > 0.0 && self.max_erase > 0.0))
+        let lighting = self.p_lighting > 0.0
+            && (self.max_brightness > 0.0 || self.max_contrast > 0.0 || self.max_saturation > 0.0);
+        !(self.flip > 0.0
+            || self.flip_vert > 0.0
+            || geometric
+            || lighting
+            || self.min_scale < 1.0
+            || (self.p_erase > 0.0 && self.max_erase > 0.0))
     }
 
     /// Checks that probabilities are in `[0, 1]` and magnitudes in range.
     pub fn validate(&self) -> Result<(), String> {
         let probs = [self.flip, self.flip_vert, self.p_affine, self.p_lighting, self.p_erase];
         if probs.iter().any(|p| !(0.0..=1.0).contains(p)) {
-            return Err("augmentation probabilities must be in [0, 1]".into());
+            return Err(
+                "transforms.augment: probabilities (flip, flip_vert, p_affine, p_lighting, p_erase) must be in [0, 1]"
+                    .into(),
+            );
         }
-        if !(self.min_zoom > 0.0 && self.max_zoom >= self.min_zoom) || !(self.min_scale > 0.0 && self.min_scale <= 1.0) {
-            return Err("augmentation zoom needs 0 < min_zoom ≤ max_zoom and min_scale in (0, 1]".into());
+        if !(self.min_zoom > 0.0 && self.max_zoom >= self.min_zoom && self.min_scale > 0.0 && self.min_scale <= 1.0) {
+            return Err("transforms.augment: zoom needs 0 < min_zoom ≤ max_zoom and min_scale in (0, 1]".into());
         }
         let below_one = [self.max_contrast, self.max_saturation, self.max_erase, self.max_translate];
-        if below_one.iter().any(|m| !(0.0..1.0).contains(m)) || self.max_rotate < 0.0 || self.max_warp < 0.0 || self.max_brightness < 0.0 {
-            return Err("augmentation magnitudes must be ≥ 0 (contrast, saturation, translation and erasing < 1)".into());
+        if below_one.iter().any(|m| !(0.0..1.0).contains(m))
+            || self.max_rotate < 0.0
+            || self.max_warp < 0.0
+            || self.max_brightness < 0.0
+        {
+            return Err(
+                "transforms.augment: magnitudes must be ≥ 0 (contrast, saturation, translation and erasing < 1)".into(),
+            );
         }
         Ok(())
     }
 
     /// Augments one `channels × sh × sw` image into `channels × oh × ow` bytes.
-    pub fn apply(&self, src: &[u8], channels: usize, (sh, sw): (usize, usize), (oh, ow): (usize, usize), rng: &mut Rng) -> Vec<u8> {
+    pub(crate) fn apply(
+        &self,
+        src: &[u8],
+        channels: usize,
+        (sh, sw): (usize, usize),
+        (oh, ow): (usize, usize),
+        rng: &mut Rng,
+    ) -> Vec<u8> {
         let map = self.draw_geometry(rng);
         let mut out = sample(src, channels, (sh, sw), (oh, ow), &map, self.pad);
         if rng.chance(self.p_lighting) {
-            let log_range = |m: f64, rng: &mut Rng| if m > 0.0 { rng.uniform((1.0 - m).ln(), -(1.0 - m).ln()).exp() } else { 1.0 };
+            let log_range =
+                |m: f64, rng: &mut Rng| if m > 0.0 { rng.uniform((1.0 - m).ln(), -(1.0 - m).ln()).exp() } else { 1.0 };
             let shift = rng.uniform(-self.max_brightness / 2.0, self.max_brightness / 2.0 + f64::MIN_POSITIVE);
             let contrast = log_range(self.max_contrast, rng);
             let saturation = log_range(self.max_saturation, rng);
@@ -220,8 +233,7 @@ impl Augment {
             let free = (1.0 - 1.0 / zoom).max(0.0);
             let tx = rng.uniform(-free, free) + rng.uniform(-self.max_translate, self.max_translate) * 2.0;
             let ty = rng.uniform(-free, free) + rng.uniform(-self.max_translate, self.max_translate) * 2.0;
-            let (c, s) = (angle.cos() / zoom, angle.sin() / zoom);
-            m = mul(&m, &[[c * fx, -s * fy, tx], [s * fx, c * fy, ty], [0.0, 0.0, 1.0]]);
+            m = mul(&m, &affine(angle, zoom, (tx, ty), (fx, fy)));
             if self.max_warp > 0.0 {
                 let (wx, wy) = (rng.uniform(-self.max_warp, self.max_warp), rng.uniform(-self.max_warp, self.max_warp));
                 m = mul(&m, &warp(wx, wy));
@@ -233,8 +245,15 @@ impl Augment {
     }
 }
 
+/// The output → source map of a rotation by `angle` (radians), a zoom, a shift `(tx, ty)` and
+/// flips `(fx, fy)` (±1), in coordinates normalized to `[-1, 1]`.
+fn affine(angle: f64, zoom: f64, (tx, ty): (f64, f64), (fx, fy): (f64, f64)) -> Mat3 {
+    let (c, s) = (angle.cos() / zoom, angle.sin() / zoom);
+    [[c * fx, -s * fy, tx], [s * fx, c * fy, ty], [0.0, 0.0, 1.0]]
+}
+
 /// Resizes a `channels × sh × sw` image to `oh × ow` (bilinear, no augmentation).
-pub fn rescale(src: &[u8], channels: usize, (sh, sw): (usize, usize), (oh, ow): (usize, usize)) -> Vec<u8> {
+pub(crate) fn rescale(src: &[u8], channels: usize, (sh, sw): (usize, usize), (oh, ow): (usize, usize)) -> Vec<u8> {
     if (sh, sw) == (oh, ow) {
         return src.to_vec();
     }
@@ -275,12 +294,11 @@ fn homography(from: &[(f64, f64); 4], to: &[(f64, f64); 4]) -> Option<Mat3> {
             return None;
         }
         a.swap(col, pivot);
-        for row in 0..8 {
-            if row != col {
-                let f = a[row][col] / a[col][col];
-                for k in col..9 {
-                    a[row][k] -= f * a[col][k];
-                }
+        let pivot_row = a[col];
+        for r in a.iter_mut().enumerate().filter(|(row, _)| *row != col).map(|(_, r)| r) {
+            let f = r[col] / pivot_row[col];
+            for (x, p) in r[col..].iter_mut().zip(&pivot_row[col..]) {
+                *x -= f * p;
             }
         }
     }
@@ -300,7 +318,14 @@ fn reflect(p: f64, n: usize) -> f64 {
 
 /// Samples the source at `map(output)` for every output pixel (bilinear). Coordinates are
 /// normalized to `[-1, 1]` over pixel centres' extent, as `grid_sample(align_corners=False)`.
-fn sample(src: &[u8], channels: usize, (sh, sw): (usize, usize), (oh, ow): (usize, usize), map: &Mat3, pad: PadMode) -> Vec<u8> {
+fn sample(
+    src: &[u8],
+    channels: usize,
+    (sh, sw): (usize, usize),
+    (oh, ow): (usize, usize),
+    map: &Mat3,
+    pad: PadMode,
+) -> Vec<u8> {
     let (splane, oplane) = (sh * sw, oh * ow);
     let mut out = vec![0u8; channels * oplane];
     for oy in 0..oh {
@@ -320,7 +345,12 @@ fn sample(src: &[u8], channels: usize, (sh, sw): (usize, usize), (oh, ow): (usiz
             let (x0, y0) = (px.floor(), py.floor());
             let (fx, fy) = (px - x0, py - y0);
             let (x0, y0) = (x0 as i64, y0 as i64);
-            let taps = [(x0, y0, (1.0 - fx) * (1.0 - fy)), (x0 + 1, y0, fx * (1.0 - fy)), (x0, y0 + 1, (1.0 - fx) * fy), (x0 + 1, y0 + 1, fx * fy)];
+            let taps = [
+                (x0, y0, (1.0 - fx) * (1.0 - fy)),
+                (x0 + 1, y0, fx * (1.0 - fy)),
+                (x0, y0 + 1, (1.0 - fx) * fy),
+                (x0 + 1, y0 + 1, fx * fy),
+            ];
             let o = oy * ow + ox;
             for c in 0..channels {
                 let plane = &src[c * splane..(c + 1) * splane];
@@ -402,14 +432,14 @@ mod tests {
 
     #[test]
     fn a_quarter_turn_maps_columns_to_rows() {
+        // A left-to-right ramp turned by 90°: the first column of the output runs 255 → 0.
         let img = ramp(4, 4);
-        let aug = Augment { p_affine: 1.0, max_rotate: 1e-9, ..Augment::default() };
-        // A rotation draw of ~0 leaves the image; build the 90° map directly.
-        assert_eq!(aug.apply(&img, 1, (4, 4), (4, 4), &mut Rng::new(0)), img);
-        let quarter = [[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]];
+        let quarter = affine(std::f64::consts::FRAC_PI_2, 1.0, (0.0, 0.0), (1.0, 1.0));
         let out = sample(&img, 1, (4, 4), (4, 4), &quarter, PadMode::Zeros);
         let column: Vec<u8> = (0..4).map(|y| out[y * 4]).collect();
         assert_eq!(column, vec![255, 170, 85, 0], "{out:?}");
+        let row: Vec<u8> = out[..4].to_vec();
+        assert!(row.iter().all(|&v| v == 255), "the top row holds the ramp's right end: {out:?}");
     }
 
     #[test]

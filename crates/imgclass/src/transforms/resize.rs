@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 
 /// How an image whose aspect ratio differs from the target's is fitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "clap", value(rename_all = "snake_case"))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ResizeMode {
     /// Stretch to the target size, ignoring the aspect ratio.
     #[default]
@@ -16,25 +19,14 @@ pub enum ResizeMode {
     /// Scale the shorter side to the target, then cut the centre.
     Crop,
     /// Scale the longer side to the target, then pad the rest with black.
+    #[cfg_attr(feature = "clap", value(alias = "pad_zeros"))]
     Pad,
     /// Scale the longer side to the target, then pad the rest with the image mirrored at its edges.
     PadReflect,
     /// Scale the shorter side to this many pixels, then cut the centre at the target size
     /// (ImageNet evaluation: 256 then 224). Images already at the target size are kept as they are.
+    #[cfg_attr(feature = "clap", value(skip))]
     CropFrom(u32),
-}
-
-impl std::str::FromStr for ResizeMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "squish" => Ok(Self::Squish),
-            "crop" => Ok(Self::Crop),
-            "pad" | "pad_zeros" => Ok(Self::Pad),
-            "pad_reflect" => Ok(Self::PadReflect),
-            other => Err(format!("unknown resize mode {other:?}: use squish, crop, pad or pad_reflect")),
-        }
-    }
 }
 
 /// Resizes with a bilinear (triangle) filter widened when shrinking, as PIL's `BILINEAR`
@@ -67,7 +59,7 @@ fn to_rgb(image: &DynamicImage, background: [u8; 3]) -> RgbImage {
 
 /// Resizes `image` to `height × width` with `mode` and returns `channels × height × width`
 /// bytes (channels 1 = luma, 3 = RGB).
-pub fn resize_to_chw(
+pub(crate) fn resize_to_chw(
     image: &DynamicImage,
     height: usize,
     width: usize,
@@ -89,13 +81,17 @@ pub fn resize_to_chw(
                     ResizeMode::CropFrom(short) => f64::max(short as f64 / iw.min(ih) as f64, cover),
                     _ => cover,
                 };
-                let (sw, sh) = (((iw as f64 * scale).round() as u32).max(w), ((ih as f64 * scale).round() as u32).max(h));
+                let (sw, sh) =
+                    (((iw as f64 * scale).round() as u32).max(w), ((ih as f64 * scale).round() as u32).max(h));
                 let scaled = resample(&rgb, sw, sh);
                 DynamicImage::ImageRgb8(scaled).crop_imm((sw - w) / 2, (sh - h) / 2, w, h).to_rgb8()
             }
             ResizeMode::Pad | ResizeMode::PadReflect => {
                 let scale = f64::min(w as f64 / iw as f64, h as f64 / ih as f64);
-                let (sw, sh) = (((iw as f64 * scale).round() as u32).clamp(1, w), ((ih as f64 * scale).round() as u32).clamp(1, h));
+                let (sw, sh) = (
+                    ((iw as f64 * scale).round() as u32).clamp(1, w),
+                    ((ih as f64 * scale).round() as u32).clamp(1, h),
+                );
                 let scaled = resample(&rgb, sw, sh);
                 let (x0, y0) = ((w - sw) / 2, (h - sh) / 2);
                 if mode == ResizeMode::Pad {
@@ -107,9 +103,17 @@ pub fn resize_to_chw(
                     let mirror = |p: i64, n: u32| -> u32 {
                         let (n, period) = (n as i64, 2 * (n as i64 - 1).max(1));
                         let m = p.rem_euclid(period);
-                        (if n == 1 { 0 } else if m >= n { period - m } else { m }) as u32
+                        (if n == 1 {
+                            0
+                        } else if m >= n {
+                            period - m
+                        } else {
+                            m
+                        }) as u32
                     };
-                    RgbImage::from_fn(w, h, |x, y| *scaled.get_pixel(mirror(x as i64 - x0 as i64, sw), mirror(y as i64 - y0 as i64, sh)))
+                    RgbImage::from_fn(w, h, |x, y| {
+                        *scaled.get_pixel(mirror(x as i64 - x0 as i64, sw), mirror(y as i64 - y0 as i64, sh))
+                    })
                 }
             }
         }
@@ -130,7 +134,7 @@ pub fn resize_to_chw(
 }
 
 /// True when every pixel of `image` has equal red, green and blue (or the image has no colour).
-pub fn is_grey(image: &DynamicImage) -> bool {
+pub(crate) fn is_grey(image: &DynamicImage) -> bool {
     use image::ColorType::*;
     match image.color() {
         L8 | La8 | L16 | La16 => true,
@@ -148,7 +152,11 @@ mod tests {
         // 6×2 image: left third red, middle green, right blue; crop to 2×2 keeps green.
         let mut img = RgbImage::new(6, 2);
         for (x, _, p) in img.enumerate_pixels_mut() {
-            *p = match x / 2 { 0 => image::Rgb([255, 0, 0]), 1 => image::Rgb([0, 255, 0]), _ => image::Rgb([0, 0, 255]) };
+            *p = match x / 2 {
+                0 => image::Rgb([255, 0, 0]),
+                1 => image::Rgb([0, 255, 0]),
+                _ => image::Rgb([0, 0, 255]),
+            };
         }
         let out = resize_to_chw(&DynamicImage::ImageRgb8(img), 2, 2, 3, ResizeMode::Crop, [0; 3]);
         assert_eq!(&out[4..8], &[255, 255, 255, 255], "green plane is full: {out:?}");

@@ -1,10 +1,12 @@
-//! Evaluating a bundle on labelled data, with the class names matched by name and a guard
-//! against scoring a model on the data it was trained from.
+//! Evaluating a bundle on labelled data: the data's classes mapped onto the model's labels
+//! (by name, or by index for IDX labels), and a guard against scoring a model on the data it
+//! was trained from.
 
-use super::Bundle;
+use super::evaluate as evaluate_images;
+use crate::bundle::Bundle;
 use crate::data::{Skipped, Source};
 use crate::error::{Error, Result};
-use crate::train::{EvalReport, evaluate};
+use crate::metrics::EvalReport;
 
 /// Class names match ignoring case and punctuation, so a folder `T-shirt_top` is the class
 /// `T-shirt/top` (a folder name cannot hold `/`).
@@ -27,22 +29,57 @@ pub struct EvalOutput {
 
 impl Bundle {
     fn leakage(&self, source: &Source, what: String) -> Error {
-        let from = self.meta.data.as_ref().map_or(String::new(), |d| d.source.clone());
+        let from = self.meta().data().map_or(String::new(), |d| d.source.clone());
         Error::Leakage(format!(
             "{}: {what} (the model was trained from {from}); a score on them measures memory, not accuracy. \
              Evaluate on held-out data (a model trained on the bundled Fashion-MNIST sample: evaluate on \
              data/fashion-samples, or train on /usr/share/datasets/fashion-mnist), or pass --allow-training-data",
-            source.root.display()
+            source.root().display()
         ))
     }
 
     /// Errors when `source` holds an IDX file pair the model was trained or validated on.
     pub fn check_not_training_data(&self, source: &Source) -> Result<()> {
-        let Some(info) = &self.meta.data else { return Ok(()) };
+        let Some(info) = self.meta().data() else { return Ok(()) };
         if source.part_fingerprints().iter().any(|f| info.fingerprints.contains(f)) {
             return Err(self.leakage(source, "these IDX files are the data this model was trained on".into()));
         }
         Ok(())
+    }
+
+    /// The model's label for each of `source`'s classes. IDX labels without names are class
+    /// indices, and so are any IDX labels when the model was trained on IDX files: label `i`
+    /// is the model's `i`-th class, whatever the folder is called. Other classes match the
+    /// model's labels by name.
+    fn class_map(&self, source: &Source) -> Result<Vec<usize>> {
+        let labels = self.meta().labels();
+        let from_idx = self.meta().data().is_some_and(|d| d.from_idx());
+        let by_index = source.is_idx() && (source.numbered_classes() || from_idx);
+        let unknown = |class: &str| Error::BadDataset {
+            path: source.root().to_path_buf(),
+            message: format!(
+                "class {class:?} is not one the model knows ({}); evaluate on data with the model's classes{}",
+                labels.join(", "),
+                if source.is_idx() {
+                    " (IDX folders: name the classes in a classes.txt beside the files, one a line)"
+                } else {
+                    ""
+                }
+            ),
+        };
+        source
+            .classes()
+            .iter()
+            .enumerate()
+            .map(|(i, class)| {
+                let found = if by_index {
+                    (i < labels.len()).then_some(i)
+                } else {
+                    labels.iter().position(|l| l == class).or_else(|| labels.iter().position(|l| same_name(l, class)))
+                };
+                found.ok_or_else(|| unknown(class))
+            })
+            .collect()
     }
 
     /// Evaluates every image of `source`; its classes must be among the model's labels.
@@ -58,39 +95,29 @@ impl Bundle {
         if !allow_training_data {
             self.check_not_training_data(source)?;
         }
-        let mut map = Vec::with_capacity(source.classes.len());
-        for class in &source.classes {
-            let exact = self.meta.labels.iter().position(|l| l == class);
-            match exact.or_else(|| self.meta.labels.iter().position(|l| same_name(l, class))) {
-                Some(i) => map.push(i),
-                None => {
-                    return Err(Error::BadDataset {
-                        path: source.root.clone(),
-                        message: format!(
-                            "class {class:?} is not one the model knows ({}); evaluate on data with the model's classes",
-                            self.meta.labels.join(", ")
-                        ),
-                    });
-                }
-            }
-        }
-        let all: Vec<usize> = (0..source.items.len()).collect();
-        let loaded = source.load(&all, &self.meta.preprocess, true, progress);
+        let map = self.class_map(source)?;
+        let all: Vec<usize> = (0..source.len()).collect();
+        let pre = self.meta().preprocess();
+        let loaded = source.load(&all, pre, true, progress);
         let (mut data, mut skipped) = (loaded.data, loaded.skipped);
-        skipped.splice(0..0, source.problems.iter().cloned());
+        skipped.splice(0..0, source.problems().iter().cloned());
         if data.is_empty() {
-            return Err(Error::BadDataset { path: source.root.clone(), message: "no readable image to evaluate".into() });
+            return Err(Error::BadDataset {
+                path: source.root().to_path_buf(),
+                message: "no readable image to evaluate".into(),
+            });
         }
-        let known = self.meta.data.as_ref().map_or(&[][..], |d| &d.image_hashes[..]);
+        let known = self.meta().data().map_or(&[][..], |d| &d.image_hashes[..]);
         let training_overlap = data.hashes.iter().filter(|h| known.binary_search(h).is_ok()).count();
         if !allow_training_data && training_overlap > 0 && training_overlap * 100 >= data.len() {
-            let what = format!("{training_overlap} of its {} images were used to train or validate this model", data.len());
+            let what =
+                format!("{training_overlap} of its {} images were used to train or validate this model", data.len());
             return Err(self.leakage(source, what));
         }
         for l in &mut data.labels {
             *l = map[*l];
         }
-        let report = evaluate(&self.net, &data, &self.meta.labels, &self.meta.preprocess, &self.device);
+        let report = evaluate_images(self.net(), &data, self.meta().labels(), pre, self.device());
         Ok(EvalOutput { report, skipped, training_overlap })
     }
 }

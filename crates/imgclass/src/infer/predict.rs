@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::Bundle;
+use super::log_probs;
+use crate::bundle::Bundle;
 use crate::data::folder::images_below;
 use crate::data::{Skipped, Source};
 use crate::error::{Error, Result};
-use crate::train::log_probs;
 
 /// One class and its probability.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -61,25 +61,30 @@ impl Bundle {
         let (files, mut skipped) = expand_inputs(inputs);
         if files.is_empty() {
             let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
-            return Err(Error::BadDataset { path: names.join(", ").into(), message: "no image file to predict".into() });
+            return Err(Error::BadDataset {
+                path: names.join(", ").into(),
+                message: "no image file to predict".into(),
+            });
         }
         let source = Source::from_files(files);
-        let all: Vec<usize> = (0..source.items.len()).collect();
-        let loaded = source.load(&all, &self.meta.preprocess, true, &|_, _| {});
+        let all: Vec<usize> = (0..source.len()).collect();
+        let (meta, pre) = (self.meta(), self.meta().preprocess());
+        let loaded = source.load(&all, pre, true, &|_, _| {});
         let (data, unreadable) = (loaded.data, loaded.skipped);
         skipped.extend(unreadable);
-        let classes = self.meta.labels.len();
-        let lp = log_probs(&self.net, &data, &self.meta.preprocess, &self.device);
+        let classes = meta.labels().len();
+        let lp = log_probs(self.net(), &data, pre, self.device());
         let predictions = lp
+            .values
             .chunks_exact(classes)
-            .zip(&data.names)
+            .zip(lp.indices.iter().map(|&i| &data.names()[i]))
             .map(|(row, name)| {
                 let mut order: Vec<usize> = (0..classes).collect();
                 order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
                 let top = order
                     .into_iter()
                     .take(k.max(1))
-                    .map(|c| Prediction { label: self.meta.labels[c].clone(), probability: row[c].exp() })
+                    .map(|c| Prediction { label: meta.labels()[c].clone(), probability: row[c].exp() })
                     .collect();
                 FilePrediction { file: name.clone(), top }
             })

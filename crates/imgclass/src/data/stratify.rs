@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::rng::Rng;
+use crate::util::rng::Rng;
 
 /// Which part of the data an item belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -38,7 +38,7 @@ impl Split {
 /// except that a missing valid split is carved out of train with `valid_pct`.
 pub fn assign(labels: &[usize], hints: &[Option<Split>], valid_pct: f64, test_pct: f64, seed: u64) -> Vec<Split> {
     let mut out: Vec<Split> = hints.iter().map(|h| h.unwrap_or(Split::Train)).collect();
-    let has_valid_hint = hints.iter().any(|h| *h == Some(Split::Valid));
+    let has_valid_hint = hints.contains(&Some(Split::Valid));
     // Items that may be moved: those with no hint, and train-hinted ones when no valid split exists.
     let movable: Vec<usize> = (0..labels.len())
         .filter(|&i| hints[i].is_none() || (!has_valid_hint && hints[i] == Some(Split::Train)))
@@ -98,7 +98,7 @@ mod tests {
     #[test]
     fn seventy_fifteen_fifteen_gives_three_splits() {
         let l = vec![0usize; 100];
-        let s = assign(&l, &vec![None; 100], 0.15, 0.15, 0);
+        let s = assign(&l, &[None; 100], 0.15, 0.15, 0);
         let count = |x| s.iter().filter(|&&v| v == x).count();
         assert_eq!((count(Split::Train), count(Split::Valid), count(Split::Test)), (70, 15, 15));
     }

@@ -6,12 +6,18 @@ use std::path::Path;
 use font8x8::UnicodeFonts;
 use image::{Rgb, RgbImage};
 
-use super::metrics::Confusion;
-use crate::error::{Error, Result};
-use crate::export::atomic_write;
+use crate::error::{IoContext, Result};
+use crate::metrics::Confusion;
+use crate::util::fs::atomic_write;
+
+/// Draws the confusion matrix (fastai's `plot_confusion_matrix` layout) with `title` and
+/// writes it as PNG to `path`, atomically.
+pub fn save_confusion_png(confusion: &Confusion, title: &str, path: &Path) -> Result<()> {
+    confusion_png(confusion, title).save_png(path)
+}
 
 /// An RGB drawing surface.
-pub struct Canvas {
+pub(crate) struct Canvas {
     /// The pixels.
     pub image: RgbImage,
 }
@@ -67,14 +73,16 @@ impl Canvas {
         let mut bytes = Vec::new();
         self.image
             .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-            .map_err(|e| Error::Decode { path: path.into(), message: format!("cannot encode PNG: {e}") })?;
+            .map_err(std::io::Error::other)
+            .at(path)?;
         atomic_write(path, &bytes)
     }
 }
 
 /// matplotlib's "Blues" colormap, from white (0) to dark blue (1).
 fn blues(t: f64) -> [u8; 3] {
-    const STOPS: [[f64; 3]; 5] = [[247., 251., 255.], [198., 219., 239.], [107., 174., 214.], [33., 113., 181.], [8., 48., 107.]];
+    const STOPS: [[f64; 3]; 5] =
+        [[247., 251., 255.], [198., 219., 239.], [107., 174., 214.], [33., 113., 181.], [8., 48., 107.]];
     let t = t.clamp(0.0, 1.0) * (STOPS.len() - 1) as f64;
     let i = (t.floor() as usize).min(STOPS.len() - 2);
     let f = t - i as f64;
@@ -87,9 +95,15 @@ fn blues(t: f64) -> [u8; 3] {
 
 /// Renders a confusion matrix as fastai's `plot_confusion_matrix` does: counts in cells shaded
 /// by their share of the actual class, actual classes as rows, predicted as columns.
-pub fn confusion_png(confusion: &Confusion, title: &str) -> Canvas {
+pub(crate) fn confusion_png(confusion: &Confusion, title: &str) -> Canvas {
     let k = confusion.classes.len();
-    let cell = if k <= 12 { 44 } else if k <= 30 { 28 } else { 16 };
+    let cell = if k <= 12 {
+        44
+    } else if k <= 30 {
+        28
+    } else {
+        16
+    };
     let label_w = confusion.classes.iter().map(|c| Canvas::text_width(&format!("{c} "), 1)).max().unwrap_or(0) + 28;
     let (left, top) = (label_w + 24, 56);
     let (w, h) = (left + cell * k as u32 + 24, top + cell * k as u32 + 48);
@@ -122,7 +136,7 @@ pub fn confusion_png(confusion: &Confusion, title: &str) -> Canvas {
 }
 
 /// Plots one or more series against their index (epochs or steps), with a legend.
-pub fn line_chart(title: &str, x_label: &str, series: &[(&str, &[f64], [u8; 3])]) -> Canvas {
+pub(crate) fn line_chart(title: &str, x_label: &str, series: &[(&str, &[f64], [u8; 3])]) -> Canvas {
     let (w, h) = (640u32, 400u32);
     let (left, right, top, bottom) = (70.0, 20.0, 50.0, 50.0);
     let mut cv = Canvas::new(w, h);

@@ -8,9 +8,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
+
 /// How the learning rate changes over training.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Schedule {
     /// fastai's one-cycle policy.
     OneCycle {
@@ -36,6 +39,20 @@ fn cos_anneal(start: f64, end: f64, pct: f64) -> f64 {
 }
 
 impl Schedule {
+    /// Checks that a one-cycle schedule warms up over a fraction of the steps and its
+    /// divisors are at least 1.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if let Schedule::OneCycle { pct_start, div, final_div } = *self
+            && !((0.0..1.0).contains(&pct_start) && div >= 1.0 && final_div >= 1.0)
+        {
+            return Err(Error::config(
+                "optimizer.schedule",
+                "optimizer.schedule: one-cycle needs pct_start in [0, 1) and div, final_div ≥ 1",
+            ));
+        }
+        Ok(())
+    }
+
     /// The learning rate at `step` of `total` steps, for a peak rate `lr_max`.
     pub fn lr(&self, lr_max: f64, step: usize, total: usize) -> f64 {
         match *self {

@@ -1,0 +1,50 @@
+//! What several commands share: the device, loading a run's data with a progress bar, and
+//! reporting files that were skipped.
+
+use anyhow::Result;
+use imgclass::DeviceChoice;
+use imgclass::config::TrainConfig;
+use imgclass::data::{DataSplits, Skipped};
+
+use crate::config::spell;
+use crate::progress::bar;
+
+/// The device of `--device`, else the build's preferred one.
+pub fn device(choice: Option<DeviceChoice>) -> Result<imgclass::Device> {
+    Ok(choice.unwrap_or_default().device()?)
+}
+
+/// Opens, splits and decodes the data of `config` with a progress bar, reports skipped files
+/// and prints what was loaded: what `train` and `lr-find` start with.
+pub fn load_data(config: &TrainConfig) -> Result<DataSplits> {
+    config.validate()?;
+    let source = config.data.open()?;
+    source.require_two_classes()?;
+    eprintln!("data: {} — {} images, {} classes", source.root().display(), source.len(), source.classes().len());
+    let pb = bar(source.len() as u64, "loading");
+    let data = config.load(&source, &|d, _| pb.set_position(d as u64));
+    pb.finish_and_clear();
+    let data = data?;
+    report_skipped(data.skipped());
+    let p = data.preprocess();
+    eprintln!(
+        "split: {} train, {} valid{}; input {}×{}×{}",
+        data.train().len(),
+        data.valid().len(),
+        data.test().map_or(String::new(), |t| format!(", {} test", t.len())),
+        p.input_channels(),
+        p.height(),
+        p.width()
+    );
+    Ok(data)
+}
+
+/// Names each skipped file and why, then the count, on stderr.
+pub fn report_skipped(skipped: &[Skipped]) {
+    for s in skipped {
+        eprintln!("warning: skipped {}: {}", s.path.display(), spell(&s.reason));
+    }
+    if !skipped.is_empty() {
+        eprintln!("warning: {} file(s) skipped", skipped.len());
+    }
+}

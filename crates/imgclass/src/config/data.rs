@@ -1,0 +1,105 @@
+//! Where a run's images and labels come from, how they are split, and how batches are made.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Labels, Residency, Source, SplitOptions};
+use crate::error::{Error, Result};
+use crate::util::pool::MAX_WORKERS;
+
+/// The data of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct DataConfig {
+    /// The data folder; `None` is the bundled Fashion-MNIST sample, or, with labels from a CSV
+    /// file or a file list, that file's folder.
+    pub path: Option<PathBuf>,
+    /// Where the labels come from.
+    pub labels: Labels,
+    /// How the images are split into train / valid / test.
+    pub split: SplitConfig,
+    /// How batches are made.
+    pub loader: LoaderConfig,
+}
+
+/// Fractions of each class held out (when the data's layout does not fix the split).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SplitConfig {
+    /// Fraction of each class held out for validation.
+    pub valid_pct: f64,
+    /// Fraction of each class held out for testing.
+    pub test_pct: f64,
+}
+
+impl Default for SplitConfig {
+    fn default() -> Self {
+        Self { valid_pct: 0.2, test_pct: 0.0 }
+    }
+}
+
+/// How batches are made: by how many threads, from images kept where.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoaderConfig {
+    /// Threads that decode, augment and normalize batches (0: one per core).
+    pub workers: usize,
+    /// Where decoded images are kept.
+    pub images_in: Residency,
+    /// With `images_in` auto: the most MiB of decoded images kept in memory (else they are
+    /// streamed from disk every epoch).
+    pub memory_mb: usize,
+}
+
+impl Default for LoaderConfig {
+    fn default() -> Self {
+        Self { workers: 0, images_in: Residency::Auto, memory_mb: 512 }
+    }
+}
+
+impl DataConfig {
+    /// The folder the data is read from: `path`, else the folder of the CSV or list file the
+    /// labels come from; `None` for the bundled sample.
+    pub fn root(&self) -> Option<PathBuf> {
+        if let Some(p) = &self.path {
+            return Some(p.clone());
+        }
+        match &self.labels {
+            Labels::Csv(file) | Labels::FileList(file) => {
+                Some(file.parent().map(Path::to_path_buf).unwrap_or_default())
+            }
+            _ => None,
+        }
+    }
+
+    /// Opens the data with its labels.
+    pub fn open(&self) -> Result<Source> {
+        self.validate()?;
+        match self.root() {
+            Some(root) => Source::open_labelled(&root, &self.labels),
+            None => Source::bundled(),
+        }
+    }
+
+    /// Checks the split fractions, the loader settings, and that file-name labels have a folder.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.root().is_none() && matches!(self.labels, Labels::NameRegex(_)) {
+            return Err(Error::config(
+                "data.path",
+                "data.labels.name_regex needs data.path, the folder whose file names carry the labels",
+            ));
+        }
+        SplitOptions { valid_pct: self.split.valid_pct, test_pct: self.split.test_pct, seed: 0 }.validate()?;
+        if self.loader.workers > MAX_WORKERS {
+            return Err(Error::config(
+                "data.loader.workers",
+                format!(
+                    "data.loader.workers must be at most {MAX_WORKERS} (0: one per core); got {}",
+                    self.loader.workers
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,261 @@
+//! The typed configuration of a training run, saved as `config.json` in the run folder and in
+//! every bundle, so a run can be reproduced and resumed.
+//!
+//! [`TrainConfig`] nests one part per concern — [`DataConfig`] (source, labels, split, loader),
+//! [`TransformConfig`] (size, resizing, normalization, augmentation), [`ModelConfig`]
+//! (architecture, starting weights), [`OptimizerConfig`] (optimizer, rate, schedule) and
+//! [`FitConfig`] (epochs, batches, freezing, early stopping) — plus the seed. Every default
+//! lives in the `Default` impls here, and nowhere else. [`TrainConfig::validate`] checks every
+//! value with a range, and its errors name the field by its dotted path (`fit.batch_size`).
+//!
+//! ```
+//! use imgclass::config::TrainConfig;
+//! use imgclass::models::ArchKind;
+//!
+//! let mut config = TrainConfig::default();
+//! config.model.arch = ArchKind::Mlp.arch();
+//! config.fit.epochs = 3;
+//! assert!(config.validate().is_ok());
+//! config.fit.batch_size = 0;
+//! assert!(config.validate().unwrap_err().to_string().contains("fit.batch_size"));
+//! ```
+
+mod data;
+mod model;
+mod optim;
+mod schedule;
+mod transforms;
+
+pub use data::{DataConfig, LoaderConfig, SplitConfig};
+pub use model::{ModelConfig, Weights};
+pub use optim::{FINE_TUNE_LR, OptimizerConfig, OptimizerKind};
+pub use schedule::Schedule;
+pub use transforms::TransformConfig;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{DataSplits, Source, SplitOptions};
+use crate::error::{Error, Result};
+use crate::transforms::Normalize;
+
+/// Everything that defines a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainConfig {
+    /// Where the images and labels come from, how they are split and loaded.
+    pub data: DataConfig,
+    /// How images become model inputs.
+    pub transforms: TransformConfig,
+    /// The network and its starting weights.
+    pub model: ModelConfig,
+    /// The optimizer and its schedule.
+    pub optimizer: OptimizerConfig,
+    /// How long and in which phases to train.
+    pub fit: FitConfig,
+    /// Seed for the split, the shuffles, the initial weights and dropout.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            data: DataConfig::default(),
+            transforms: TransformConfig::default(),
+            model: ModelConfig::default(),
+            optimizer: OptimizerConfig::default(),
+            fit: FitConfig::default(),
+            seed: 42,
+        }
+    }
+}
+
+/// How long and in which phases to train.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FitConfig {
+    /// Passes over the training data (of the whole network, after `freeze_epochs`).
+    pub epochs: usize,
+    /// Images per training step.
+    pub batch_size: usize,
+    /// Stop after this many epochs without a better validation loss.
+    pub patience: Option<usize>,
+    /// Epochs with the pretrained body frozen (the head and batch norms train) before the
+    /// `epochs` epochs of the whole network (fastai's `fine_tune`).
+    pub freeze_epochs: usize,
+    /// With a pretrained body and no `freeze_epochs`: train the whole network in `epochs`
+    /// (else only the head and batch norms train, as in fastai's frozen `vision_learner`).
+    pub unfreeze: bool,
+    /// Discriminative learning rates `(earliest layers, head)` for the unfrozen epochs; layer
+    /// groups between get rates evenly spaced on a log scale.
+    pub lr_range: Option<(f64, f64)>,
+    /// While the body is frozen, compute its features once and train the head on them (the
+    /// body then runs in inference mode: its batch norms do not train).
+    pub cache_features: bool,
+    /// Counter class imbalance: weight the loss, or oversample rare classes.
+    pub balance: Option<Balance>,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 5,
+            batch_size: 64,
+            patience: None,
+            freeze_epochs: 0,
+            unfreeze: false,
+            lr_range: None,
+            cache_features: true,
+            balance: None,
+        }
+    }
+}
+
+/// How class imbalance is countered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Balance {
+    /// Weight the training loss of class c by n / (classes · n_c).
+    Weights,
+    /// Sample each epoch's images with replacement, each class equally likely.
+    Oversample,
+}
+
+impl TrainConfig {
+    /// fastai's `fine_tune(epochs)`: the body frozen for (at least) one epoch, then `epochs`
+    /// epochs of the whole network with discriminative rates, at fastai's base rate
+    /// [`FINE_TUNE_LR`]. Needs a pretrained body.
+    pub fn fine_tune(mut self, epochs: usize) -> Self {
+        self.fit.freeze_epochs = self.fit.freeze_epochs.max(1);
+        self.fit.unfreeze = true;
+        self.fit.epochs = epochs;
+        self.optimizer.lr = FINE_TUNE_LR;
+        self
+    }
+
+    /// Checks every value that has a valid range and the options that depend on each other;
+    /// the error names the field. The architecture is checked against `transforms.size`, or
+    /// its default size when that is not set (the data's own size is checked when it is loaded).
+    pub fn validate(&self) -> Result<()> {
+        self.data.validate()?;
+        self.transforms.validate()?;
+        self.optimizer.validate()?;
+        self.validate_fit()?;
+        let transfer = self.fit.freeze_epochs > 0 || self.fit.unfreeze || self.fit.lr_range.is_some();
+        if transfer && !self.model.arch.is_backbone() {
+            return Err(Error::config(
+                "fit.freeze_epochs",
+                "fit.freeze_epochs, fit.unfreeze and fit.lr_range apply to resnet18, resnet34 and efficientnet_lite0 (model.arch)",
+            ));
+        }
+        if (self.fit.freeze_epochs > 0 || self.fit.unfreeze) && !self.model.starts_pretrained() {
+            return Err(Error::config(
+                "fit.freeze_epochs",
+                "freezing (fit.freeze_epochs, fit.unfreeze) only makes sense for a pretrained body: set model.weights",
+            ));
+        }
+        if self.transforms.normalize == Normalize::Pretrained && self.model.arch.pretrained_stats().is_none() {
+            return Err(Error::config(
+                "transforms.normalize",
+                "transforms.normalize pretrained needs a pretrained architecture (resnet18, resnet34, efficientnet_lite0)",
+            ));
+        }
+        let s = self.transforms.size.unwrap_or(self.model.arch.default_size());
+        self.model.arch.validate([3, s, s])?;
+        self.model.validate()
+    }
+
+    fn validate_fit(&self) -> Result<()> {
+        let fit = &self.fit;
+        if fit.epochs + fit.freeze_epochs == 0 {
+            return Err(Error::config("fit.epochs", "fit.epochs (with fit.freeze_epochs) must be at least 1"));
+        }
+        if fit.batch_size == 0 {
+            return Err(Error::config("fit.batch_size", "fit.batch_size must be at least 1"));
+        }
+        if fit.patience == Some(0) {
+            return Err(Error::config(
+                "fit.patience",
+                "fit.patience must be at least 1 epoch (leave it out to train every epoch)",
+            ));
+        }
+        if let Some((low, high)) = fit.lr_range
+            && !(low.is_finite() && high.is_finite() && low > 0.0 && high >= low)
+        {
+            return Err(Error::config("fit.lr_range", "fit.lr_range LOW:HIGH needs 0 < LOW ≤ HIGH"));
+        }
+        Ok(())
+    }
+
+    /// The split options: `data.split` with the run's seed.
+    pub fn split_options(&self) -> SplitOptions {
+        SplitOptions { valid_pct: self.data.split.valid_pct, test_pct: self.data.split.test_pct, seed: self.seed }
+    }
+
+    /// Splits and decodes `source` as this config says: the input size, the preprocessing
+    /// (normalization fitted on the training images), presizing and where images are kept.
+    /// `progress(done, total)` is called as images are decoded.
+    pub fn load(&self, source: &Source, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<DataSplits> {
+        source.require_two_classes()?;
+        let size = self.input_size(source);
+        self.model.arch.validate([3, size.0, size.1])?;
+        let pre = self.preprocess(source, size);
+        DataSplits::load_with(source, pre, self.split_options(), self.load_options(size), progress)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::ArchKind;
+
+    #[test]
+    fn the_config_round_trips_through_json_and_fills_missing_fields_with_defaults() {
+        let mut c = TrainConfig::default().fine_tune(3);
+        c.model.arch = ArchKind::EfficientnetLite0.arch();
+        c.model.weights = Weights::Pretrained;
+        c.fit.balance = Some(Balance::Oversample);
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<TrainConfig>(&json).unwrap(), c);
+        let partial: TrainConfig = serde_json::from_str(r#"{"fit": {"epochs": 2}}"#).unwrap();
+        assert_eq!((partial.fit.epochs, partial.fit.batch_size, partial.seed), (2, 64, 42));
+    }
+
+    #[test]
+    fn each_out_of_range_value_is_an_error_naming_its_field() {
+        type Edit = Box<dyn Fn(&mut TrainConfig)>;
+        let cases: Vec<(&str, Edit)> = vec![
+            ("fit.batch_size", Box::new(|c| c.fit.batch_size = 0)),
+            ("fit.epochs", Box::new(|c| c.fit.epochs = 0)),
+            ("fit.patience", Box::new(|c| c.fit.patience = Some(0))),
+            ("optimizer.lr", Box::new(|c| c.optimizer.lr = -1.0)),
+            ("optimizer.momentum", Box::new(|c| c.optimizer.momentum = 1.5)),
+            ("data.loader.workers", Box::new(|c| c.data.loader.workers = 100_000)),
+            ("data.split.valid_pct", Box::new(|c| c.data.split.valid_pct = 1.0)),
+            ("transforms.size", Box::new(|c| c.transforms.size = Some(0))),
+            ("transforms.presize", Box::new(|c| c.transforms.presize = Some(1 << 20))),
+            ("fit.freeze_epochs", Box::new(|c| c.fit.freeze_epochs = 1)),
+            ("transforms.normalize", Box::new(|c| c.transforms.normalize = Normalize::Pretrained)),
+            ("model.weights", Box::new(|c| c.model.weights = Weights::Pretrained)),
+        ];
+        for (field, edit) in cases {
+            let mut c = TrainConfig::default();
+            edit(&mut c);
+            match c.validate() {
+                Err(Error::Config { field: f, message }) => {
+                    assert_eq!(f, field, "{message}");
+                    assert!(message.contains(field), "{message}");
+                }
+                other => panic!("{field}: expected a config error, got {other:?}"),
+            }
+        }
+        assert!(TrainConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn fine_tune_freezes_one_epoch_at_fastais_base_rate() {
+        let c = TrainConfig::default().fine_tune(3);
+        assert_eq!((c.fit.freeze_epochs, c.fit.unfreeze, c.fit.epochs, c.optimizer.lr), (1, true, 3, FINE_TUNE_LR));
+    }
+}

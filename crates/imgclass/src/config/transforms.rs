@@ -1,0 +1,104 @@
+//! How images become model inputs: size, resizing, normalization, augmentation; and the
+//! [`Preprocess`] a run builds from them for its data and its model.
+
+use serde::{Deserialize, Serialize};
+
+use super::TrainConfig;
+use crate::data::{LoadOptions, Source, choose_size, default_preprocess};
+use crate::error::{Error, Result};
+use crate::models::Arch;
+use crate::transforms::{Augment, IMAGENET_STATS, MAX_SIDE, Normalize, Preprocess, ResizeMode};
+
+/// The transforms of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TransformConfig {
+    /// Square input size; by default the images' own size when they share one (≤ 256 px), 224
+    /// for a pretrained body, else the architecture's default.
+    pub size: Option<usize>,
+    /// How images are fitted to the input size.
+    pub resize: ResizeMode,
+    /// Square size training images are stored at before augmentation samples the input size
+    /// from them (fastai's presizing); by default 1.5 × the input size when augmenting.
+    pub presize: Option<usize>,
+    /// The colour transparent pixels are composited onto (RGB).
+    pub background: [u8; 3],
+    /// Which normalization statistics the inputs get.
+    pub normalize: Normalize,
+    /// Training-time augmentation (see [`Augment::preset`]).
+    pub augment: Augment,
+}
+
+impl Default for TransformConfig {
+    fn default() -> Self {
+        Self {
+            size: None,
+            resize: ResizeMode::Squish,
+            presize: None,
+            background: [255, 255, 255],
+            normalize: Normalize::Auto,
+            augment: Augment::default(),
+        }
+    }
+}
+
+impl TransformConfig {
+    /// Checks the sizes and the augmentation's ranges.
+    pub(crate) fn validate(&self) -> Result<()> {
+        for (field, v) in [("transforms.size", self.size), ("transforms.presize", self.presize)] {
+            if v.is_some_and(|s| s == 0 || s > MAX_SIDE) {
+                return Err(Error::config(field, format!("{field} must be 1..={MAX_SIDE} pixels")));
+            }
+        }
+        self.augment.validate().map_err(|m| Error::config("transforms.augment", m))
+    }
+}
+
+impl TrainConfig {
+    /// The input size: `transforms.size`, else 224 for a pretrained body (what its weights
+    /// were trained at), else the size `source`'s images share (≤ 256 px), else the
+    /// architecture's default.
+    pub fn input_size(&self, source: &Source) -> (usize, usize) {
+        let size = self.transforms.size.or(self.model.starts_pretrained().then_some(224));
+        choose_size(source, size, self.model.arch.default_size())
+    }
+
+    /// The preprocessing for images of `source` at `(h, w)`, normalized as
+    /// `transforms.normalize` says: by default with the backbone's own statistics for a
+    /// pretrained body, else fitted on the training images. Pretrained bodies and EfficientNet
+    /// take RGB input.
+    pub fn preprocess(&self, source: &Source, size: (usize, usize)) -> Preprocess {
+        let t = &self.transforms;
+        let pre = default_preprocess(source, size, t.resize).with_background(t.background);
+        let pretrained = self.model.starts_pretrained();
+        let rgb = pretrained || self.model.arch == Arch::EfficientnetLite0;
+        let fixed = match t.normalize {
+            Normalize::Auto if pretrained => self.model.arch.pretrained_stats(),
+            Normalize::Pretrained => self.model.arch.pretrained_stats(),
+            Normalize::Imagenet => Some(IMAGENET_STATS),
+            Normalize::None => Some(([0.0; 3], [1.0; 3])),
+            Normalize::Auto | Normalize::Data => None,
+        };
+        match fixed {
+            Some((mean, std)) => {
+                let mut p = Preprocess::pretrained(size.0, size.1, pre.channels, t.resize, mean, std);
+                (p.rgb_model, p.background) = (rgb, t.background);
+                if !rgb {
+                    p.mean.truncate(pre.channels);
+                    p.std.truncate(pre.channels);
+                }
+                p
+            }
+            None if rgb => Preprocess { rgb_model: true, mean: vec![0.0; 3], std: vec![1.0; 3], ..pre },
+            None => pre,
+        }
+    }
+
+    /// How the training data is stored: presized when augmenting, in memory or on disk.
+    pub fn load_options(&self, size: (usize, usize)) -> LoadOptions {
+        let augmenting = !self.transforms.augment.is_identity();
+        let presize = self.transforms.presize.or(augmenting.then(|| (size.0.max(size.1) * 3).div_ceil(2)));
+        let loader = &self.data.loader;
+        LoadOptions { presize, residency: loader.images_in, memory_budget: loader.memory_mb << 20 }
+    }
+}

@@ -1,0 +1,84 @@
+//! Running a network over decoded images in batches: class log-probabilities, the evaluation
+//! report built from them, and — for a [`crate::bundle::Bundle`] — evaluation on a labelled
+//! source and prediction for image files.
+
+mod evaluate;
+mod imagenet;
+mod predict;
+
+pub use evaluate::EvalOutput;
+pub use imagenet::efficientnet_lite0_imagenet;
+pub use predict::{FilePrediction, PredictOutput, Prediction, expand_inputs};
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use burn::tensor::activation::log_softmax;
+
+use crate::data::{ImageData, Loader, Skipped, chunks};
+use crate::metrics::EvalReport;
+use crate::models::Net;
+use crate::transforms::Preprocess;
+
+/// Batch size for inference on small images (28 px).
+pub const EVAL_BATCH: usize = 256;
+
+/// Batch size for inference at `pre`'s input size: [`EVAL_BATCH`] up to 64×64 pixels, fewer
+/// for larger inputs (down to 16) so activations stay within a few hundred MB.
+pub(crate) fn eval_batch(pre: &Preprocess) -> usize {
+    (EVAL_BATCH * 64 * 64 / (pre.height() * pre.width()).max(1)).clamp(16, EVAL_BATCH)
+}
+
+/// Rows a function gave for the images of a split that could be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rows {
+    /// `indices.len() × dim` row-major.
+    pub values: Vec<f32>,
+    /// Values per image.
+    pub dim: usize,
+    /// Which images of the split the rows are for, in order.
+    pub indices: Vec<usize>,
+    /// Images that could not be read (streamed files gone or damaged), and why.
+    pub skipped: Vec<Skipped>,
+}
+
+impl Rows {
+    /// The labels of the images the rows are for.
+    pub fn labels(&self, data: &ImageData) -> Vec<usize> {
+        self.indices.iter().map(|&i| data.labels()[i]).collect()
+    }
+}
+
+/// Runs `f` over every image of `data` in batches of [`eval_batch`] (prepared ahead by
+/// worker threads) and returns its output rows.
+pub(crate) fn map_batches(
+    data: &ImageData,
+    pre: &Preprocess,
+    device: &Device,
+    f: impl Fn(Tensor<4>) -> Tensor<2>,
+) -> Rows {
+    let mut rows = Rows { values: Vec::new(), dim: 0, indices: Vec::new(), skipped: Vec::new() };
+    let all: Vec<usize> = (0..data.len()).collect();
+    Loader::new(data, pre).for_each(&chunks(&all, eval_batch(pre)), |b| {
+        rows.skipped.extend(b.skipped);
+        if b.indices.is_empty() {
+            return true;
+        }
+        let y = f(Tensor::from_data(TensorData::new(b.x, b.shape), device));
+        rows.dim = y.dims()[1];
+        rows.values.extend(y.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values after convert"));
+        rows.indices.extend(b.indices);
+        true
+    });
+    rows
+}
+
+/// Class log-probabilities of the readable images of `data`.
+pub fn log_probs(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device) -> Rows {
+    map_batches(data, pre, device, |x| log_softmax(net.forward(x), 1))
+}
+
+/// Evaluates `net` (in inference mode) on `data` (its readable images).
+pub fn evaluate(net: &Net, data: &ImageData, classes: &[String], pre: &Preprocess, device: &Device) -> EvalReport {
+    let lp = log_probs(net, data, pre, device);
+    EvalReport::from_log_probs(&lp.values, &lp.labels(data), classes)
+}

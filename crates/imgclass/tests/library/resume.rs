@@ -1,0 +1,163 @@
+//! Resuming a run: interrupted (at an epoch's end or in the middle of one) and resumed, it ends
+//! with exactly the weights and metrics of the same run trained without a stop.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::prelude::*;
+use imgclass::bundle::Bundle;
+use imgclass::config::TrainConfig;
+use imgclass::data::Source;
+use imgclass::data::idx::IdxSplit;
+use imgclass::models::{Arch, CnnConfig, Net};
+use imgclass::train::{Callback, EpochMetrics, Learner, RunDir, Silent, TrainReport};
+
+/// 96 grey 8×8 images of 3 classes: a bright bar in row 1, 4 or 6, over noise.
+fn source() -> Source {
+    let n = 96;
+    let labels: Vec<u8> = (0..n).map(|i| (i % 3) as u8).collect();
+    let mut pixels = Vec::new();
+    for (i, &l) in labels.iter().enumerate() {
+        let bar = [1, 4, 6][l as usize];
+        pixels.extend(
+            (0..64).map(|p| if p / 8 == bar { 180 + (i * 7 % 60) as u8 } else { (i * 31 + p * 17) as u8 % 90 }),
+        );
+    }
+    let part = IdxSplit { prefix: "t10k".into(), pixels, labels, height: 8, width: 8 };
+    Source::from_idx("memory".into(), vec![part], Some(vec!["top".into(), "middle".into(), "bottom".into()]))
+}
+
+/// The default CNN made small — one block, batch norm, dropout (so the device's random
+/// generator matters) — for 5 epochs of 4 steps.
+fn config() -> TrainConfig {
+    super::config(|c| {
+        c.model.arch = Arch::Cnn(CnnConfig::new().with_channels(vec![4]).with_hidden(vec![8]));
+        (c.fit.epochs, c.fit.batch_size) = (5, 16);
+    })
+}
+
+/// Sets the interrupt flag after epoch `epoch` ends (`step` None) or after its step `step`.
+struct InterruptAt {
+    flag: Arc<AtomicBool>,
+    epoch: usize,
+    step: Option<usize>,
+    current: usize,
+}
+
+impl Callback for InterruptAt {
+    fn epoch_start(&mut self, epoch: usize, _: usize, _: usize) {
+        self.current = epoch;
+    }
+    fn batch_end(&mut self, step: usize, _: f32, _: f64) {
+        if self.current == self.epoch && Some(step) == self.step {
+            self.flag.store(true, Ordering::SeqCst);
+        }
+    }
+    fn epoch_end(&mut self, m: &EpochMetrics, _: bool) {
+        if self.step.is_none() && m.epoch == self.epoch {
+            self.flag.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Fits `learner`, interrupting it at `at` (epoch, step) when given; returns the report and
+/// the last weights' logits on a fixed batch.
+fn fit(mut learner: Learner, at: Option<(usize, Option<usize>)>) -> (TrainReport, Vec<f32>) {
+    let report = match at {
+        Some((epoch, step)) => {
+            let mut cb = InterruptAt { flag: learner.interrupt_handle(), epoch, step, current: 0 };
+            learner.fit(&mut cb).unwrap()
+        }
+        None => learner.fit(&mut Silent).unwrap(),
+    };
+    (report, logits(&learner.last_model()))
+}
+
+fn logits(net: &Net) -> Vec<f32> {
+    let x: Vec<f32> = (0..4 * 64).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+    let x = Tensor::<4>::from_data(burn::tensor::TensorData::new(x, [4, 1, 8, 8]), &Device::flex());
+    net.forward(x).into_data().try_to_vec::<f32>().unwrap()
+}
+
+fn start(dir: &Path, at: Option<(usize, Option<usize>)>) -> (TrainReport, Vec<f32>) {
+    let data = config().load(&source(), &|_, _| {}).unwrap();
+    let learner = Learner::new(data, config(), imgclass::default_device()).unwrap();
+    fit(learner.with_run_dir(RunDir::create(Some(dir)).unwrap()), at)
+}
+
+fn resume(dir: &Path, at: Option<(usize, Option<usize>)>) -> (TrainReport, Vec<f32>) {
+    let run = RunDir::open(dir).unwrap();
+    let config = run.read_config().unwrap();
+    let data = config.load(&source(), &|_, _| {}).unwrap();
+    fit(Learner::resume(data, config, imgclass::default_device(), run).unwrap(), at)
+}
+
+/// Each epoch's losses and accuracy (not its time).
+fn curve(r: &TrainReport) -> Vec<(f64, f64, f64, bool)> {
+    r.history.iter().map(|m| (m.train_loss, m.valid_loss, m.accuracy, m.partial)).collect()
+}
+
+#[test]
+fn a_run_interrupted_after_epoch_2_of_5_and_resumed_ends_with_the_weights_of_an_uninterrupted_run() {
+    let _rng = super::device_rng();
+    let t = tempfile::tempdir().unwrap();
+    let (whole, whole_logits) = start(&t.path().join("whole"), None);
+    assert_eq!(whole.history.len(), 5);
+
+    let cut = t.path().join("cut");
+    let (first, _) = start(&cut, Some((2, None)));
+    assert!(first.interrupted && first.history.len() == 2, "{:?}", curve(&first));
+    // Resumed, then interrupted again after step 3 of epoch 4's 4 steps.
+    let (second, _) = resume(&cut, Some((4, Some(3))));
+    assert!(second.interrupted && second.history.last().is_some_and(|m| m.epoch == 4 && m.partial));
+    let (last, last_logits) = resume(&cut, None);
+    assert!(!last.interrupted);
+
+    assert_eq!(curve(&last), curve(&whole), "the same losses and accuracy every epoch");
+    assert_eq!(last_logits, whole_logits, "the same last weights, bit for bit");
+    assert_eq!(last.best_epoch, whole.best_epoch);
+    // The same kept model: metadata (labels, config, metrics) and weights. (The files' bytes
+    // differ: burn-store writes its own metadata keys in hash-map order.)
+    let bundle = |dir: &Path| Bundle::load(&dir.join("model.imgclass"), &Device::flex()).unwrap();
+    let (resumed, whole) = (bundle(&cut), bundle(&t.path().join("whole")));
+    assert_eq!(resumed.meta(), whole.meta());
+    assert_eq!(logits(resumed.net()), logits(whole.net()));
+}
+
+#[test]
+fn a_finished_run_resumes_to_its_report_without_training() {
+    let _rng = super::device_rng();
+    let t = tempfile::tempdir().unwrap();
+    let mut short = config();
+    short.fit.epochs = 1;
+    let data = short.load(&source(), &|_, _| {}).unwrap();
+    let mut learner = Learner::new(data, short, imgclass::default_device()).unwrap();
+    learner = learner.with_run_dir(RunDir::create(Some(t.path())).unwrap());
+    let (done, done_logits) = fit(learner, None);
+    let (again, again_logits) = resume(t.path(), None);
+    assert_eq!((curve(&again), again.best_epoch), (curve(&done), done.best_epoch));
+    assert_eq!(again_logits, done_logits);
+}
+
+#[test]
+fn resuming_with_another_config_or_changed_data_is_refused_with_the_reason() {
+    let _rng = super::device_rng();
+    let t = tempfile::tempdir().unwrap();
+    start(t.path(), Some((1, None)));
+    let run = RunDir::open(t.path()).unwrap();
+    let mut other = run.read_config().unwrap();
+    other.fit.epochs = 9;
+    let data = other.load(&source(), &|_, _| {}).unwrap();
+    let e = Learner::resume(data, other, imgclass::default_device(), run.clone()).err().unwrap().to_string();
+    assert!(e.contains("cannot resume") && e.contains("config"), "{e}");
+
+    let config = run.read_config().unwrap();
+    let fewer = super::source(40); // other images, other split
+    let data = config.load(&fewer, &|_, _| {}).unwrap();
+    let e = Learner::resume(data, config, imgclass::default_device(), run).err().unwrap().to_string();
+    assert!(e.contains("changed since the run started"), "{e}");
+
+    let e = RunDir::open(&t.path().join("nothing")).unwrap_err().to_string();
+    assert!(e.contains("not a run folder"), "{e}");
+}
