@@ -32,6 +32,11 @@ fn bad(path: &Path, message: impl Into<String>) -> Error {
     Error::BadBundle { path: path.into(), message: message.into(), source: None }
 }
 
+/// A bad-bundle error with the error underneath as its source.
+fn bad_because(path: &Path, message: &str, source: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::BadBundle { path: path.into(), message: message.into(), source: Some(Box::new(source)) }
+}
+
 /// The JSON text of the bundle in `bytes` (the safetensors header's `imgclass` entry).
 fn meta_json<'a>(bytes: &'a [u8], path: &Path) -> Result<serde_json::Value> {
     let not_bundle = || {
@@ -50,7 +55,7 @@ fn meta_json<'a>(bytes: &'a [u8], path: &Path) -> Result<serde_json::Value> {
             "a safetensors file, but not an imgclass bundle (no `imgclass` metadata); train one with `imgclass train`",
         )
     })?;
-    serde_json::from_str(text).map_err(|e| bad(path, format!("bundle metadata is not valid JSON: {e}")))
+    serde_json::from_str(text).map_err(|e| bad_because(path, "bundle metadata is not valid JSON", e))
 }
 
 /// Reads the metadata of the bundle in `bytes`, checking format, version and consistency.
@@ -73,7 +78,7 @@ fn parse_meta(bytes: &[u8], path: &Path) -> Result<BundleMeta> {
         raw["train_config"] = serde_json::Value::Null;
     }
     let meta: BundleMeta =
-        serde_json::from_value(raw).map_err(|e| bad(path, format!("bundle metadata is incomplete or damaged: {e}")))?;
+        serde_json::from_value(raw).map_err(|e| bad_because(path, "bundle metadata is incomplete or damaged", e))?;
     meta.validate().map_err(|e| bad(path, format!("bundle metadata is damaged: {e}")))?;
     Ok(meta)
 }
@@ -130,12 +135,17 @@ impl Bundle {
     pub fn load(path: &Path, device: &Device) -> Result<Bundle> {
         let bytes = read_existing(path)?;
         let meta = parse_meta(&bytes, path)?;
-        let mut net = meta.arch.init(meta.input, meta.labels.len(), device).map_err(|e| bad(path, e.to_string()))?;
+        let mut net = meta
+            .arch
+            .init(meta.input, meta.labels.len(), device)
+            .map_err(|e| bad_because(path, "the bundle's architecture cannot be built", e))?;
         let mut store = SafetensorsStore::from_bytes(Some(bytes));
-        let applied = net.load_from(&mut store).map_err(|e| Error::BadBundle {
-            path: path.into(),
-            message: format!("the weights do not fit the architecture and its {} labels", meta.labels.len()),
-            source: Some(Box::new(e)),
+        let applied = net.load_from(&mut store).map_err(|e| {
+            bad_because(
+                path,
+                &format!("the weights do not fit the architecture and its {} labels", meta.labels.len()),
+                e,
+            )
         })?;
         if !applied.missing.is_empty() || !applied.errors.is_empty() {
             let first = applied

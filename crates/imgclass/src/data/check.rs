@@ -78,13 +78,45 @@ pub struct CheckReport {
     pub warnings: Vec<String>,
 }
 
+/// An image's width, height, content hash, and (files) format and conversion notes.
+type Described = (u32, u32, u64, Option<(String, Vec<String>)>);
+
 /// Checks every item of `source`, in parallel; `split` is what `train` would use, for finding
 /// duplicates that cross the train / valid boundary. `progress(done, total)` as images finish.
 pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usize) + Sync)) -> CheckReport {
+    let decoded = decode_all(source, progress);
+    let (formats, converted) = formats_and_conversions(source, &decoded);
+    let t = tally(source, &decoded);
+    let (tiny, median) = tiny_images(source, &decoded);
+    let duplicates = duplicates(source, t.by_hash, &source.split(split));
+    let images: usize = t.counts.iter().sum();
+    let (most, fewest) = (t.counts.iter().copied().max().unwrap_or(0), t.counts.iter().copied().min().unwrap_or(0));
+    let imbalance = if fewest == 0 { f64::INFINITY } else { most as f64 / fewest as f64 };
+    let classes: Vec<ClassCount> =
+        source.classes.iter().zip(&t.counts).map(|(n, &c)| ClassCount { name: n.clone(), images: c }).collect();
+    let mut report = CheckReport {
+        source: source.root.display().to_string(),
+        images,
+        classes,
+        unreadable: t.unreadable,
+        formats,
+        converted,
+        sizes: t.sizes,
+        size_range: if images == 0 { [0; 4] } else { t.range },
+        tiny,
+        duplicates,
+        imbalance,
+        warnings: Vec::new(),
+    };
+    report.warnings = warnings(&report, median, (most, fewest));
+    report
+}
+
+/// Decodes every item; each readable file's format and conversions come with its decoding
+/// (IDX images need none).
+fn decode_all(source: &Source, progress: &(dyn Fn(usize, usize) + Sync)) -> Vec<Result<Described, String>> {
     let all: Vec<usize> = (0..source.items.len()).collect();
-    // Each readable file's format and conversions come with its decoding (IDX images need none).
-    type Described = (u32, u32, u64, Option<(String, Vec<String>)>);
-    let decoded: Vec<Result<Described, String>> = source.par_decode(&all, progress, |i, r| {
+    source.par_decode(&all, progress, |i, r| {
         r.map(|(img, hash)| {
             let described = match &source.items[i].origin {
                 Origin::File(p) => {
@@ -95,7 +127,14 @@ pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usi
             (img.width(), img.height(), hash, described)
         })
         .map_err(|e| e.reason())
-    });
+    })
+}
+
+/// Readable files per format (most frequent first), and every conversion note by file.
+fn formats_and_conversions(
+    source: &Source,
+    decoded: &[Result<Described, String>],
+) -> (Vec<(String, usize)>, Vec<Skipped>) {
     let mut formats: HashMap<String, usize> = HashMap::new();
     let mut converted = Vec::new();
     for (i, d) in decoded.iter().enumerate() {
@@ -106,36 +145,62 @@ pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usi
     }
     let mut formats: Vec<(String, usize)> = formats.into_iter().collect();
     formats.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let labels: Vec<usize> = source.items.iter().map(|i| i.label).collect();
-    let splits = source.split(split);
+    (formats, converted)
+}
 
-    let mut counts = vec![0usize; source.classes.len()];
-    let mut unreadable = source.problems.clone();
+/// Counts per class and per size, the size range, the unreadable files, items by content hash.
+struct Tally {
+    counts: Vec<usize>,
+    unreadable: Vec<Skipped>,
+    sizes: Vec<SizeCount>,
+    range: [u32; 4],
+    by_hash: HashMap<u64, Vec<usize>>,
+}
+
+fn tally(source: &Source, decoded: &[Result<Described, String>]) -> Tally {
+    let mut t = Tally {
+        counts: vec![0; source.classes.len()],
+        unreadable: source.problems.clone(),
+        sizes: Vec::new(),
+        range: [u32::MAX, u32::MAX, 0, 0],
+        by_hash: HashMap::new(),
+    };
     let mut sizes: HashMap<(u32, u32), usize> = HashMap::new();
-    let mut range = [u32::MAX, u32::MAX, 0, 0];
-    let mut tiny = Vec::new();
-    let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
     for (i, r) in decoded.iter().enumerate() {
         match r {
             Ok((w, h, hash, _)) => {
-                counts[labels[i]] += 1;
+                t.counts[source.items[i].label] += 1;
                 *sizes.entry((*w, *h)).or_default() += 1;
-                range = [range[0].min(*w), range[1].min(*h), range[2].max(*w), range[3].max(*h)];
-                by_hash.entry(*hash).or_default().push(i);
+                t.range = [t.range[0].min(*w), t.range[1].min(*h), t.range[2].max(*w), t.range[3].max(*h)];
+                t.by_hash.entry(*hash).or_default().push(i);
             }
-            Err(reason) => unreadable.push(Skipped { path: source.name(i).into(), reason: reason.clone() }),
+            Err(reason) => t.unreadable.push(Skipped { path: source.name(i).into(), reason: reason.clone() }),
         }
     }
+    t.sizes = sizes.into_iter().map(|((width, height), images)| SizeCount { width, height, images }).collect();
+    t.sizes.sort_by(|a, b| b.images.cmp(&a.images).then((a.width, a.height).cmp(&(b.width, b.height))));
+    t.sizes.truncate(10);
+    t
+}
+
+/// The tiny images (a side under [`TINY_SIDE`] or a quarter of the median shorter side), and
+/// that median.
+fn tiny_images(source: &Source, decoded: &[Result<Described, String>]) -> (Vec<String>, u32) {
     let mut short: Vec<u32> = decoded.iter().flatten().map(|(w, h, _, _)| (*w).min(*h)).collect();
     short.sort_unstable();
     let median = short.get(short.len() / 2).copied().unwrap_or(0);
-    for (i, r) in decoded.iter().enumerate() {
-        if let Ok((w, h, _, _)) = r
-            && ((*w).min(*h) < TINY_SIDE || 4 * (*w).min(*h) < median)
-        {
-            tiny.push(source.name(i));
-        }
-    }
+    let tiny = decoded
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.as_ref().is_ok_and(|(w, h, _, _)| (*w).min(*h) < TINY_SIDE || 4 * (*w).min(*h) < median))
+        .map(|(i, _)| source.name(i))
+        .collect();
+    (tiny, median)
+}
+
+/// Groups of identical files: those across classes first, then those across splits.
+fn duplicates(source: &Source, by_hash: HashMap<u64, Vec<usize>>, splits: &[super::Split]) -> Vec<Duplicate> {
+    let label = |i: usize| source.items[i].label;
     let mut duplicates: Vec<Duplicate> = by_hash
         .into_values()
         .filter(|v| v.len() > 1)
@@ -143,9 +208,9 @@ pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usi
             v.sort_unstable();
             Duplicate {
                 files: v.iter().map(|&i| source.name(i)).collect(),
-                classes: v.iter().map(|&i| source.classes[labels[i]].clone()).collect(),
+                classes: v.iter().map(|&i| source.classes[label(i)].clone()).collect(),
                 splits: v.iter().map(|&i| splits[i].name().to_string()).collect(),
-                across_classes: v.iter().any(|&i| labels[i] != labels[v[0]]),
+                across_classes: v.iter().any(|&i| label(i) != label(v[0])),
                 across_splits: v.iter().any(|&i| splits[i] != splits[v[0]]),
             }
         })
@@ -153,24 +218,16 @@ pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usi
     duplicates.sort_by(|a, b| {
         (!a.across_classes, !a.across_splits, &a.files).cmp(&(!b.across_classes, !b.across_splits, &b.files))
     });
-    let mut sizes: Vec<SizeCount> =
-        sizes.into_iter().map(|((width, height), images)| SizeCount { width, height, images }).collect();
-    sizes.sort_by(|a, b| b.images.cmp(&a.images).then((a.width, a.height).cmp(&(b.width, b.height))));
-    sizes.truncate(10);
-    let images: usize = counts.iter().sum();
-    if images == 0 {
-        range = [0; 4];
-    }
-    let (most, fewest) = (counts.iter().copied().max().unwrap_or(0), counts.iter().copied().min().unwrap_or(0));
-    let imbalance = if fewest == 0 { f64::INFINITY } else { most as f64 / fewest as f64 };
-    let classes: Vec<ClassCount> =
-        source.classes.iter().zip(&counts).map(|(n, &c)| ClassCount { name: n.clone(), images: c }).collect();
+    duplicates
+}
 
+/// One line per problem worth acting on.
+fn warnings(r: &CheckReport, median: u32, (most, fewest): (usize, usize)) -> Vec<String> {
     let mut warnings = Vec::new();
-    if !unreadable.is_empty() {
-        warnings.push(format!("{} file(s) cannot be read and will be skipped", unreadable.len()));
+    if !r.unreadable.is_empty() {
+        warnings.push(format!("{} file(s) cannot be read and will be skipped", r.unreadable.len()));
     }
-    let count = |f: fn(&Duplicate) -> bool| duplicates.iter().filter(|d| f(d)).count();
+    let count = |f: fn(&Duplicate) -> bool| r.duplicates.iter().filter(|d| f(d)).count();
     if count(|d| d.across_classes) > 0 {
         warnings.push(format!(
             "{} image(s) appear under more than one class: contradictory labels",
@@ -183,34 +240,22 @@ pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usi
             count(|d| d.across_splits)
         ));
     }
-    if !tiny.is_empty() {
+    if !r.tiny.is_empty() {
         warnings.push(format!(
             "{} image(s) are tiny (a side under {TINY_SIDE} px or under a quarter of the median {median} px): upscaled, they carry little detail",
-            tiny.len()
+            r.tiny.len()
         ));
     }
-    for c in classes.iter().filter(|c| c.images == 0) {
+    for c in r.classes.iter().filter(|c| c.images == 0) {
         warnings.push(format!("class {:?} has no readable image", c.name));
     }
-    if imbalance > IMBALANCE_RATIO && fewest > 0 {
+    if r.imbalance > IMBALANCE_RATIO && fewest > 0 {
         warnings.push(format!(
-            "classes are imbalanced: {most} images in the largest, {fewest} in the smallest ({imbalance:.1}×); accuracy will favour the large classes"
+            "classes are imbalanced: {most} images in the largest, {fewest} in the smallest ({:.1}×); accuracy will favour the large classes",
+            r.imbalance
         ));
     }
-    CheckReport {
-        source: source.root.display().to_string(),
-        images,
-        classes,
-        unreadable,
-        formats,
-        converted,
-        sizes,
-        size_range: range,
-        tiny,
-        duplicates,
-        imbalance,
-        warnings,
-    }
+    warnings
 }
 
 #[cfg(test)]

@@ -173,58 +173,29 @@ impl DataSplits {
         source.require_two_classes()?;
         let splits = source.split(options);
         let pick = |s: Split| -> Vec<usize> { (0..splits.len()).filter(|&i| splits[i] == s).collect() };
-        let (tr, va, te) = (pick(Split::Train), pick(Split::Valid), pick(Split::Test));
-        let total = tr.len() + va.len() + te.len();
-        let offset = |base: usize| move |d: usize, _t: usize| progress(base + d, total);
+        let parts = [pick(Split::Train), pick(Split::Valid), pick(Split::Test)];
         let stored = load.stored(&preprocess);
-        let keep = match load.residency {
-            _ if source.is_idx() => true,
-            Residency::Memory => true,
-            Residency::Disk => false,
-            Residency::Auto => {
-                tr.len() * stored.image_len() + (va.len() + te.len()) * preprocess.image_len() <= load.memory_budget
-            }
-        };
-        let Loaded { data: mut train, skipped: unreadable, all_grey: grey_tr, stats } =
-            source.load(&tr, &stored, keep, &offset(0));
+        let [tr, v, t] = decode_splits(source, &parts, [&stored, &preprocess, &preprocess], &load, progress);
+        let (mut train, mut valid, mut test) = (tr.data, v.data, t.data);
         let mut skipped = source.problems.clone();
-        skipped.extend(unreadable);
-        let v = source.load(&va, &preprocess, keep, &offset(tr.len()));
-        let t = source.load(&te, &preprocess, keep, &offset(tr.len() + va.len()));
-        let (mut valid, mut test) = (v.data, t.data);
-        skipped.extend(v.skipped);
-        skipped.extend(t.skipped);
-        let (grey_va, grey_te) = (v.all_grey, t.all_grey);
+        skipped.extend(tr.skipped.into_iter().chain(v.skipped).chain(t.skipped));
+        let empty = |message: &str| Error::BadDataset { path: source.root.clone(), message: message.into() };
         if train.is_empty() {
-            return Err(Error::BadDataset { path: source.root.clone(), message: "no readable training image".into() });
+            return Err(empty("no readable training image"));
         }
         if valid.is_empty() {
-            return Err(Error::BadDataset {
-                path: source.root.clone(),
-                message: "the validation split is empty; raise --valid-pct or add a valid/ folder".into(),
-            });
+            return Err(empty("the validation split is empty; raise data.split.valid_pct or add a valid/ folder"));
         }
-        if preprocess.channels == 3 && grey_tr && grey_va && grey_te {
+        if preprocess.channels == 3 && tr.all_grey && v.all_grey && t.all_grey {
             preprocess.narrow_to_grey();
             for d in [&mut train, &mut valid, &mut test] {
                 d.narrow_to_grey();
             }
         }
         if !preprocess.fixed_stats {
-            preprocess.set_normalization(&stats);
+            preprocess.set_normalization(&tr.stats);
         }
-        // What `evaluate` checks against: whole IDX parts, or the content of each image file.
-        let sorted_set = |mut v: Vec<u64>| {
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
-        let (fingerprints, image_hashes) = if source.is_idx() {
-            let all = source.part_fingerprints();
-            (sorted_set(tr.iter().chain(&va).map(|&i| all[source.part_of(i)]).collect()), Vec::new())
-        } else {
-            (Vec::new(), sorted_set(train.hashes.iter().chain(&valid.hashes).copied().collect()))
-        };
+        let (fingerprints, image_hashes) = training_fingerprints(source, &parts, &train, &valid);
         let record = SplitRecord {
             source: source.root.display().to_string(),
             options,
@@ -244,6 +215,53 @@ impl DataSplits {
             image_hashes,
             record,
         })
+    }
+}
+
+/// Decodes the train, valid and test items (`parts`) with their preprocessings, kept in memory
+/// or streamed as `load` says; `progress` counts over all three.
+fn decode_splits(
+    source: &Source,
+    parts: &[Vec<usize>; 3],
+    pre: [&Preprocess; 3],
+    load: &LoadOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> [Loaded; 3] {
+    let bytes: usize = parts.iter().zip(pre).map(|(p, pre)| p.len() * pre.image_len()).sum();
+    let keep = match load.residency {
+        _ if source.is_idx() => true,
+        Residency::Memory => true,
+        Residency::Disk => false,
+        Residency::Auto => bytes <= load.memory_budget,
+    };
+    let total: usize = parts.iter().map(Vec::len).sum();
+    let mut base = 0;
+    [0, 1, 2].map(|k| {
+        let offset = base;
+        base += parts[k].len();
+        source.load(&parts[k], pre[k], keep, &|d, _| progress(offset + d, total))
+    })
+}
+
+/// What `evaluate` checks against to refuse training data: the fingerprints of the IDX parts
+/// that gave training or validation images, or (folders) the sorted content hashes of those
+/// image files.
+fn training_fingerprints(
+    source: &Source,
+    parts: &[Vec<usize>; 3],
+    train: &ImageData,
+    valid: &ImageData,
+) -> (Vec<u64>, Vec<u64>) {
+    let sorted_set = |mut v: Vec<u64>| {
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    if source.is_idx() {
+        let all = source.part_fingerprints();
+        (sorted_set(parts[0].iter().chain(&parts[1]).map(|&i| all[source.part_of(i)]).collect()), Vec::new())
+    } else {
+        (Vec::new(), sorted_set(train.hashes.iter().chain(&valid.hashes).copied().collect()))
     }
 }
 

@@ -6,7 +6,8 @@
 //! Inside, one module per step of a run: `phases` cuts it into frozen and unfrozen phases with
 //! their learning rates, `trainer` runs the epochs, `trainee` is what one step trains (the
 //! network, or the head on cached features), `checkpoint` saves where training stands,
-//! `run_dir` writes the run folder, `report` holds what was measured.
+//! `run_dir` writes the run folder, `report` holds what was measured, `state` what a learner
+//! holds.
 
 mod balance;
 mod checkpoint;
@@ -15,6 +16,7 @@ mod lr_find;
 mod phases;
 mod report;
 mod run_dir;
+mod state;
 mod trainee;
 mod trainer;
 

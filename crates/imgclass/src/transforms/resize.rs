@@ -67,62 +67,66 @@ pub(crate) fn resize_to_chw(
     mode: ResizeMode,
     background: [u8; 3],
 ) -> Vec<u8> {
-    let (w, h) = (width as u32, height as u32);
     let rgb = to_rgb(image, background);
-    let (iw, ih) = rgb.dimensions();
-    let fitted: RgbImage = if (iw, ih) == (w, h) {
+    let fitted = if rgb.dimensions() == (width as u32, height as u32) {
         rgb
     } else {
-        match mode {
-            ResizeMode::Squish => resample(&rgb, w, h),
-            ResizeMode::Crop | ResizeMode::CropFrom(_) => {
-                let cover = f64::max(w as f64 / iw as f64, h as f64 / ih as f64);
-                let scale = match mode {
-                    ResizeMode::CropFrom(short) => f64::max(short as f64 / iw.min(ih) as f64, cover),
-                    _ => cover,
-                };
-                let (sw, sh) =
-                    (((iw as f64 * scale).round() as u32).max(w), ((ih as f64 * scale).round() as u32).max(h));
-                let scaled = resample(&rgb, sw, sh);
-                DynamicImage::ImageRgb8(scaled).crop_imm((sw - w) / 2, (sh - h) / 2, w, h).to_rgb8()
-            }
-            ResizeMode::Pad | ResizeMode::PadReflect => {
-                let scale = f64::min(w as f64 / iw as f64, h as f64 / ih as f64);
-                let (sw, sh) = (
-                    ((iw as f64 * scale).round() as u32).clamp(1, w),
-                    ((ih as f64 * scale).round() as u32).clamp(1, h),
-                );
-                let scaled = resample(&rgb, sw, sh);
-                let (x0, y0) = ((w - sw) / 2, (h - sh) / 2);
-                if mode == ResizeMode::Pad {
-                    let mut canvas = RgbImage::new(w, h);
-                    image::imageops::replace(&mut canvas, &scaled, x0 as i64, y0 as i64);
-                    canvas
-                } else {
-                    // Mirror about the edge pixels: -1 → 1, n → n - 2.
-                    let mirror = |p: i64, n: u32| -> u32 {
-                        let (n, period) = (n as i64, 2 * (n as i64 - 1).max(1));
-                        let m = p.rem_euclid(period);
-                        (if n == 1 {
-                            0
-                        } else if m >= n {
-                            period - m
-                        } else {
-                            m
-                        }) as u32
-                    };
-                    RgbImage::from_fn(w, h, |x, y| {
-                        *scaled.get_pixel(mirror(x as i64 - x0 as i64, sw), mirror(y as i64 - y0 as i64, sh))
-                    })
-                }
-            }
-        }
+        fit(&rgb, width as u32, height as u32, mode)
     };
-    let plane = height * width;
+    to_chw(&fitted, channels)
+}
+
+/// `rgb` brought to `w × h` as `mode` says.
+fn fit(rgb: &RgbImage, w: u32, h: u32, mode: ResizeMode) -> RgbImage {
+    let (iw, ih) = rgb.dimensions();
+    match mode {
+        ResizeMode::Squish => resample(rgb, w, h),
+        ResizeMode::Crop | ResizeMode::CropFrom(_) => {
+            let cover = f64::max(w as f64 / iw as f64, h as f64 / ih as f64);
+            let scale = match mode {
+                ResizeMode::CropFrom(short) => f64::max(short as f64 / iw.min(ih) as f64, cover),
+                _ => cover,
+            };
+            let (sw, sh) = (((iw as f64 * scale).round() as u32).max(w), ((ih as f64 * scale).round() as u32).max(h));
+            let scaled = resample(rgb, sw, sh);
+            DynamicImage::ImageRgb8(scaled).crop_imm((sw - w) / 2, (sh - h) / 2, w, h).to_rgb8()
+        }
+        ResizeMode::Pad | ResizeMode::PadReflect => {
+            let scale = f64::min(w as f64 / iw as f64, h as f64 / ih as f64);
+            let (sw, sh) =
+                (((iw as f64 * scale).round() as u32).clamp(1, w), ((ih as f64 * scale).round() as u32).clamp(1, h));
+            let scaled = resample(rgb, sw, sh);
+            let (x0, y0) = ((w - sw) / 2, (h - sh) / 2);
+            if mode == ResizeMode::Pad {
+                let mut canvas = RgbImage::new(w, h);
+                image::imageops::replace(&mut canvas, &scaled, x0 as i64, y0 as i64);
+                return canvas;
+            }
+            // Mirror about the edge pixels: -1 → 1, n → n - 2.
+            let mirror = |p: i64, n: u32| -> u32 {
+                let (n, period) = (n as i64, 2 * (n as i64 - 1).max(1));
+                let m = p.rem_euclid(period);
+                (if n == 1 {
+                    0
+                } else if m >= n {
+                    period - m
+                } else {
+                    m
+                }) as u32
+            };
+            RgbImage::from_fn(w, h, |x, y| {
+                *scaled.get_pixel(mirror(x as i64 - x0 as i64, sw), mirror(y as i64 - y0 as i64, sh))
+            })
+        }
+    }
+}
+
+/// The pixels of `image` as `channels` planes (1: BT.601 luma, as PIL's `convert('L')`; 3: RGB).
+fn to_chw(image: &RgbImage, channels: usize) -> Vec<u8> {
+    let plane = (image.width() * image.height()) as usize;
     let mut out = vec![0u8; channels * plane];
-    for (i, p) in fitted.pixels().enumerate() {
+    for (i, p) in image.pixels().enumerate() {
         if channels == 1 {
-            // ITU-R BT.601 luma, as PIL's convert('L').
             out[i] = ((p[0] as u32 * 299 + p[1] as u32 * 587 + p[2] as u32 * 114 + 500) / 1000) as u8;
         } else {
             for c in 0..3 {

@@ -61,7 +61,8 @@ fn read_npy_f32(path: &std::path::Path) -> Vec<f32> {
 /// logits, taps = forward(sd, specs, x, pad='tf', eps=1e-3)              # saved as <name>_logits.npy
 /// ```
 ///
-/// Tolerance: 1e-3 absolute on logits and on the chelsea stem and block-0 activations.
+/// Tolerance: 2e-5 absolute on logits (measured 3e-6 to 7e-6 on two CPUs), 2e-4 on the chelsea
+/// stem and block-0 activations (measured 4e-5).
 #[test]
 fn efficientnet_lite0_matches_the_golden_logits_of_all_six_images() {
     use burn::prelude::*;
@@ -96,19 +97,19 @@ fn efficientnet_lite0_matches_the_golden_logits_of_all_six_images() {
         let golden = read_npy_f32(&dir.join(format!("{name}_logits.npy")));
         let d = max_diff(&logits, &golden);
         eprintln!("{name}: max |logit − golden| = {d:.2e}");
-        assert!(d < 1e-3, "{name}: logits differ by up to {d}");
+        assert!(d < 2e-5, "{name}: logits differ by up to {d}");
     }
     let stem = model.stem(input("chelsea"));
     let d = max_diff(
         &stem.clone().into_data().try_to_vec::<f32>().unwrap(),
         &read_npy_f32(&dir.join("chelsea_stem_nchw.npy")),
     );
-    assert!(d < 1e-3, "chelsea stem differs by up to {d}");
+    assert!(d < 2e-4, "chelsea stem differs by up to {d}");
     let block0 = model.blocks[0].forward(stem);
     let d =
         max_diff(&block0.into_data().try_to_vec::<f32>().unwrap(), &read_npy_f32(&dir.join("chelsea_block0_nchw.npy")));
     eprintln!("chelsea block 0: max |Δ| = {d:.2e}");
-    assert!(d < 1e-3, "chelsea block 0 differs by up to {d}");
+    assert!(d < 2e-4, "chelsea block 0 differs by up to {d}");
 
     // Without the classifier: the body is the checkpoint's, the 10-class head is new.
     let mut headless = EfficientNetLite::lite0(224, 10, &device);

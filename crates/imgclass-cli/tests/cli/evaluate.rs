@@ -1,0 +1,137 @@
+//! `imgclass evaluate` and `predict`: scores on held-out data, refusals of training data, IDX test files, output formats.
+
+use super::*;
+
+#[test]
+fn evaluate_refuses_the_training_data_and_scores_held_out_data() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 16);
+    let (json, _, _) = train_tiny(t.path(), &data, &["--arch", "logreg"]);
+    let model = json["model"].as_str().unwrap().to_string();
+    let err = fails(run(bin().args(["evaluate", &model]).arg(&data)));
+    assert!(err.contains("32 of its 32 images were used to train") && err.contains("--allow-training-data"), "{err}");
+    // Copies of training images elsewhere are recognised by content.
+    let subset = t.path().join("subset");
+    for class in ["horizontal", "vertical"] {
+        std::fs::create_dir_all(subset.join(class)).unwrap();
+        std::fs::copy(data.join(class).join("01.png"), subset.join(class).join("renamed.png")).unwrap();
+    }
+    let err = fails(run(bin().args(["evaluate", &model]).arg(&subset)));
+    assert!(err.contains("2 of its 2 images"), "{err}");
+    let (stdout, _) = ok(run(bin().args(["evaluate", &model]).arg(&subset).args(["--allow-training-data", "--json"])));
+    assert_eq!(last_json(&stdout)["training_overlap"], 2);
+
+    let held_out = t.path().join("held_out");
+    class_folder_from(&held_out, 101, 5);
+    let (stdout, _) = ok(run(bin().args(["evaluate", &model]).arg(&held_out).arg("--json")));
+    let v = last_json(&stdout);
+    assert_eq!(v["n_images"], 10);
+    assert!(v["accuracy"].is_number() && v["per_class"].as_array().unwrap().len() == 2, "{v}");
+    let (stdout, _) = ok(run(bin().args(["evaluate", &model]).arg(&held_out)));
+    for needle in ["accuracy", "precision", "recall", "f1", "confusion matrix", "horizontal"] {
+        assert!(stdout.contains(needle), "missing {needle}:\n{stdout}");
+    }
+}
+
+#[test]
+fn predict_prints_top_k_per_file_as_text_json_and_csv() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 12);
+    let (json, _, _) = train_tiny(t.path(), &data, &["--arch", "mlp"]);
+    let model = json["model"].as_str().unwrap().to_string();
+    let one = data.join("vertical/03.png");
+    let (stdout, _) = ok(run(bin().args(["predict", &model]).arg(&one).args(["-k", "2"])));
+    assert!(stdout.contains("03.png: ") && stdout.contains('%'), "{stdout}");
+
+    let (stdout, _) = ok(run(bin().args(["predict", &model]).arg(data.join("vertical")).arg("--json")));
+    let v = last_json(&stdout);
+    let preds = v["predictions"].as_array().unwrap();
+    assert_eq!(preds.len(), 12);
+    assert!(preds[0]["file"].as_str().unwrap().ends_with("00.png"));
+    assert_eq!(preds[0]["top"].as_array().unwrap().len(), 2, "k is capped at the number of classes... or 3 by default");
+
+    let (stdout, _) = ok(run(bin().args(["predict", &model]).arg(&one).arg("--csv").args(["-k", "1"])));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "file,label_1,probability_1");
+    assert!(lines[1].contains("03.png,") && lines.len() == 2, "{stdout}");
+}
+
+#[test]
+fn idx_folders_train_on_train_files_and_test_on_t10k_files() {
+    let t = tempfile::tempdir().unwrap();
+    let full = t.path().join("mnist-like");
+    std::fs::create_dir_all(&full).unwrap();
+    let (imgs, lbls) = idx_images(60);
+    write_idx(&full, "train", &imgs, &lbls);
+    let (imgs, lbls) = idx_images(20);
+    write_idx(&full, "t10k", &imgs, &lbls);
+    let out = t.path().join("run");
+    let (stdout, stderr) = ok(run(bin()
+        .arg("train")
+        .arg(&full)
+        .args(["--arch", "logreg", "--epochs", "2", "--batch-size", "8", "--json", "--out"])
+        .arg(&out)));
+    assert!(stderr.contains("48 train, 12 valid, 20 test; input 1×4×4"), "{stderr}");
+    let v = last_json(&stdout);
+    assert!(v["test_accuracy"].is_number(), "{v}");
+
+    // A folder holding only the t10k files is a test set the model never saw.
+    let test_only = t.path().join("test-only");
+    std::fs::create_dir_all(&test_only).unwrap();
+    write_idx(&test_only, "t10k", &imgs, &lbls);
+    let (stdout, _) = ok(run(bin().arg("evaluate").arg(v["model"].as_str().unwrap()).arg(&test_only).arg("--json")));
+    assert_eq!(last_json(&stdout)["n_images"], 20);
+}
+
+#[test]
+fn a_model_trained_on_a_lone_split_refuses_to_be_scored_on_that_split() {
+    // The rule for the bundled sample (Fashion-MNIST's t10k files): never scored on them.
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("t10k-only");
+    std::fs::create_dir_all(&d).unwrap();
+    let (imgs, lbls) = idx_images(40);
+    write_idx(&d, "t10k", &imgs, &lbls);
+    let out = t.path().join("run");
+    let (stdout, _) =
+        ok(run(bin().arg("train").arg(&d).args(["--arch", "logreg", "--epochs", "1", "--json", "--out"]).arg(&out)));
+    let model = last_json(&stdout)["model"].as_str().unwrap().to_string();
+    let copy = t.path().join("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    write_idx(&copy, "t10k", &imgs, &lbls);
+    let err = fails(run(bin().arg("evaluate").arg(&model).arg(&copy)));
+    assert!(err.contains("IDX files are the data this model was trained on"), "{err}");
+}
+
+#[test]
+fn a_copy_of_the_idx_test_files_in_a_folder_of_any_name_is_scored_by_label_index() {
+    // As a new user would: a model trained on named IDX classes (the Fashion-MNIST names come
+    // from the folder's name or a classes.txt), evaluated on a copy of the t10k files in a
+    // folder whose name says nothing, e.g. ~/fm-test.
+    let t = tempfile::tempdir().unwrap();
+    let named = t.path().join("named");
+    std::fs::create_dir_all(&named).unwrap();
+    let (imgs, lbls) = idx_images(60);
+    write_idx(&named, "train", &imgs, &lbls);
+    let (test_imgs, test_lbls) = idx_images(20);
+    write_idx(&named, "t10k", &test_imgs, &test_lbls);
+    std::fs::write(named.join("classes.txt"), "top\nbottom\n").unwrap();
+    let out = t.path().join("run");
+    let (stdout, _) = ok(run(bin()
+        .arg("train")
+        .arg(&named)
+        .args(["--arch", "logreg", "--epochs", "2", "--json", "--out"])
+        .arg(&out)));
+    let model = last_json(&stdout)["model"].as_str().unwrap().to_string();
+
+    let copy = t.path().join("fm-test");
+    std::fs::create_dir_all(&copy).unwrap();
+    write_idx(&copy, "t10k", &test_imgs, &test_lbls);
+    let (stdout, _) = ok(run(bin().args(["evaluate", &model]).arg(&copy).arg("--json")));
+    let v = last_json(&stdout);
+    assert_eq!(v["n_images"], 20);
+    let classes: Vec<&str> = v["per_class"].as_array().unwrap().iter().map(|c| c["class"].as_str().unwrap()).collect();
+    assert_eq!(classes, ["top", "bottom"], "label i is the model's i-th class");
+    assert_eq!(v["per_class"][0]["support"], 10);
+}

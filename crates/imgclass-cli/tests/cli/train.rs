@@ -1,0 +1,187 @@
+//! `imgclass train` and `lr-find`: run folders, reproducibility, interrupting and resuming, options end to end.
+
+use super::*;
+
+#[test]
+fn train_on_a_class_folder_writes_a_complete_run_folder_and_json() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 20);
+    let (json, stdout, stderr) = train_tiny(t.path(), &data, &[]);
+    assert!(stdout.contains("epoch  train_loss  valid_loss  accuracy  error_rate"), "{stdout}");
+    assert!(stderr.contains("input 3×12×12"), "colour images give 3 channels: {stderr}");
+    // 8 validation images of two classes a horizontal or a vertical bar tells apart.
+    assert!(json["accuracy"].as_f64().unwrap() >= 0.75 && json["epochs"] == 3, "{json}");
+    let model = PathBuf::from(json["model"].as_str().unwrap());
+    assert!(model.is_file());
+    let run = t.path().join("run");
+    for f in [
+        "config.json",
+        "split.json",
+        "metrics.csv",
+        "metrics.json",
+        "confusion.png",
+        "confusion.csv",
+        "loss.png",
+        "report.json",
+        "checkpoints/best.imgclass",
+    ] {
+        assert!(run.join(f).is_file(), "missing {f}");
+    }
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 4, "{metrics}");
+    let split: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("split.json")).unwrap()).unwrap();
+    assert_eq!((split["train"].as_array().unwrap().len(), split["valid"].as_array().unwrap().len()), (32, 8));
+}
+
+#[test]
+fn the_same_seed_reproduces_the_same_split_and_metrics() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 10);
+    let a = train_tiny(t.path(), &data, &["--arch", "mlp", "--out", "a"]);
+    let split_a = std::fs::read(t.path().join("a/split.json")).unwrap();
+    let b = train_tiny(t.path(), &data, &["--arch", "mlp", "--out", "b"]);
+    assert_eq!(split_a, std::fs::read(t.path().join("b/split.json")).unwrap());
+    assert_eq!(a.0["valid_loss"], b.0["valid_loss"]);
+}
+
+#[test]
+fn ctrl_c_stops_training_and_still_writes_the_bundle() {
+    use std::io::{BufRead, BufReader};
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("run");
+    let mut child = bin()
+        .arg("train")
+        .args(["--epochs", "50", "--json", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the epoch table's header: the data is loaded and the first epoch is running.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap() > 0 && !line.contains("train_loss") {
+        line.clear();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}\n{stderr}");
+    assert!(stderr.contains("stopping after this step"), "{stderr}");
+    let json = last_json(&rest);
+    assert_eq!(json["interrupted"], true);
+    assert!(out.join("model.imgclass").is_file());
+    // The interrupted model is a complete bundle.
+    ok(run(bin()
+        .arg("predict")
+        .arg(out.join("model.imgclass"))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/fashion-samples/Bag"))));
+}
+
+#[test]
+fn lr_find_suggests_a_rate_and_writes_its_plot() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 20);
+    let out = t.path().join("lrf");
+    let (stdout, _) = ok(run(bin()
+        .arg("lr-find")
+        .arg(&data)
+        .args(["--size", "12", "--batch-size", "8", "--num-it", "40", "--json", "--out"])
+        .arg(&out)));
+    let v = last_json(&stdout);
+    let valley = v["valley"].as_f64().unwrap();
+    assert!((1e-7..10.0).contains(&valley), "{v}");
+    assert!(stdout.contains("suggested learning rates: valley"), "{stdout}");
+    assert!(out.join("lr_find.png").is_file() && out.join("lr_find.json").is_file());
+}
+
+#[test]
+fn augmentation_balancing_streaming_and_a_file_list_train_end_to_end() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    class_folder(&data, 8);
+    let extra = [
+        "--aug",
+        "strong",
+        "--balance",
+        "oversample",
+        "--images-in",
+        "disk",
+        "--workers",
+        "1",
+        "--resize",
+        "pad_reflect",
+    ];
+    let (json, _, _) = train_tiny(t.path(), &data, &extra);
+    assert_eq!(json["epochs"], 3);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("run/config.json")).unwrap()).unwrap();
+    let train = &config["train"];
+    assert_eq!(
+        (train["transforms"]["augment"]["max_rotate"].as_f64(), train["fit"]["balance"].as_str()),
+        (Some(20.0), Some("oversample")),
+        "{config}"
+    );
+    assert_eq!(train["data"]["loader"]["images_in"], "disk");
+    let out = t.path().join("weighted");
+    let (json, _, _) = train_tiny(
+        t.path(),
+        &data,
+        &["--balance", "weights", "--normalize", "imagenet", "--background", "0,0,0", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(json["epochs"], 3);
+    let list = data.join("chosen.txt");
+    std::fs::write(&list, "horizontal/00.png\nhorizontal/01.png\nhorizontal/02.png\nvertical/00.png\nvertical/01.png\nvertical/02.png\nvertical/gone.png\n").unwrap();
+    let (stdout, stderr) = ok(run(bin().args(["data", "check", "--files"]).arg(&list)));
+    assert!(stdout.contains("6 readable images, 2 classes") && stdout.contains("gone.png"), "{stdout}\n{stderr}");
+    let (stdout, _) =
+        ok(run(bin().args(["data", "bench"]).arg(&data).args(["--size", "12", "--aug", "default", "--json"])));
+    assert_eq!(last_json(&stdout)["images"], 16);
+    let err = fails(run(bin().args(["train", "--aug", "wild"]).arg(&data)));
+    assert!(err.contains("possible values: none, light, default, strong"), "{err}");
+}
+
+#[test]
+fn a_run_stopped_with_ctrl_c_continues_with_resume_to_its_last_epoch() {
+    use std::io::{BufRead, BufReader};
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 20);
+    let out = t.path().join("run");
+    let mut child = bin()
+        .arg("train")
+        .arg(&data)
+        .args(["--epochs", "60", "--size", "12", "--batch-size", "8", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Stop it once the first epoch's row is printed.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap() > 0 && !line.trim_start().starts_with("1 ") {
+        line.clear();
+    }
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130), "{rest}");
+    assert!(out.join("checkpoints/resume.ckpt").is_file());
+
+    let (stdout, stderr) = ok(run(bin().arg("train").arg("--resume").arg(&out).arg("--json")));
+    assert!(stderr.contains("resuming after epoch"), "{stderr}");
+    let json = last_json(&stdout);
+    assert_eq!((json["epochs"].as_u64(), json["ending"].as_str()), (Some(60), Some("completed")), "{json}");
+    let history: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    let epochs: Vec<u64> = history.as_array().unwrap().iter().map(|m| m["epoch"].as_u64().unwrap()).collect();
+    assert_eq!(epochs, (1..=60).collect::<Vec<u64>>(), "every epoch once, none partial");
+}

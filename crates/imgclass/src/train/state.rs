@@ -1,0 +1,87 @@
+//! What a learner holds: what training reads and never changes ([`Env`]), what it changes
+//! ([`State`]), and the two things both the learner and the trainer build from them — the loss
+//! and a bundle's metadata.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use burn::module::ParamGroup;
+use burn::nn::loss::CrossEntropyLoss;
+use burn::optim::ModuleOptimizer;
+use burn::prelude::*;
+
+use super::balance::class_weights;
+use super::checkpoint::Progress;
+use super::report::TrainReport;
+use super::run_dir::RunDir;
+use crate::bundle::{BundleMeta, BundleMetrics, DataInfo, Score};
+use crate::config::{Balance, TrainConfig};
+use crate::data::DataSplits;
+use crate::metrics::EvalReport;
+use crate::models::Net;
+
+/// What training reads and never changes.
+pub(crate) struct Env {
+    pub config: TrainConfig,
+    pub data: DataSplits,
+    /// The training device (with autodiff).
+    pub device: Device,
+    /// The same device without autodiff, for inference.
+    pub base: Device,
+    pub pool: rayon::ThreadPool,
+    /// Layer groups for discriminative rates (networks with a body / head split).
+    pub groups: Option<Vec<ParamGroup>>,
+    pub interrupt: Arc<AtomicBool>,
+    pub run_dir: Option<RunDir>,
+}
+
+/// What training changes.
+pub(crate) struct State {
+    /// The network; `None` only while a [`Trainer`] holds it (it puts it back when dropped).
+    pub net: Option<Net>,
+    pub optim: ModuleOptimizer,
+    pub progress: Progress,
+    /// The best weights so far (inference mode), their validation report and epoch.
+    pub kept: Option<Kept>,
+    pub report: Option<TrainReport>,
+}
+
+/// Weights kept as the best so far.
+#[derive(Clone)]
+pub(crate) struct Kept {
+    pub net: Net,
+    pub report: EvalReport,
+    pub epoch: usize,
+}
+
+/// The training loss: cross-entropy, weighted per class with `fit.balance` weights.
+pub(crate) fn loss_fn(env: &Env) -> CrossEntropyLoss {
+    match env.config.fit.balance {
+        Some(Balance::Weights) => burn::nn::loss::CrossEntropyLossConfig::new()
+            .with_weights(Some(class_weights(&env.data.train.labels, env.data.classes.len())))
+            .init(&env.device),
+        _ => CrossEntropyLoss::new(None, &env.device),
+    }
+}
+
+/// The bundle metadata of a run: its data, preprocessing, config and (once known) metrics.
+pub(crate) fn bundle_meta(env: &Env, report: Option<&TrainReport>) -> BundleMeta {
+    let data = &env.data;
+    let mut meta = BundleMeta::new(data.classes.clone(), env.config.model.arch.clone(), data.preprocess.clone());
+    meta.train_config = Some(env.config.clone());
+    let score = |r: &EvalReport| Score { accuracy: r.accuracy, loss: r.loss, n_images: r.n_images };
+    meta.metrics = report.map(|r| BundleMetrics {
+        best_epoch: r.best_epoch,
+        valid: Some(score(&r.final_metrics)),
+        test: r.test_metrics.as_ref().map(score),
+    });
+    meta.data = Some(DataInfo {
+        source: data.record.source.clone(),
+        kind: Some(data.kind),
+        fingerprints: data.fingerprints.clone(),
+        image_hashes: data.image_hashes.clone(),
+        train_images: data.train.len(),
+        valid_images: data.valid.len(),
+    });
+    meta
+}
