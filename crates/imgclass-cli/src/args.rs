@@ -203,7 +203,7 @@ pub struct FitArgs {
     /// Images per training step.
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Peak learning rate of the one-cycle schedule (--fine-tune: fastai's 2e-3).
+    /// Peak learning rate of the one-cycle schedule.
     #[arg(long)]
     pub lr: Option<f64>,
     /// Optimizer: sgd (with momentum), adam (L2 decay) or adamw (decoupled decay).
@@ -286,14 +286,14 @@ pub struct LrFindArgs {
     #[command(flatten)]
     pub run: RunArgs,
     /// Smallest learning rate tried.
-    #[arg(long, default_value_t = 1e-7)]
-    pub start_lr: f64,
+    #[arg(long)]
+    pub start_lr: Option<f64>,
     /// Largest learning rate tried.
-    #[arg(long, default_value_t = 10.0)]
-    pub end_lr: f64,
+    #[arg(long)]
+    pub end_lr: Option<f64>,
     /// Mini-batches at most (the search stops early when the loss explodes).
-    #[arg(long, default_value_t = 100)]
-    pub num_it: usize,
+    #[arg(long)]
+    pub num_it: Option<usize>,
 }
 
 #[derive(Args, Debug)]

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::{Command, ValueEnum};
-use imgclass::config::{DataConfig, Schedule, TrainConfig, TransformConfig, Weights};
+use imgclass::config::{DataConfig, FINE_TUNE_LR, Schedule, TrainConfig, TransformConfig, Weights};
 use imgclass::data::Labels;
 use imgclass::models::{Arch, ArchKind, CnnConfig, MlpConfig};
+use imgclass::train::LrFindConfig;
 use imgclass::transforms::{AugPreset, Augment};
 
 use crate::args::{DataArgs, FitArgs, LoaderArgs, ModelArgs, RunArgs, SplitArgs, TransformArgs};
@@ -265,7 +266,7 @@ pub fn with_defaults(cmd: Command) -> Command {
         ("arch", name(d.model.arch.kind())),
         ("epochs", d.fit.epochs.to_string()),
         ("batch_size", d.fit.batch_size.to_string()),
-        ("lr", format!("{:e}", d.optimizer.lr)),
+        ("lr", format!("{:e}; with --fine-tune fastai's {:e}", d.optimizer.lr, FINE_TUNE_LR)),
         ("optimizer", name(d.optimizer.kind)),
         ("weight_decay", d.optimizer.weight_decay.to_string()),
         ("momentum", d.optimizer.momentum.to_string()),
@@ -289,6 +290,9 @@ pub fn with_defaults(cmd: Command) -> Command {
         ("padding", name(cnn.padding)),
         ("pool", name(cnn.pool)),
         ("activation", name(cnn.activation)),
+        ("start_lr", format!("{:e}", LrFindConfig::default().start_lr)),
+        ("end_lr", LrFindConfig::default().end_lr.to_string()),
+        ("num_it", LrFindConfig::default().num_it.to_string()),
     ];
     let show = move |mut sub: Command| {
         for (id, value) in &defaults {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use imgclass::config::TrainConfig;
-use imgclass::train::{Learner, RunDir};
+use imgclass::train::{Learner, LrFindConfig, RunDir};
 
 use crate::args::LrFindArgs;
 use crate::common::{device, load_data};
@@ -18,11 +18,17 @@ pub fn run(a: LrFindArgs) -> Result<ExitCode> {
     let data = load_data(&config)?;
     let mut learner = Learner::new(data, config, device)?;
     let dir = RunDir::create(a.run.out.as_deref())?;
-    let found = learner.lr_find(a.start_lr, a.end_lr, a.num_it, &mut TrainProgress::quiet())?;
+    let d = LrFindConfig::default();
+    let sweep = LrFindConfig {
+        start_lr: a.start_lr.unwrap_or(d.start_lr),
+        end_lr: a.end_lr.unwrap_or(d.end_lr),
+        num_it: a.num_it.unwrap_or(d.num_it),
+    };
+    let found = learner.lr_find(sweep, &mut TrainProgress::quiet())?;
     let (png, json) = (dir.path().join("lr_find.png"), dir.path().join("lr_find.json"));
     found.save(&png, &json)?;
-    let last = found.lrs.last().copied().unwrap_or(a.start_lr);
-    println!("{} steps, learning rates {:.1e} .. {last:.1e}", found.lrs.len(), a.start_lr);
+    let last = found.lrs.last().copied().unwrap_or(sweep.start_lr);
+    println!("{} steps, learning rates {:.1e} .. {last:.1e}", found.lrs.len(), sweep.start_lr);
     println!(
         "suggested learning rates: valley {:.2e}, steepest {:.2e}, minimum/10 {:.2e}",
         found.valley, found.steepest, found.minimum_div_10

@@ -12,7 +12,7 @@ use burn::prelude::*;
 
 use super::Callback;
 use super::checkpoint::{self, Progress};
-use super::phases::plan;
+use super::phases::phase_after;
 use super::report::TrainReport;
 use super::run_dir::RunDir;
 use super::state::{Env, Kept, State, bundle_meta};
@@ -55,8 +55,8 @@ impl Learner {
         if let Some(path) = config.model.weights_file()? {
             load_into(&mut net, &path, false)?;
         }
-        if let Some(phase) = plan(&config).first().filter(|p| p.frozen) {
-            net = net.freeze_body(phase.train_bn);
+        if let Some(phase) = phase_after(&config, 0) {
+            net = phase.set_freezing(net);
         }
         let groups = net.layer_groups();
         let pool = worker_pool(config.data.loader.workers, "data.loader.workers")?;
@@ -106,9 +106,13 @@ impl Learner {
         let checkpoint = checkpoint::read(&resume)?;
         let mut learner = Learner::new(data, config, device)?.with_run_dir(dir.clone());
         let state = &mut learner.state;
-        let net = state.net.as_mut().expect("a new learner holds its network");
-        checkpoint.load_net(net, &resume)?;
+        let mut net = state.net.take().expect("a new learner holds its network");
+        checkpoint.load_net(&mut net, &resume)?;
+        if let Some(phase) = phase_after(&learner.env.config, checkpoint.progress.epochs_done) {
+            net = phase.set_freezing(net);
+        }
         learner.env.groups = net.layer_groups();
+        state.net = Some(net);
         state.optim = checkpoint.load_optimizer(learner.env.config.optimizer.init(), &resume)?;
         state.progress = checkpoint.progress;
         if let Some((epoch, _)) = state.progress.best {

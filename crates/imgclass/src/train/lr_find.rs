@@ -21,6 +21,24 @@ use crate::util::rng::Rng;
 /// fastai's smoothing weight for the finder's loss.
 pub const BETA: f64 = 0.98;
 
+/// The sweep of the finder: fastai's `lr_find(start_lr=1e-7, end_lr=10, num_it=100)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct LrFindConfig {
+    /// Smallest learning rate tried.
+    pub start_lr: f64,
+    /// Largest learning rate tried.
+    pub end_lr: f64,
+    /// Mini-batches at most (the sweep stops early when the loss explodes).
+    pub num_it: usize,
+}
+
+impl Default for LrFindConfig {
+    fn default() -> Self {
+        Self { start_lr: 1e-7, end_lr: 10.0, num_it: 100 }
+    }
+}
+
 /// What the finder measured and suggests.
 #[derive(Debug, Clone, Serialize)]
 pub struct LrFind {
@@ -155,7 +173,8 @@ impl Learner {
     /// The learning-rate finder: up to `num_it` steps from the current weights with rates
     /// growing exponentially from `start_lr` to `end_lr`, stopping once the smoothed loss
     /// exceeds 4 × its best. Weights and optimizer state are restored afterwards.
-    pub fn lr_find(&mut self, start_lr: f64, end_lr: f64, num_it: usize, cb: &mut dyn Callback) -> Result<LrFind> {
+    pub fn lr_find(&mut self, sweep: LrFindConfig, cb: &mut dyn Callback) -> Result<LrFind> {
+        let LrFindConfig { start_lr, end_lr, num_it } = sweep;
         if !(start_lr > 0.0 && end_lr > start_lr && num_it >= 2) {
             return Err(Error::config("lr_find", "lr_find needs 0 < start_lr < end_lr and at least 2 steps (num_it)"));
         }

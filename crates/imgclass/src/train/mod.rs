@@ -21,7 +21,7 @@ mod trainee;
 mod trainer;
 
 pub use learner::Learner;
-pub use lr_find::{LrFind, Smoother};
+pub use lr_find::{LrFind, LrFindConfig, Smoother};
 pub use report::{Ending, EpochMetrics, TrainReport};
 pub use run_dir::RunDir;
 

@@ -14,6 +14,7 @@ use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 
 use super::trainee::Rates;
 use crate::config::{Schedule, TrainConfig};
+use crate::models::Net;
 use crate::models::transfer::even_mults;
 
 /// A stretch of epochs trained with one freezing state and one schedule.
@@ -72,7 +73,26 @@ pub(crate) fn plan(cfg: &TrainConfig) -> Vec<Phase> {
     }]
 }
 
+/// The phase epoch `epochs_done + 1` of the run of `cfg` falls in (the last when all are done).
+pub(crate) fn phase_after(cfg: &TrainConfig, epochs_done: usize) -> Option<Phase> {
+    let mut end = 0;
+    let phases = plan(cfg);
+    phases
+        .iter()
+        .find(|p| {
+            end += p.epochs;
+            epochs_done < end
+        })
+        .or(phases.last())
+        .cloned()
+}
+
 impl Phase {
+    /// `net` frozen or unfrozen as the phase trains it.
+    pub fn set_freezing(&self, net: Net) -> Net {
+        if self.frozen { net.unfreeze_body(true).freeze_body(self.train_bn) } else { net.unfreeze_body(self.train_bn) }
+    }
+
     /// The learning rates at `step` of `total`: per parameter, for `groups` (the network's
     /// layer groups, used when the phase has a rate per group), and the head's.
     pub fn lr(&self, groups: Option<&[ParamGroup]>, step: usize, total: usize) -> Rates {
@@ -92,7 +112,7 @@ impl Phase {
 mod tests {
     use super::*;
     use crate::config::Weights;
-    use crate::models::{Arch, ArchKind, Net};
+    use crate::models::{Arch, ArchKind};
     use burn::prelude::*;
 
     fn pretrained(arch: Arch, weights: Weights) -> TrainConfig {
@@ -129,6 +149,9 @@ mod tests {
             peaks: vec![3e-3],
         };
         assert_eq!(plan(&TrainConfig::default()), vec![scratch]);
+        let tune = pretrained(Arch::EfficientnetLite0, Weights::Pretrained).fine_tune(3);
+        assert!(phase_after(&tune, 0).unwrap().frozen && !phase_after(&tune, 1).unwrap().frozen);
+        assert!(!phase_after(&tune, 4).unwrap().frozen, "a finished run is in its last phase");
     }
 
     #[test]

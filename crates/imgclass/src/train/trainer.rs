@@ -146,12 +146,7 @@ impl<'a> Trainer<'a> {
     /// Sets the network's freezing for `phase` and, when the phase trains the head on cached
     /// features, computes them.
     fn enter(&mut self, phase: &Phase) {
-        let net = self.trainee.take().expect("a trainee between phases").into_net();
-        let net = if phase.frozen {
-            net.unfreeze_body(true).freeze_body(phase.train_bn)
-        } else {
-            net.unfreeze_body(phase.train_bn)
-        };
+        let net = phase.set_freezing(self.trainee.take().expect("a trainee between phases").into_net());
         self.trainee = Some(if phase.cached {
             self.cb.message("computing the frozen body's features once; the head trains on them");
             let (trainee, skipped) = Trainee::cached(net, &self.env.data, &self.env.base);
