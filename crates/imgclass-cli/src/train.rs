@@ -59,9 +59,10 @@ fn train(mut learner: Learner, json: bool) -> Result<ExitCode> {
         None => String::new(),
     };
     let run_dir = learner.run_dir().cloned().context("a run folder")?;
-    let resumed = match learner.epochs_done() {
-        0 => String::new(),
-        n => format!("; resuming after epoch {n}"),
+    let resumed = match learner.position() {
+        (0, 0) => String::new(),
+        (done, 0) => format!("; resuming after epoch {done}"),
+        (done, step) => format!("; resuming in epoch {} after step {step}", done + 1),
     };
     eprintln!(
         "model: {} ({params}{start}) on {}; run folder {}{resumed}",

@@ -155,9 +155,10 @@ impl Learner {
         self.env.interrupt.clone()
     }
 
-    /// Epochs already trained (more than 0 for a resumed run).
-    pub fn epochs_done(&self) -> usize {
-        self.state.progress.epochs_done
+    /// Where training stands: epochs finished, and steps finished of the next one (both 0
+    /// for a new run).
+    pub fn position(&self) -> (usize, usize) {
+        (self.state.progress.epochs_done, self.state.progress.step)
     }
 
     fn net(&self) -> &Net {
