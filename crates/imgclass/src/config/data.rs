@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Labels, Residency, Source, SplitOptions};
 use crate::error::{Error, Result};
-use crate::util::pool::MAX_WORKERS;
+use crate::util::pool::check_workers;
 
 /// The data of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -91,15 +91,6 @@ impl DataConfig {
             ));
         }
         SplitOptions { valid_pct: self.split.valid_pct, test_pct: self.split.test_pct, seed: 0 }.validate()?;
-        if self.loader.workers > MAX_WORKERS {
-            return Err(Error::config(
-                "data.loader.workers",
-                format!(
-                    "data.loader.workers must be at most {MAX_WORKERS} (0: one per core); got {}",
-                    self.loader.workers
-                ),
-            ));
-        }
-        Ok(())
+        check_workers(self.loader.workers, "data.loader.workers")
     }
 }

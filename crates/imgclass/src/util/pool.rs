@@ -5,15 +5,21 @@ use crate::error::{Error, Result};
 /// The most worker threads a loader may ask for.
 pub(crate) const MAX_WORKERS: usize = 256;
 
-/// A pool of `workers` threads for loaders (0: one per core, as rayon's global pool).
-/// `field` names the config field that asked, for the error when the number is out of range.
-pub(crate) fn worker_pool(workers: usize, field: &'static str) -> Result<rayon::ThreadPool> {
+/// Errors when `workers` is more than [`MAX_WORKERS`]; `field` names the config field.
+pub(crate) fn check_workers(workers: usize, field: &'static str) -> Result<()> {
     if workers > MAX_WORKERS {
         return Err(Error::config(
             field,
             format!("{field} must be at most {MAX_WORKERS} (0: one per core); got {workers}"),
         ));
     }
+    Ok(())
+}
+
+/// A pool of `workers` threads for loaders (0: one per core, as rayon's global pool).
+/// `field` names the config field that asked, for the error when the number is out of range.
+pub(crate) fn worker_pool(workers: usize, field: &'static str) -> Result<rayon::ThreadPool> {
+    check_workers(workers, field)?;
     rayon::ThreadPoolBuilder::new()
         .num_threads(if workers == 0 { rayon::current_num_threads() } else { workers })
         .thread_name(|i| format!("imgclass-loader-{i}"))
