@@ -1,7 +1,8 @@
 //! Training throughput of imgclass's default CNN on the bundled Fashion-MNIST sample, for
 //! `bench/train_speed.sh` (which runs the PyTorch twin, `bench/torch_cnn.py`, in the same run).
 //!
-//! usage: `bench_train [steps] [warmup] [batch_size]`; prints one JSON line.
+//! usage: `bench_train [steps] [warmup] [batch_size]`; prints one JSON line. With
+//! `BENCH_KERNELS=flex` in the environment, every op runs on Burn's flex kernels (for comparison).
 
 use imgclass::config::{Schedule, TrainConfig};
 use imgclass::data::Source;
@@ -10,6 +11,7 @@ use imgclass::train::Learner;
 fn main() -> Result<(), imgclass::Error> {
     let arg = |i: usize, default: usize| std::env::args().nth(i).and_then(|s| s.parse().ok()).unwrap_or(default);
     let (steps, warmup, batch) = (arg(1, 200), arg(2, 10), arg(3, 64));
+    imgclass::kernels::use_own_kernels(std::env::var("BENCH_KERNELS").as_deref() != Ok("flex"));
     let mut config = TrainConfig { seed: 0, ..TrainConfig::default() };
     (config.fit.batch_size, config.optimizer.schedule, config.optimizer.lr) = (batch, Schedule::Constant, 1e-3);
     let data = config.load(&Source::bundled()?, &|_, _| {})?;

@@ -17,6 +17,7 @@
 //!
 //! - `error` — the one error type: every variant names its file or config field and keeps its cause
 //! - `util` — atomic file writes, seeded generator and hashes, SHA-256, thread pools (crate-private)
+//! - [`kernels`] — our own CPU kernels (convolution) for Burn's flex backend, with fallbacks
 //! - [`device`] — which device computations run on (`cpu`, and the GPUs a build has)
 //! - [`transforms`] — preprocessing (resize, colour, normalization) and augmentation
 //! - [`data`] — sources (folders, IDX, CSV, regex, lists), decoding, splits, the batch loader
@@ -85,6 +86,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod kernels;
 pub(crate) mod util;
 
 pub mod device;

@@ -11,10 +11,12 @@ use burn::nn::pool::{
 };
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
+
 use serde::{Deserialize, Serialize};
 
 use super::activation::Activation;
 use crate::error::{Error, Result};
+use crate::kernels::{batch_norm, conv2d_module, dropout};
 
 /// Convolution padding, as Keras names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,9 +265,9 @@ impl Cnn {
     pub fn features(&self, mut x: Tensor<4>) -> Tensor<4> {
         for block in &self.blocks {
             for cb in &block.convs {
-                x = cb.conv.forward(x);
+                x = conv2d_module(&cb.conv, x);
                 if let Some(bn) = &cb.bn {
-                    x = bn.forward(x);
+                    x = batch_norm(bn, x);
                 }
                 x = self.activation.forward(x);
             }
@@ -275,7 +277,7 @@ impl Cnn {
             if let Some(p) = &block.avg_pool {
                 x = p.forward(x);
             }
-            x = block.dropout.forward(x);
+            x = dropout(&block.dropout, x);
         }
         x
     }
@@ -290,9 +292,9 @@ impl Cnn {
         }
         let mut x: Tensor<2> = x.flatten(1, 3); // [batch, c·h·w]
         for layer in &self.hidden {
-            x = self.activation.forward(layer.forward(self.head_dropout.forward(x)));
+            x = self.activation.forward(layer.forward(dropout(&self.head_dropout, x)));
         }
-        self.output.forward(self.head_dropout.forward(x))
+        self.output.forward(dropout(&self.head_dropout, x))
     }
 }
 

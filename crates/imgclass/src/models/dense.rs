@@ -6,6 +6,8 @@ use burn::prelude::*;
 
 use super::activation::Activation;
 
+use crate::kernels::dropout;
+
 /// Configuration of a multi-layer perceptron; with no hidden layer it is logistic regression.
 #[derive(Config, Debug, PartialEq)]
 pub struct MlpConfig {
@@ -70,7 +72,7 @@ impl Mlp {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x: Tensor<2> = x.flatten(1, 3); // [batch, channels·height·width]
         for layer in &self.hidden {
-            x = self.dropout.forward(self.activation.forward(layer.forward(x)));
+            x = dropout(&self.dropout, self.activation.forward(layer.forward(x)));
         }
         self.output.forward(x)
     }

@@ -48,6 +48,7 @@ impl Learner {
             ));
         }
         device.seed(config.seed);
+        crate::kernels::seed_dropout(config.seed);
         let base = device.clone();
         let device = device.autodiff();
         let mut net =

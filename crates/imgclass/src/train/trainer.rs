@@ -216,9 +216,11 @@ impl<'a> Trainer<'a> {
         let in_phase = (p.epochs_done - first) * spe + p.step;
         let rates = phase.lr(env.groups.as_deref(), in_phase, spe * phase.epochs);
         let head_lr = rates.head;
-        // Dropout draws from the device's generator: seeding it by the step makes a resumed
-        // run draw what an uninterrupted one would.
-        env.device.seed(mix(env.config.seed, (p.epochs_done * spe + p.step) as u64));
+        // Dropout draws from a generator keyed by the step (ours, or the device's where our
+        // kernels do not run): a resumed run draws what an uninterrupted one would.
+        let step_seed = mix(env.config.seed, (p.epochs_done * spe + p.step) as u64);
+        env.device.seed(step_seed);
+        crate::kernels::seed_dropout(step_seed);
         let trainee = self.trainee.take().expect("a trainee during an epoch");
         let labels = &env.data.train.labels;
         let (trainee, loss) = trainee.step(&mut self.state.optim, &env.device, input, rates, &self.loss_fn, labels);

@@ -1,0 +1,242 @@
+//! The kernels plugged into Burn through its backend extension (`#[backend_extension]`): one
+//! op trait, its `Flex` implementation (our CPU kernels), and its `Autodiff` implementation
+//! (records the op and supplies the hand-written backward). Callers go through
+//! [`super::conv2d`], which sends only covered shapes on the flex device here.
+
+use burn::backend::TensorMetadata;
+use burn::backend::ops::ConvOptions;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
+use burn::tensor::{Shape, TensorData};
+use burn_autodiff::NodeId;
+use burn_autodiff::checkpoint::base::Checkpointer;
+use burn_autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn_autodiff::grads::Gradients;
+use burn_autodiff::ops::{Backward, Ops, OpsKind};
+
+use super::conv::{self, Geometry};
+use super::norm::{self, Planes};
+
+/// The ops imgclass computes with its own kernels.
+#[backend_extension(Flex, Autodiff)]
+pub trait Kernels: Backend {
+    /// 2-D convolution without bias (f32, groups 1, dilation 1: see [`Geometry::covered`]).
+    fn conv2d_nb(x: FloatTensor<Self>, w: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self>;
+    /// Batch norm in training mode over dim 1 (f32): the output, the batch mean and variance.
+    fn batch_norm_train_fused(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+/// The backward kernels, called by the autodiff op on the backend it wraps (so no dispatch).
+pub trait KernelGrads: Backend {
+    /// The input gradient of [`Kernels::conv2d_nb`], from its weight and output gradient.
+    fn conv2d_nb_dx(
+        x_shape: Vec<usize>,
+        w: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+    /// The weight gradient of [`Kernels::conv2d_nb`], from its input and output gradient.
+    fn conv2d_nb_dw(
+        x: FloatTensor<Self>,
+        w_shape: Vec<usize>,
+        dy: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+    /// The gradients of `x`, `gamma` and `beta` of [`Kernels::batch_norm_train_fused`].
+    fn batch_norm_train_fused_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        stats: (FloatTensor<Self>, FloatTensor<Self>),
+        epsilon: f64,
+        dy: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+fn dims4(shape: &[usize]) -> [usize; 4] {
+    [shape[0], shape[1], shape[2], shape[3]]
+}
+
+/// The geometry of a convolution the router already checked.
+fn geometry(x: &[usize], w: &[usize], options: &ConvOptions<2>) -> Geometry {
+    Geometry::covered(dims4(x), dims4(w), options).expect("kernels::conv2d routes only covered shapes")
+}
+
+/// A contiguous f32 copy-free view of a flex tensor's values.
+fn values(t: &FloatTensor<Flex>) -> std::borrow::Cow<'_, [f32]> {
+    match t.as_slice::<f32>() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("contiguous f32").to_vec()),
+    }
+}
+
+fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FloatTensor<Flex> {
+    FloatTensor::<Flex>::from_data(TensorData::new(values, Shape::from(shape)))
+}
+
+impl Kernels for Flex {
+    fn conv2d_nb(x: FloatTensor<Self>, w: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
+        let g = geometry(&x.shape(), &w.shape(), &options);
+        let (oh, ow) = g.out_hw();
+        tensor(conv::forward(&g, &values(&x), &values(&w)), vec![g.batch, g.c_out, oh, ow])
+    }
+
+    fn batch_norm_train_fused(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let shape = x.shape().to_vec();
+        let p = Planes::of(&shape).expect("kernels::batch_norm routes only non-empty inputs");
+        let [y, mean, var] = norm::forward(&p, &values(&x), &values(&gamma), &values(&beta), epsilon);
+        (tensor(y, shape), tensor(mean, vec![p.c]), tensor(var, vec![p.c]))
+    }
+}
+
+impl KernelGrads for Flex {
+    fn conv2d_nb_dx(
+        x_shape: Vec<usize>,
+        w: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let g = geometry(&x_shape, &w.shape(), &options);
+        tensor(conv::backward_x(&g, &values(&w), &values(&dy)), x_shape)
+    }
+
+    fn conv2d_nb_dw(
+        x: FloatTensor<Self>,
+        w_shape: Vec<usize>,
+        dy: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let g = geometry(&x.shape(), &w_shape, &options);
+        tensor(conv::backward_w(&g, &values(&x), &values(&dy)), w_shape)
+    }
+
+    fn batch_norm_train_fused_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        (mean, var): (FloatTensor<Self>, FloatTensor<Self>),
+        epsilon: f64,
+        dy: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let shape = x.shape().to_vec();
+        let p = Planes::of(&shape).expect("the forward had this shape");
+        let (x, gamma, mean, var, dy) = (values(&x), values(&gamma), values(&mean), values(&var), values(&dy));
+        let [dx, dgamma, dbeta] = norm::backward(&p, &x, &gamma, &mean, &var, epsilon, &dy);
+        (tensor(dx, shape), tensor(dgamma, vec![p.c]), tensor(dbeta, vec![p.c]))
+    }
+}
+
+#[derive(Debug)]
+struct ConvBackward;
+
+impl<B: Backend + KernelGrads> Backward<B, 2> for ConvBackward {
+    type State = (NodeId, NodeId, ConvOptions<2>);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+        let [node_x, node_w] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        let (xs, ws, options) = ops.state;
+        let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(xs);
+        let w = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(ws);
+        if let Some(node) = node_x {
+            let dx = B::conv2d_nb_dx(x.shape().to_vec(), w.clone(), dy.clone(), options.clone());
+            grads.register::<B>(node.id, dx);
+        }
+        if let Some(node) = node_w {
+            grads.register::<B>(node.id, B::conv2d_nb_dw(x, w.shape().to_vec(), dy, options));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct BatchNormBackward;
+
+impl<B: Backend + KernelGrads> Backward<B, 3> for BatchNormBackward {
+    type State = (NodeId, NodeId, B::FloatTensorPrimitive, B::FloatTensorPrimitive, f64);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        let (xs, gs, mean, var, epsilon) = ops.state;
+        let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(xs);
+        let gamma = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(gs);
+        let (dx, dgamma, dbeta) = B::batch_norm_train_fused_backward(x, gamma, (mean, var), epsilon, dy);
+        for (node, grad) in [(node_x, dx), (node_gamma, dgamma), (node_beta, dbeta)] {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+impl<B: Backend + Kernels + KernelGrads, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
+    fn conv2d_nb(x: FloatTensor<Self>, w: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
+        match ConvBackward.prepare::<C>([x.node(), w.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let xs = prep.checkpoint(&x);
+                let ws = prep.checkpoint(&w);
+                let out = B::conv2d_nb(x.into_primitive(), w.into_primitive(), options.clone());
+                prep.finish((xs, ws, options), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv2d_nb(x.into_primitive(), w.into_primitive(), options)),
+        }
+    }
+
+    fn batch_norm_train_fused(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let parents = [x.node(), gamma.node(), beta.node()];
+        match BatchNormBackward.prepare::<C>(parents).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let (xs, gs) = (prep.checkpoint(&x), prep.checkpoint(&gamma));
+                let (y, mean, var) = B::batch_norm_train_fused(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    epsilon,
+                );
+                let state = (xs, gs, mean.clone(), var.clone(), epsilon);
+                (prep.finish(state, y), FloatTensor::<Self>::new(mean), FloatTensor::<Self>::new(var))
+            }
+            OpsKind::UnTracked(prep) => {
+                let (y, mean, var) = B::batch_norm_train_fused(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    epsilon,
+                );
+                (prep.finish(y), FloatTensor::<Self>::new(mean), FloatTensor::<Self>::new(var))
+            }
+        }
+    }
+}
+
+/// Batch norm in training mode through the dispatch: output, batch mean, batch variance.
+pub(crate) fn batch_norm_dispatch(
+    x: FloatTensor<Dispatch>,
+    gamma: FloatTensor<Dispatch>,
+    beta: FloatTensor<Dispatch>,
+    epsilon: f64,
+) -> (FloatTensor<Dispatch>, FloatTensor<Dispatch>, FloatTensor<Dispatch>) {
+    <Dispatch as Kernels>::batch_norm_train_fused(x, gamma, beta, epsilon)
+}
+
+/// Forward through the dispatch: routes to `Flex` or `Autodiff<Flex>` by the tensors' device.
+pub(crate) fn conv2d_dispatch(
+    x: FloatTensor<Dispatch>,
+    w: FloatTensor<Dispatch>,
+    options: ConvOptions<2>,
+) -> FloatTensor<Dispatch> {
+    <Dispatch as Kernels>::conv2d_nb(x, w, options)
+}

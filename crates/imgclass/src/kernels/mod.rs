@@ -1,0 +1,133 @@
+//! imgclass's own CPU kernels for the layers that dominate training time, plugged into Burn's
+//! `flex` backend through its backend extension. Models call the functions here instead of
+//! Burn's; each sends the shapes its kernels cover, on the flex device, to them, and everything
+//! else (other devices, other dtypes, grouped or dilated convolutions) to Burn's own op, so a
+//! model gives the same results on every device and its parameters keep Burn's names.
+//!
+//! - `conv` — 2-D convolution: forward, input and weight gradients (im2col + `gemm`, NCHW)
+//! - `norm` — batch norm in training mode: statistics, output and gradients in a few passes
+//! - `dropout` — dropout masks from a counter-based generator, keyed by the training step
+//! - `ext` — the backend-extension op trait, its `Flex` and `Autodiff` implementations
+
+mod conv;
+mod dropout;
+mod ext;
+mod norm;
+
+pub(crate) use dropout::dropout;
+pub use dropout::seed_dropout;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::backend::ops::ConvOptions;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Dispatch, DispatchDevice};
+use burn::nn::BatchNorm;
+use burn::tensor::{DType, Tensor};
+
+static OWN_KERNELS: AtomicBool = AtomicBool::new(true);
+
+/// Turns imgclass's own CPU kernels on (the default) or off, for the whole process; off, every
+/// op runs on Burn's `flex` implementation. For comparisons and benchmarks: results agree
+/// within float rounding either way.
+pub fn use_own_kernels(on: bool) {
+    OWN_KERNELS.store(on, Ordering::Relaxed);
+}
+
+/// Whether the tensors of `device` live on the flex backend (with or without autodiff).
+fn on_flex(device: &burn::tensor::Device) -> bool {
+    matches!(device.as_dispatch().clone().inner(), DispatchDevice::Flex(_))
+}
+
+/// 2-D convolution of `x` `[N, C_in, H, W]` with `w` `[C_out, C_in / groups, kh, kw]`, plus
+/// `bias`, as [`burn::tensor::module::conv2d`].
+pub(crate) fn conv2d(x: Tensor<4>, w: Tensor<4>, bias: Option<Tensor<1>>, options: ConvOptions<2>) -> Tensor<4> {
+    conv2d_with(x, w, bias, options, OWN_KERNELS.load(Ordering::Relaxed))
+}
+
+/// [`conv2d`], on our kernels only when `own` (tests compare both in one process).
+fn conv2d_with(x: Tensor<4>, w: Tensor<4>, bias: Option<Tensor<1>>, options: ConvOptions<2>, own: bool) -> Tensor<4> {
+    let covered = own
+        && x.dtype() == DType::F32
+        && w.dtype() == DType::F32
+        && on_flex(&x.device())
+        && conv::Geometry::covered(x.dims(), w.dims(), &options).is_some();
+    if !covered {
+        return burn::tensor::module::conv2d(x, w, bias, options);
+    }
+    let out = Tensor::from_dispatch(ext::conv2d_dispatch(x.into_dispatch(), w.into_dispatch(), options));
+    match bias {
+        Some(b) => {
+            let c = b.dims()[0];
+            out + b.reshape([1, c, 1, 1])
+        }
+        None => out,
+    }
+}
+
+/// [`conv2d`] with a [`burn::nn::conv::Conv2d`]'s parameters and padding: the module's own
+/// forward, on our kernels where they apply.
+pub(crate) fn conv2d_module(conv: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    let options = ConvOptions::new_with_padding(
+        conv.stride,
+        same_or_explicit(&conv.padding, [h, w], conv.kernel_size, conv.stride),
+        conv.dilation,
+        conv.groups,
+    );
+    conv2d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), options)
+}
+
+/// A [`BatchNorm`]'s forward, as [`BatchNorm::forward`]: in training (an autodiff device and
+/// the layer not frozen) on our fused kernel where it applies, with the same running-statistics
+/// update; otherwise the layer's own.
+pub(crate) fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    batch_norm_with(bn, x, OWN_KERNELS.load(Ordering::Relaxed))
+}
+
+/// [`batch_norm`], on our kernel only when `own`.
+fn batch_norm_with(bn: &BatchNorm, x: Tensor<4>, own: bool) -> Tensor<4> {
+    let device = x.device();
+    let covered = own
+        && device.is_autodiff()
+        && bn.training.is_enabled()
+        && x.dtype() == DType::F32
+        && on_flex(&device)
+        && norm::Planes::of(&x.dims()).is_some();
+    if !covered {
+        return bn.forward(x);
+    }
+    let (gamma, beta) = (bn.gamma.val().into_dispatch(), bn.beta.val().into_dispatch());
+    let (y, mean, var) = ext::batch_norm_dispatch(x.into_dispatch(), gamma, beta, bn.epsilon);
+    let update = |state: &burn::module::RunningState<Tensor<1>>, batch: FloatTensor<Dispatch>| {
+        let batch = Tensor::<1>::from_dispatch(batch).detach().mul_scalar(bn.momentum);
+        let running = state.value_sync().to_device(&device).mul_scalar(1.0 - bn.momentum).add(batch);
+        state.update(running.detach());
+    };
+    update(&bn.running_mean, mean);
+    update(&bn.running_var, var);
+    Tensor::from_dispatch(y)
+}
+
+/// Padding pairs `[(top, bottom), (left, right)]`, computed as Burn's `Conv2d` does.
+fn same_or_explicit(
+    padding: &burn::nn::PaddingConfig2d,
+    [h, w]: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+) -> [(usize, usize); 2] {
+    use burn::nn::PaddingConfig2d as P;
+    let same = |size: usize, k: usize, s: usize| {
+        let out = size.div_ceil(s);
+        let total = if out > 0 { ((out - 1) * s + k).saturating_sub(size) } else { 0 };
+        (total / 2, total - total / 2)
+    };
+    match padding {
+        P::Valid => [(0, 0), (0, 0)],
+        P::Same => [same(h, kernel[0], stride[0]), same(w, kernel[1], stride[1])],
+        P::Explicit(top, left, bottom, right) => [(*top, *bottom), (*left, *right)],
+    }
+}
+
+#[cfg(test)]
+mod tests;

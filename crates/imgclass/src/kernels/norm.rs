@@ -1,0 +1,159 @@
+//! Batch normalization in training mode on the CPU (NCHW, f32), in three passes over the
+//! activation forward (mean, variance, normalize) and two backward (two sums, the input
+//! gradient), where Burn's composed op transposes the activation to channels-first several
+//! times. Same formulas as Burn's `batch_norm_train` and its backward: biased variance,
+//! `y = (x − mean) / √(var + ε) · γ + β`.
+//!
+//! Sums run per channel over `N` contiguous `H·W` planes, each plane summed in f32 and the
+//! planes accumulated in f64, so a channel of a large batch loses no precision.
+
+use rayon::prelude::*;
+
+/// The shape of a batch-norm input, as `[N, C, H·W]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Planes {
+    pub n: usize,
+    pub c: usize,
+    pub hw: usize,
+}
+
+impl Planes {
+    /// The planes of a `[N, C, ...]` shape, when it has some elements.
+    pub fn of(shape: &[usize]) -> Option<Planes> {
+        let (n, c) = (*shape.first()?, *shape.get(1)?);
+        let hw = shape[2..].iter().product();
+        (n * c * hw > 0).then_some(Planes { n, c, hw })
+    }
+
+    /// Elements per channel: `N·H·W`.
+    fn count(&self) -> f64 {
+        (self.n * self.hw) as f64
+    }
+
+    /// `Σ f(plane)` over the planes of channel `c`, each plane given as its index range.
+    fn channel_sum(&self, c: usize, f: impl Fn(std::ops::Range<usize>) -> f32) -> f64 {
+        (0..self.n)
+            .map(|n| {
+                let at = (n * self.c + c) * self.hw;
+                f64::from(f(at..at + self.hw))
+            })
+            .sum()
+    }
+}
+
+/// `Σ f(a[i], b[i])` in eight independent f32 lanes, so the compiler vectorizes it.
+fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(a, b)| f(*a, *b)).sum();
+    for (a, b) in ac.zip(bc) {
+        for l in 0..8 {
+            acc[l] += f(a[l], b[l]);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `y[i] = x[i] · scale[c] + shift[c]` for every element, `c` its channel.
+fn affine(p: &Planes, x: &[f32], scale: &[f32], shift: &[f32]) -> Vec<f32> {
+    let mut y = vec![0.0f32; x.len()];
+    y.par_chunks_mut(p.hw).zip(x.par_chunks(p.hw)).enumerate().for_each(|(i, (y, x))| {
+        let (s, t) = (scale[i % p.c], shift[i % p.c]);
+        y.iter_mut().zip(x).for_each(|(y, x)| *y = x * s + t);
+    });
+    y
+}
+
+/// Forward: the normalized output, and the batch mean and (biased) variance of each channel.
+pub(crate) fn forward(p: &Planes, x: &[f32], gamma: &[f32], beta: &[f32], eps: f64) -> [Vec<f32>; 3] {
+    let stats: Vec<(f32, f32)> = (0..p.c)
+        .into_par_iter()
+        .map(|c| {
+            let mean = p.channel_sum(c, |r| lane_sum(&x[r.clone()], &x[r], |a, _| a)) / p.count();
+            let m = mean as f32;
+            let var = p.channel_sum(c, |r| lane_sum(&x[r.clone()], &x[r], |v, _| (v - m) * (v - m))) / p.count();
+            (m, var as f32)
+        })
+        .collect();
+    let (mean, var): (Vec<f32>, Vec<f32>) = stats.into_iter().unzip();
+    let scale: Vec<f32> = (0..p.c).map(|c| gamma[c] / (f64::from(var[c]) + eps).sqrt() as f32).collect();
+    let shift: Vec<f32> = (0..p.c).map(|c| beta[c] - mean[c] * scale[c]).collect();
+    [affine(p, x, &scale, &shift), mean, var]
+}
+
+/// Backward: the gradients of `x`, `gamma` and `beta` from the output gradient `dy` and the
+/// forward's batch statistics.
+pub(crate) fn backward(
+    p: &Planes,
+    x: &[f32],
+    gamma: &[f32],
+    mean: &[f32],
+    var: &[f32],
+    eps: f64,
+    dy: &[f32],
+) -> [Vec<f32>; 3] {
+    let inv_std: Vec<f32> = var.iter().map(|v| (1.0 / (f64::from(*v) + eps).sqrt()) as f32).collect();
+    let sums: Vec<(f32, f32)> = (0..p.c)
+        .into_par_iter()
+        .map(|c| {
+            let dbeta = p.channel_sum(c, |r| lane_sum(&dy[r.clone()], &dy[r], |g, _| g));
+            let (m, s) = (mean[c], inv_std[c]);
+            let dgamma = p.channel_sum(c, |r| lane_sum(&dy[r.clone()], &x[r], |g, x| g * (x - m) * s));
+            (dgamma as f32, dbeta as f32)
+        })
+        .collect();
+    let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = sums.into_iter().unzip();
+    // dx = γ·s/M · (M·dy − Σdy − x̂·Σ(dy·x̂)), with x̂ = (x − mean)·s.
+    let m = p.count() as f32;
+    let mut dx = vec![0.0f32; x.len()];
+    dx.par_chunks_mut(p.hw).enumerate().for_each(|(i, dx)| {
+        let c = i % p.c;
+        let (s, k) = (inv_std[c], gamma[c] * inv_std[c] / m);
+        let (db, dg, mu) = (dbeta[c], dgamma[c], mean[c]);
+        let (x, dy) = (&x[i * p.hw..][..p.hw], &dy[i * p.hw..][..p.hw]);
+        for ((dx, x), dy) in dx.iter_mut().zip(x).zip(dy) {
+            *dx = k * (m * dy - db - (x - mu) * s * dg);
+        }
+    });
+    [dx, dgamma, dbeta]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_output_of_each_channel_has_mean_beta_and_standard_deviation_gamma() {
+        let p = Planes { n: 3, c: 2, hw: 5 };
+        let x: Vec<f32> = (0..30).map(|i| (i * i % 17) as f32 - 4.0).collect();
+        let [y, mean, var] = forward(&p, &x, &[2.0, 0.5], &[1.0, -3.0], 0.0);
+        for (c, (g, b)) in [(2.0f32, 1.0f32), (0.5, -3.0)].into_iter().enumerate() {
+            let vals: Vec<f32> = (0..3).flat_map(|n| y[(n * 2 + c) * 5..][..5].to_vec()).collect();
+            let m = vals.iter().sum::<f32>() / 15.0;
+            let sd = (vals.iter().map(|v| (v - m) * (v - m)).sum::<f32>() / 15.0).sqrt();
+            assert!((m - b).abs() < 1e-5 && (sd - g).abs() < 1e-5, "channel {c}: mean {m} sd {sd}");
+            assert!(var[c] > 0.0 && mean[c].is_finite());
+        }
+    }
+
+    #[test]
+    fn the_input_gradient_matches_finite_differences() {
+        let p = Planes { n: 2, c: 2, hw: 3 };
+        let x: Vec<f32> = (0..12).map(|i| ((i * 7 % 11) as f32) / 3.0).collect();
+        let w: Vec<f32> = (0..12).map(|i| ((i * 5 % 7) as f32) - 3.0).collect();
+        let (gamma, beta) = ([1.5f32, 0.7], [0.2f32, -0.1]);
+        let loss = |x: &[f32]| -> f64 {
+            let [y, ..] = forward(&p, x, &gamma, &beta, 1e-5);
+            y.iter().zip(&w).map(|(y, w)| f64::from(y * w)).sum()
+        };
+        let [_, mean, var] = forward(&p, &x, &gamma, &beta, 1e-5);
+        let [dx, ..] = backward(&p, &x, &gamma, &mean, &var, 1e-5, &w);
+        for i in 0..12 {
+            let (mut up, mut down) = (x.clone(), x.clone());
+            up[i] += 1e-2;
+            down[i] -= 1e-2;
+            let numeric = (loss(&up) - loss(&down)) / 2e-2;
+            assert!((numeric - f64::from(dx[i])).abs() < 2e-2, "element {i}: {numeric} vs {}", dx[i]);
+        }
+    }
+}

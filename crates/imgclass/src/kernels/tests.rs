@@ -1,0 +1,149 @@
+//! Parity of the kernels with flex's own ops: forward and both gradients, on shapes with odd
+//! sizes, stride 2, asymmetric ("SAME" at stride 2) padding, 1×1 and batch 1. Tolerance: 1e-4
+//! absolute on values of order 1–30 (sums of up to a few hundred products; the kernels and
+//! flex add in different orders, measured differences are about 1e-6 relative).
+
+use burn::backend::ops::ConvOptions;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2dConfig;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use burn::module::{Initializer, Param};
+
+use burn::nn::BatchNormConfig;
+
+use super::{batch_norm_with, conv2d, conv2d_module, conv2d_with};
+
+const TOLERANCE: f32 = 1e-4;
+
+/// Deterministic values in [-1, 1) (no draw from the device's shared generator).
+fn tensor<const D: usize>(shape: [usize; D], seed: u32, device: &Device) -> Tensor<D> {
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n as u32)
+        .map(|i| ((i.wrapping_mul(2654435761) ^ seed.wrapping_mul(40503)) % 2001) as f32 / 1000.5 - 1.0)
+        .collect();
+    Tensor::from_data(TensorData::new(v, shape), device)
+}
+
+fn max_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+    (a - b).abs().max().into_scalar::<f32>()
+}
+
+/// Output, input gradient and weight gradient of a convolution, with own kernels on or off.
+fn run(x: [usize; 4], w: [usize; 4], options: &ConvOptions<2>, own: bool) -> [Tensor<4>; 3] {
+    let device = Device::flex().autodiff();
+    let xt = tensor(x, 1, &device).require_grad();
+    let wt = tensor(w, 2, &device).require_grad();
+    let out = conv2d_with(xt.clone(), wt.clone(), None, options.clone(), own);
+    let [n, c, h, wd] = out.dims();
+    // A loss whose gradient differs at every output element.
+    let weights = tensor([n, c, h, wd], 3, &device);
+    let grads = (out.clone() * weights).sum().backward();
+    let (gx, gw) = (xt.grad(&grads).expect("dx"), wt.grad(&grads).expect("dw"));
+    [out.inner(), gx, gw]
+}
+
+#[test]
+fn convolution_and_both_gradients_equal_flex_on_awkward_shapes() {
+    type Case = ([usize; 4], [usize; 4], usize, [(usize, usize); 2]);
+    let cases: [Case; 7] = [
+        ([2, 3, 7, 5], [4, 3, 3, 3], 1, [(1, 1), (1, 1)]),
+        ([1, 3, 9, 9], [8, 3, 3, 3], 2, [(0, 1), (0, 1)]), // TF "SAME" at stride 2, batch 1
+        ([3, 5, 6, 7], [6, 5, 1, 1], 1, [(0, 0), (0, 0)]), // pointwise
+        ([2, 4, 11, 6], [3, 4, 5, 5], 2, [(1, 2), (2, 1)]),
+        ([5, 1, 28, 28], [32, 1, 3, 3], 1, [(1, 1), (1, 1)]), // the default CNN's first conv
+        ([2, 32, 14, 14], [64, 32, 3, 3], 1, [(1, 1), (1, 1)]),
+        ([1, 6, 8, 8], [4, 6, 2, 2], 2, [(0, 0), (0, 0)]),
+    ];
+    for (x, w, s, pad) in cases {
+        let options = ConvOptions::new_with_padding([s, s], pad, [1, 1], 1);
+        let [o1, dx1, dw1] = run(x, w, &options, true);
+        let [o2, dx2, dw2] = run(x, w, &options, false);
+        let diffs = [max_diff(o1, o2), max_diff(dx1, dx2), max_diff(dw1, dw2)];
+        assert!(diffs.iter().all(|d| *d < TOLERANCE), "{x:?} {w:?} stride {s} {pad:?}: {diffs:?}");
+    }
+}
+
+#[test]
+fn the_kernels_can_fail_a_parity_check() {
+    // Guard against a vacuous comparison: a changed weight changes every result.
+    let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+    let [o1, ..] = run([1, 2, 5, 5], [2, 2, 3, 3], &options, true);
+    let device = Device::flex();
+    let other = conv2d(tensor([1, 2, 5, 5], 1, &device), tensor([2, 2, 3, 3], 9, &device), None, options);
+    assert!(max_diff(o1, other) > 0.1);
+}
+
+#[test]
+fn depthwise_and_dilated_convolutions_fall_back_to_flex() {
+    let device = Device::flex().autodiff();
+    let x = tensor([2, 4, 9, 9], 1, &device);
+    let depthwise = ConvOptions::new([2, 2], [1, 1], [1, 1], 4);
+    let w = tensor([4, 1, 3, 3], 2, &device);
+    let ours = conv2d(x.clone(), w.clone(), None, depthwise.clone());
+    assert_eq!(max_diff(ours, burn::tensor::module::conv2d(x.clone(), w, None, depthwise)), 0.0);
+    let dilated = ConvOptions::new([1, 1], [2, 2], [2, 2], 1);
+    let w = tensor([3, 4, 3, 3], 2, &device);
+    let ours = conv2d(x.clone(), w.clone(), None, dilated.clone());
+    assert_eq!(max_diff(ours, burn::tensor::module::conv2d(x, w, None, dilated)), 0.0);
+}
+
+#[test]
+fn a_conv_module_gives_its_own_forward_with_bias_and_every_padding() {
+    let device = Device::flex();
+    let x = tensor([2, 3, 10, 7], 4, &device);
+    for padding in [PaddingConfig2d::Same, PaddingConfig2d::Valid, PaddingConfig2d::Explicit(0, 1, 2, 1)] {
+        for stride in [1, 2] {
+            let conv = Conv2dConfig::new([3, 5], [3, 3])
+                .with_stride([stride, stride])
+                .with_padding(padding.clone())
+                .with_bias(true)
+                .with_initializer(Initializer::Zeros)
+                .init(&device);
+            let mut conv = conv;
+            conv.weight = Param::from_tensor(tensor([5, 3, 3, 3], 5, &device));
+            conv.bias = Some(Param::from_tensor(tensor([5], 6, &device)));
+            let diff = max_diff(conv2d_module(&conv, x.clone()), conv.forward(x.clone()));
+            assert!(diff < TOLERANCE, "{padding:?} stride {stride}: {diff}");
+        }
+    }
+}
+
+/// Output, gradients of input, gamma and beta, and the running mean and variance after one
+/// training-mode batch norm, with own kernels on or off.
+fn run_batch_norm(shape: [usize; 4], own: bool) -> [Tensor<1>; 6] {
+    let device = Device::flex().autodiff();
+    let c = shape[1];
+    let mut bn = BatchNormConfig::new(c).with_momentum(0.3).init(&device);
+    bn.gamma = Param::from_tensor(tensor([c], 7, &device).add_scalar(1.5));
+    bn.beta = Param::from_tensor(tensor([c], 8, &device));
+    let x = tensor(shape, 9, &device).mul_scalar(3.0).add_scalar(0.5).require_grad();
+    let y = batch_norm_with(&bn, x.clone(), own);
+    let grads = (y.clone() * tensor(shape, 10, &device)).sum().backward();
+    let flat = |t: Tensor<4>| t.inner().flatten::<1>(0, 3);
+    let gamma_grad = bn.gamma.grad(&grads).expect("dgamma");
+    let beta_grad = bn.beta.grad(&grads).expect("dbeta");
+    [
+        flat(y),
+        flat(x.grad(&grads).expect("dx")),
+        gamma_grad,
+        beta_grad,
+        bn.running_mean.value_sync().inner(),
+        bn.running_var.value_sync().inner(),
+    ]
+}
+
+#[test]
+fn batch_norm_output_gradients_and_running_statistics_equal_flex() {
+    for shape in [[4, 3, 5, 7], [1, 2, 3, 3], [64, 32, 28, 28], [2, 5, 1, 1]] {
+        let ours = run_batch_norm(shape, true);
+        let theirs = run_batch_norm(shape, false);
+        let names = ["output", "dx", "dgamma", "dbeta", "running mean", "running var"];
+        for ((a, b), name) in ours.into_iter().zip(theirs).zip(names) {
+            // Gradient sums over 50k elements: compare relative to their size.
+            let scale = b.clone().abs().max().into_scalar::<f32>().max(1.0);
+            let diff = max_diff(a, b) / scale;
+            assert!(diff < TOLERANCE, "{shape:?} {name}: relative diff {diff}");
+        }
+    }
+}
