@@ -15,20 +15,25 @@ use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 
 use super::conv::{self, Geometry};
-use super::norm::{self, Planes};
+use super::norm::{self, Affine, Planes};
+use super::pool::{self, Pool2};
 
 /// The ops imgclass computes with its own kernels.
 #[backend_extension(Flex, Autodiff)]
 pub trait Kernels: Backend {
     /// 2-D convolution without bias (f32, groups 1, dilation 1: see [`Geometry::covered`]).
     fn conv2d_nb(x: FloatTensor<Self>, w: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self>;
-    /// Batch norm in training mode over dim 1 (f32): the output, the batch mean and variance.
+    /// Batch norm in training mode over dim 1 (f32), then a ReLU when `relu`: the output, the
+    /// batch mean and variance.
     fn batch_norm_train_fused(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
+        relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    /// 2×2 max pooling with stride 2, no padding, floor mode (f32).
+    fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 /// The backward kernels, called by the autodiff op on the backend it wraps (so no dispatch).
@@ -50,11 +55,13 @@ pub trait KernelGrads: Backend {
     /// The gradients of `x`, `gamma` and `beta` of [`Kernels::batch_norm_train_fused`].
     fn batch_norm_train_fused_backward(
         x: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
+        affine: (FloatTensor<Self>, FloatTensor<Self>),
         stats: (FloatTensor<Self>, FloatTensor<Self>),
-        epsilon: f64,
+        options: (f64, bool),
         dy: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    /// The input gradient of [`Kernels::max_pool2x2`].
+    fn max_pool2x2_backward(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 fn dims4(shape: &[usize]) -> [usize; 4] {
@@ -90,11 +97,21 @@ impl Kernels for Flex {
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
+        relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let shape = x.shape().to_vec();
         let p = Planes::of(&shape).expect("kernels::batch_norm routes only non-empty inputs");
-        let [y, mean, var] = norm::forward(&p, &values(&x), &values(&gamma), &values(&beta), epsilon);
+        let (gamma, beta) = (values(&gamma), values(&beta));
+        let affine = Affine { gamma: &gamma, beta: &beta, eps: epsilon, relu };
+        let [y, mean, var] = norm::forward(&p, &values(&x), affine);
         (tensor(y, shape), tensor(mean, vec![p.c]), tensor(var, vec![p.c]))
+    }
+
+    fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let shape = dims4(&x.shape());
+        let p = Pool2::of(shape).expect("kernels::max_pool2d routes only poolable inputs");
+        let (oh, ow) = p.out_hw();
+        tensor(pool::forward(&p, &values(&x)), vec![shape[0], shape[1], oh, ow])
     }
 }
 
@@ -121,16 +138,23 @@ impl KernelGrads for Flex {
 
     fn batch_norm_train_fused_backward(
         x: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
+        (gamma, beta): (FloatTensor<Self>, FloatTensor<Self>),
         (mean, var): (FloatTensor<Self>, FloatTensor<Self>),
-        epsilon: f64,
+        (epsilon, relu): (f64, bool),
         dy: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let shape = x.shape().to_vec();
         let p = Planes::of(&shape).expect("the forward had this shape");
-        let (x, gamma, mean, var, dy) = (values(&x), values(&gamma), values(&mean), values(&var), values(&dy));
-        let [dx, dgamma, dbeta] = norm::backward(&p, &x, &gamma, &mean, &var, epsilon, &dy);
+        let (gamma, beta, mean, var) = (values(&gamma), values(&beta), values(&mean), values(&var));
+        let affine = Affine { gamma: &gamma, beta: &beta, eps: epsilon, relu };
+        let [dx, dgamma, dbeta] = norm::backward(&p, &values(&x), affine, [&mean, &var], &values(&dy));
         (tensor(dx, shape), tensor(dgamma, vec![p.c]), tensor(dbeta, vec![p.c]))
+    }
+
+    fn max_pool2x2_backward(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        let shape = x.shape().to_vec();
+        let p = Pool2::of(dims4(&shape)).expect("the forward had this shape");
+        tensor(pool::backward(&p, &values(&x), &values(&dy)), shape)
     }
 }
 
@@ -157,18 +181,35 @@ impl<B: Backend + KernelGrads> Backward<B, 2> for ConvBackward {
 }
 
 #[derive(Debug)]
+struct MaxPoolBackward;
+
+impl<B: Backend + KernelGrads> Backward<B, 1> for MaxPoolBackward {
+    type State = NodeId;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(ops.state);
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, B::max_pool2x2_backward(x, dy));
+        }
+    }
+}
+
+#[derive(Debug)]
 struct BatchNormBackward;
 
 impl<B: Backend + KernelGrads> Backward<B, 3> for BatchNormBackward {
-    type State = (NodeId, NodeId, B::FloatTensorPrimitive, B::FloatTensorPrimitive, f64);
+    /// Checkpointed x, γ, β; the batch mean and variance; ε and the ReLU flag.
+    type State = ([NodeId; 3], (B::FloatTensorPrimitive, B::FloatTensorPrimitive), (f64, bool));
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
         let [node_x, node_gamma, node_beta] = ops.parents;
         let dy = grads.consume::<B>(&ops.node);
-        let (xs, gs, mean, var, epsilon) = ops.state;
-        let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(xs);
-        let gamma = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(gs);
-        let (dx, dgamma, dbeta) = B::batch_norm_train_fused_backward(x, gamma, (mean, var), epsilon, dy);
+        let ([xs, gs, bs], stats, options) = ops.state;
+        let mut get = |id| checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(id);
+        let (x, gamma, beta) = (get(xs), get(gs), get(bs));
+        let (dx, dgamma, dbeta) = B::batch_norm_train_fused_backward(x, (gamma, beta), stats, options, dy);
         for (node, grad) in [(node_x, dx), (node_gamma, dgamma), (node_beta, dbeta)] {
             if let Some(node) = node {
                 grads.register::<B>(node.id, grad);
@@ -190,46 +231,56 @@ impl<B: Backend + Kernels + KernelGrads, C: CheckpointStrategy> Kernels for Auto
         }
     }
 
+    fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match MaxPoolBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let xs = prep.checkpoint(&x);
+                prep.finish(xs, B::max_pool2x2(x.into_primitive()))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::max_pool2x2(x.into_primitive())),
+        }
+    }
+
     fn batch_norm_train_fused(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
+        relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let parents = [x.node(), gamma.node(), beta.node()];
         match BatchNormBackward.prepare::<C>(parents).compute_bound().stateful() {
             OpsKind::Tracked(mut prep) => {
-                let (xs, gs) = (prep.checkpoint(&x), prep.checkpoint(&gamma));
-                let (y, mean, var) = B::batch_norm_train_fused(
-                    x.into_primitive(),
-                    gamma.into_primitive(),
-                    beta.into_primitive(),
-                    epsilon,
-                );
-                let state = (xs, gs, mean.clone(), var.clone(), epsilon);
+                let ids = [prep.checkpoint(&x), prep.checkpoint(&gamma), prep.checkpoint(&beta)];
+                let (x, gamma, beta) = (x.into_primitive(), gamma.into_primitive(), beta.into_primitive());
+                let (y, mean, var) = B::batch_norm_train_fused(x, gamma, beta, epsilon, relu);
+                let state = (ids, (mean.clone(), var.clone()), (epsilon, relu));
                 (prep.finish(state, y), FloatTensor::<Self>::new(mean), FloatTensor::<Self>::new(var))
             }
             OpsKind::UnTracked(prep) => {
-                let (y, mean, var) = B::batch_norm_train_fused(
-                    x.into_primitive(),
-                    gamma.into_primitive(),
-                    beta.into_primitive(),
-                    epsilon,
-                );
+                let (x, gamma, beta) = (x.into_primitive(), gamma.into_primitive(), beta.into_primitive());
+                let (y, mean, var) = B::batch_norm_train_fused(x, gamma, beta, epsilon, relu);
                 (prep.finish(y), FloatTensor::<Self>::new(mean), FloatTensor::<Self>::new(var))
             }
         }
     }
 }
 
-/// Batch norm in training mode through the dispatch: output, batch mean, batch variance.
+/// Batch norm in training mode (then a ReLU when `relu`) through the dispatch: output, batch
+/// mean, batch variance.
 pub(crate) fn batch_norm_dispatch(
     x: FloatTensor<Dispatch>,
     gamma: FloatTensor<Dispatch>,
     beta: FloatTensor<Dispatch>,
     epsilon: f64,
+    relu: bool,
 ) -> (FloatTensor<Dispatch>, FloatTensor<Dispatch>, FloatTensor<Dispatch>) {
-    <Dispatch as Kernels>::batch_norm_train_fused(x, gamma, beta, epsilon)
+    <Dispatch as Kernels>::batch_norm_train_fused(x, gamma, beta, epsilon, relu)
+}
+
+/// 2×2 max pooling through the dispatch.
+pub(crate) fn max_pool_dispatch(x: FloatTensor<Dispatch>) -> FloatTensor<Dispatch> {
+    <Dispatch as Kernels>::max_pool2x2(x)
 }
 
 /// Forward through the dispatch: routes to `Flex` or `Autodiff<Flex>` by the tensors' device.

@@ -6,6 +6,7 @@
 //!
 //! - `conv` — 2-D convolution: forward, input and weight gradients (im2col + `gemm`, NCHW)
 //! - `norm` — batch norm in training mode: statistics, output and gradients in a few passes
+//! - `pool` — 2×2 max pooling with stride 2, forward and gradient
 //! - `dropout` — dropout masks from a counter-based generator, keyed by the training step
 //! - `ext` — the backend-extension op trait, its `Flex` and `Autodiff` implementations
 
@@ -13,6 +14,7 @@ mod conv;
 mod dropout;
 mod ext;
 mod norm;
+mod pool;
 
 pub(crate) use dropout::dropout;
 pub use dropout::seed_dropout;
@@ -23,6 +25,7 @@ use burn::backend::ops::ConvOptions;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::nn::BatchNorm;
+use burn::nn::pool::MaxPool2d;
 use burn::tensor::{DType, Tensor};
 
 static OWN_KERNELS: AtomicBool = AtomicBool::new(true);
@@ -82,11 +85,16 @@ pub(crate) fn conv2d_module(conv: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tens
 /// the layer not frozen) on our fused kernel where it applies, with the same running-statistics
 /// update; otherwise the layer's own.
 pub(crate) fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-    batch_norm_with(bn, x, OWN_KERNELS.load(Ordering::Relaxed))
+    batch_norm_with(bn, x, false, OWN_KERNELS.load(Ordering::Relaxed))
 }
 
-/// [`batch_norm`], on our kernel only when `own`.
-fn batch_norm_with(bn: &BatchNorm, x: Tensor<4>, own: bool) -> Tensor<4> {
+/// [`batch_norm`] then a ReLU, fused into one kernel where ours apply.
+pub(crate) fn batch_norm_relu(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    batch_norm_with(bn, x, true, OWN_KERNELS.load(Ordering::Relaxed))
+}
+
+/// [`batch_norm`] (then a ReLU when `relu`), on our kernel only when `own`.
+fn batch_norm_with(bn: &BatchNorm, x: Tensor<4>, relu: bool, own: bool) -> Tensor<4> {
     let device = x.device();
     let covered = own
         && device.is_autodiff()
@@ -95,10 +103,11 @@ fn batch_norm_with(bn: &BatchNorm, x: Tensor<4>, own: bool) -> Tensor<4> {
         && on_flex(&device)
         && norm::Planes::of(&x.dims()).is_some();
     if !covered {
-        return bn.forward(x);
+        let y = bn.forward(x);
+        return if relu { burn::tensor::activation::relu(y) } else { y };
     }
     let (gamma, beta) = (bn.gamma.val().into_dispatch(), bn.beta.val().into_dispatch());
-    let (y, mean, var) = ext::batch_norm_dispatch(x.into_dispatch(), gamma, beta, bn.epsilon);
+    let (y, mean, var) = ext::batch_norm_dispatch(x.into_dispatch(), gamma, beta, bn.epsilon, relu);
     let update = |state: &burn::module::RunningState<Tensor<1>>, batch: FloatTensor<Dispatch>| {
         let batch = Tensor::<1>::from_dispatch(batch).detach().mul_scalar(bn.momentum);
         let running = state.value_sync().to_device(&device).mul_scalar(1.0 - bn.momentum).add(batch);
@@ -107,6 +116,30 @@ fn batch_norm_with(bn: &BatchNorm, x: Tensor<4>, own: bool) -> Tensor<4> {
     update(&bn.running_mean, mean);
     update(&bn.running_var, var);
     Tensor::from_dispatch(y)
+}
+
+/// A [`MaxPool2d`]'s forward, on our kernel for 2×2 windows with stride 2 and no padding.
+pub(crate) fn max_pool2d(layer: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    max_pool2d_with(layer, x, OWN_KERNELS.load(Ordering::Relaxed))
+}
+
+/// [`max_pool2d`], on our kernel only when `own`.
+fn max_pool2d_with(layer: &MaxPool2d, x: Tensor<4>, own: bool) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    let padding = same_or_explicit(&layer.padding, [h, w], layer.kernel_size, layer.stride);
+    let covered = own
+        && layer.kernel_size == [2, 2]
+        && layer.stride == [2, 2]
+        && layer.dilation == [1, 1]
+        && padding == [(0, 0), (0, 0)]
+        && (!layer.ceil_mode || (h % 2 == 0 && w % 2 == 0))
+        && x.dtype() == DType::F32
+        && on_flex(&x.device())
+        && pool::Pool2::of(x.dims()).is_some();
+    if !covered {
+        return layer.forward(x);
+    }
+    Tensor::from_dispatch(ext::max_pool_dispatch(x.into_dispatch()))
 }
 
 /// Padding pairs `[(top, bottom), (left, right)]`, computed as Burn's `Conv2d` does.

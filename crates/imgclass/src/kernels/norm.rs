@@ -54,18 +54,40 @@ fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// `y[i] = x[i] · scale[c] + shift[c]` for every element, `c` its channel.
-fn affine(p: &Planes, x: &[f32], scale: &[f32], shift: &[f32]) -> Vec<f32> {
+/// `y[i] = x[i] · scale[c] + shift[c]` for every element, `c` its channel; then `max(0, y)`
+/// when `relu`.
+fn affine(p: &Planes, x: &[f32], scale: &[f32], shift: &[f32], relu: bool) -> Vec<f32> {
     let mut y = vec![0.0f32; x.len()];
     y.par_chunks_mut(p.hw).zip(x.par_chunks(p.hw)).enumerate().for_each(|(i, (y, x))| {
         let (s, t) = (scale[i % p.c], shift[i % p.c]);
-        y.iter_mut().zip(x).for_each(|(y, x)| *y = x * s + t);
+        if relu {
+            y.iter_mut().zip(x).for_each(|(y, x)| *y = (x * s + t).max(0.0));
+        } else {
+            y.iter_mut().zip(x).for_each(|(y, x)| *y = x * s + t);
+        }
     });
     y
 }
 
-/// Forward: the normalized output, and the batch mean and (biased) variance of each channel.
-pub(crate) fn forward(p: &Planes, x: &[f32], gamma: &[f32], beta: &[f32], eps: f64) -> [Vec<f32>; 3] {
+/// The scale and shift of each channel: `y = x · scale + shift`.
+fn scale_shift(gamma: &[f32], beta: &[f32], mean: &[f32], var: &[f32], eps: f64) -> (Vec<f32>, Vec<f32>) {
+    let scale: Vec<f32> = (0..gamma.len()).map(|c| gamma[c] / (f64::from(var[c]) + eps).sqrt() as f32).collect();
+    let shift = (0..gamma.len()).map(|c| beta[c] - mean[c] * scale[c]).collect();
+    (scale, shift)
+}
+
+/// The affine parameters of a batch norm, and whether a ReLU follows it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Affine<'a> {
+    pub gamma: &'a [f32],
+    pub beta: &'a [f32],
+    pub eps: f64,
+    pub relu: bool,
+}
+
+/// Forward: the normalized output (through a ReLU when `a.relu`), and the batch mean and
+/// (biased) variance of each channel.
+pub(crate) fn forward(p: &Planes, x: &[f32], a: Affine) -> [Vec<f32>; 3] {
     let stats: Vec<(f32, f32)> = (0..p.c)
         .into_par_iter()
         .map(|c| {
@@ -76,29 +98,25 @@ pub(crate) fn forward(p: &Planes, x: &[f32], gamma: &[f32], beta: &[f32], eps: f
         })
         .collect();
     let (mean, var): (Vec<f32>, Vec<f32>) = stats.into_iter().unzip();
-    let scale: Vec<f32> = (0..p.c).map(|c| gamma[c] / (f64::from(var[c]) + eps).sqrt() as f32).collect();
-    let shift: Vec<f32> = (0..p.c).map(|c| beta[c] - mean[c] * scale[c]).collect();
-    [affine(p, x, &scale, &shift), mean, var]
+    let (scale, shift) = scale_shift(a.gamma, a.beta, &mean, &var, a.eps);
+    [affine(p, x, &scale, &shift, a.relu), mean, var]
 }
 
 /// Backward: the gradients of `x`, `gamma` and `beta` from the output gradient `dy` and the
-/// forward's batch statistics.
-pub(crate) fn backward(
-    p: &Planes,
-    x: &[f32],
-    gamma: &[f32],
-    mean: &[f32],
-    var: &[f32],
-    eps: f64,
-    dy: &[f32],
-) -> [Vec<f32>; 3] {
-    let inv_std: Vec<f32> = var.iter().map(|v| (1.0 / (f64::from(*v) + eps).sqrt()) as f32).collect();
+/// forward's batch statistics. With `a.relu`, the gradient passes where the forward's
+/// pre-activation (recomputed, bit for bit) was positive.
+pub(crate) fn backward(p: &Planes, x: &[f32], a: Affine, [mean, var]: [&[f32]; 2], dy: &[f32]) -> [Vec<f32>; 3] {
+    let inv_std: Vec<f32> = var.iter().map(|v| (1.0 / (f64::from(*v) + a.eps).sqrt()) as f32).collect();
+    let (scale, shift) = scale_shift(a.gamma, a.beta, mean, var, a.eps);
+    // The output gradient behind the ReLU: `g` where the pre-activation `x·sc + sh` was positive.
+    let gated = |sc: f32, sh: f32| move |g: f32, x: f32| if !a.relu || x * sc + sh > 0.0 { g } else { 0.0 };
     let sums: Vec<(f32, f32)> = (0..p.c)
         .into_par_iter()
         .map(|c| {
-            let dbeta = p.channel_sum(c, |r| lane_sum(&dy[r.clone()], &dy[r], |g, _| g));
+            let gate = gated(scale[c], shift[c]);
             let (m, s) = (mean[c], inv_std[c]);
-            let dgamma = p.channel_sum(c, |r| lane_sum(&dy[r.clone()], &x[r], |g, x| g * (x - m) * s));
+            let dbeta = p.channel_sum(c, |r| lane_sum(&dy[r.clone()], &x[r], gate));
+            let dgamma = p.channel_sum(c, |r| lane_sum(&dy[r.clone()], &x[r], |g, x| gate(g, x) * (x - m) * s));
             (dgamma as f32, dbeta as f32)
         })
         .collect();
@@ -108,11 +126,12 @@ pub(crate) fn backward(
     let mut dx = vec![0.0f32; x.len()];
     dx.par_chunks_mut(p.hw).enumerate().for_each(|(i, dx)| {
         let c = i % p.c;
-        let (s, k) = (inv_std[c], gamma[c] * inv_std[c] / m);
+        let gate = gated(scale[c], shift[c]);
+        let (s, k) = (inv_std[c], a.gamma[c] * inv_std[c] / m);
         let (db, dg, mu) = (dbeta[c], dgamma[c], mean[c]);
         let (x, dy) = (&x[i * p.hw..][..p.hw], &dy[i * p.hw..][..p.hw]);
         for ((dx, x), dy) in dx.iter_mut().zip(x).zip(dy) {
-            *dx = k * (m * dy - db - (x - mu) * s * dg);
+            *dx = k * (m * gate(*dy, *x) - db - (x - mu) * s * dg);
         }
     });
     [dx, dgamma, dbeta]
@@ -126,7 +145,8 @@ mod tests {
     fn the_output_of_each_channel_has_mean_beta_and_standard_deviation_gamma() {
         let p = Planes { n: 3, c: 2, hw: 5 };
         let x: Vec<f32> = (0..30).map(|i| (i * i % 17) as f32 - 4.0).collect();
-        let [y, mean, var] = forward(&p, &x, &[2.0, 0.5], &[1.0, -3.0], 0.0);
+        let a = Affine { gamma: &[2.0, 0.5], beta: &[1.0, -3.0], eps: 0.0, relu: false };
+        let [y, mean, var] = forward(&p, &x, a);
         for (c, (g, b)) in [(2.0f32, 1.0f32), (0.5, -3.0)].into_iter().enumerate() {
             let vals: Vec<f32> = (0..3).flat_map(|n| y[(n * 2 + c) * 5..][..5].to_vec()).collect();
             let m = vals.iter().sum::<f32>() / 15.0;
@@ -137,23 +157,29 @@ mod tests {
     }
 
     #[test]
-    fn the_input_gradient_matches_finite_differences() {
+    fn the_input_gradient_matches_finite_differences_with_and_without_relu() {
+        for relu in [false, true] {
+            check_gradient(relu);
+        }
+    }
+
+    fn check_gradient(relu: bool) {
         let p = Planes { n: 2, c: 2, hw: 3 };
         let x: Vec<f32> = (0..12).map(|i| ((i * 7 % 11) as f32) / 3.0).collect();
         let w: Vec<f32> = (0..12).map(|i| ((i * 5 % 7) as f32) - 3.0).collect();
-        let (gamma, beta) = ([1.5f32, 0.7], [0.2f32, -0.1]);
+        let a = Affine { gamma: &[1.5, 0.7], beta: &[0.2, -0.1], eps: 1e-5, relu };
         let loss = |x: &[f32]| -> f64 {
-            let [y, ..] = forward(&p, x, &gamma, &beta, 1e-5);
+            let [y, ..] = forward(&p, x, a);
             y.iter().zip(&w).map(|(y, w)| f64::from(y * w)).sum()
         };
-        let [_, mean, var] = forward(&p, &x, &gamma, &beta, 1e-5);
-        let [dx, ..] = backward(&p, &x, &gamma, &mean, &var, 1e-5, &w);
+        let [_, mean, var] = forward(&p, &x, a);
+        let [dx, ..] = backward(&p, &x, a, [&mean, &var], &w);
         for i in 0..12 {
             let (mut up, mut down) = (x.clone(), x.clone());
             up[i] += 1e-2;
             down[i] -= 1e-2;
             let numeric = (loss(&up) - loss(&down)) / 2e-2;
-            assert!((numeric - f64::from(dx[i])).abs() < 2e-2, "element {i}: {numeric} vs {}", dx[i]);
+            assert!((numeric - f64::from(dx[i])).abs() < 2e-2, "relu {relu}, element {i}: {numeric} vs {}", dx[i]);
         }
     }
 }

@@ -12,7 +12,9 @@ use burn::module::{Initializer, Param};
 
 use burn::nn::BatchNormConfig;
 
-use super::{batch_norm_with, conv2d, conv2d_module, conv2d_with};
+use burn::nn::pool::MaxPool2dConfig;
+
+use super::{batch_norm_with, conv2d, conv2d_module, conv2d_with, max_pool2d_with};
 
 const TOLERANCE: f32 = 1e-4;
 
@@ -111,14 +113,14 @@ fn a_conv_module_gives_its_own_forward_with_bias_and_every_padding() {
 
 /// Output, gradients of input, gamma and beta, and the running mean and variance after one
 /// training-mode batch norm, with own kernels on or off.
-fn run_batch_norm(shape: [usize; 4], own: bool) -> [Tensor<1>; 6] {
+fn run_batch_norm(shape: [usize; 4], relu: bool, own: bool) -> [Tensor<1>; 6] {
     let device = Device::flex().autodiff();
     let c = shape[1];
     let mut bn = BatchNormConfig::new(c).with_momentum(0.3).init(&device);
     bn.gamma = Param::from_tensor(tensor([c], 7, &device).add_scalar(1.5));
     bn.beta = Param::from_tensor(tensor([c], 8, &device));
     let x = tensor(shape, 9, &device).mul_scalar(3.0).add_scalar(0.5).require_grad();
-    let y = batch_norm_with(&bn, x.clone(), own);
+    let y = batch_norm_with(&bn, x.clone(), relu, own);
     let grads = (y.clone() * tensor(shape, 10, &device)).sum().backward();
     let flat = |t: Tensor<4>| t.inner().flatten::<1>(0, 3);
     let gamma_grad = bn.gamma.grad(&grads).expect("dgamma");
@@ -134,16 +136,38 @@ fn run_batch_norm(shape: [usize; 4], own: bool) -> [Tensor<1>; 6] {
 }
 
 #[test]
-fn batch_norm_output_gradients_and_running_statistics_equal_flex() {
-    for shape in [[4, 3, 5, 7], [1, 2, 3, 3], [64, 32, 28, 28], [2, 5, 1, 1]] {
-        let ours = run_batch_norm(shape, true);
-        let theirs = run_batch_norm(shape, false);
+fn batch_norm_with_and_without_relu_equals_flex_in_output_gradients_and_running_statistics() {
+    let cases = [[4, 3, 5, 7], [1, 2, 3, 3], [64, 32, 28, 28], [2, 5, 1, 1]];
+    for (shape, relu) in cases.into_iter().flat_map(|s| [(s, false), (s, true)]) {
+        let ours = run_batch_norm(shape, relu, true);
+        let theirs = run_batch_norm(shape, relu, false);
         let names = ["output", "dx", "dgamma", "dbeta", "running mean", "running var"];
         for ((a, b), name) in ours.into_iter().zip(theirs).zip(names) {
             // Gradient sums over 50k elements: compare relative to their size.
             let scale = b.clone().abs().max().into_scalar::<f32>().max(1.0);
             let diff = max_diff(a, b) / scale;
-            assert!(diff < TOLERANCE, "{shape:?} {name}: relative diff {diff}");
+            assert!(diff < TOLERANCE, "{shape:?} relu {relu} {name}: relative diff {diff}");
         }
+    }
+}
+
+#[test]
+fn max_pooling_and_its_gradient_equal_flex_with_ties_and_odd_sizes() {
+    for shape in [[2, 3, 8, 6], [1, 2, 7, 9], [64, 32, 28, 28]] {
+        let results: Vec<[Tensor<4>; 2]> = [true, false]
+            .into_iter()
+            .map(|own| {
+                let device = Device::flex().autodiff();
+                // Rounded values and a ReLU make ties within windows common.
+                let x = tensor(shape, 11, &device).mul_scalar(3.0).round().clamp_min(0.0).require_grad();
+                let y = max_pool2d_with(&MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(), x.clone(), own);
+                let dy = tensor(y.dims(), 12, &device);
+                let grads = (y.clone() * dy).sum().backward();
+                [y.inner(), x.grad(&grads).expect("dx")]
+            })
+            .collect();
+        let [[y1, dx1], [y2, dx2]] = [results[0].clone(), results[1].clone()];
+        assert_eq!(max_diff(y1, y2), 0.0, "{shape:?} output");
+        assert_eq!(max_diff(dx1, dx2), 0.0, "{shape:?} gradient");
     }
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::activation::Activation;
 use crate::error::{Error, Result};
-use crate::kernels::{batch_norm, conv2d_module, dropout};
+use crate::kernels::{batch_norm, batch_norm_relu, conv2d_module, dropout, max_pool2d};
 
 /// Convolution padding, as Keras names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -266,13 +266,14 @@ impl Cnn {
         for block in &self.blocks {
             for cb in &block.convs {
                 x = conv2d_module(&cb.conv, x);
-                if let Some(bn) = &cb.bn {
-                    x = batch_norm(bn, x);
-                }
-                x = self.activation.forward(x);
+                x = match &cb.bn {
+                    Some(bn) if self.activation == Activation::Relu => batch_norm_relu(bn, x),
+                    Some(bn) => self.activation.forward(batch_norm(bn, x)),
+                    None => self.activation.forward(x),
+                };
             }
             if let Some(p) = &block.max_pool {
-                x = p.forward(x);
+                x = max_pool2d(p, x);
             }
             if let Some(p) = &block.avg_pool {
                 x = p.forward(x);
