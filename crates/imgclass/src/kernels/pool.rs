@@ -28,23 +28,6 @@ impl Pool2 {
     }
 }
 
-/// Position (0..4, row-major in the window) of the first maximum of `[a, b, c, d]`.
-fn argmax4(v: [f32; 4]) -> usize {
-    let mut best = 0;
-    for i in 1..4 {
-        if v[i] > v[best] {
-            best = i;
-        }
-    }
-    best
-}
-
-/// The window of output `(oy, ox)` in plane `x` of width `w`.
-fn window(x: &[f32], w: usize, oy: usize, ox: usize) -> [f32; 4] {
-    let (r0, r1) = (2 * oy * w + 2 * ox, (2 * oy + 1) * w + 2 * ox);
-    [x[r0], x[r0 + 1], x[r1], x[r1 + 1]]
-}
-
 /// Forward: `[N, C, H, W]` → `[N, C, H/2, W/2]`.
 pub(crate) fn forward(p: &Pool2, x: &[f32]) -> Vec<f32> {
     let (oh, ow) = p.out_hw();
@@ -53,15 +36,21 @@ pub(crate) fn forward(p: &Pool2, x: &[f32]) -> Vec<f32> {
     out.par_chunks_mut(PLANES_PER_TASK * plane_out).enumerate().for_each(|(t, outs)| {
         for (i, out) in outs.chunks_mut(plane_out).enumerate() {
             let x = &x[(t * PLANES_PER_TASK + i) * plane_in..][..plane_in];
-            for oy in 0..oh {
-                for (ox, o) in out[oy * ow..][..ow].iter_mut().enumerate() {
-                    let v = window(x, p.w, oy, ox);
-                    *o = v[argmax4(v)];
+            for (oy, out) in out.chunks_exact_mut(ow).enumerate() {
+                let (r0, r1) = (&x[2 * oy * p.w..][..2 * ow], &x[(2 * oy + 1) * p.w..][..2 * ow]);
+                for ((o, a), b) in out.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
+                    *o = max2(max2(a[0], a[1]), max2(b[0], b[1]));
                 }
             }
         }
     });
     out
+}
+
+/// The larger of two values, the first on a tie (branch-free).
+#[inline(always)]
+fn max2(a: f32, b: f32) -> f32 {
+    if b > a { b } else { a }
 }
 
 /// Input gradient: each output's gradient `dy` goes to its window's first maximum in `x`.
@@ -73,10 +62,21 @@ pub(crate) fn backward(p: &Pool2, x: &[f32], dy: &[f32]) -> Vec<f32> {
         for (i, dx) in dxs.chunks_mut(plane_in).enumerate() {
             let plane = t * PLANES_PER_TASK + i;
             let (x, dy) = (&x[plane * plane_in..][..plane_in], &dy[plane * plane_out..][..plane_out]);
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let k = argmax4(window(x, p.w, oy, ox));
-                    dx[(2 * oy + k / 2) * p.w + 2 * ox + k % 2] = dy[oy * ow + ox];
+            for (oy, g) in dy.chunks_exact(ow).enumerate() {
+                let (r0, r1) = (&x[2 * oy * p.w..][..2 * ow], &x[(2 * oy + 1) * p.w..][..2 * ow]);
+                let (d0, d1) = dx[2 * oy * p.w..].split_at_mut(p.w);
+                let windows = r0.chunks_exact(2).zip(r1.chunks_exact(2));
+                let grads = d0[..2 * ow].chunks_exact_mut(2).zip(d1[..2 * ow].chunks_exact_mut(2));
+                for (((a, b), (da, db)), g) in windows.zip(grads).zip(g) {
+                    let m = max2(max2(a[0], a[1]), max2(b[0], b[1]));
+                    // The first of the four in row-major order equal to the maximum.
+                    let (e0, e1, e2) = (a[0] == m, a[1] == m, b[0] == m);
+                    let (t0, t1, t2) = (e0, e1 && !e0, e2 && !e0 && !e1);
+                    let t3 = !(e0 || e1 || e2);
+                    da[0] = if t0 { *g } else { 0.0 };
+                    da[1] = if t1 { *g } else { 0.0 };
+                    db[0] = if t2 { *g } else { 0.0 };
+                    db[1] = if t3 { *g } else { 0.0 };
                 }
             }
         }
