@@ -5,7 +5,7 @@ cross-entropy, 2 threads. Prints one JSON line.
 
 usage: python3 bench/torch_cnn.py [steps] [warmup] [batch_size]
 """
-import gzip, json, os, sys, time
+import gzip, json, os, resource, sys, time
 
 import torch
 import torch.nn as nn
@@ -59,4 +59,5 @@ for s in range(warmup, warmup + steps):
 seconds = time.perf_counter() - t
 params = sum(p.numel() for p in model.parameters())
 print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "images_per_s": round(steps * batch / seconds, 1),
-                  "steps": steps, "batch": batch, "params": params}))
+                  "steps": steps, "batch": batch, "params": params,
+                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))

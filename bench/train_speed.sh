@@ -17,5 +17,6 @@ python3 - "$ours" "$theirs" <<'PY'
 import json, sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 print(f"imgclass {a['images_per_s']:.0f} img/s, PyTorch {b['images_per_s']:.0f} img/s, "
-      f"ratio imgclass/PyTorch = {a['images_per_s'] / b['images_per_s']:.2f}")
+      f"ratio imgclass/PyTorch = {a['images_per_s'] / b['images_per_s']:.2f}; "
+      f"peak RSS imgclass {a['peak_rss_mb']} MB, PyTorch {b['peak_rss_mb']} MB")
 PY

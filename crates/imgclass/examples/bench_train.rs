@@ -18,9 +18,17 @@ fn main() -> Result<(), imgclass::Error> {
     let mut learner = Learner::new(data, config, imgclass::default_device())?;
     let params = learner.num_params();
     let ips = learner.time_steps(warmup, steps);
+    // Peak resident memory of the process (Linux), as PyTorch's twin reports it.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let peak_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
     println!(
-        "{{\"impl\":\"imgclass\",\"device\":\"{}\",\"images_per_s\":{ips:.1},\"steps\":{steps},\"batch\":{batch},\"params_incl_bn_stats\":{params}}}",
-        learner.device_name()
+        "{{\"impl\":\"imgclass\",\"device\":\"{}\",\"images_per_s\":{ips:.1},\"steps\":{steps},\"batch\":{batch},\"params_incl_bn_stats\":{params},\"peak_rss_mb\":{}}}",
+        learner.device_name(),
+        peak_kb / 1024
     );
     Ok(())
 }
