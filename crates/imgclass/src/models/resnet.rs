@@ -10,7 +10,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, Pa
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use crate::kernels::{batch_norm, conv2d_module};
+use crate::kernels::{batch_norm, batch_norm_relu, conv2d_module};
 
 /// Configuration of a ResNet built from basic blocks.
 #[derive(Config, Debug, PartialEq)]
@@ -126,7 +126,7 @@ impl BasicBlock {
             Some(d) => batch_norm(&d.bn, conv2d_module(&d.conv, x.clone())),
             None => x.clone(),
         };
-        let out = relu(batch_norm(&self.bn1, conv2d_module(&self.conv1, x)));
+        let out = batch_norm_relu(&self.bn1, conv2d_module(&self.conv1, x));
         let out = batch_norm(&self.bn2, conv2d_module(&self.conv2, out));
         relu(out + identity)
     }
@@ -161,7 +161,7 @@ impl ResNet {
     /// # Shapes
     /// `[b, c, h, w]` → `[b, 512, h/32, w/32]`
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut x = self.maxpool.forward(relu(batch_norm(&self.bn1, conv2d_module(&self.conv1, x))));
+        let mut x = self.maxpool.forward(batch_norm_relu(&self.bn1, conv2d_module(&self.conv1, x)));
         for block in self.layer1.iter().chain(&self.layer2).chain(&self.layer3).chain(&self.layer4) {
             x = block.forward(x);
         }
