@@ -259,7 +259,7 @@ pub struct RunArgs {
     pub loader: LoaderArgs,
     #[command(flatten)]
     pub split: SplitArgs,
-    /// Device to compute on [default: a GPU when the build has one, else cpu].
+    /// Device to compute on [default: a GPU when the build has one (cuda, then a hardware wgpu adapter), else cpu].
     #[arg(long)]
     pub device: Option<DeviceChoice>,
     /// Run folder (default: runs/expN).
@@ -357,7 +357,7 @@ pub struct EvaluateArgs {
     /// Evaluate even on the data the model was trained from (the score is then not a test score).
     #[arg(long)]
     pub allow_training_data: bool,
-    /// Device to compute on [default: a GPU when the build has one, else cpu].
+    /// Device to compute on [default: a GPU when the build has one (cuda, then a hardware wgpu adapter), else cpu].
     #[arg(long)]
     pub device: Option<DeviceChoice>,
 }
@@ -383,7 +383,7 @@ pub struct PredictArgs {
     /// Print CSV (file, then label and probability for each of the top k).
     #[arg(long)]
     pub csv: bool,
-    /// Device to compute on [default: a GPU when the build has one, else cpu].
+    /// Device to compute on [default: a GPU when the build has one (cuda, then a hardware wgpu adapter), else cpu].
     #[arg(long)]
     pub device: Option<DeviceChoice>,
 }

@@ -1,12 +1,25 @@
 //! Training throughput of imgclass's default CNN on the bundled Fashion-MNIST sample, for
 //! `bench/train_speed.sh` (which runs the PyTorch twin, `bench/torch_cnn.py`, in the same run).
 //!
-//! usage: `bench_train [steps] [warmup] [batch_size]`; prints one JSON line. With
-//! `BENCH_KERNELS=flex` in the environment, every op runs on Burn's flex kernels (for comparison).
+//! usage: `bench_train [steps] [warmup] [batch_size]`; prints one JSON line. From the
+//! environment: `BENCH_KERNELS=flex` runs every op on Burn's flex kernels (for comparison),
+//! `BENCH_DEVICE=cpu|wgpu|cuda` (default: the build's preferred device), `BENCH_ARCH=resnet18`
+//! (any `--arch` name; default cnn) and `BENCH_SIZE=64` (input side; default the bundled 28).
 
+use imgclass::DeviceChoice;
 use imgclass::config::{Schedule, TrainConfig};
 use imgclass::data::Source;
+use imgclass::models::ArchKind;
 use imgclass::train::Learner;
+
+/// The environment variable `name` read as one of the library's enums (its serde name).
+fn env_enum<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
+    let value = std::env::var(name).ok()?;
+    Some(
+        serde_json::from_value(serde_json::Value::String(value.clone()))
+            .unwrap_or_else(|e| panic!("{name}={value}: {e}")),
+    )
+}
 
 fn main() -> Result<(), imgclass::Error> {
     let arg = |i: usize, default: usize| std::env::args().nth(i).and_then(|s| s.parse().ok()).unwrap_or(default);
@@ -14,8 +27,13 @@ fn main() -> Result<(), imgclass::Error> {
     imgclass::kernels::use_own_kernels(std::env::var("BENCH_KERNELS").as_deref() != Ok("flex"));
     let mut config = TrainConfig { seed: 0, ..TrainConfig::default() };
     (config.fit.batch_size, config.optimizer.schedule, config.optimizer.lr) = (batch, Schedule::Constant, 1e-3);
+    if let Some(arch) = env_enum::<ArchKind>("BENCH_ARCH") {
+        config.model.arch = arch.arch();
+    }
+    config.transforms.size = std::env::var("BENCH_SIZE").ok().and_then(|s| s.parse().ok());
+    let device = env_enum::<DeviceChoice>("BENCH_DEVICE").unwrap_or_default().device()?;
     let data = config.load(&Source::bundled()?, &|_, _| {})?;
-    let mut learner = Learner::new(data, config, imgclass::default_device())?;
+    let mut learner = Learner::new(data, config, device)?;
     let params = learner.num_params();
     let ips = learner.time_steps(warmup, steps);
     // Peak resident memory of the process (Linux), as PyTorch's twin reports it.
@@ -26,7 +44,9 @@ fn main() -> Result<(), imgclass::Error> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0);
     println!(
-        "{{\"impl\":\"imgclass\",\"device\":\"{}\",\"images_per_s\":{ips:.1},\"steps\":{steps},\"batch\":{batch},\"params_incl_bn_stats\":{params},\"peak_rss_mb\":{}}}",
+        "{{\"impl\":\"imgclass\",\"arch\":\"{}\",\"size\":{},\"device\":\"{}\",\"images_per_s\":{ips:.1},\"steps\":{steps},\"batch\":{batch},\"params_incl_bn_stats\":{params},\"peak_rss_mb\":{}}}",
+        learner.config().model.arch.name(),
+        learner.data().preprocess().height(),
         learner.device_name(),
         peak_kb / 1024
     );

@@ -1,7 +1,10 @@
 //! Integration tests of the library API, one binary: training and bundles (`learner`),
 //! resuming interrupted runs (`resume`), numerical parity with PyTorch and the reference
-//! EfficientNet (`parity`). Each test works on tiny data it makes itself.
+//! EfficientNet (`parity`), the wgpu device against the CPU (`gpu`, with `--features wgpu`).
+//! Each test works on tiny data it makes itself.
 
+#[cfg(feature = "wgpu")]
+mod gpu;
 mod learner;
 mod parity;
 mod resume;
