@@ -8,9 +8,13 @@
 //! weight gradient, one accumulator), so a 2-core machine runs two large tasks, not hundreds.
 //! A 1×1 stride-1 unpadded convolution uses the image itself as its columns.
 
+use std::mem::MaybeUninit;
+
 use burn::tensor::ops::ConvOptions;
 use gemm::Parallelism;
 use rayon::prelude::*;
+
+use super::simd::{as_uninit, vectorized, written, zeroed};
 
 /// The shapes of one convolution, checked once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,28 +108,35 @@ impl Geometry {
     }
 }
 
-/// `dst (m × n) = [dst +] lhs (m × k) · rhs (k × n)`, strides in elements (`cs` column, `rs` row).
-fn matmul(
-    [m, n, k]: [usize; 3],
-    dst: &mut [f32],
-    accumulate: bool,
-    lhs: (&[f32], isize, isize),
-    rhs: (&[f32], isize, isize),
-) {
+/// Where a matrix product goes: over storage whose values are not read (it may hold none
+/// yet), or added to values already there.
+enum Dst<'a> {
+    Overwrite(&'a mut [MaybeUninit<f32>]),
+    Accumulate(&'a mut [f32]),
+}
+
+/// `dst (m × n, row-major) = or += lhs (m × k) · rhs (k × n)`; `lhs` and `rhs` given with their
+/// column and row strides in elements.
+fn matmul([m, n, k]: [usize; 3], dst: Dst, lhs: (&[f32], isize, isize), rhs: (&[f32], isize, isize)) {
     let end = |(cs, rs): (isize, isize), rows: usize, cols: usize| {
         (rows.saturating_sub(1)) * rs as usize + (cols.saturating_sub(1)) * cs as usize + 1
     };
-    assert!(dst.len() >= end((1, n as isize), m, n), "matmul: destination too short");
+    let (ptr, len, accumulate) = match dst {
+        Dst::Overwrite(d) => (d.as_mut_ptr().cast::<f32>(), d.len(), false),
+        Dst::Accumulate(d) => (d.as_mut_ptr(), d.len(), true),
+    };
+    assert!(len >= end((1, n as isize), m, n), "matmul: destination too short");
     assert!(lhs.0.len() >= end((lhs.1, lhs.2), m, k), "matmul: left matrix too short");
     assert!(rhs.0.len() >= end((rhs.1, rhs.2), k, n), "matmul: right matrix too short");
     // SAFETY: the asserts above keep every index the product reads or writes inside the slices
-    // (strides are non-negative), and `dst` is borrowed mutably, so it aliases neither input.
+    // (strides are non-negative); `dst` is borrowed mutably, so it aliases neither input; and
+    // the destination is read only when accumulating, into values that are initialized.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            ptr,
             1,
             n as isize,
             accumulate,
@@ -145,8 +156,19 @@ fn matmul(
     }
 }
 
-/// Writes the `K × P` column matrix of one image `x` (`C × H × W`) into `cols`.
-fn im2col(g: &Geometry, x: &[f32], cols: &mut [f32]) {
+vectorized! {
+    /// Writes the `K × P` column matrix of one image `x` (`C × H × W`) into `cols`.
+    fn im2col(g: &Geometry, x: &[f32], cols: &mut [f32]) = im2col_loops;
+}
+
+vectorized! {
+    /// Adds the `K × P` column gradient `cols` back onto one image's gradient `dx` (`C × H × W`).
+    fn col2im(g: &Geometry, cols: &[f32], dx: &mut [MaybeUninit<f32>]) = col2im_loops;
+}
+
+/// The loops of [`im2col`].
+#[inline(always)]
+fn im2col_loops(g: &Geometry, x: &[f32], cols: &mut [f32]) {
     let (oh, ow) = g.out_hw();
     let (p, s) = (oh * ow, g.stride[1]);
     for c in 0..g.c_in {
@@ -177,11 +199,12 @@ fn im2col(g: &Geometry, x: &[f32], cols: &mut [f32]) {
     }
 }
 
-/// Adds the `K × P` column gradient `cols` back onto one image's gradient `dx` (`C × H × W`).
-fn col2im(g: &Geometry, cols: &[f32], dx: &mut [f32]) {
+/// The loops of [`col2im`].
+#[inline(always)]
+fn col2im_loops(g: &Geometry, cols: &[f32], dx: &mut [MaybeUninit<f32>]) {
     let (oh, ow) = g.out_hw();
     let (p, s) = (oh * ow, g.stride[1]);
-    dx.fill(0.0);
+    let dx = zeroed(dx);
     for c in 0..g.c_in {
         let plane = &mut dx[c * g.h * g.w..][..g.h * g.w];
         for ki in 0..g.kh {
@@ -208,44 +231,50 @@ fn col2im(g: &Geometry, cols: &[f32], dx: &mut [f32]) {
 /// Forward: `x` `[N, C_in, H, W]`, `w` `[C_out, C_in, kh, kw]` → `[N, C_out, H_out, W_out]`.
 pub(crate) fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
     let (k, p) = (g.k(), g.p());
-    let mut out = vec![0.0f32; g.batch * g.out_len()];
     let group = g.group();
-    out.par_chunks_mut(group * g.out_len()).enumerate().for_each(|(t, outs)| {
-        let mut cols = if g.pointwise() { Vec::new() } else { vec![0.0f32; k * p] };
-        for (i, out) in outs.chunks_mut(g.out_len()).enumerate() {
-            let image = &x[(t * group + i) * g.in_len()..][..g.in_len()];
-            let cols = if g.pointwise() {
-                image
-            } else {
-                im2col(g, image, &mut cols);
-                &cols
-            };
-            matmul([g.c_out, p, k], out, false, (w, 1, k as isize), (cols, 1, p as isize));
-        }
-    });
-    out
+    let write = |out: &mut [MaybeUninit<f32>]| {
+        out.par_chunks_mut(group * g.out_len()).enumerate().for_each(|(t, outs)| {
+            let mut cols = if g.pointwise() { Vec::new() } else { vec![0.0f32; k * p] };
+            for (i, out) in outs.chunks_mut(g.out_len()).enumerate() {
+                let image = &x[(t * group + i) * g.in_len()..][..g.in_len()];
+                let cols = if g.pointwise() {
+                    image
+                } else {
+                    im2col(g, image, &mut cols);
+                    &cols
+                };
+                matmul([g.c_out, p, k], Dst::Overwrite(out), (w, 1, k as isize), (cols, 1, p as isize));
+            }
+        })
+    };
+    // SAFETY: the images' outputs cover the buffer, and each product writes all `C_out × P`
+    // values of its image.
+    unsafe { written(g.batch * g.out_len(), write) }
 }
 
 /// Input gradient: `dy` `[N, C_out, H_out, W_out]` → `[N, C_in, H, W]`.
 pub(crate) fn backward_x(g: &Geometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
     let (k, p) = (g.k(), g.p());
-    let mut dx = vec![0.0f32; g.batch * g.in_len()];
     let group = g.group();
-    dx.par_chunks_mut(group * g.in_len()).enumerate().for_each(|(t, dxs)| {
-        let mut cols = if g.pointwise() { Vec::new() } else { vec![0.0f32; k * p] };
-        for (i, dx) in dxs.chunks_mut(g.in_len()).enumerate() {
-            let dy = &dy[(t * group + i) * g.out_len()..][..g.out_len()];
-            // Columns' gradient = Wᵀ (K × C_out) · dy (C_out × P).
-            let lhs = (w, k as isize, 1);
-            if g.pointwise() {
-                matmul([k, p, g.c_out], dx, false, lhs, (dy, 1, p as isize));
-            } else {
-                matmul([k, p, g.c_out], &mut cols, false, lhs, (dy, 1, p as isize));
-                col2im(g, &cols, dx);
+    let write = |dx: &mut [MaybeUninit<f32>]| {
+        dx.par_chunks_mut(group * g.in_len()).enumerate().for_each(|(t, dxs)| {
+            let mut cols = if g.pointwise() { Vec::new() } else { vec![0.0f32; k * p] };
+            for (i, dx) in dxs.chunks_mut(g.in_len()).enumerate() {
+                let dy = &dy[(t * group + i) * g.out_len()..][..g.out_len()];
+                // Columns' gradient = Wᵀ (K × C_out) · dy (C_out × P).
+                let lhs = (w, k as isize, 1);
+                if g.pointwise() {
+                    matmul([k, p, g.c_out], Dst::Overwrite(dx), lhs, (dy, 1, p as isize));
+                } else {
+                    matmul([k, p, g.c_out], Dst::Overwrite(as_uninit(&mut cols)), lhs, (dy, 1, p as isize));
+                    col2im(g, &cols, dx);
+                }
             }
-        }
-    });
-    dx
+        })
+    };
+    // SAFETY: the images' gradients cover the buffer; each is written whole by the product
+    // (pointwise: `K = C_in` rows of `P = H·W`) or by `col2im`, which zeroes it first.
+    unsafe { written(g.batch * g.in_len(), write) }
 }
 
 /// Weight gradient: `Σ_n dy[n] (C_out × P) · cols[n]ᵀ (P × K)` → `[C_out, C_in, kh, kw]`.
@@ -266,7 +295,8 @@ pub(crate) fn backward_w(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                     &cols
                 };
                 let dy = &dy[n * g.out_len()..][..g.out_len()];
-                matmul([g.c_out, k, p], &mut dw, i > 0, (dy, 1, p as isize), (cols, p as isize, 1));
+                let dst = if i == 0 { Dst::Overwrite(as_uninit(&mut dw)) } else { Dst::Accumulate(&mut dw) };
+                matmul([g.c_out, k, p], dst, (dy, 1, p as isize), (cols, p as isize, 1));
             }
             dw
         })

@@ -7,11 +7,14 @@
 //! since it was set, so each layer of each step draws its own mask and a resumed run draws the
 //! masks of an uninterrupted one.
 
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use burn::nn::Dropout;
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
+
+use super::simd::{vectorized, written};
 
 static KEY: AtomicU64 = AtomicU64::new(0);
 static CALLS: AtomicU64 = AtomicU64::new(0);
@@ -27,6 +30,7 @@ pub fn seed_dropout(seed: u64) {
 }
 
 /// SplitMix64's output function of `z`.
+#[inline(always)]
 fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -36,18 +40,29 @@ fn mix(mut z: u64) -> u64 {
 /// `n` mask values: `scale` with probability `keep`, else 0; element `i` from `mix(key, i)`.
 fn mask(key: u64, n: usize, keep: f64, scale: f32) -> Vec<f32> {
     let threshold = (keep * 4_294_967_296.0).min(4_294_967_295.0) as u64;
-    let mut out = vec![0.0f32; n];
-    out.par_chunks_mut(CHUNK).enumerate().for_each(|(t, chunk)| {
-        let first = (t * CHUNK) as u64;
-        for (pair, values) in chunk.chunks_mut(2).enumerate() {
-            let bits = mix(key.wrapping_add((first / 2 + pair as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
-            for (half, v) in values.iter_mut().enumerate() {
-                let u = (bits >> (32 * half)) & 0xFFFF_FFFF;
-                *v = if u < threshold { scale } else { 0.0 };
-            }
+    let write = |out: &mut [MaybeUninit<f32>]| {
+        out.par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(t, chunk)| fill_mask(chunk, (t * CHUNK) as u64, key, threshold, scale))
+    };
+    // SAFETY: the chunks cover the mask, and `fill_mask` writes every element of its chunk.
+    unsafe { written(n, write) }
+}
+
+vectorized! {
+    /// The mask values of elements `first..first + chunk.len()` (`first` even).
+    fn fill_mask(chunk: &mut [MaybeUninit<f32>], first: u64, key: u64, threshold: u64, scale: f32) = fill_mask_loops;
+}
+
+#[inline(always)]
+fn fill_mask_loops(chunk: &mut [MaybeUninit<f32>], first: u64, key: u64, threshold: u64, scale: f32) {
+    for (pair, values) in chunk.chunks_mut(2).enumerate() {
+        let bits = mix(key.wrapping_add((first / 2 + pair as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+        for (half, v) in values.iter_mut().enumerate() {
+            let u = (bits >> (32 * half)) & 0xFFFF_FFFF;
+            v.write(if u < threshold { scale } else { 0.0 });
         }
-    });
-    out
+    }
 }
 
 /// A [`Dropout`] layer's forward, as [`Dropout::forward`] (identity outside training), with

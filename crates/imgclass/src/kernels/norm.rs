@@ -7,7 +7,11 @@
 //! Sums run per channel over `N` contiguous `H·W` planes, each plane summed in f32 and the
 //! planes accumulated in f64, so a channel of a large batch loses no precision.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
+
+use super::simd::{vectorized, written};
 
 /// The shape of a batch-norm input, as `[N, C, H·W]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +35,7 @@ impl Planes {
     }
 
     /// `Σ f(plane)` over the planes of channel `c`, each plane given as its index range.
+    #[inline(always)]
     fn channel_sum(&self, c: usize, f: impl Fn(std::ops::Range<usize>) -> f32) -> f64 {
         (0..self.n)
             .map(|n| {
@@ -42,6 +47,7 @@ impl Planes {
 }
 
 /// `Σ f(a[i], b[i])` in eight independent f32 lanes, so the compiler vectorizes it.
+#[inline(always)]
 fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
     let mut acc = [0.0f32; 8];
     let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -55,6 +61,7 @@ fn lane_sum(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
 }
 
 /// `(Σ g(a[i], b[i]), Σ g(a[i], b[i])·h(b[i]))` in eight lanes each: two sums in one pass.
+#[inline(always)]
 fn lane_sum2(a: &[f32], b: &[f32], g: impl Fn(f32, f32) -> f32, h: impl Fn(f32) -> f32) -> [f32; 2] {
     let (mut s, mut t) = ([0.0f32; 8], [0.0f32; 8]);
     let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -76,16 +83,115 @@ fn lane_sum2(a: &[f32], b: &[f32], g: impl Fn(f32, f32) -> f32, h: impl Fn(f32) 
 /// `y[i] = x[i] · scale[c] + shift[c]` for every element, `c` its channel; then `max(0, y)`
 /// when `relu`.
 fn affine(p: &Planes, x: &[f32], scale: &[f32], shift: &[f32], relu: bool) -> Vec<f32> {
-    let mut y = vec![0.0f32; x.len()];
-    y.par_chunks_mut(p.hw).zip(x.par_chunks(p.hw)).enumerate().for_each(|(i, (y, x))| {
-        let (s, t) = (scale[i % p.c], shift[i % p.c]);
-        if relu {
-            y.iter_mut().zip(x).for_each(|(y, x)| *y = (x * s + t).max(0.0));
-        } else {
-            y.iter_mut().zip(x).for_each(|(y, x)| *y = x * s + t);
-        }
+    let write = |y: &mut [MaybeUninit<f32>]| {
+        y.par_chunks_mut(p.hw).zip(x.par_chunks(p.hw)).enumerate().for_each(|(i, (y, x))| {
+            let c = i % p.c;
+            affine_plane(y, x, &Gate { scale: scale[c], shift: shift[c], relu })
+        })
+    };
+    // SAFETY: the planes cover `y`, and `affine_plane` writes every element of its plane.
+    unsafe { written(x.len(), write) }
+}
+
+/// A channel's `x · scale + shift`, through a ReLU when `relu`.
+#[derive(Debug, Clone, Copy)]
+struct Gate {
+    scale: f32,
+    shift: f32,
+    relu: bool,
+}
+
+impl Gate {
+    /// The output for input `x`.
+    #[inline(always)]
+    fn out(&self, x: f32) -> f32 {
+        let y = x * self.scale + self.shift;
+        if self.relu { y.max(0.0) } else { y }
+    }
+
+    /// The output gradient `g` behind the ReLU: `g` where the pre-activation was positive.
+    #[inline(always)]
+    fn pass(&self, g: f32, x: f32) -> f32 {
+        // `|`, not `||`: no branch, so the loops around it vectorize.
+        if !self.relu | (x * self.scale + self.shift > 0.0) { g } else { 0.0 }
+    }
+}
+
+vectorized! {
+    /// One plane of [`affine`].
+    fn affine_plane(y: &mut [MaybeUninit<f32>], x: &[f32], gate: &Gate) = affine_loops;
+}
+
+#[inline(always)]
+fn affine_loops(y: &mut [MaybeUninit<f32>], x: &[f32], gate: &Gate) {
+    assert_eq!(y.len(), x.len());
+    y.iter_mut().zip(x).for_each(|(y, x)| {
+        y.write(gate.out(*x));
     });
-    y
+}
+
+vectorized! {
+    /// The batch mean and (biased) variance of channel `c`.
+    fn channel_stats(p: &Planes, x: &[f32], c: usize) -> (f32, f32) = channel_stats_loops;
+}
+
+#[inline(always)]
+fn channel_stats_loops(p: &Planes, x: &[f32], c: usize) -> (f32, f32) {
+    let mean = p.channel_sum(c, |r| lane_sum(&x[r.clone()], &x[r], |a, _| a)) / p.count();
+    let m = mean as f32;
+    let var = p.channel_sum(c, |r| lane_sum(&x[r.clone()], &x[r], |v, _| (v - m) * (v - m))) / p.count();
+    (m, var as f32)
+}
+
+/// What the backward needs of one channel.
+#[derive(Debug, Clone, Copy)]
+struct Channel {
+    gate: Gate,
+    mean: f32,
+    inv_std: f32,
+}
+
+vectorized! {
+    /// `(Σ dy, Σ dy · x̂)` over channel `c`, `dy` gated by the ReLU, `x̂ = (x − mean) · inv_std`.
+    fn grad_sums(p: &Planes, x: &[f32], dy: &[f32], c: usize, ch: &Channel) -> (f64, f64) = grad_sums_loops;
+}
+
+#[inline(always)]
+fn grad_sums_loops(p: &Planes, x: &[f32], dy: &[f32], c: usize, ch: &Channel) -> (f64, f64) {
+    let (mut dbeta, mut dgamma) = (0.0f64, 0.0f64);
+    for n in 0..p.n {
+        let r = (n * p.c + c) * p.hw..(n * p.c + c + 1) * p.hw;
+        let gate = |g, x| ch.gate.pass(g, x);
+        let [b, g] = lane_sum2(&dy[r.clone()], &x[r], gate, |x| (x - ch.mean) * ch.inv_std);
+        (dbeta, dgamma) = (dbeta + f64::from(b), dgamma + f64::from(g));
+    }
+    (dbeta, dgamma)
+}
+
+/// The input gradient of one plane: `dx = k · (M·dy − Σdy − x̂·Σ(dy·x̂))`.
+#[derive(Debug, Clone, Copy)]
+struct InputGrad {
+    ch: Channel,
+    /// `γ · inv_std / M`.
+    k: f32,
+    /// `M`, the elements per channel.
+    m: f32,
+    dbeta: f32,
+    dgamma: f32,
+}
+
+vectorized! {
+    /// One plane of the input gradient.
+    fn input_grad(dx: &mut [MaybeUninit<f32>], x: &[f32], dy: &[f32], d: &InputGrad) = input_grad_loops;
+}
+
+#[inline(always)]
+fn input_grad_loops(dx: &mut [MaybeUninit<f32>], x: &[f32], dy: &[f32], d: &InputGrad) {
+    assert!(x.len() == dx.len() && dy.len() == dx.len());
+    let ch = &d.ch;
+    for ((dx, x), dy) in dx.iter_mut().zip(x).zip(dy) {
+        dx.write(d.k * (d.m * ch.gate.pass(*dy, *x) - d.dbeta - (x - ch.mean) * ch.inv_std * d.dgamma));
+    }
 }
 
 /// The scale and shift of each channel: `y = x · scale + shift`.
@@ -107,15 +213,7 @@ pub(crate) struct Affine<'a> {
 /// Forward: the normalized output (through a ReLU when `a.relu`), and the batch mean and
 /// (biased) variance of each channel.
 pub(crate) fn forward(p: &Planes, x: &[f32], a: Affine) -> [Vec<f32>; 3] {
-    let stats: Vec<(f32, f32)> = (0..p.c)
-        .into_par_iter()
-        .map(|c| {
-            let mean = p.channel_sum(c, |r| lane_sum(&x[r.clone()], &x[r], |a, _| a)) / p.count();
-            let m = mean as f32;
-            let var = p.channel_sum(c, |r| lane_sum(&x[r.clone()], &x[r], |v, _| (v - m) * (v - m))) / p.count();
-            (m, var as f32)
-        })
-        .collect();
+    let stats: Vec<(f32, f32)> = (0..p.c).into_par_iter().map(|c| channel_stats(p, x, c)).collect();
     let (mean, var): (Vec<f32>, Vec<f32>) = stats.into_iter().unzip();
     let (scale, shift) = scale_shift(a.gamma, a.beta, &mean, &var, a.eps);
     [affine(p, x, &scale, &shift, a.relu), mean, var]
@@ -127,36 +225,29 @@ pub(crate) fn forward(p: &Planes, x: &[f32], a: Affine) -> [Vec<f32>; 3] {
 pub(crate) fn backward(p: &Planes, x: &[f32], a: Affine, [mean, var]: [&[f32]; 2], dy: &[f32]) -> [Vec<f32>; 3] {
     let inv_std: Vec<f32> = var.iter().map(|v| (1.0 / (f64::from(*v) + a.eps).sqrt()) as f32).collect();
     let (scale, shift) = scale_shift(a.gamma, a.beta, mean, var, a.eps);
-    // The output gradient behind the ReLU: `g` where the pre-activation `x·sc + sh` was positive.
-    let gated = |sc: f32, sh: f32| move |g: f32, x: f32| if !a.relu || x * sc + sh > 0.0 { g } else { 0.0 };
+    let channel = |c: usize| Channel {
+        gate: Gate { scale: scale[c], shift: shift[c], relu: a.relu },
+        mean: mean[c],
+        inv_std: inv_std[c],
+    };
     let sums: Vec<(f32, f32)> = (0..p.c)
         .into_par_iter()
         .map(|c| {
-            let gate = gated(scale[c], shift[c]);
-            let (m, s) = (mean[c], inv_std[c]);
-            let (mut dbeta, mut dgamma) = (0.0f64, 0.0f64);
-            for n in 0..p.n {
-                let r = (n * p.c + c) * p.hw..(n * p.c + c + 1) * p.hw;
-                let [b, g] = lane_sum2(&dy[r.clone()], &x[r], gate, |x| (x - m) * s);
-                (dbeta, dgamma) = (dbeta + f64::from(b), dgamma + f64::from(g));
-            }
+            let (dbeta, dgamma) = grad_sums(p, x, dy, c, &channel(c));
             (dgamma as f32, dbeta as f32)
         })
         .collect();
     let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = sums.into_iter().unzip();
-    // dx = γ·s/M · (M·dy − Σdy − x̂·Σ(dy·x̂)), with x̂ = (x − mean)·s.
     let m = p.count() as f32;
-    let mut dx = vec![0.0f32; x.len()];
-    dx.par_chunks_mut(p.hw).enumerate().for_each(|(i, dx)| {
-        let c = i % p.c;
-        let gate = gated(scale[c], shift[c]);
-        let (s, k) = (inv_std[c], a.gamma[c] * inv_std[c] / m);
-        let (db, dg, mu) = (dbeta[c], dgamma[c], mean[c]);
-        let (x, dy) = (&x[i * p.hw..][..p.hw], &dy[i * p.hw..][..p.hw]);
-        for ((dx, x), dy) in dx.iter_mut().zip(x).zip(dy) {
-            *dx = k * (m * gate(*dy, *x) - db - (x - mu) * s * dg);
-        }
-    });
+    let write = |dx: &mut [MaybeUninit<f32>]| {
+        dx.par_chunks_mut(p.hw).enumerate().for_each(|(i, dx)| {
+            let c = i % p.c;
+            let d = InputGrad { ch: channel(c), k: a.gamma[c] * inv_std[c] / m, m, dbeta: dbeta[c], dgamma: dgamma[c] };
+            input_grad(dx, &x[i * p.hw..][..p.hw], &dy[i * p.hw..][..p.hw], &d);
+        })
+    };
+    // SAFETY: the planes cover `dx`, and `input_grad` writes every element of its plane.
+    let dx = unsafe { written(x.len(), write) };
     [dx, dgamma, dbeta]
 }
 

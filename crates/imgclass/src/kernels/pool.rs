@@ -3,7 +3,11 @@
 //! maximum again in the input (the first one in row-major order, as flex does for ties, which
 //! are common after a ReLU) and sends the gradient there.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
+
+use super::simd::{vectorized, written};
 
 /// Planes handled per parallel task (an `H × W` plane is small: batch several).
 const PLANES_PER_TASK: usize = 16;
@@ -32,19 +36,36 @@ impl Pool2 {
 pub(crate) fn forward(p: &Pool2, x: &[f32]) -> Vec<f32> {
     let (oh, ow) = p.out_hw();
     let (plane_in, plane_out) = (p.h * p.w, oh * ow);
-    let mut out = vec![0.0f32; p.planes * plane_out];
-    out.par_chunks_mut(PLANES_PER_TASK * plane_out).enumerate().for_each(|(t, outs)| {
-        for (i, out) in outs.chunks_mut(plane_out).enumerate() {
-            let x = &x[(t * PLANES_PER_TASK + i) * plane_in..][..plane_in];
-            for (oy, out) in out.chunks_exact_mut(ow).enumerate() {
-                let (r0, r1) = (&x[2 * oy * p.w..][..2 * ow], &x[(2 * oy + 1) * p.w..][..2 * ow]);
-                for ((o, a), b) in out.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
-                    *o = max2(max2(a[0], a[1]), max2(b[0], b[1]));
-                }
+    let write = |out: &mut [MaybeUninit<f32>]| {
+        out.par_chunks_mut(PLANES_PER_TASK * plane_out)
+            .enumerate()
+            .for_each(|(t, outs)| forward_planes(p, &x[t * PLANES_PER_TASK * plane_in..], outs))
+    };
+    // SAFETY: the tasks cover the output, and `forward_planes` writes every element of its
+    // planes (each plane's `oh` rows of `ow` outputs).
+    unsafe { written(p.planes * plane_out, write) }
+}
+
+vectorized! {
+    /// The forward of the planes of `outs`, from `x`'s planes starting at the first of them.
+    fn forward_planes(p: &Pool2, x: &[f32], outs: &mut [MaybeUninit<f32>]) = forward_loops;
+}
+
+/// The loops of [`forward_planes`].
+#[inline(always)]
+fn forward_loops(p: &Pool2, x: &[f32], outs: &mut [MaybeUninit<f32>]) {
+    let (oh, ow) = p.out_hw();
+    let (plane_in, plane_out) = (p.h * p.w, oh * ow);
+    for (i, out) in outs.chunks_mut(plane_out).enumerate() {
+        let x = &x[i * plane_in..][..plane_in];
+        assert_eq!(out.len(), oh * ow);
+        for (oy, out) in out.chunks_exact_mut(ow).enumerate() {
+            let (r0, r1) = (&x[2 * oy * p.w..][..2 * ow], &x[(2 * oy + 1) * p.w..][..2 * ow]);
+            for ((o, a), b) in out.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
+                o.write(max2(max2(a[0], a[1]), max2(b[0], b[1])));
             }
         }
-    });
-    out
+    }
 }
 
 /// The larger of two values, the first on a tie (branch-free).
@@ -59,29 +80,42 @@ pub(crate) fn backward(p: &Pool2, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let (plane_in, plane_out) = (p.h * p.w, oh * ow);
     let mut dx = vec![0.0f32; p.planes * plane_in];
     dx.par_chunks_mut(PLANES_PER_TASK * plane_in).enumerate().for_each(|(t, dxs)| {
-        for (i, dx) in dxs.chunks_mut(plane_in).enumerate() {
-            let plane = t * PLANES_PER_TASK + i;
-            let (x, dy) = (&x[plane * plane_in..][..plane_in], &dy[plane * plane_out..][..plane_out]);
-            for (oy, g) in dy.chunks_exact(ow).enumerate() {
-                let (r0, r1) = (&x[2 * oy * p.w..][..2 * ow], &x[(2 * oy + 1) * p.w..][..2 * ow]);
-                let (d0, d1) = dx[2 * oy * p.w..].split_at_mut(p.w);
-                let windows = r0.chunks_exact(2).zip(r1.chunks_exact(2));
-                let grads = d0[..2 * ow].chunks_exact_mut(2).zip(d1[..2 * ow].chunks_exact_mut(2));
-                for (((a, b), (da, db)), g) in windows.zip(grads).zip(g) {
-                    let m = max2(max2(a[0], a[1]), max2(b[0], b[1]));
-                    // The first of the four in row-major order equal to the maximum.
-                    let (e0, e1, e2) = (a[0] == m, a[1] == m, b[0] == m);
-                    let (t0, t1, t2) = (e0, e1 && !e0, e2 && !e0 && !e1);
-                    let t3 = !(e0 || e1 || e2);
-                    da[0] = if t0 { *g } else { 0.0 };
-                    da[1] = if t1 { *g } else { 0.0 };
-                    db[0] = if t2 { *g } else { 0.0 };
-                    db[1] = if t3 { *g } else { 0.0 };
-                }
-            }
-        }
+        let first = t * PLANES_PER_TASK;
+        backward_planes(p, &x[first * plane_in..], &dy[first * plane_out..], dxs)
     });
     dx
+}
+
+vectorized! {
+    /// The gradient of the planes of `dxs`, from `x`'s and `dy`'s planes starting at the first.
+    fn backward_planes(p: &Pool2, x: &[f32], dy: &[f32], dxs: &mut [f32]) = backward_loops;
+}
+
+/// The loops of [`backward_planes`].
+#[inline(always)]
+fn backward_loops(p: &Pool2, x: &[f32], dy: &[f32], dxs: &mut [f32]) {
+    let (oh, ow) = p.out_hw();
+    let (plane_in, plane_out) = (p.h * p.w, oh * ow);
+    for (plane, dx) in dxs.chunks_mut(plane_in).enumerate() {
+        let (x, dy) = (&x[plane * plane_in..][..plane_in], &dy[plane * plane_out..][..plane_out]);
+        for (oy, g) in dy.chunks_exact(ow).enumerate() {
+            let (r0, r1) = (&x[2 * oy * p.w..][..2 * ow], &x[(2 * oy + 1) * p.w..][..2 * ow]);
+            let (d0, d1) = dx[2 * oy * p.w..].split_at_mut(p.w);
+            let (d0, d1) = (&mut d0[..2 * ow], &mut d1[..2 * ow]);
+            for (j, g) in g.iter().enumerate() {
+                let (a0, a1, b0, b1) = (r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]);
+                let m = max2(max2(a0, a1), max2(b0, b1));
+                // The first of the four in row-major order equal to the maximum.
+                let (e0, e1, e2) = (a0 == m, a1 == m, b0 == m);
+                let (t0, t1, t2) = (e0, e1 & !e0, e2 & !e0 & !e1);
+                let t3 = !(e0 | e1 | e2);
+                d0[2 * j] = if t0 { *g } else { 0.0 };
+                d0[2 * j + 1] = if t1 { *g } else { 0.0 };
+                d1[2 * j] = if t2 { *g } else { 0.0 };
+                d1[2 * j + 1] = if t3 { *g } else { 0.0 };
+            }
+        }
+    }
 }
 
 #[cfg(test)]
