@@ -6,107 +6,17 @@
 //! `P = H_out·W_out`), so `out = W · cols` lands in NCHW with no layout conversion. The batch is
 //! cut into one group of images per thread; each group reuses one column buffer (and, for the
 //! weight gradient, one accumulator), so a 2-core machine runs two large tasks, not hundreds.
-//! A 1×1 stride-1 unpadded convolution uses the image itself as its columns.
+//! A 1×1 stride-1 unpadded convolution uses the image itself as its columns; the column
+//! matrices of the others are built and folded back in `cols`.
 
 use std::mem::MaybeUninit;
 
-use burn::tensor::ops::ConvOptions;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::simd::{as_uninit, vectorized, written, zeroed};
-
-/// The shapes of one convolution, checked once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Geometry {
-    pub batch: usize,
-    pub c_in: usize,
-    pub h: usize,
-    pub w: usize,
-    pub c_out: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub stride: [usize; 2],
-    /// Padding before (top, left) and after (bottom, right).
-    pub pad_begin: [usize; 2],
-    pub pad_end: [usize; 2],
-}
-
-impl Geometry {
-    /// The geometry of `x` `[N, C, H, W]` convolved with `w` `[C_out, C, kh, kw]`, when these
-    /// kernels cover it (f32 is checked by the caller): groups 1, dilation 1, output not empty.
-    pub fn covered(x: [usize; 4], w: [usize; 4], options: &ConvOptions<2>) -> Option<Geometry> {
-        let [batch, c_in, h, wd] = x;
-        let [c_out, wc, kh, kw] = w;
-        let plain = options.groups == 1 && options.dilation == [1, 1] && wc == c_in;
-        let g = Geometry {
-            batch,
-            c_in,
-            h,
-            w: wd,
-            c_out,
-            kh,
-            kw,
-            stride: options.stride,
-            pad_begin: options.padding_begin(),
-            pad_end: options.padding_end(),
-        };
-        let fits = h + g.pad_begin[0] + g.pad_end[0] >= kh && wd + g.pad_begin[1] + g.pad_end[1] >= kw;
-        (plain && fits && batch * c_in * h * wd * c_out * kh * kw > 0).then_some(g)
-    }
-
-    /// Output height and width.
-    pub fn out_hw(&self) -> (usize, usize) {
-        let oh = (self.h + self.pad_begin[0] + self.pad_end[0] - self.kh) / self.stride[0] + 1;
-        let ow = (self.w + self.pad_begin[1] + self.pad_end[1] - self.kw) / self.stride[1] + 1;
-        (oh, ow)
-    }
-
-    /// Rows of an image's column matrix: `C_in · kh · kw`.
-    fn k(&self) -> usize {
-        self.c_in * self.kh * self.kw
-    }
-
-    /// Columns of an image's column matrix: output pixels.
-    fn p(&self) -> usize {
-        let (oh, ow) = self.out_hw();
-        oh * ow
-    }
-
-    /// A 1×1 stride-1 unpadded convolution: an image is its own column matrix.
-    fn pointwise(&self) -> bool {
-        self.kh == 1 && self.kw == 1 && self.stride == [1, 1] && self.pad_begin == [0, 0] && self.pad_end == [0, 0]
-    }
-
-    fn in_len(&self) -> usize {
-        self.c_in * self.h * self.w
-    }
-
-    fn out_len(&self) -> usize {
-        self.c_out * self.p()
-    }
-
-    /// Images per task: one group per thread.
-    fn group(&self) -> usize {
-        self.batch.div_ceil(rayon::current_num_threads().max(1))
-    }
-
-    /// For output row `o` and kernel row `ki`, the input row it reads (None in the padding).
-    fn in_row(&self, o: usize, ki: usize) -> Option<usize> {
-        (o * self.stride[0] + ki).checked_sub(self.pad_begin[0]).filter(|&i| i < self.h)
-    }
-
-    /// For kernel column `kj`, the output columns `lo..hi` that read inside the image, and the
-    /// input column of `lo`.
-    fn col_span(&self, kj: usize) -> (usize, usize, usize) {
-        let (_, ow) = self.out_hw();
-        let s = self.stride[1];
-        let pad = self.pad_begin[1];
-        let lo = pad.saturating_sub(kj).div_ceil(s).min(ow);
-        let hi = ((self.w + pad).saturating_sub(kj).div_ceil(s)).clamp(lo, ow);
-        (lo, hi, (lo * s + kj).saturating_sub(pad))
-    }
-}
+pub(crate) use super::cols::Geometry;
+use super::cols::{col2im, im2col};
+use super::simd::{as_uninit, written};
 
 /// Where a matrix product goes: over storage whose values are not read (it may hold none
 /// yet), or added to values already there.
@@ -156,78 +66,6 @@ fn matmul([m, n, k]: [usize; 3], dst: Dst, lhs: (&[f32], isize, isize), rhs: (&[
     }
 }
 
-vectorized! {
-    /// Writes the `K × P` column matrix of one image `x` (`C × H × W`) into `cols`.
-    fn im2col(g: &Geometry, x: &[f32], cols: &mut [f32]) = im2col_loops;
-}
-
-vectorized! {
-    /// Adds the `K × P` column gradient `cols` back onto one image's gradient `dx` (`C × H × W`).
-    fn col2im(g: &Geometry, cols: &[f32], dx: &mut [MaybeUninit<f32>]) = col2im_loops;
-}
-
-/// The loops of [`im2col`].
-#[inline(always)]
-fn im2col_loops(g: &Geometry, x: &[f32], cols: &mut [f32]) {
-    let (oh, ow) = g.out_hw();
-    let (p, s) = (oh * ow, g.stride[1]);
-    for c in 0..g.c_in {
-        let plane = &x[c * g.h * g.w..][..g.h * g.w];
-        for ki in 0..g.kh {
-            for kj in 0..g.kw {
-                let row = &mut cols[((c * g.kh + ki) * g.kw + kj) * p..][..p];
-                let (lo, hi, x0) = g.col_span(kj);
-                for o in 0..oh {
-                    let out = &mut row[o * ow..][..ow];
-                    let Some(i) = g.in_row(o, ki) else {
-                        out.fill(0.0);
-                        continue;
-                    };
-                    let src = &plane[i * g.w..][..g.w];
-                    out[..lo].fill(0.0);
-                    out[hi..].fill(0.0);
-                    if s == 1 {
-                        out[lo..hi].copy_from_slice(&src[x0..x0 + hi - lo]);
-                    } else {
-                        for (j, v) in out[lo..hi].iter_mut().enumerate() {
-                            *v = src[x0 + j * s];
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The loops of [`col2im`].
-#[inline(always)]
-fn col2im_loops(g: &Geometry, cols: &[f32], dx: &mut [MaybeUninit<f32>]) {
-    let (oh, ow) = g.out_hw();
-    let (p, s) = (oh * ow, g.stride[1]);
-    let dx = zeroed(dx);
-    for c in 0..g.c_in {
-        let plane = &mut dx[c * g.h * g.w..][..g.h * g.w];
-        for ki in 0..g.kh {
-            for kj in 0..g.kw {
-                let row = &cols[((c * g.kh + ki) * g.kw + kj) * p..][..p];
-                let (lo, hi, x0) = g.col_span(kj);
-                for o in 0..oh {
-                    let Some(i) = g.in_row(o, ki) else { continue };
-                    let dst = &mut plane[i * g.w..][..g.w];
-                    let src = &row[o * ow + lo..o * ow + hi];
-                    if s == 1 {
-                        dst[x0..x0 + src.len()].iter_mut().zip(src).for_each(|(d, v)| *d += v);
-                    } else {
-                        for (j, v) in src.iter().enumerate() {
-                            dst[x0 + j * s] += v;
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// Forward: `x` `[N, C_in, H, W]`, `w` `[C_out, C_in, kh, kw]` → `[N, C_out, H_out, W_out]`.
 pub(crate) fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
     let (k, p) = (g.k(), g.p());
@@ -267,7 +105,7 @@ pub(crate) fn backward_x(g: &Geometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
                     matmul([k, p, g.c_out], Dst::Overwrite(dx), lhs, (dy, 1, p as isize));
                 } else {
                     matmul([k, p, g.c_out], Dst::Overwrite(as_uninit(&mut cols)), lhs, (dy, 1, p as isize));
-                    col2im(g, &cols, dx);
+                    col2im(g, &mut cols, dx);
                 }
             }
         })
@@ -277,14 +115,15 @@ pub(crate) fn backward_x(g: &Geometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
     unsafe { written(g.batch * g.in_len(), write) }
 }
 
-/// Weight gradient: `Σ_n dy[n] (C_out × P) · cols[n]ᵀ (P × K)` → `[C_out, C_in, kh, kw]`.
+/// Weight gradient: `Σ_n dy[n] (C_out × P) · cols[n]ᵀ (P × K)` → `[C_out, C_in, kh, kw]`,
+/// computed transposed and transposed back once.
 pub(crate) fn backward_w(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let (k, p) = (g.k(), g.p());
     let group = g.group();
     let partials: Vec<Vec<f32>> = (0..g.batch.div_ceil(group))
         .into_par_iter()
         .map(|t| {
-            let mut dw = vec![0.0f32; g.c_out * k];
+            let mut dwt = vec![0.0f32; g.c_out * k];
             let mut cols = if g.pointwise() { Vec::new() } else { vec![0.0f32; k * p] };
             for (i, n) in (t * group..((t + 1) * group).min(g.batch)).enumerate() {
                 let image = &x[n * g.in_len()..][..g.in_len()];
@@ -295,22 +134,32 @@ pub(crate) fn backward_w(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                     &cols
                 };
                 let dy = &dy[n * g.out_len()..][..g.out_len()];
-                let dst = if i == 0 { Dst::Overwrite(as_uninit(&mut dw)) } else { Dst::Accumulate(&mut dw) };
-                matmul([g.c_out, k, p], dst, (dy, 1, p as isize), (cols, p as isize, 1));
+                // dWᵀ (K × C_out) = cols (K × P) · dyᵀ (P × C_out): `gemm` then runs along the
+                // columns' contiguous rows without repacking them (it packs `dy`, 9× smaller).
+                let dst = if i == 0 { Dst::Overwrite(as_uninit(&mut dwt)) } else { Dst::Accumulate(&mut dwt) };
+                matmul([k, g.c_out, p], dst, (cols, 1, p as isize), (dy, p as isize, 1));
             }
-            dw
+            dwt
         })
         .collect();
     let mut parts = partials.into_iter();
-    let mut dw = parts.next().unwrap_or_else(|| vec![0.0; g.c_out * k]);
+    let mut dwt = parts.next().unwrap_or_else(|| vec![0.0; g.c_out * k]);
     for part in parts {
-        dw.iter_mut().zip(&part).for_each(|(a, b)| *a += b);
+        dwt.iter_mut().zip(&part).for_each(|(a, b)| *a += b);
+    }
+    let mut dw = vec![0.0f32; g.c_out * k];
+    for (kk, row) in dwt.chunks_exact(g.c_out).enumerate() {
+        for (co, v) in row.iter().enumerate() {
+            dw[co * k + kk] = *v;
+        }
     }
     dw
 }
 
 #[cfg(test)]
 mod tests {
+    use burn::tensor::ops::ConvOptions;
+
     use super::*;
 
     /// A direct six-loop convolution, the definition the kernels must meet.
@@ -359,6 +208,11 @@ mod tests {
             ([1, 2, 9, 8], [3, 2, 3, 3], 2, [(0, 1), (0, 1)]),
             ([3, 4, 6, 6], [5, 4, 1, 1], 1, [(0, 0), (0, 0)]),
             ([2, 1, 11, 4], [2, 1, 5, 2], 3, [(2, 2), (0, 1)]),
+            // Stride 1, output as wide as the input: the shifted-plane path, symmetric and not.
+            ([2, 3, 5, 7], [2, 3, 4, 4], 1, [(1, 2), (2, 1)]),
+            ([1, 2, 4, 6], [3, 2, 5, 5], 1, [(2, 2), (2, 2)]),
+            ([1, 2, 3, 5], [2, 2, 3, 3], 1, [(0, 0), (1, 1)]),
+            ([1, 1, 2, 3], [1, 1, 5, 3], 1, [(3, 3), (1, 1)]),
         ];
         for (x, w, s, pad) in cases {
             let g = geometry(x, w, s, pad);

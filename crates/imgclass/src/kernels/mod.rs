@@ -4,6 +4,7 @@
 //! else (other devices, other dtypes, grouped or dilated convolutions) to Burn's own op, so a
 //! model gives the same results on every device and its parameters keep Burn's names.
 //!
+//! - `cols` — convolutions' column matrices: im2col and its adjoint col2im
 //! - `conv` — 2-D convolution: forward, input and weight gradients (im2col + `gemm`, NCHW)
 //! - `norm` — batch norm in training mode: statistics, output and gradients in a few passes
 //! - `pool` — 2×2 max pooling with stride 2, forward and gradient
@@ -11,6 +12,7 @@
 //! - `ext` — the backend-extension op trait, its `Flex` and `Autodiff` implementations
 //! - `simd` — runs the loops above compiled for the CPU's widest vectors (AVX-512, AVX2)
 
+mod cols;
 mod conv;
 mod dropout;
 mod ext;
