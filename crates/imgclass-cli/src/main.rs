@@ -42,6 +42,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    imgclass::kernels::keep_freed_memory();
     let parsed = config::with_defaults(args::Cli::command())
         .try_get_matches()
         .and_then(|matches| args::Cli::from_arg_matches(&matches));

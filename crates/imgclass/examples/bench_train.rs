@@ -4,7 +4,9 @@
 //! usage: `bench_train [steps] [warmup] [batch_size]`; prints one JSON line. From the
 //! environment: `BENCH_KERNELS=flex` runs every op on Burn's flex kernels (for comparison),
 //! `BENCH_DEVICE=cpu|wgpu|cuda` (default: the build's preferred device), `BENCH_ARCH=resnet18`
-//! (any `--arch` name; default cnn) and `BENCH_SIZE=64` (input side; default the bundled 28).
+//! (any `--arch` name; default cnn), `BENCH_SIZE=64` (input side; default the bundled 28) and
+//! `BENCH_MODE=infer` (time batches through the network in inference mode instead of training
+//! steps: `steps` batches after `warmup`).
 
 use imgclass::DeviceChoice;
 use imgclass::config::{Schedule, TrainConfig};
@@ -24,6 +26,7 @@ fn env_enum<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
 fn main() -> Result<(), imgclass::Error> {
     let arg = |i: usize, default: usize| std::env::args().nth(i).and_then(|s| s.parse().ok()).unwrap_or(default);
     let (steps, warmup, batch) = (arg(1, 200), arg(2, 10), arg(3, 64));
+    imgclass::kernels::keep_freed_memory();
     imgclass::kernels::use_own_kernels(std::env::var("BENCH_KERNELS").as_deref() != Ok("flex"));
     let mut config = TrainConfig { seed: 0, ..TrainConfig::default() };
     (config.fit.batch_size, config.optimizer.schedule, config.optimizer.lr) = (batch, Schedule::Constant, 1e-3);
@@ -35,7 +38,12 @@ fn main() -> Result<(), imgclass::Error> {
     let data = config.load(&Source::bundled()?, &|_, _| {})?;
     let mut learner = Learner::new(data, config, device)?;
     let params = learner.num_params();
-    let ips = learner.time_steps(warmup, steps);
+    let mode = std::env::var("BENCH_MODE").unwrap_or_else(|_| "train".into());
+    let ips = match mode.as_str() {
+        "train" => learner.time_steps(warmup, steps),
+        "infer" => learner.time_inference(warmup, steps),
+        other => panic!("BENCH_MODE={other}: train or infer"),
+    };
     // Peak resident memory of the process (Linux), as PyTorch's twin reports it.
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let peak_kb: u64 = status
@@ -44,7 +52,7 @@ fn main() -> Result<(), imgclass::Error> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0);
     println!(
-        "{{\"impl\":\"imgclass\",\"arch\":\"{}\",\"size\":{},\"device\":\"{}\",\"images_per_s\":{ips:.1},\"steps\":{steps},\"batch\":{batch},\"params_incl_bn_stats\":{params},\"peak_rss_mb\":{}}}",
+        "{{\"impl\":\"imgclass\",\"mode\":\"{mode}\",\"arch\":\"{}\",\"size\":{},\"device\":\"{}\",\"images_per_s\":{ips:.1},\"steps\":{steps},\"batch\":{batch},\"params_incl_bn_stats\":{params},\"peak_rss_mb\":{}}}",
         learner.config().model.arch.name(),
         learner.data().preprocess().height(),
         learner.device_name(),

@@ -248,6 +248,36 @@ impl Learner {
         (steps * bs) as f64 / start.elapsed().as_secs_f64()
     }
 
+    /// Measures inference throughput: the network in inference mode, on the device without
+    /// autodiff, over `warmup` then `batches` batches of `fit.batch_size` validation images
+    /// (training images when there is no validation split; cycling when too few), and returns
+    /// the images per second of the timed batches. Batches are prepared before the clock
+    /// starts, so only the network is timed. Used by `bench/`.
+    pub fn time_inference(&self, warmup: usize, batches: usize) -> f64 {
+        let env = &self.env;
+        let data = if env.data.valid.is_empty() { &env.data.train } else { &env.data.valid };
+        let n = data.len();
+        let bs = env.config.fit.batch_size.min(n).max(1);
+        let loader = Loader::new(data, &env.data.preprocess);
+        let inputs: Vec<Tensor<4>> = (0..warmup + batches)
+            .map(|b| {
+                let idx: Vec<usize> = (0..bs).map(|i| (b * bs + i) % n).collect();
+                let batch = loader.batch(&idx);
+                Tensor::from_data(TensorData::new(batch.x, batch.shape), &env.base)
+            })
+            .collect();
+        let net = self.net().valid();
+        let mut start = Instant::now();
+        for (b, x) in inputs.into_iter().enumerate() {
+            if b == warmup {
+                let _ = env.base.sync();
+                start = Instant::now();
+            }
+            let _ = net.forward(x).into_data();
+        }
+        (batches * bs) as f64 / start.elapsed().as_secs_f64()
+    }
+
     /// The parts `lr_find` works with.
     pub(super) fn parts(&mut self) -> (&Env, &mut State) {
         (&self.env, &mut self.state)
