@@ -3,8 +3,10 @@
 //! (records the op and supplies the hand-written backward). Callers go through
 //! [`super::conv2d`], which sends only covered shapes on the flex device here.
 
+use burn::backend::Scalar;
 use burn::backend::TensorMetadata;
 use burn::backend::ops::ConvOptions;
+use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{Shape, TensorData};
@@ -15,7 +17,7 @@ use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 
 use super::conv::{self, Geometry};
-use super::norm::{self, Affine, Planes};
+use super::norm::{self, Act, Affine, Planes};
 use super::pool::{self, Pool2};
 
 /// The ops imgclass computes with its own kernels.
@@ -23,17 +25,25 @@ use super::pool::{self, Pool2};
 pub trait Kernels: Backend {
     /// 2-D convolution without bias (f32, groups 1, dilation 1: see [`Geometry::covered`]).
     fn conv2d_nb(x: FloatTensor<Self>, w: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self>;
-    /// Batch norm in training mode over dim 1 (f32), then a ReLU when `relu`: the output, the
+    /// Batch norm in training mode over dim 1 (f32), then the activation `act`: the output, the
     /// batch mean and variance.
     fn batch_norm_train_fused(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
-        relu: bool,
+        act: Act,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
     /// 2×2 max pooling with stride 2, no padding, floor mode (f32).
     fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `x · scale[c] + shift[c]` over dim 1 (f32), then `act`: a batch norm in inference mode,
+    /// its statistics folded into one scale and shift per channel.
+    fn channel_affine(
+        x: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        act: Act,
+    ) -> FloatTensor<Self>;
 }
 
 /// The backward kernels, called by the autodiff op on the backend it wraps (so no dispatch).
@@ -57,7 +67,7 @@ pub trait KernelGrads: Backend {
         x: FloatTensor<Self>,
         affine: (FloatTensor<Self>, FloatTensor<Self>),
         stats: (FloatTensor<Self>, FloatTensor<Self>),
-        options: (f64, bool),
+        options: (f64, Act),
         dy: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
     /// The input gradient of [`Kernels::max_pool2x2`].
@@ -97,12 +107,12 @@ impl Kernels for Flex {
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
-        relu: bool,
+        act: Act,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let shape = x.shape().to_vec();
         let p = Planes::of(&shape).expect("kernels::batch_norm routes only non-empty inputs");
         let (gamma, beta) = (values(&gamma), values(&beta));
-        let affine = Affine { gamma: &gamma, beta: &beta, eps: epsilon, relu };
+        let affine = Affine { gamma: &gamma, beta: &beta, eps: epsilon, act };
         let [y, mean, var] = norm::forward(&p, &values(&x), affine);
         (tensor(y, shape), tensor(mean, vec![p.c]), tensor(var, vec![p.c]))
     }
@@ -112,6 +122,17 @@ impl Kernels for Flex {
         let p = Pool2::of(shape).expect("kernels::max_pool2d routes only poolable inputs");
         let (oh, ow) = p.out_hw();
         tensor(pool::forward(&p, &values(&x)), vec![shape[0], shape[1], oh, ow])
+    }
+
+    fn channel_affine(
+        x: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        act: Act,
+    ) -> FloatTensor<Self> {
+        let shape = x.shape().to_vec();
+        let p = Planes::of(&shape).expect("kernels::batch_norm routes only non-empty inputs");
+        tensor(norm::affine(&p, &values(&x), &values(&scale), &values(&shift), act), shape)
     }
 }
 
@@ -140,13 +161,13 @@ impl KernelGrads for Flex {
         x: FloatTensor<Self>,
         (gamma, beta): (FloatTensor<Self>, FloatTensor<Self>),
         (mean, var): (FloatTensor<Self>, FloatTensor<Self>),
-        (epsilon, relu): (f64, bool),
+        (epsilon, act): (f64, Act),
         dy: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let shape = x.shape().to_vec();
         let p = Planes::of(&shape).expect("the forward had this shape");
         let (gamma, beta, mean, var) = (values(&gamma), values(&beta), values(&mean), values(&var));
-        let affine = Affine { gamma: &gamma, beta: &beta, eps: epsilon, relu };
+        let affine = Affine { gamma: &gamma, beta: &beta, eps: epsilon, act };
         let [dx, dgamma, dbeta] = norm::backward(&p, &values(&x), affine, [&mean, &var], &values(&dy));
         (tensor(dx, shape), tensor(dgamma, vec![p.c]), tensor(dbeta, vec![p.c]))
     }
@@ -200,8 +221,8 @@ impl<B: Backend + KernelGrads> Backward<B, 1> for MaxPoolBackward {
 struct BatchNormBackward;
 
 impl<B: Backend + KernelGrads> Backward<B, 3> for BatchNormBackward {
-    /// Checkpointed x, γ, β; the batch mean and variance; ε and the ReLU flag.
-    type State = ([NodeId; 3], (B::FloatTensorPrimitive, B::FloatTensorPrimitive), (f64, bool));
+    /// Checkpointed x, γ, β; the batch mean and variance; ε and the activation.
+    type State = ([NodeId; 3], (B::FloatTensorPrimitive, B::FloatTensorPrimitive), (f64, Act));
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
         let [node_x, node_gamma, node_beta] = ops.parents;
@@ -231,6 +252,25 @@ impl<B: Backend + Kernels + KernelGrads, C: CheckpointStrategy> Kernels for Auto
         }
     }
 
+    fn channel_affine(
+        x: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        act: Act,
+    ) -> FloatTensor<Self> {
+        // Only inference, without autodiff, routes here; composed of Burn's differentiable ops
+        // all the same, so that a gradient would be right.
+        let c = scale.shape()[0];
+        let per_channel = |t| Self::float_reshape(t, Shape::from(vec![1, c, 1, 1]));
+        let y = Self::float_add(Self::float_mul(x, per_channel(scale)), per_channel(shift));
+        let dtype = y.dtype();
+        match act {
+            Act::Identity => y,
+            Act::Relu => Self::float_clamp_min(y, Scalar::new(0.0, &dtype)),
+            Act::Relu6 => Self::float_clamp(y, Scalar::new(0.0, &dtype), Scalar::new(6.0, &dtype)),
+        }
+    }
+
     fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
         match MaxPoolBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
             OpsKind::Tracked(mut prep) => {
@@ -246,36 +286,46 @@ impl<B: Backend + Kernels + KernelGrads, C: CheckpointStrategy> Kernels for Auto
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
-        relu: bool,
+        act: Act,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let parents = [x.node(), gamma.node(), beta.node()];
         match BatchNormBackward.prepare::<C>(parents).compute_bound().stateful() {
             OpsKind::Tracked(mut prep) => {
                 let ids = [prep.checkpoint(&x), prep.checkpoint(&gamma), prep.checkpoint(&beta)];
                 let (x, gamma, beta) = (x.into_primitive(), gamma.into_primitive(), beta.into_primitive());
-                let (y, mean, var) = B::batch_norm_train_fused(x, gamma, beta, epsilon, relu);
-                let state = (ids, (mean.clone(), var.clone()), (epsilon, relu));
+                let (y, mean, var) = B::batch_norm_train_fused(x, gamma, beta, epsilon, act);
+                let state = (ids, (mean.clone(), var.clone()), (epsilon, act));
                 (prep.finish(state, y), FloatTensor::<Self>::new(mean), FloatTensor::<Self>::new(var))
             }
             OpsKind::UnTracked(prep) => {
                 let (x, gamma, beta) = (x.into_primitive(), gamma.into_primitive(), beta.into_primitive());
-                let (y, mean, var) = B::batch_norm_train_fused(x, gamma, beta, epsilon, relu);
+                let (y, mean, var) = B::batch_norm_train_fused(x, gamma, beta, epsilon, act);
                 (prep.finish(y), FloatTensor::<Self>::new(mean), FloatTensor::<Self>::new(var))
             }
         }
     }
 }
 
-/// Batch norm in training mode (then a ReLU when `relu`) through the dispatch: output, batch
+/// Batch norm in training mode (then `act`) through the dispatch: output, batch
 /// mean, batch variance.
 pub(crate) fn batch_norm_dispatch(
     x: FloatTensor<Dispatch>,
     gamma: FloatTensor<Dispatch>,
     beta: FloatTensor<Dispatch>,
     epsilon: f64,
-    relu: bool,
+    act: Act,
 ) -> (FloatTensor<Dispatch>, FloatTensor<Dispatch>, FloatTensor<Dispatch>) {
-    <Dispatch as Kernels>::batch_norm_train_fused(x, gamma, beta, epsilon, relu)
+    <Dispatch as Kernels>::batch_norm_train_fused(x, gamma, beta, epsilon, act)
+}
+
+/// [`Kernels::channel_affine`] through the dispatch.
+pub(crate) fn channel_affine_dispatch(
+    x: FloatTensor<Dispatch>,
+    scale: FloatTensor<Dispatch>,
+    shift: FloatTensor<Dispatch>,
+    act: Act,
+) -> FloatTensor<Dispatch> {
+    <Dispatch as Kernels>::channel_affine(x, scale, shift, act)
 }
 
 /// 2×2 max pooling through the dispatch.

@@ -22,6 +22,7 @@ mod simd;
 
 pub(crate) use dropout::dropout;
 pub use dropout::seed_dropout;
+use norm::Act;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -109,16 +110,21 @@ pub(crate) fn conv2d_module(conv: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tens
 /// the layer not frozen) on our fused kernel where it applies, with the same running-statistics
 /// update; otherwise the layer's own.
 pub(crate) fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-    batch_norm_with(bn, x, false, OWN_KERNELS.load(Ordering::Relaxed))
+    batch_norm_with(bn, x, Act::Identity, OWN_KERNELS.load(Ordering::Relaxed))
 }
 
 /// [`batch_norm`] then a ReLU, fused into one kernel where ours apply.
 pub(crate) fn batch_norm_relu(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-    batch_norm_with(bn, x, true, OWN_KERNELS.load(Ordering::Relaxed))
+    batch_norm_with(bn, x, Act::Relu, OWN_KERNELS.load(Ordering::Relaxed))
 }
 
-/// [`batch_norm`] (then a ReLU when `relu`), on our kernel only when `own`.
-fn batch_norm_with(bn: &BatchNorm, x: Tensor<4>, relu: bool, own: bool) -> Tensor<4> {
+/// [`batch_norm`] then a ReLU6 (`clamp(0, 6)`), fused into one kernel where ours apply.
+pub(crate) fn batch_norm_relu6(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    batch_norm_with(bn, x, Act::Relu6, OWN_KERNELS.load(Ordering::Relaxed))
+}
+
+/// [`batch_norm`] then `act`, on our kernel only when `own`.
+fn batch_norm_with(bn: &BatchNorm, x: Tensor<4>, act: Act, own: bool) -> Tensor<4> {
     let device = x.device();
     let covered = own
         && device.is_autodiff()
@@ -126,12 +132,30 @@ fn batch_norm_with(bn: &BatchNorm, x: Tensor<4>, relu: bool, own: bool) -> Tenso
         && x.dtype() == DType::F32
         && on_flex(&device)
         && norm::Planes::of(&x.dims()).is_some();
+    let inference = own
+        && !device.is_autodiff()
+        && x.dtype() == DType::F32
+        && on_flex(&device)
+        && norm::Planes::of(&x.dims()).is_some();
+    if inference {
+        // The running statistics folded into a scale and shift per channel (C values), then
+        // one pass over the activations instead of Burn's four (and their allocations).
+        let var = bn.running_var.value().to_device(&device);
+        let scale = bn.gamma.val() / var.add_scalar(bn.epsilon).sqrt();
+        let shift = bn.beta.val() - bn.running_mean.value().to_device(&device) * scale.clone();
+        let (x, scale, shift) = (x.into_dispatch(), scale.into_dispatch(), shift.into_dispatch());
+        return Tensor::from_dispatch(ext::channel_affine_dispatch(x, scale, shift, act));
+    }
     if !covered {
         let y = bn.forward(x);
-        return if relu { burn::tensor::activation::relu(y) } else { y };
+        return match act {
+            Act::Identity => y,
+            Act::Relu => burn::tensor::activation::relu(y),
+            Act::Relu6 => y.clamp(0.0, 6.0),
+        };
     }
     let (gamma, beta) = (bn.gamma.val().into_dispatch(), bn.beta.val().into_dispatch());
-    let (y, mean, var) = ext::batch_norm_dispatch(x.into_dispatch(), gamma, beta, bn.epsilon, relu);
+    let (y, mean, var) = ext::batch_norm_dispatch(x.into_dispatch(), gamma, beta, bn.epsilon, act);
     let update = |state: &burn::module::RunningState<Tensor<1>>, batch: FloatTensor<Dispatch>| {
         let batch = Tensor::<1>::from_dispatch(batch).detach().mul_scalar(bn.momentum);
         let running = state.value_sync().to_device(&device).mul_scalar(1.0 - bn.momentum).add(batch);

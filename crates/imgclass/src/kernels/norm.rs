@@ -81,40 +81,107 @@ fn lane_sum2(a: &[f32], b: &[f32], g: impl Fn(f32, f32) -> f32, h: impl Fn(f32) 
 }
 
 /// `y[i] = x[i] · scale[c] + shift[c]` for every element, `c` its channel; then `max(0, y)`
-/// when `relu`.
-fn affine(p: &Planes, x: &[f32], scale: &[f32], shift: &[f32], relu: bool) -> Vec<f32> {
+/// through `act`.
+pub(crate) fn affine(p: &Planes, x: &[f32], scale: &[f32], shift: &[f32], act: Act) -> Vec<f32> {
     let write = |y: &mut [MaybeUninit<f32>]| {
         y.par_chunks_mut(p.hw).zip(x.par_chunks(p.hw)).enumerate().for_each(|(i, (y, x))| {
             let c = i % p.c;
-            affine_plane(y, x, &Gate { scale: scale[c], shift: shift[c], relu })
+            affine_plane(y, x, &Gate { scale: scale[c], shift: shift[c], act })
         })
     };
     // SAFETY: the planes cover `y`, and `affine_plane` writes every element of its plane.
     unsafe { written(x.len(), write) }
 }
 
-/// A channel's `x · scale + shift`, through a ReLU when `relu`.
+/// The activation fused after a batch norm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Act {
+    /// None.
+    Identity,
+    /// `max(0, y)`; its gradient passes where `y > 0`, as Burn's `relu`.
+    Relu,
+    /// `min(max(0, y), 6)`, as Burn's `clamp(0, 6)`: its gradient passes where `0 ≤ y ≤ 6`.
+    Relu6,
+}
+
+/// A channel's `x · scale + shift`, through `act`.
 #[derive(Debug, Clone, Copy)]
 struct Gate {
     scale: f32,
     shift: f32,
-    relu: bool,
+    act: Act,
 }
 
 impl Gate {
     /// The output for input `x`.
     #[inline(always)]
-    fn out(&self, x: f32) -> f32 {
-        let y = x * self.scale + self.shift;
-        if self.relu { y.max(0.0) } else { y }
+    fn out<A: ActFn>(&self, x: f32) -> f32 {
+        A::out(x * self.scale + self.shift)
     }
 
-    /// The output gradient `g` behind the ReLU: `g` where the pre-activation was positive.
+    /// The output gradient `g` behind the activation: `g` where it lets the gradient through.
     #[inline(always)]
-    fn pass(&self, g: f32, x: f32) -> f32 {
-        // `|`, not `||`: no branch, so the loops around it vectorize.
-        if !self.relu | (x * self.scale + self.shift > 0.0) { g } else { 0.0 }
+    fn pass<A: ActFn>(&self, g: f32, x: f32) -> f32 {
+        if A::keep(x * self.scale + self.shift) { g } else { 0.0 }
     }
+}
+
+/// An [`Act`] as a type: each loop is compiled once per activation with its test inlined (a
+/// `match` on the activation per element kept the loops from vectorizing: measured, the
+/// backward's two loops took 3× longer).
+trait ActFn {
+    /// The activation of `y`.
+    fn out(y: f32) -> f32;
+    /// Whether the gradient passes at pre-activation `y`.
+    fn keep(y: f32) -> bool;
+}
+
+struct NoAct;
+struct ReluFn;
+struct Relu6Fn;
+
+impl ActFn for NoAct {
+    #[inline(always)]
+    fn out(y: f32) -> f32 {
+        y
+    }
+    #[inline(always)]
+    fn keep(_: f32) -> bool {
+        true
+    }
+}
+
+impl ActFn for ReluFn {
+    #[inline(always)]
+    fn out(y: f32) -> f32 {
+        y.max(0.0)
+    }
+    #[inline(always)]
+    fn keep(y: f32) -> bool {
+        y > 0.0
+    }
+}
+
+impl ActFn for Relu6Fn {
+    #[inline(always)]
+    fn out(y: f32) -> f32 {
+        y.clamp(0.0, 6.0)
+    }
+    #[inline(always)]
+    fn keep(y: f32) -> bool {
+        (0.0..=6.0).contains(&y)
+    }
+}
+
+/// `$f::<A>(args)` with `A` the [`ActFn`] of `$act`.
+macro_rules! per_act {
+    ($act:expr, $f:ident($($arg:expr),*)) => {
+        match $act {
+            Act::Identity => $f::<NoAct>($($arg),*),
+            Act::Relu => $f::<ReluFn>($($arg),*),
+            Act::Relu6 => $f::<Relu6Fn>($($arg),*),
+        }
+    };
 }
 
 vectorized! {
@@ -124,9 +191,14 @@ vectorized! {
 
 #[inline(always)]
 fn affine_loops(y: &mut [MaybeUninit<f32>], x: &[f32], gate: &Gate) {
+    per_act!(gate.act, affine_with(y, x, gate))
+}
+
+#[inline(always)]
+fn affine_with<A: ActFn>(y: &mut [MaybeUninit<f32>], x: &[f32], gate: &Gate) {
     assert_eq!(y.len(), x.len());
     y.iter_mut().zip(x).for_each(|(y, x)| {
-        y.write(gate.out(*x));
+        y.write(gate.out::<A>(*x));
     });
 }
 
@@ -158,10 +230,15 @@ vectorized! {
 
 #[inline(always)]
 fn grad_sums_loops(p: &Planes, x: &[f32], dy: &[f32], c: usize, ch: &Channel) -> (f64, f64) {
+    per_act!(ch.gate.act, grad_sums_with(p, x, dy, c, ch))
+}
+
+#[inline(always)]
+fn grad_sums_with<A: ActFn>(p: &Planes, x: &[f32], dy: &[f32], c: usize, ch: &Channel) -> (f64, f64) {
     let (mut dbeta, mut dgamma) = (0.0f64, 0.0f64);
     for n in 0..p.n {
         let r = (n * p.c + c) * p.hw..(n * p.c + c + 1) * p.hw;
-        let gate = |g, x| ch.gate.pass(g, x);
+        let gate = |g, x| ch.gate.pass::<A>(g, x);
         let [b, g] = lane_sum2(&dy[r.clone()], &x[r], gate, |x| (x - ch.mean) * ch.inv_std);
         (dbeta, dgamma) = (dbeta + f64::from(b), dgamma + f64::from(g));
     }
@@ -187,10 +264,15 @@ vectorized! {
 
 #[inline(always)]
 fn input_grad_loops(dx: &mut [MaybeUninit<f32>], x: &[f32], dy: &[f32], d: &InputGrad) {
+    per_act!(d.ch.gate.act, input_grad_with(dx, x, dy, d))
+}
+
+#[inline(always)]
+fn input_grad_with<A: ActFn>(dx: &mut [MaybeUninit<f32>], x: &[f32], dy: &[f32], d: &InputGrad) {
     assert!(x.len() == dx.len() && dy.len() == dx.len());
     let ch = &d.ch;
     for ((dx, x), dy) in dx.iter_mut().zip(x).zip(dy) {
-        dx.write(d.k * (d.m * ch.gate.pass(*dy, *x) - d.dbeta - (x - ch.mean) * ch.inv_std * d.dgamma));
+        dx.write(d.k * (d.m * ch.gate.pass::<A>(*dy, *x) - d.dbeta - (x - ch.mean) * ch.inv_std * d.dgamma));
     }
 }
 
@@ -207,26 +289,26 @@ pub(crate) struct Affine<'a> {
     pub gamma: &'a [f32],
     pub beta: &'a [f32],
     pub eps: f64,
-    pub relu: bool,
+    pub act: Act,
 }
 
-/// Forward: the normalized output (through a ReLU when `a.relu`), and the batch mean and
+/// Forward: the normalized output (through `a.act`), and the batch mean and
 /// (biased) variance of each channel.
 pub(crate) fn forward(p: &Planes, x: &[f32], a: Affine) -> [Vec<f32>; 3] {
     let stats: Vec<(f32, f32)> = (0..p.c).into_par_iter().map(|c| channel_stats(p, x, c)).collect();
     let (mean, var): (Vec<f32>, Vec<f32>) = stats.into_iter().unzip();
     let (scale, shift) = scale_shift(a.gamma, a.beta, &mean, &var, a.eps);
-    [affine(p, x, &scale, &shift, a.relu), mean, var]
+    [affine(p, x, &scale, &shift, a.act), mean, var]
 }
 
 /// Backward: the gradients of `x`, `gamma` and `beta` from the output gradient `dy` and the
-/// forward's batch statistics. With `a.relu`, the gradient passes where the forward's
+/// forward's batch statistics. With an activation, the gradient passes where the forward's
 /// pre-activation (recomputed, bit for bit) was positive.
 pub(crate) fn backward(p: &Planes, x: &[f32], a: Affine, [mean, var]: [&[f32]; 2], dy: &[f32]) -> [Vec<f32>; 3] {
     let inv_std: Vec<f32> = var.iter().map(|v| (1.0 / (f64::from(*v) + a.eps).sqrt()) as f32).collect();
     let (scale, shift) = scale_shift(a.gamma, a.beta, mean, var, a.eps);
     let channel = |c: usize| Channel {
-        gate: Gate { scale: scale[c], shift: shift[c], relu: a.relu },
+        gate: Gate { scale: scale[c], shift: shift[c], act: a.act },
         mean: mean[c],
         inv_std: inv_std[c],
     };
@@ -259,7 +341,7 @@ mod tests {
     fn the_output_of_each_channel_has_mean_beta_and_standard_deviation_gamma() {
         let p = Planes { n: 3, c: 2, hw: 5 };
         let x: Vec<f32> = (0..30).map(|i| (i * i % 17) as f32 - 4.0).collect();
-        let a = Affine { gamma: &[2.0, 0.5], beta: &[1.0, -3.0], eps: 0.0, relu: false };
+        let a = Affine { gamma: &[2.0, 0.5], beta: &[1.0, -3.0], eps: 0.0, act: Act::Identity };
         let [y, mean, var] = forward(&p, &x, a);
         for (c, (g, b)) in [(2.0f32, 1.0f32), (0.5, -3.0)].into_iter().enumerate() {
             let vals: Vec<f32> = (0..3).flat_map(|n| y[(n * 2 + c) * 5..][..5].to_vec()).collect();
@@ -271,17 +353,19 @@ mod tests {
     }
 
     #[test]
-    fn the_input_gradient_matches_finite_differences_with_and_without_relu() {
-        for relu in [false, true] {
-            check_gradient(relu);
+    fn the_input_gradient_matches_finite_differences_with_and_without_an_activation() {
+        for act in [Act::Identity, Act::Relu, Act::Relu6] {
+            check_gradient(act);
         }
     }
 
-    fn check_gradient(relu: bool) {
+    fn check_gradient(act: Act) {
         let p = Planes { n: 2, c: 2, hw: 3 };
         let x: Vec<f32> = (0..12).map(|i| ((i * 7 % 11) as f32) / 3.0).collect();
         let w: Vec<f32> = (0..12).map(|i| ((i * 5 % 7) as f32) - 3.0).collect();
-        let a = Affine { gamma: &[1.5, 0.7], beta: &[0.2, -0.1], eps: 1e-5, relu };
+        // For ReLU6, a scale that sends some outputs past 6.
+        let (gamma, beta) = if act == Act::Relu6 { ([5.0, 3.0], [2.0, 1.0]) } else { ([1.5, 0.7], [0.2, -0.1]) };
+        let a = Affine { gamma: &gamma, beta: &beta, eps: 1e-5, act };
         let loss = |x: &[f32]| -> f64 {
             let [y, ..] = forward(&p, x, a);
             y.iter().zip(&w).map(|(y, w)| f64::from(y * w)).sum()
@@ -293,7 +377,7 @@ mod tests {
             up[i] += 1e-2;
             down[i] -= 1e-2;
             let numeric = (loss(&up) - loss(&down)) / 2e-2;
-            assert!((numeric - f64::from(dx[i])).abs() < 2e-2, "relu {relu}, element {i}: {numeric} vs {}", dx[i]);
+            assert!((numeric - f64::from(dx[i])).abs() < 2e-2, "{act:?}, element {i}: {numeric} vs {}", dx[i]);
         }
     }
 }

@@ -8,12 +8,13 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2dConfig;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use burn::module::{Initializer, Param};
+use burn::module::{Initializer, Param, RunningState};
 
 use burn::nn::BatchNormConfig;
 
 use burn::nn::pool::MaxPool2dConfig;
 
+use super::norm::Act;
 use super::{batch_norm_with, conv2d, conv2d_module, conv2d_with, max_pool2d_with};
 
 const TOLERANCE: f32 = 1e-4;
@@ -113,14 +114,16 @@ fn a_conv_module_gives_its_own_forward_with_bias_and_every_padding() {
 
 /// Output, gradients of input, gamma and beta, and the running mean and variance after one
 /// training-mode batch norm, with own kernels on or off.
-fn run_batch_norm(shape: [usize; 4], relu: bool, own: bool) -> [Tensor<1>; 6] {
+fn run_batch_norm(shape: [usize; 4], act: Act, own: bool) -> [Tensor<1>; 6] {
     let device = Device::flex().autodiff();
     let c = shape[1];
     let mut bn = BatchNormConfig::new(c).with_momentum(0.3).init(&device);
-    bn.gamma = Param::from_tensor(tensor([c], 7, &device).add_scalar(1.5));
+    // ReLU6 gets a scale that sends some outputs past 6.
+    let spread = if act == Act::Relu6 { 4.0 } else { 1.0 };
+    bn.gamma = Param::from_tensor(tensor([c], 7, &device).add_scalar(1.5).mul_scalar(spread));
     bn.beta = Param::from_tensor(tensor([c], 8, &device));
     let x = tensor(shape, 9, &device).mul_scalar(3.0).add_scalar(0.5).require_grad();
-    let y = batch_norm_with(&bn, x.clone(), relu, own);
+    let y = batch_norm_with(&bn, x.clone(), act, own);
     let grads = (y.clone() * tensor(shape, 10, &device)).sum().backward();
     let flat = |t: Tensor<4>| t.inner().flatten::<1>(0, 3);
     let gamma_grad = bn.gamma.grad(&grads).expect("dgamma");
@@ -136,18 +139,36 @@ fn run_batch_norm(shape: [usize; 4], relu: bool, own: bool) -> [Tensor<1>; 6] {
 }
 
 #[test]
-fn batch_norm_with_and_without_relu_equals_flex_in_output_gradients_and_running_statistics() {
+fn batch_norm_alone_and_with_relu_or_relu6_equals_flex_in_output_gradients_and_running_statistics() {
     let cases = [[4, 3, 5, 7], [1, 2, 3, 3], [64, 32, 28, 28], [2, 5, 1, 1]];
-    for (shape, relu) in cases.into_iter().flat_map(|s| [(s, false), (s, true)]) {
-        let ours = run_batch_norm(shape, relu, true);
-        let theirs = run_batch_norm(shape, relu, false);
+    let acts = [Act::Identity, Act::Relu, Act::Relu6];
+    for (shape, act) in cases.into_iter().flat_map(|s| acts.map(|a| (s, a))) {
+        let ours = run_batch_norm(shape, act, true);
+        let theirs = run_batch_norm(shape, act, false);
         let names = ["output", "dx", "dgamma", "dbeta", "running mean", "running var"];
         for ((a, b), name) in ours.into_iter().zip(theirs).zip(names) {
             // Gradient sums over 50k elements: compare relative to their size.
             let scale = b.clone().abs().max().into_scalar::<f32>().max(1.0);
             let diff = max_diff(a, b) / scale;
-            assert!(diff < TOLERANCE, "{shape:?} relu {relu} {name}: relative diff {diff}");
+            assert!(diff < TOLERANCE, "{shape:?} {act:?} {name}: relative diff {diff}");
         }
+    }
+}
+
+#[test]
+fn batch_norm_in_inference_with_each_activation_equals_flex() {
+    let device = Device::flex();
+    for act in [Act::Identity, Act::Relu, Act::Relu6] {
+        let c = 3;
+        let mut bn = BatchNormConfig::new(c).init(&device);
+        bn.gamma = Param::from_tensor(tensor([c], 7, &device).add_scalar(1.5).mul_scalar(4.0));
+        bn.beta = Param::from_tensor(tensor([c], 8, &device));
+        bn.running_mean = RunningState::new(tensor([c], 11, &device));
+        bn.running_var = RunningState::new(tensor([c], 12, &device).abs().add_scalar(0.1));
+        let x = tensor([2, c, 5, 7], 9, &device).mul_scalar(3.0);
+        let (ours, theirs) = (batch_norm_with(&bn, x.clone(), act, true), batch_norm_with(&bn, x, act, false));
+        let diff = max_diff(ours, theirs);
+        assert!(diff < TOLERANCE, "{act:?}: {diff}");
     }
 }
 

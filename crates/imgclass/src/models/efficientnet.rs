@@ -12,7 +12,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use crate::kernels::{batch_norm, conv2d_module};
+use crate::kernels::{batch_norm, batch_norm_relu6, conv2d_module};
 
 /// `(kernel, stride, expand ratio, in, out, repeats)` of Lite0's seven stages.
 const STAGES: [(usize, usize, usize, usize, usize, usize); 7] = [
@@ -53,10 +53,6 @@ fn bn(c: usize, device: &Device) -> BatchNorm {
     BatchNormConfig::new(c).with_epsilon(BN_EPS).init(device)
 }
 
-fn relu6<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    x.clamp(0.0, 6.0)
-}
-
 /// A mobile inverted bottleneck (MBConv) block without squeeze-excitation.
 #[derive(Module, Debug)]
 pub struct MbConv {
@@ -83,9 +79,9 @@ impl MbConv {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut y = x.clone();
         if let (Some(c), Some(b)) = (&self.expand_conv, &self.bn0) {
-            y = relu6(batch_norm(b, conv2d_module(c, y)));
+            y = batch_norm_relu6(b, conv2d_module(c, y));
         }
-        y = relu6(batch_norm(&self.bn1, conv2d_module(&self.depthwise_conv, y)));
+        y = batch_norm_relu6(&self.bn1, conv2d_module(&self.depthwise_conv, y));
         y = batch_norm(&self.bn2, conv2d_module(&self.project_conv, y));
         if self.residual { y + x } else { y }
     }
@@ -144,7 +140,7 @@ impl EfficientNetLite {
     /// # Shapes
     /// `[b, 3, h, w]` → `[b, 32, h/2, w/2]`
     pub fn stem(&self, x: Tensor<4>) -> Tensor<4> {
-        relu6(batch_norm(&self.bn0, conv2d_module(&self.conv_stem, x)))
+        batch_norm_relu6(&self.bn0, conv2d_module(&self.conv_stem, x))
     }
 
     /// Pooled features before the classifier.
@@ -156,7 +152,7 @@ impl EfficientNetLite {
         for block in &self.blocks {
             x = block.forward(x);
         }
-        let x = relu6(batch_norm(&self.bn1, conv2d_module(&self.conv_head, x)));
+        let x = batch_norm_relu6(&self.bn1, conv2d_module(&self.conv_head, x));
         let [b, c, _, _] = x.dims();
         x.mean_dim(3).mean_dim(2).reshape([b, c]) // global average pool
     }
