@@ -96,23 +96,27 @@ vectorized! {
 fn backward_loops(p: &Pool2, x: &[f32], dy: &[f32], dxs: &mut [f32]) {
     let (oh, ow) = p.out_hw();
     let (plane_in, plane_out) = (p.h * p.w, oh * ow);
+    // Which of its four inputs each window's maximum is, for one row of windows. Two simple
+    // passes (find, then scatter) vectorize where one pass doing both stayed scalar.
+    let mut first = vec![0u32; ow];
     for (plane, dx) in dxs.chunks_mut(plane_in).enumerate() {
         let (x, dy) = (&x[plane * plane_in..][..plane_in], &dy[plane * plane_out..][..plane_out]);
         for (oy, g) in dy.chunks_exact(ow).enumerate() {
             let (r0, r1) = (&x[2 * oy * p.w..][..2 * ow], &x[(2 * oy + 1) * p.w..][..2 * ow]);
+            for ((f, a), b) in first.iter_mut().zip(r0.chunks_exact(2)).zip(r1.chunks_exact(2)) {
+                // The first maximum in row-major order: later ones must be strictly larger.
+                let (mut best, mut at) = (a[0], 0);
+                (best, at) = if a[1] > best { (a[1], 1) } else { (best, at) };
+                (best, at) = if b[0] > best { (b[0], 2) } else { (best, at) };
+                *f = if b[1] > best { 3 } else { at };
+            }
             let (d0, d1) = dx[2 * oy * p.w..].split_at_mut(p.w);
-            let (d0, d1) = (&mut d0[..2 * ow], &mut d1[..2 * ow]);
-            for (j, g) in g.iter().enumerate() {
-                let (a0, a1, b0, b1) = (r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]);
-                let m = max2(max2(a0, a1), max2(b0, b1));
-                // The first of the four in row-major order equal to the maximum.
-                let (e0, e1, e2) = (a0 == m, a1 == m, b0 == m);
-                let (t0, t1, t2) = (e0, e1 & !e0, e2 & !e0 & !e1);
-                let t3 = !(e0 | e1 | e2);
-                d0[2 * j] = if t0 { *g } else { 0.0 };
-                d0[2 * j + 1] = if t1 { *g } else { 0.0 };
-                d1[2 * j] = if t2 { *g } else { 0.0 };
-                d1[2 * j + 1] = if t3 { *g } else { 0.0 };
+            let rows = d0[..2 * ow].chunks_exact_mut(2).zip(d1[..2 * ow].chunks_exact_mut(2));
+            for (((d0, d1), f), g) in rows.zip(&first).zip(g) {
+                d0[0] = if *f == 0 { *g } else { 0.0 };
+                d0[1] = if *f == 1 { *g } else { 0.0 };
+                d1[0] = if *f == 2 { *g } else { 0.0 };
+                d1[1] = if *f == 3 { *g } else { 0.0 };
             }
         }
     }
