@@ -48,8 +48,9 @@ pub(crate) fn as_uninit(values: &mut [f32]) -> &mut [MaybeUninit<f32>] {
     unsafe { &mut *(values as *mut [f32] as *mut [MaybeUninit<f32>]) }
 }
 
-/// The instruction sets the closures are compiled for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The instruction sets the loops are compiled for, from the most capable to the least (so a
+/// level a CPU supports compares `>=` to the one it was detected at).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Level {
     /// AVX-512 F/BW/DQ/VL (16 lanes of f32; 64-bit integer multiplies for the dropout hash).
     Avx512,
@@ -60,8 +61,52 @@ pub(crate) enum Level {
 }
 
 pub(crate) fn level() -> Level {
+    #[cfg(test)]
+    if let Some(forced) = forced::get() {
+        return forced;
+    }
+    detected()
+}
+
+/// What the CPU supports, read once.
+pub(crate) fn detected() -> Level {
     static LEVEL: OnceLock<Level> = OnceLock::new();
     *LEVEL.get_or_init(detect)
+}
+
+/// Tests run the kernels at each level the CPU supports, to compare them bit for bit.
+#[cfg(test)]
+pub(crate) mod forced {
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    use super::Level;
+
+    static FORCED: AtomicU8 = AtomicU8::new(0);
+
+    pub(crate) fn get() -> Option<Level> {
+        match FORCED.load(Ordering::Relaxed) {
+            1 => Some(Level::Avx512),
+            2 => Some(Level::Avx2),
+            3 => Some(Level::Baseline),
+            _ => None,
+        }
+    }
+
+    /// Runs the kernels at `level` (which the CPU must support) until [`clear`]; for the whole
+    /// process, so only for comparisons whose results every level must match anyway.
+    pub(crate) fn set(level: Level) {
+        assert!(level >= super::detected(), "{level:?} is not supported by this CPU");
+        let code = match level {
+            Level::Avx512 => 1,
+            Level::Avx2 => 2,
+            Level::Baseline => 3,
+        };
+        FORCED.store(code, Ordering::Relaxed);
+    }
+
+    pub(crate) fn clear() {
+        FORCED.store(0, Ordering::Relaxed);
+    }
 }
 
 #[cfg(target_arch = "x86_64")]

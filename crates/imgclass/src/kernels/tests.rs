@@ -192,3 +192,50 @@ fn max_pooling_and_its_gradient_equal_flex_with_ties_and_odd_sizes() {
         assert_eq!(max_diff(dx1, dx2), 0.0, "{shape:?} gradient");
     }
 }
+
+#[test]
+fn every_instruction_set_the_cpu_has_gives_the_baseline_results_bit_for_bit() {
+    use super::simd::{Level, detected, forced};
+    use super::{cols::Geometry, conv, norm, pool};
+
+    let vals = |n: usize, seed: u32| -> Vec<f32> {
+        (0..n as u32).map(|i| ((i.wrapping_mul(2654435761) ^ seed) % 2001) as f32 / 1000.5 - 1.0).collect()
+    };
+    let run = || {
+        let options = ConvOptions::new_with_padding([1, 1], [(1, 1), (1, 1)], [1, 1], 1);
+        let g = Geometry::covered([3, 4, 9, 7], [5, 4, 3, 3], &options).expect("covered");
+        let (x, w, dy) = (vals(3 * 4 * 63, 1), vals(5 * 4 * 9, 2), vals(3 * 5 * 63, 3));
+        let p = norm::Planes::of(&[3, 5, 9, 7]).expect("planes");
+        let affine = norm::Affine { gamma: &[1.5, 0.5, 2.0, 1.0, 4.0], beta: &[0.1; 5], eps: 1e-5, act: Act::Relu6 };
+        let [y, mean, var] = norm::forward(&p, &dy, affine);
+        let [dx, dgamma, dbeta] = norm::backward(&p, &dy, affine, [&mean, &var], &y);
+        let pooling = pool::Pool2::of([3, 5, 9, 7]).expect("poolable");
+        let pooled = pool::forward(&pooling, &y);
+        let pool_grad = pool::backward(&pooling, &y, &vals(pooled.len(), 4));
+        [
+            conv::forward(&g, &x, &w),
+            conv::backward_x(&g, &w, &dy),
+            conv::backward_w(&g, &x, &dy),
+            y,
+            dx,
+            dgamma,
+            dbeta,
+            pooled,
+            pool_grad,
+        ]
+    };
+    forced::set(Level::Baseline);
+    let baseline = run();
+    for level in [Level::Avx2, Level::Avx512] {
+        if level >= detected() {
+            forced::set(level);
+            let results = run();
+            forced::clear();
+            for (i, (a, b)) in results.iter().zip(&baseline).enumerate() {
+                let same = a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{level:?}: result {i} differs from the baseline build's");
+            }
+        }
+    }
+    forced::clear();
+}
