@@ -68,6 +68,12 @@ impl Geometry {
         oh * ow
     }
 
+    /// A stride-1 convolution whose output is as wide as its input ("same" padding): each row
+    /// of its column matrix is the image plane shifted by the tap's offset.
+    fn rows_are_shifts(&self) -> bool {
+        self.stride == [1, 1] && self.out_hw().1 == self.w
+    }
+
     /// A 1×1 stride-1 unpadded convolution: an image is its own column matrix.
     pub(super) fn pointwise(&self) -> bool {
         self.kh == 1 && self.kw == 1 && self.stride == [1, 1] && self.pad_begin == [0, 0] && self.pad_end == [0, 0]
@@ -124,7 +130,7 @@ fn im2col_loops(g: &Geometry, x: &[f32], cols: &mut [f32]) {
         for ki in 0..g.kh {
             for kj in 0..g.kw {
                 let row = &mut cols[((c * g.kh + ki) * g.kw + kj) * p..][..p];
-                if g.stride == [1, 1] && ow == g.w {
+                if g.rows_are_shifts() {
                     shifted_plane(g, plane, ki, kj, row);
                     continue;
                 }
@@ -229,7 +235,7 @@ fn col2im_loops(g: &Geometry, cols: &mut [f32], dx: &mut [MaybeUninit<f32>]) {
         for ki in 0..g.kh {
             for kj in 0..g.kw {
                 let row = &mut cols[((c * g.kh + ki) * g.kw + kj) * p..][..p];
-                if g.stride == [1, 1] && ow == g.w {
+                if g.rows_are_shifts() {
                     shifted_add(g, row, ki, kj, plane);
                     continue;
                 }

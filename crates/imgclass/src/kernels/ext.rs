@@ -36,13 +36,15 @@ pub trait Kernels: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
     /// 2×2 max pooling with stride 2, no padding, floor mode (f32).
     fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self>;
-    /// `x · scale[c] + shift[c]` over dim 1 (f32), then `act`: a batch norm in inference mode,
-    /// its statistics folded into one scale and shift per channel.
-    fn channel_affine(
+    /// Batch norm in inference mode over dim 1 (f32) with the running `mean` and `var`, then
+    /// the activation `act`. (Tensors one by one: the extension macro does not unpack tuples.)
+    fn batch_norm_eval_fused(
         x: FloatTensor<Self>,
-        scale: FloatTensor<Self>,
-        shift: FloatTensor<Self>,
-        act: Act,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        options: (f64, Act),
     ) -> FloatTensor<Self>;
 }
 
@@ -124,15 +126,19 @@ impl Kernels for Flex {
         tensor(pool::forward(&p, &values(&x)), vec![shape[0], shape[1], oh, ow])
     }
 
-    fn channel_affine(
+    fn batch_norm_eval_fused(
         x: FloatTensor<Self>,
-        scale: FloatTensor<Self>,
-        shift: FloatTensor<Self>,
-        act: Act,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        (epsilon, act): (f64, Act),
     ) -> FloatTensor<Self> {
         let shape = x.shape().to_vec();
         let p = Planes::of(&shape).expect("kernels::batch_norm routes only non-empty inputs");
-        tensor(norm::affine(&p, &values(&x), &values(&scale), &values(&shift), act), shape)
+        let (gamma, beta, mean, var) = (values(&gamma), values(&beta), values(&mean), values(&var));
+        let affine = Affine { gamma: &gamma, beta: &beta, eps: epsilon, act };
+        tensor(norm::normalize(&p, &values(&x), affine, [&mean, &var]), shape)
     }
 }
 
@@ -252,18 +258,24 @@ impl<B: Backend + Kernels + KernelGrads, C: CheckpointStrategy> Kernels for Auto
         }
     }
 
-    fn channel_affine(
+    fn batch_norm_eval_fused(
         x: FloatTensor<Self>,
-        scale: FloatTensor<Self>,
-        shift: FloatTensor<Self>,
-        act: Act,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        (epsilon, act): (f64, Act),
     ) -> FloatTensor<Self> {
         // Only inference, without autodiff, routes here; composed of Burn's differentiable ops
-        // all the same, so that a gradient would be right.
-        let c = scale.shape()[0];
+        // all the same, so that a gradient would be right: y = x · scale + (β − mean · scale),
+        // scale = γ / √(var + ε).
+        let c = gamma.shape()[0];
         let per_channel = |t| Self::float_reshape(t, Shape::from(vec![1, c, 1, 1]));
+        let dtype = x.dtype();
+        let std = Self::float_sqrt(Self::float_add_scalar(var, Scalar::new(epsilon, &dtype)));
+        let scale = Self::float_div(gamma, std);
+        let shift = Self::float_sub(beta, Self::float_mul(mean, scale.clone()));
         let y = Self::float_add(Self::float_mul(x, per_channel(scale)), per_channel(shift));
-        let dtype = y.dtype();
         match act {
             Act::Identity => y,
             Act::Relu => Self::float_clamp_min(y, Scalar::new(0.0, &dtype)),
@@ -318,14 +330,14 @@ pub(crate) fn batch_norm_dispatch(
     <Dispatch as Kernels>::batch_norm_train_fused(x, gamma, beta, epsilon, act)
 }
 
-/// [`Kernels::channel_affine`] through the dispatch.
-pub(crate) fn channel_affine_dispatch(
+/// Batch norm in inference mode (then `act`) through the dispatch.
+pub(crate) fn batch_norm_eval_dispatch(
     x: FloatTensor<Dispatch>,
-    scale: FloatTensor<Dispatch>,
-    shift: FloatTensor<Dispatch>,
-    act: Act,
+    (gamma, beta): (FloatTensor<Dispatch>, FloatTensor<Dispatch>),
+    (mean, var): (FloatTensor<Dispatch>, FloatTensor<Dispatch>),
+    options: (f64, Act),
 ) -> FloatTensor<Dispatch> {
-    <Dispatch as Kernels>::channel_affine(x, scale, shift, act)
+    <Dispatch as Kernels>::batch_norm_eval_fused(x, gamma, beta, mean, var, options)
 }
 
 /// 2×2 max pooling through the dispatch.

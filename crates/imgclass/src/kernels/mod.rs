@@ -126,27 +126,18 @@ pub(crate) fn batch_norm_relu6(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
 /// [`batch_norm`] then `act`, on our kernel only when `own`.
 fn batch_norm_with(bn: &BatchNorm, x: Tensor<4>, act: Act, own: bool) -> Tensor<4> {
     let device = x.device();
-    let covered = own
-        && device.is_autodiff()
-        && bn.training.is_enabled()
-        && x.dtype() == DType::F32
-        && on_flex(&device)
-        && norm::Planes::of(&x.dims()).is_some();
-    let inference = own
-        && !device.is_autodiff()
-        && x.dtype() == DType::F32
-        && on_flex(&device)
-        && norm::Planes::of(&x.dims()).is_some();
-    if inference {
-        // The running statistics folded into a scale and shift per channel (C values), then
-        // one pass over the activations instead of Burn's four (and their allocations).
-        let var = bn.running_var.value().to_device(&device);
-        let scale = bn.gamma.val() / var.add_scalar(bn.epsilon).sqrt();
-        let shift = bn.beta.val() - bn.running_mean.value().to_device(&device) * scale.clone();
-        let (x, scale, shift) = (x.into_dispatch(), scale.into_dispatch(), shift.into_dispatch());
-        return Tensor::from_dispatch(ext::channel_affine_dispatch(x, scale, shift, act));
+    let ours = own && x.dtype() == DType::F32 && on_flex(&device) && norm::Planes::of(&x.dims()).is_some();
+    let affine = || (bn.gamma.val().into_dispatch(), bn.beta.val().into_dispatch());
+    if ours && !device.is_autodiff() {
+        // Inference (as Burn's `BatchNorm` chooses it): one pass over the activations with the
+        // running statistics, instead of Burn's four (and their allocations).
+        let stat = |s: &burn::module::RunningState<Tensor<1>>| s.value().to_device(&device).into_dispatch();
+        let stats = (stat(&bn.running_mean), stat(&bn.running_var));
+        let y = ext::batch_norm_eval_dispatch(x.into_dispatch(), affine(), stats, (bn.epsilon, act));
+        return Tensor::from_dispatch(y);
     }
-    if !covered {
+    // Training, on an autodiff device with the layer not frozen (as Burn's `BatchNorm`).
+    if !(ours && device.is_autodiff() && bn.training.is_enabled()) {
         let y = bn.forward(x);
         return match act {
             Act::Identity => y,
@@ -154,7 +145,7 @@ fn batch_norm_with(bn: &BatchNorm, x: Tensor<4>, act: Act, own: bool) -> Tensor<
             Act::Relu6 => y.clamp(0.0, 6.0),
         };
     }
-    let (gamma, beta) = (bn.gamma.val().into_dispatch(), bn.beta.val().into_dispatch());
+    let (gamma, beta) = affine();
     let (y, mean, var) = ext::batch_norm_dispatch(x.into_dispatch(), gamma, beta, bn.epsilon, act);
     let update = |state: &burn::module::RunningState<Tensor<1>>, batch: FloatTensor<Dispatch>| {
         let batch = Tensor::<1>::from_dispatch(batch).detach().mul_scalar(bn.momentum);

@@ -82,7 +82,7 @@ fn lane_sum2(a: &[f32], b: &[f32], g: impl Fn(f32, f32) -> f32, h: impl Fn(f32) 
 
 /// `y[i] = x[i] · scale[c] + shift[c]` for every element, `c` its channel; then `max(0, y)`
 /// through `act`.
-pub(crate) fn affine(p: &Planes, x: &[f32], scale: &[f32], shift: &[f32], act: Act) -> Vec<f32> {
+fn affine(p: &Planes, x: &[f32], scale: &[f32], shift: &[f32], act: Act) -> Vec<f32> {
     let write = |y: &mut [MaybeUninit<f32>]| {
         y.par_chunks_mut(p.hw).zip(x.par_chunks(p.hw)).enumerate().for_each(|(i, (y, x))| {
             let c = i % p.c;
@@ -283,7 +283,7 @@ fn scale_shift(gamma: &[f32], beta: &[f32], mean: &[f32], var: &[f32], eps: f64)
     (scale, shift)
 }
 
-/// The affine parameters of a batch norm, and whether a ReLU follows it.
+/// The affine parameters of a batch norm, and the activation that follows it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Affine<'a> {
     pub gamma: &'a [f32],
@@ -297,8 +297,15 @@ pub(crate) struct Affine<'a> {
 pub(crate) fn forward(p: &Planes, x: &[f32], a: Affine) -> [Vec<f32>; 3] {
     let stats: Vec<(f32, f32)> = (0..p.c).into_par_iter().map(|c| channel_stats(p, x, c)).collect();
     let (mean, var): (Vec<f32>, Vec<f32>) = stats.into_iter().unzip();
-    let (scale, shift) = scale_shift(a.gamma, a.beta, &mean, &var, a.eps);
-    [affine(p, x, &scale, &shift, a.act), mean, var]
+    [normalize(p, x, a, [&mean, &var]), mean, var]
+}
+
+/// `x` normalized with the given statistics (the batch's in training, the running ones in
+/// inference), through `a.act`: one pass, the statistics folded into a scale and shift per
+/// channel.
+pub(crate) fn normalize(p: &Planes, x: &[f32], a: Affine, [mean, var]: [&[f32]; 2]) -> Vec<f32> {
+    let (scale, shift) = scale_shift(a.gamma, a.beta, mean, var, a.eps);
+    affine(p, x, &scale, &shift, a.act)
 }
 
 /// Backward: the gradients of `x`, `gamma` and `beta` from the output gradient `dy` and the
