@@ -25,15 +25,21 @@ pub(crate) struct Geometry {
     /// Padding before (top, left) and after (bottom, right).
     pub pad_begin: [usize; 2],
     pub pad_end: [usize; 2],
+    /// One filter per channel (groups = `c_in` = `c_out`, weights `[C, 1, kh, kw]`), computed
+    /// by `depthwise`; otherwise groups 1, computed by `conv`.
+    pub depthwise: bool,
 }
 
 impl Geometry {
-    /// The geometry of `x` `[N, C, H, W]` convolved with `w` `[C_out, C, kh, kw]`, when these
-    /// kernels cover it (f32 is checked by the caller): groups 1, dilation 1, output not empty.
+    /// The geometry of `x` `[N, C, H, W]` convolved with `w` `[C_out, C / groups, kh, kw]`,
+    /// when these kernels cover it (f32 is checked by the caller): groups 1 or depthwise
+    /// (groups = `C` = `C_out`), dilation 1, output not empty.
     pub fn covered(x: [usize; 4], w: [usize; 4], options: &ConvOptions<2>) -> Option<Geometry> {
         let [batch, c_in, h, wd] = x;
         let [c_out, wc, kh, kw] = w;
-        let plain = options.groups == 1 && options.dilation == [1, 1] && wc == c_in;
+        let dense = options.groups == 1 && wc == c_in;
+        let depthwise = !dense && options.groups == c_in && c_out == c_in && wc == 1;
+        let plain = (dense || depthwise) && options.dilation == [1, 1];
         let g = Geometry {
             batch,
             c_in,
@@ -45,6 +51,7 @@ impl Geometry {
             stride: options.stride,
             pad_begin: options.padding_begin(),
             pad_end: options.padding_end(),
+            depthwise,
         };
         let fits = h + g.pad_begin[0] + g.pad_end[0] >= kh && wd + g.pad_begin[1] + g.pad_end[1] >= kw;
         (plain && fits && batch * c_in * h * wd * c_out * kh * kw > 0).then_some(g)

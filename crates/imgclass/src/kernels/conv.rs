@@ -1,5 +1,5 @@
 //! 2-D convolution on the CPU in NCHW, f32, groups 1, dilation 1: forward, input gradient and
-//! weight gradient, each as one matrix product per image (im2col, Chellapilla et al. 2006) on
+//! weight gradient (depthwise convolutions go to `depthwise`), each as one matrix product per image (im2col, Chellapilla et al. 2006) on
 //! the `gemm` crate's kernels (AVX2/AVX-512 chosen at run time).
 //!
 //! Tensors stay in NCHW from layer to layer: an image's columns are `K × P` (`K = C_in·k_h·k_w`,
@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 pub(crate) use super::cols::Geometry;
 use super::cols::{col2im, im2col};
+use super::depthwise;
 use super::simd::{as_uninit, written};
 
 /// Where a matrix product goes: over storage whose values are not read (it may hold none
@@ -68,6 +69,9 @@ fn matmul([m, n, k]: [usize; 3], dst: Dst, lhs: (&[f32], isize, isize), rhs: (&[
 
 /// Forward: `x` `[N, C_in, H, W]`, `w` `[C_out, C_in, kh, kw]` → `[N, C_out, H_out, W_out]`.
 pub(crate) fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
+    if g.depthwise {
+        return depthwise::forward(g, x, w);
+    }
     let (k, p) = (g.k(), g.p());
     let group = g.group();
     let write = |out: &mut [MaybeUninit<f32>]| {
@@ -92,6 +96,9 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
 
 /// Input gradient: `dy` `[N, C_out, H_out, W_out]` → `[N, C_in, H, W]`.
 pub(crate) fn backward_x(g: &Geometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
+    if g.depthwise {
+        return depthwise::backward_x(g, w, dy);
+    }
     let (k, p) = (g.k(), g.p());
     let group = g.group();
     let write = |dx: &mut [MaybeUninit<f32>]| {
@@ -118,6 +125,9 @@ pub(crate) fn backward_x(g: &Geometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
 /// Weight gradient: `Σ_n dy[n] (C_out × P) · cols[n]ᵀ (P × K)` → `[C_out, C_in, kh, kw]`,
 /// computed transposed and transposed back once.
 pub(crate) fn backward_w(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    if g.depthwise {
+        return depthwise::backward_w(g, x, dy);
+    }
     let (k, p) = (g.k(), g.p());
     let group = g.group();
     let partials: Vec<Vec<f32>> = (0..g.batch.div_ceil(group))
@@ -227,6 +237,10 @@ mod tests {
     fn grouped_dilated_or_mismatched_convolutions_are_left_to_flex() {
         let grouped = ConvOptions::new([1, 1], [1, 1], [1, 1], 2);
         assert!(Geometry::covered([1, 4, 5, 5], [4, 2, 3, 3], &grouped).is_none());
+        let multiplier = ConvOptions::new([1, 1], [1, 1], [1, 1], 4);
+        assert!(Geometry::covered([1, 4, 5, 5], [8, 1, 3, 3], &multiplier).is_none(), "two filters per channel");
+        let depthwise = Geometry::covered([1, 4, 5, 5], [4, 1, 3, 3], &multiplier);
+        assert!(depthwise.is_some_and(|g| g.depthwise));
         let dilated = ConvOptions::new([1, 1], [1, 1], [2, 2], 1);
         assert!(Geometry::covered([1, 4, 5, 5], [4, 4, 3, 3], &dilated).is_none());
         let plain = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);

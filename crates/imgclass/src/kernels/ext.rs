@@ -23,7 +23,8 @@ use super::pool::{self, Pool2};
 /// The ops imgclass computes with its own kernels.
 #[backend_extension(Flex, Autodiff)]
 pub trait Kernels: Backend {
-    /// 2-D convolution without bias (f32, groups 1, dilation 1: see [`Geometry::covered`]).
+    /// 2-D convolution without bias (f32, groups 1 or depthwise, dilation 1: see
+    /// [`Geometry::covered`]).
     fn conv2d_nb(x: FloatTensor<Self>, w: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self>;
     /// Batch norm in training mode over dim 1 (f32), then the activation `act`: the output, the
     /// batch mean and variance.

@@ -1,10 +1,12 @@
 //! imgclass's own CPU kernels for the layers that dominate training time, plugged into Burn's
 //! `flex` backend through its backend extension. Models call the functions here instead of
 //! Burn's; each sends the shapes its kernels cover, on the flex device, to them, and everything
-//! else (other devices, other dtypes, grouped or dilated convolutions) to Burn's own op, so a
-//! model gives the same results on every device and its parameters keep Burn's names.
+//! else (other devices, other dtypes, dilated convolutions, grouped ones other than depthwise)
+//! to Burn's own op, so a model gives the same results on every device and its parameters keep
+//! Burn's names.
 //!
 //! - `cols` — convolutions' column matrices: im2col and its adjoint col2im
+//! - `depthwise` — depthwise 2-D convolution (one filter per channel), direct, NCHW
 //! - `conv` — 2-D convolution: forward, input and weight gradients (im2col + `gemm`, NCHW)
 //! - `norm` — batch norm in training mode: statistics, output and gradients in a few passes
 //! - `pool` — 2×2 max pooling with stride 2, forward and gradient
@@ -14,6 +16,7 @@
 
 mod cols;
 mod conv;
+mod depthwise;
 mod dropout;
 mod ext;
 mod norm;

@@ -78,13 +78,36 @@ fn the_kernels_can_fail_a_parity_check() {
 }
 
 #[test]
-fn depthwise_and_dilated_convolutions_fall_back_to_flex() {
+fn depthwise_convolutions_and_both_gradients_equal_flex() {
+    // EfficientNet's: 3×3 and 5×5, stride 1 and 2 with TF "SAME" (more padding after), odd
+    // sizes, batch 1; channel counts that do not fill a vector.
+    type Case = ([usize; 4], usize, usize, [(usize, usize); 2]);
+    let cases: [Case; 6] = [
+        ([2, 5, 7, 9], 3, 1, [(1, 1), (1, 1)]),
+        ([1, 3, 9, 9], 3, 2, [(0, 1), (0, 1)]),
+        ([2, 4, 11, 8], 5, 2, [(1, 2), (1, 2)]),
+        ([3, 6, 14, 14], 5, 1, [(2, 2), (2, 2)]),
+        ([1, 2, 6, 5], 3, 3, [(0, 0), (2, 1)]),
+        ([2, 3, 4, 4], 3, 1, [(0, 0), (0, 0)]),
+    ];
+    for (x, k, s, pad) in cases {
+        let options = ConvOptions::new_with_padding([s, s], pad, [1, 1], x[1]);
+        let w = [x[1], 1, k, k];
+        let [o1, dx1, dw1] = run(x, w, &options, true);
+        let [o2, dx2, dw2] = run(x, w, &options, false);
+        let diffs = [max_diff(o1, o2), max_diff(dx1, dx2), max_diff(dw1, dw2)];
+        assert!(diffs.iter().all(|d| *d < TOLERANCE), "{x:?} {w:?} stride {s} {pad:?}: {diffs:?}");
+    }
+}
+
+#[test]
+fn grouped_and_dilated_convolutions_fall_back_to_flex() {
     let device = Device::flex().autodiff();
     let x = tensor([2, 4, 9, 9], 1, &device);
-    let depthwise = ConvOptions::new([2, 2], [1, 1], [1, 1], 4);
-    let w = tensor([4, 1, 3, 3], 2, &device);
-    let ours = conv2d(x.clone(), w.clone(), None, depthwise.clone());
-    assert_eq!(max_diff(ours, burn::tensor::module::conv2d(x.clone(), w, None, depthwise)), 0.0);
+    let grouped = ConvOptions::new([2, 2], [1, 1], [1, 1], 2);
+    let w = tensor([4, 2, 3, 3], 2, &device);
+    let ours = conv2d(x.clone(), w.clone(), None, grouped.clone());
+    assert_eq!(max_diff(ours, burn::tensor::module::conv2d(x.clone(), w, None, grouped)), 0.0);
     let dilated = ConvOptions::new([1, 1], [2, 2], [2, 2], 1);
     let w = tensor([3, 4, 3, 3], 2, &device);
     let ours = conv2d(x.clone(), w.clone(), None, dilated.clone());
@@ -212,6 +235,9 @@ fn every_instruction_set_the_cpu_has_gives_the_baseline_results_bit_for_bit() {
         let pooling = pool::Pool2::of([3, 5, 9, 7]).expect("poolable");
         let pooled = pool::forward(&pooling, &y);
         let pool_grad = pool::backward(&pooling, &y, &vals(pooled.len(), 4));
+        let depthwise = ConvOptions::new_with_padding([2, 2], [(1, 2), (1, 2)], [1, 1], 4);
+        let d = Geometry::covered([3, 4, 9, 7], [4, 1, 5, 5], &depthwise).expect("depthwise");
+        let (dw, dy_d) = (vals(4 * 25, 5), vals(3 * 4 * d.p(), 6));
         [
             conv::forward(&g, &x, &w),
             conv::backward_x(&g, &w, &dy),
@@ -222,6 +248,9 @@ fn every_instruction_set_the_cpu_has_gives_the_baseline_results_bit_for_bit() {
             dbeta,
             pooled,
             pool_grad,
+            conv::forward(&d, &x, &dw),
+            conv::backward_x(&d, &dw, &dy_d),
+            conv::backward_w(&d, &x, &dy_d),
         ]
     };
     forced::set(Level::Baseline);
