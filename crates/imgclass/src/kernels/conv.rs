@@ -17,7 +17,8 @@ use rayon::prelude::*;
 pub(crate) use super::cols::Geometry;
 use super::cols::{col2im, im2col};
 use super::depthwise;
-use super::simd::{as_uninit, written};
+use super::norm::{Post, shift_act};
+use super::simd::{as_uninit, assume_written, written};
 
 /// Where a matrix product goes: over storage whose values are not read (it may hold none
 /// yet), or added to values already there.
@@ -67,10 +68,11 @@ fn matmul([m, n, k]: [usize; 3], dst: Dst, lhs: (&[f32], isize, isize), rhs: (&[
     }
 }
 
-/// Forward: `x` `[N, C_in, H, W]`, `w` `[C_out, C_in, kh, kw]` → `[N, C_out, H_out, W_out]`.
-pub(crate) fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
+/// Forward: `x` `[N, C_in, H, W]`, `w` `[C_out, C_in, kh, kw]` → `[N, C_out, H_out, W_out]`,
+/// then `post`.
+pub(crate) fn forward(g: &Geometry, x: &[f32], w: &[f32], post: Post) -> Vec<f32> {
     if g.depthwise {
-        return depthwise::forward(g, x, w);
+        return depthwise::forward(g, x, w, post);
     }
     let (k, p) = (g.k(), g.p());
     let group = g.group();
@@ -86,6 +88,13 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
                     &cols
                 };
                 matmul([g.c_out, p, k], Dst::Overwrite(out), (w, 1, k as isize), (cols, 1, p as isize));
+                if let Some((shift, act)) = post {
+                    // SAFETY: the product wrote all `C_out × P` values of the image.
+                    let out = unsafe { assume_written(out) };
+                    for (plane, &shift) in out.chunks_exact_mut(p).zip(shift) {
+                        shift_act(plane, shift, act);
+                    }
+                }
             }
         })
     };
@@ -227,7 +236,7 @@ mod tests {
         for (x, w, s, pad) in cases {
             let g = geometry(x, w, s, pad);
             let (xs, ws) = (values(x.iter().product(), 1), values(w.iter().product(), 2));
-            let (ours, want) = (forward(&g, &xs, &ws), naive(&g, &xs, &ws));
+            let (ours, want) = (forward(&g, &xs, &ws, None), naive(&g, &xs, &ws));
             let diff = ours.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
             assert!(diff < 1e-4, "{x:?} {w:?} stride {s} {pad:?}: diff {diff}");
         }

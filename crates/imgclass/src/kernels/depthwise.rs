@@ -17,7 +17,8 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::cols::Geometry;
-use super::simd::{vectorized, written};
+use super::norm::{Post, shift_act};
+use super::simd::{assume_written, vectorized, written};
 
 /// Outputs computed per step of the forward and input-gradient loops, kept in registers
 /// across the taps (4 AVX-512 vectors).
@@ -158,12 +159,21 @@ fn forward_loops(g: &Geometry, x: &[f32], w: &[f32], first: usize, out: &mut [Ma
     }
 }
 
-/// Forward: `x` `[N, C, H, W]`, `w` `[C, 1, kh, kw]` → `[N, C, H_out, W_out]`.
-pub(crate) fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
+/// Forward: `x` `[N, C, H, W]`, `w` `[C, 1, kh, kw]` → `[N, C, H_out, W_out]`, then `post`.
+pub(crate) fn forward(g: &Geometry, x: &[f32], w: &[f32], post: Post) -> Vec<f32> {
     let planes = g.batch * g.c_in;
     let run = run_len(planes);
     let write = |out: &mut [MaybeUninit<f32>]| {
-        out.par_chunks_mut(run * g.p()).enumerate().for_each(|(t, out)| forward_run(g, x, w, t * run, out));
+        out.par_chunks_mut(run * g.p()).enumerate().for_each(|(t, out)| {
+            forward_run(g, x, w, t * run, out);
+            if let Some((shift, act)) = post {
+                // SAFETY: `forward_run` wrote every value of its planes.
+                let out = unsafe { assume_written(out) };
+                for (i, plane) in out.chunks_exact_mut(g.p()).enumerate() {
+                    shift_act(plane, shift[(t * run + i) % g.c_in], act);
+                }
+            }
+        });
     };
     // SAFETY: the runs cover the buffer, and each output row is copied whole from `wide`.
     unsafe { written(planes * g.p(), write) }
@@ -339,7 +349,7 @@ mod tests {
             let options = ConvOptions::new_with_padding([s, s], pad, [1, 1], x[1]);
             let g = Geometry::covered(x, [x[1], 1, k, k], &options).expect("depthwise is covered");
             let (xs, ws) = (values(x.iter().product(), 1), values(x[1] * k * k, 2));
-            let (ours, want) = (forward(&g, &xs, &ws), naive(&g, &xs, &ws));
+            let (ours, want) = (forward(&g, &xs, &ws, None), naive(&g, &xs, &ws));
             let diff = ours.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
             assert!(diff < 1e-5, "{x:?} k {k} stride {s} {pad:?}: diff {diff}");
         }

@@ -1,20 +1,13 @@
 //! The kernels plugged into Burn through its backend extension (`#[backend_extension]`): one
-//! op trait, its `Flex` implementation (our CPU kernels), and its `Autodiff` implementation
-//! (records the op and supplies the hand-written backward). Callers go through
-//! [`super::conv2d`], which sends only covered shapes on the flex device here.
+//! op trait and its `Flex` implementation (our CPU kernels); the `Autodiff` implementation,
+//! which records the ops with their hand-written backward, is in `autodiff`. Callers go
+//! through the functions of [`super`], which send only covered shapes on the flex device here.
 
-use burn::backend::Scalar;
 use burn::backend::TensorMetadata;
 use burn::backend::ops::ConvOptions;
-use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
+use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{Shape, TensorData};
-use burn_autodiff::NodeId;
-use burn_autodiff::checkpoint::base::Checkpointer;
-use burn_autodiff::checkpoint::strategy::CheckpointStrategy;
-use burn_autodiff::grads::Gradients;
-use burn_autodiff::ops::{Backward, Ops, OpsKind};
 
 use super::conv::{self, Geometry};
 use super::norm::{self, Act, Affine, Planes};
@@ -46,6 +39,15 @@ pub trait Kernels: Backend {
         mean: FloatTensor<Self>,
         var: FloatTensor<Self>,
         options: (f64, Act),
+    ) -> FloatTensor<Self>;
+    /// Inference: a convolution without bias (as [`Kernels::conv2d_nb`]), then `+ shift` per
+    /// output channel and the activation, applied as each image's output is written — a batch
+    /// norm folded into the weights and `shift`.
+    fn conv2d_shift_act(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        options: (ConvOptions<2>, Act),
     ) -> FloatTensor<Self>;
 }
 
@@ -102,7 +104,19 @@ impl Kernels for Flex {
     fn conv2d_nb(x: FloatTensor<Self>, w: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
         let g = geometry(&x.shape(), &w.shape(), &options);
         let (oh, ow) = g.out_hw();
-        tensor(conv::forward(&g, &values(&x), &values(&w)), vec![g.batch, g.c_out, oh, ow])
+        tensor(conv::forward(&g, &values(&x), &values(&w), None), vec![g.batch, g.c_out, oh, ow])
+    }
+
+    fn conv2d_shift_act(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        (options, act): (ConvOptions<2>, Act),
+    ) -> FloatTensor<Self> {
+        let g = geometry(&x.shape(), &w.shape(), &options);
+        let (oh, ow) = g.out_hw();
+        let y = conv::forward(&g, &values(&x), &values(&w), Some((&values(&shift), act)));
+        tensor(y, vec![g.batch, g.c_out, oh, ow])
     }
 
     fn batch_norm_train_fused(
@@ -186,139 +200,6 @@ impl KernelGrads for Flex {
     }
 }
 
-#[derive(Debug)]
-struct ConvBackward;
-
-impl<B: Backend + KernelGrads> Backward<B, 2> for ConvBackward {
-    type State = (NodeId, NodeId, ConvOptions<2>);
-
-    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
-        let [node_x, node_w] = ops.parents;
-        let dy = grads.consume::<B>(&ops.node);
-        let (xs, ws, options) = ops.state;
-        let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(xs);
-        let w = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(ws);
-        if let Some(node) = node_x {
-            let dx = B::conv2d_nb_dx(x.shape().to_vec(), w.clone(), dy.clone(), options.clone());
-            grads.register::<B>(node.id, dx);
-        }
-        if let Some(node) = node_w {
-            grads.register::<B>(node.id, B::conv2d_nb_dw(x, w.shape().to_vec(), dy, options));
-        }
-    }
-}
-
-#[derive(Debug)]
-struct MaxPoolBackward;
-
-impl<B: Backend + KernelGrads> Backward<B, 1> for MaxPoolBackward {
-    type State = NodeId;
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
-        let [node_x] = ops.parents;
-        let dy = grads.consume::<B>(&ops.node);
-        let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(ops.state);
-        if let Some(node) = node_x {
-            grads.register::<B>(node.id, B::max_pool2x2_backward(x, dy));
-        }
-    }
-}
-
-#[derive(Debug)]
-struct BatchNormBackward;
-
-impl<B: Backend + KernelGrads> Backward<B, 3> for BatchNormBackward {
-    /// Checkpointed x, γ, β; the batch mean and variance; ε and the activation.
-    type State = ([NodeId; 3], (B::FloatTensorPrimitive, B::FloatTensorPrimitive), (f64, Act));
-
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
-        let [node_x, node_gamma, node_beta] = ops.parents;
-        let dy = grads.consume::<B>(&ops.node);
-        let ([xs, gs, bs], stats, options) = ops.state;
-        let mut get = |id| checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(id);
-        let (x, gamma, beta) = (get(xs), get(gs), get(bs));
-        let (dx, dgamma, dbeta) = B::batch_norm_train_fused_backward(x, (gamma, beta), stats, options, dy);
-        for (node, grad) in [(node_x, dx), (node_gamma, dgamma), (node_beta, dbeta)] {
-            if let Some(node) = node {
-                grads.register::<B>(node.id, grad);
-            }
-        }
-    }
-}
-
-impl<B: Backend + Kernels + KernelGrads, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
-    fn conv2d_nb(x: FloatTensor<Self>, w: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
-        match ConvBackward.prepare::<C>([x.node(), w.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(mut prep) => {
-                let xs = prep.checkpoint(&x);
-                let ws = prep.checkpoint(&w);
-                let out = B::conv2d_nb(x.into_primitive(), w.into_primitive(), options.clone());
-                prep.finish((xs, ws, options), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::conv2d_nb(x.into_primitive(), w.into_primitive(), options)),
-        }
-    }
-
-    fn batch_norm_eval_fused(
-        x: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        mean: FloatTensor<Self>,
-        var: FloatTensor<Self>,
-        (epsilon, act): (f64, Act),
-    ) -> FloatTensor<Self> {
-        // Only inference, without autodiff, routes here; composed of Burn's differentiable ops
-        // all the same, so that a gradient would be right: y = x · scale + (β − mean · scale),
-        // scale = γ / √(var + ε).
-        let c = gamma.shape()[0];
-        let per_channel = |t| Self::float_reshape(t, Shape::from(vec![1, c, 1, 1]));
-        let dtype = x.dtype();
-        let std = Self::float_sqrt(Self::float_add_scalar(var, Scalar::new(epsilon, &dtype)));
-        let scale = Self::float_div(gamma, std);
-        let shift = Self::float_sub(beta, Self::float_mul(mean, scale.clone()));
-        let y = Self::float_add(Self::float_mul(x, per_channel(scale)), per_channel(shift));
-        match act {
-            Act::Identity => y,
-            Act::Relu => Self::float_clamp_min(y, Scalar::new(0.0, &dtype)),
-            Act::Relu6 => Self::float_clamp(y, Scalar::new(0.0, &dtype), Scalar::new(6.0, &dtype)),
-        }
-    }
-
-    fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        match MaxPoolBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(mut prep) => {
-                let xs = prep.checkpoint(&x);
-                prep.finish(xs, B::max_pool2x2(x.into_primitive()))
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::max_pool2x2(x.into_primitive())),
-        }
-    }
-
-    fn batch_norm_train_fused(
-        x: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        epsilon: f64,
-        act: Act,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let parents = [x.node(), gamma.node(), beta.node()];
-        match BatchNormBackward.prepare::<C>(parents).compute_bound().stateful() {
-            OpsKind::Tracked(mut prep) => {
-                let ids = [prep.checkpoint(&x), prep.checkpoint(&gamma), prep.checkpoint(&beta)];
-                let (x, gamma, beta) = (x.into_primitive(), gamma.into_primitive(), beta.into_primitive());
-                let (y, mean, var) = B::batch_norm_train_fused(x, gamma, beta, epsilon, act);
-                let state = (ids, (mean.clone(), var.clone()), (epsilon, act));
-                (prep.finish(state, y), FloatTensor::<Self>::new(mean), FloatTensor::<Self>::new(var))
-            }
-            OpsKind::UnTracked(prep) => {
-                let (x, gamma, beta) = (x.into_primitive(), gamma.into_primitive(), beta.into_primitive());
-                let (y, mean, var) = B::batch_norm_train_fused(x, gamma, beta, epsilon, act);
-                (prep.finish(y), FloatTensor::<Self>::new(mean), FloatTensor::<Self>::new(var))
-            }
-        }
-    }
-}
-
 /// Batch norm in training mode (then `act`) through the dispatch: output, batch
 /// mean, batch variance.
 pub(crate) fn batch_norm_dispatch(
@@ -344,6 +225,16 @@ pub(crate) fn batch_norm_eval_dispatch(
 /// 2×2 max pooling through the dispatch.
 pub(crate) fn max_pool_dispatch(x: FloatTensor<Dispatch>) -> FloatTensor<Dispatch> {
     <Dispatch as Kernels>::max_pool2x2(x)
+}
+
+/// Convolution, `+ shift` and activation through the dispatch (inference).
+pub(crate) fn conv2d_shift_act_dispatch(
+    x: FloatTensor<Dispatch>,
+    w: FloatTensor<Dispatch>,
+    shift: FloatTensor<Dispatch>,
+    options: (ConvOptions<2>, Act),
+) -> FloatTensor<Dispatch> {
+    <Dispatch as Kernels>::conv2d_shift_act(x, w, shift, options)
 }
 
 /// Forward through the dispatch: routes to `Flex` or `Autodiff<Flex>` by the tensors' device.

@@ -11,9 +11,11 @@
 //! - `norm` — batch norm in training mode: statistics, output and gradients in a few passes
 //! - `pool` — 2×2 max pooling with stride 2, forward and gradient
 //! - `dropout` — dropout masks from a counter-based generator, keyed by the training step
-//! - `ext` — the backend-extension op trait, its `Flex` and `Autodiff` implementations
+//! - `ext` — the backend-extension op trait and its `Flex` implementation
+//! - `autodiff` — its `Autodiff` implementation: the ops recorded with their backward
 //! - `simd` — runs the loops above compiled for the CPU's widest vectors (AVX-512, AVX2)
 
+mod autodiff;
 mod cols;
 mod conv;
 mod depthwise;
@@ -33,6 +35,7 @@ use burn::backend::ops::ConvOptions;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::nn::BatchNorm;
+use burn::nn::conv::Conv2d;
 use burn::nn::pool::MaxPool2d;
 use burn::tensor::{DType, Tensor};
 
@@ -102,35 +105,72 @@ fn conv2d_with(x: Tensor<4>, w: Tensor<4>, bias: Option<Tensor<1>>, options: Con
 
 /// [`conv2d`] with a [`burn::nn::conv::Conv2d`]'s parameters and padding: the module's own
 /// forward, on our kernels where they apply.
-pub(crate) fn conv2d_module(conv: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let [_, _, h, w] = x.dims();
-    let options = ConvOptions::new_with_padding(
-        conv.stride,
-        same_or_explicit(&conv.padding, [h, w], conv.kernel_size, conv.stride),
-        conv.dilation,
-        conv.groups,
-    );
+pub(crate) fn conv2d_module(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let options = conv_options(conv, &x);
     conv2d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), options)
 }
 
-/// A [`BatchNorm`]'s forward, as [`BatchNorm::forward`]: in training (an autodiff device and
-/// the layer not frozen) on our fused kernel where it applies, with the same running-statistics
-/// update; otherwise the layer's own.
-pub(crate) fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-    batch_norm_with(bn, x, Act::Identity, OWN_KERNELS.load(Ordering::Relaxed))
+/// A [`Conv2d`]'s options for input `x`, its padding computed as the module does.
+fn conv_options(conv: &Conv2d, x: &Tensor<4>) -> ConvOptions<2> {
+    let [_, _, h, w] = x.dims();
+    let padding = same_or_explicit(&conv.padding, [h, w], conv.kernel_size, conv.stride);
+    ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups)
 }
 
-/// [`batch_norm`] then a ReLU, fused into one kernel where ours apply.
-pub(crate) fn batch_norm_relu(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-    batch_norm_with(bn, x, Act::Relu, OWN_KERNELS.load(Ordering::Relaxed))
+/// A convolution then its batch norm: `batch_norm(bn, conv2d_module(conv, x))`, with the
+/// batch norm folded into the convolution in inference (see [`conv_bn_with`]).
+pub(crate) fn conv_bn(conv: &Conv2d, bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    conv_bn_with(conv, bn, x, Act::Identity, OWN_KERNELS.load(Ordering::Relaxed))
 }
 
-/// [`batch_norm`] then a ReLU6 (`clamp(0, 6)`), fused into one kernel where ours apply.
-pub(crate) fn batch_norm_relu6(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-    batch_norm_with(bn, x, Act::Relu6, OWN_KERNELS.load(Ordering::Relaxed))
+/// [`conv_bn`] then a ReLU.
+pub(crate) fn conv_bn_relu(conv: &Conv2d, bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    conv_bn_with(conv, bn, x, Act::Relu, OWN_KERNELS.load(Ordering::Relaxed))
 }
 
-/// [`batch_norm`] then `act`, on our kernel only when `own`.
+/// [`conv_bn`] then a ReLU6.
+pub(crate) fn conv_bn_relu6(conv: &Conv2d, bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    conv_bn_with(conv, bn, x, Act::Relu6, OWN_KERNELS.load(Ordering::Relaxed))
+}
+
+/// A convolution, its batch norm, then `act`. In inference (no autodiff) on our kernels, the
+/// batch norm is folded into the convolution: its weights scaled by `γ / √(var + ε)` per
+/// output channel, and `β − mean · scale` (plus the scaled bias) added with the activation as
+/// each image's output is written — no pass over the activations of its own. Otherwise, and
+/// for what our kernels do not cover, the two layers as they are.
+fn conv_bn_with(conv: &Conv2d, bn: &BatchNorm, x: Tensor<4>, act: Act, own: bool) -> Tensor<4> {
+    let device = x.device();
+    let options = conv_options(conv, &x);
+    let weight = conv.weight.val();
+    let folded = own
+        && !device.is_autodiff()
+        && x.dtype() == DType::F32
+        && weight.dtype() == DType::F32
+        && on_flex(&device)
+        && conv::Geometry::covered(x.dims(), weight.dims(), &options).is_some();
+    if !folded {
+        return batch_norm_with(bn, conv2d_module(conv, x), act, own);
+    }
+    let stat = |s: &burn::module::RunningState<Tensor<1>>| s.value().to_device(&device);
+    let scale = bn.gamma.val() / (stat(&bn.running_var) + bn.epsilon).sqrt();
+    let mut shift = bn.beta.val() - stat(&bn.running_mean) * scale.clone();
+    if let Some(bias) = &conv.bias {
+        shift = shift + bias.val() * scale.clone();
+    }
+    let weight = weight * scale.unsqueeze_dims::<4>(&[1, 2, 3]);
+    let y = ext::conv2d_shift_act_dispatch(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        shift.into_dispatch(),
+        (options, act),
+    );
+    Tensor::from_dispatch(y)
+}
+
+/// A [`BatchNorm`]'s forward, as [`BatchNorm::forward`], then `act`: in training (an autodiff
+/// device and the layer not frozen) on our fused kernel where it applies, with the same
+/// running-statistics update; in inference on ours, one pass with the running statistics;
+/// otherwise the layer's own. Ours only when `own`.
 fn batch_norm_with(bn: &BatchNorm, x: Tensor<4>, act: Act, own: bool) -> Tensor<4> {
     let device = x.device();
     let ours = own && x.dtype() == DType::F32 && on_flex(&device) && norm::Planes::of(&x.dims()).is_some();

@@ -184,6 +184,26 @@ macro_rules! per_act {
     };
 }
 
+/// What a convolution's forward applies to each output channel as it writes it: `+ shift[c]`
+/// then the activation (a folded batch norm's shift and its activation).
+pub(crate) type Post<'a> = Option<(&'a [f32], Act)>;
+
+vectorized! {
+    /// `y = act(y + shift)` in place: a convolution's bias (a folded batch norm's shift) and its
+    /// activation, applied to one output plane.
+    pub(crate) fn shift_act(y: &mut [f32], shift: f32, act: Act) = shift_act_loops;
+}
+
+#[inline(always)]
+fn shift_act_loops(y: &mut [f32], shift: f32, act: Act) {
+    per_act!(act, shift_act_with(y, shift))
+}
+
+#[inline(always)]
+fn shift_act_with<A: ActFn>(y: &mut [f32], shift: f32) {
+    y.iter_mut().for_each(|v| *v = A::out(*v + shift));
+}
+
 vectorized! {
     /// One plane of [`affine`].
     fn affine_plane(y: &mut [MaybeUninit<f32>], x: &[f32], gate: &Gate) = affine_loops;

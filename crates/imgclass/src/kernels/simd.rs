@@ -40,6 +40,16 @@ pub(crate) fn zeroed(buf: &mut [MaybeUninit<f32>]) -> &mut [f32] {
     unsafe { &mut *(buf as *mut [MaybeUninit<f32>] as *mut [f32]) }
 }
 
+/// `buf` as the values written into it.
+///
+/// # Safety
+/// Every element of `buf` must have been written.
+#[inline(always)]
+pub(crate) unsafe fn assume_written(buf: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    // SAFETY: the caller guarantees that every element is initialized; same layout.
+    unsafe { &mut *(buf as *mut [MaybeUninit<f32>] as *mut [f32]) }
+}
+
 /// `values` as storage to overwrite (for an output whose old values are not read).
 pub(crate) fn as_uninit(values: &mut [f32]) -> &mut [MaybeUninit<f32>] {
     // SAFETY: same layout; through the returned slice only initialized `f32`s are written

@@ -15,7 +15,7 @@ use burn::nn::BatchNormConfig;
 use burn::nn::pool::MaxPool2dConfig;
 
 use super::norm::Act;
-use super::{batch_norm_with, conv2d, conv2d_module, conv2d_with, max_pool2d_with};
+use super::{batch_norm_with, conv_bn_with, conv2d, conv2d_module, conv2d_with, max_pool2d_with};
 
 const TOLERANCE: f32 = 1e-4;
 
@@ -196,6 +196,37 @@ fn batch_norm_in_inference_with_each_activation_equals_flex() {
 }
 
 #[test]
+fn a_batch_norm_folded_into_its_convolution_equals_the_two_layers_in_inference() {
+    let device = Device::flex();
+    // Dense with a bias, depthwise 3×3 at stride 2 ("SAME"), pointwise, depthwise 5×5.
+    let cases: [(usize, usize, usize, usize, bool); 4] =
+        [(3, 5, 3, 1, true), (6, 6, 3, 2, false), (4, 7, 1, 1, false), (5, 5, 5, 1, false)];
+    for ((c_in, c_out, k, stride, bias), act) in
+        cases.into_iter().flat_map(|c| [Act::Identity, Act::Relu, Act::Relu6].map(|a| (c, a)))
+    {
+        let groups = if c_in == c_out && !bias && k > 1 { c_in } else { 1 };
+        let mut conv = Conv2dConfig::new([c_in, c_out], [k, k])
+            .with_stride([stride, stride])
+            .with_padding(PaddingConfig2d::Same)
+            .with_groups(groups)
+            .with_bias(bias)
+            .init(&device);
+        conv.weight = Param::from_tensor(tensor([c_out, c_in / groups, k, k], 5, &device));
+        conv.bias = bias.then(|| Param::from_tensor(tensor([c_out], 6, &device)));
+        let mut bn = BatchNormConfig::new(c_out).init(&device);
+        bn.gamma = Param::from_tensor(tensor([c_out], 7, &device).add_scalar(1.5).mul_scalar(4.0));
+        bn.beta = Param::from_tensor(tensor([c_out], 8, &device));
+        bn.running_mean = RunningState::new(tensor([c_out], 11, &device));
+        bn.running_var = RunningState::new(tensor([c_out], 12, &device).abs().add_scalar(0.1));
+        let x = tensor([2, c_in, 9, 7], 9, &device).mul_scalar(2.0);
+        let folded = conv_bn_with(&conv, &bn, x.clone(), act, true);
+        let layers = batch_norm_with(&bn, conv.forward(x), act, false);
+        let diff = max_diff(folded, layers);
+        assert!(diff < TOLERANCE, "{c_in}→{c_out} k {k} stride {stride} {act:?}: {diff}");
+    }
+}
+
+#[test]
 fn max_pooling_and_its_gradient_equal_flex_with_ties_and_odd_sizes() {
     for shape in [[2, 3, 8, 6], [1, 2, 7, 9], [64, 32, 28, 28]] {
         let results: Vec<[Tensor<4>; 2]> = [true, false]
@@ -239,7 +270,7 @@ fn every_instruction_set_the_cpu_has_gives_the_baseline_results_bit_for_bit() {
         let d = Geometry::covered([3, 4, 9, 7], [4, 1, 5, 5], &depthwise).expect("depthwise");
         let (dw, dy_d) = (vals(4 * 25, 5), vals(3 * 4 * d.p(), 6));
         [
-            conv::forward(&g, &x, &w),
+            conv::forward(&g, &x, &w, None),
             conv::backward_x(&g, &w, &dy),
             conv::backward_w(&g, &x, &dy),
             y,
@@ -248,7 +279,7 @@ fn every_instruction_set_the_cpu_has_gives_the_baseline_results_bit_for_bit() {
             dbeta,
             pooled,
             pool_grad,
-            conv::forward(&d, &x, &dw),
+            conv::forward(&d, &x, &dw, None),
             conv::backward_x(&d, &dw, &dy_d),
             conv::backward_w(&d, &x, &dy_d),
         ]

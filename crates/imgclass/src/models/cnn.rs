@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::activation::Activation;
 use crate::error::{Error, Result};
-use crate::kernels::{batch_norm, batch_norm_relu, conv2d_module, dropout, max_pool2d};
+use crate::kernels::{conv_bn, conv_bn_relu, conv2d_module, dropout, max_pool2d};
 
 /// Convolution padding, as Keras names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,11 +265,10 @@ impl Cnn {
     pub fn features(&self, mut x: Tensor<4>) -> Tensor<4> {
         for block in &self.blocks {
             for cb in &block.convs {
-                x = conv2d_module(&cb.conv, x);
                 x = match &cb.bn {
-                    Some(bn) if self.activation == Activation::Relu => batch_norm_relu(bn, x),
-                    Some(bn) => self.activation.forward(batch_norm(bn, x)),
-                    None => self.activation.forward(x),
+                    Some(bn) if self.activation == Activation::Relu => conv_bn_relu(&cb.conv, bn, x),
+                    Some(bn) => self.activation.forward(conv_bn(&cb.conv, bn, x)),
+                    None => self.activation.forward(conv2d_module(&cb.conv, x)),
                 };
             }
             if let Some(p) = &block.max_pool {

@@ -12,7 +12,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 
-use crate::kernels::{batch_norm, batch_norm_relu6, conv2d_module};
+use crate::kernels::{conv_bn, conv_bn_relu6};
 
 /// `(kernel, stride, expand ratio, in, out, repeats)` of Lite0's seven stages.
 const STAGES: [(usize, usize, usize, usize, usize, usize); 7] = [
@@ -79,10 +79,10 @@ impl MbConv {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut y = x.clone();
         if let (Some(c), Some(b)) = (&self.expand_conv, &self.bn0) {
-            y = batch_norm_relu6(b, conv2d_module(c, y));
+            y = conv_bn_relu6(c, b, y);
         }
-        y = batch_norm_relu6(&self.bn1, conv2d_module(&self.depthwise_conv, y));
-        y = batch_norm(&self.bn2, conv2d_module(&self.project_conv, y));
+        y = conv_bn_relu6(&self.depthwise_conv, &self.bn1, y);
+        y = conv_bn(&self.project_conv, &self.bn2, y);
         if self.residual { y + x } else { y }
     }
 }
@@ -140,7 +140,7 @@ impl EfficientNetLite {
     /// # Shapes
     /// `[b, 3, h, w]` → `[b, 32, h/2, w/2]`
     pub fn stem(&self, x: Tensor<4>) -> Tensor<4> {
-        batch_norm_relu6(&self.bn0, conv2d_module(&self.conv_stem, x))
+        conv_bn_relu6(&self.conv_stem, &self.bn0, x)
     }
 
     /// Pooled features before the classifier.
@@ -152,7 +152,7 @@ impl EfficientNetLite {
         for block in &self.blocks {
             x = block.forward(x);
         }
-        let x = batch_norm_relu6(&self.bn1, conv2d_module(&self.conv_head, x));
+        let x = conv_bn_relu6(&self.conv_head, &self.bn1, x);
         let [b, c, _, _] = x.dims();
         x.mean_dim(3).mean_dim(2).reshape([b, c]) // global average pool
     }

@@ -10,7 +10,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, Pa
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use crate::kernels::{batch_norm, batch_norm_relu, conv2d_module};
+use crate::kernels::{conv_bn, conv_bn_relu};
 
 /// Configuration of a ResNet built from basic blocks.
 #[derive(Config, Debug, PartialEq)]
@@ -123,11 +123,11 @@ impl BasicBlock {
     /// `[b, inplanes, h, w]` → `[b, planes, h/stride, w/stride]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match &self.downsample {
-            Some(d) => batch_norm(&d.bn, conv2d_module(&d.conv, x.clone())),
+            Some(d) => conv_bn(&d.conv, &d.bn, x.clone()),
             None => x.clone(),
         };
-        let out = batch_norm_relu(&self.bn1, conv2d_module(&self.conv1, x));
-        let out = batch_norm(&self.bn2, conv2d_module(&self.conv2, out));
+        let out = conv_bn_relu(&self.conv1, &self.bn1, x);
+        let out = conv_bn(&self.conv2, &self.bn2, out);
         relu(out + identity)
     }
 }
@@ -161,7 +161,7 @@ impl ResNet {
     /// # Shapes
     /// `[b, c, h, w]` → `[b, 512, h/32, w/32]`
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut x = self.maxpool.forward(batch_norm_relu(&self.bn1, conv2d_module(&self.conv1, x)));
+        let mut x = self.maxpool.forward(conv_bn_relu(&self.conv1, &self.bn1, x));
         for block in self.layer1.iter().chain(&self.layer2).chain(&self.layer3).chain(&self.layer4) {
             x = block.forward(x);
         }
