@@ -383,6 +383,21 @@ pub struct PredictArgs {
     /// Print CSV (file, then label and probability for each of the top k).
     #[arg(long)]
     pub csv: bool,
+    /// Explain each prediction with Grad-CAM: where in the image the model found the class.
+    /// Writes a picture per image (the map over the image, a cross at its peak) into --out;
+    /// the text output gives the peak, --json the peak and the map.
+    #[arg(long, conflicts_with = "csv")]
+    pub cam: bool,
+    /// With --cam: the layer to explain (cnn: block1, block2…; resnet: stem, layer1…layer4;
+    /// efficientnet_lite0: stem, block1…block16, head) [default: the last].
+    #[arg(long, requires = "cam", value_name = "LAYER")]
+    pub cam_layer: Option<String>,
+    /// With --cam: explain this class instead of each image's predicted one.
+    #[arg(long, requires = "cam", value_name = "LABEL")]
+    pub class: Option<String>,
+    /// With --cam: the folder for the pictures.
+    #[arg(long, requires = "cam", value_name = "DIR", default_value = "cam")]
+    pub out: PathBuf,
     /// Device to compute on [default: a GPU when the build has one (cuda, then a hardware wgpu adapter), else cpu].
     #[arg(long)]
     pub device: Option<DeviceChoice>,

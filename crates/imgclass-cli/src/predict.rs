@@ -1,12 +1,15 @@
-//! `imgclass predict MODEL IMAGE|FOLDER...`: top-k classes per image as text, JSON or CSV.
+//! `imgclass predict MODEL IMAGE|FOLDER...`: top-k classes per image as text, JSON or CSV;
+//! with `--cam`, each explained by a Grad-CAM map.
 //! Exits 2 when some inputs could not be read (the others are still predicted).
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use imgclass::bundle::Bundle;
 use imgclass::infer::efficientnet_lite0_imagenet;
+use imgclass::interpret::{CamOptions, predict_with_cam};
 use imgclass::metrics::csv_field;
 use imgclass::models::pretrained::efficientnet_lite0_weights;
 
@@ -28,6 +31,10 @@ pub fn run(a: PredictArgs) -> Result<ExitCode> {
         (Bundle::load(&a.paths[0], &device)?, &a.paths[1..])
     };
     let top_k = a.top_k.map_or(if a.imagenet { 5 } else { 3 }, usize::from);
+    if a.cam {
+        let options = CamOptions { layer: a.cam_layer, class: a.class, out: Some(a.out) };
+        return explained(&bundle, inputs, top_k, &options, a.json);
+    }
     let out = bundle.predict_paths(inputs, top_k)?;
     report_skipped(&out.skipped);
     let mut w = std::io::stdout().lock();
@@ -47,6 +54,25 @@ pub fn run(a: PredictArgs) -> Result<ExitCode> {
             let tops: Vec<String> =
                 p.top.iter().map(|t| format!("{} ({:.1}%)", t.label, 100.0 * t.probability)).collect();
             writeln!(w, "{}: {}", p.file, tops.join(", "))?;
+        }
+    }
+    Ok(if out.skipped.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// `predict --cam`: the predictions with their Grad-CAM peaks (and maps, in JSON).
+fn explained(bundle: &Bundle, inputs: &[PathBuf], k: usize, options: &CamOptions, json: bool) -> Result<ExitCode> {
+    let out = predict_with_cam(bundle, inputs, k, options)?;
+    report_skipped(&out.skipped);
+    let mut w = std::io::stdout().lock();
+    if json {
+        writeln!(w, "{}", serde_json::to_string(&out)?)?;
+    } else {
+        for e in &out.predictions {
+            let tops: Vec<String> =
+                e.prediction.top.iter().map(|t| format!("{} ({:.1}%)", t.label, 100.0 * t.probability)).collect();
+            let [x, y] = e.cam.peak;
+            let png = e.cam.png.as_ref().map_or(String::new(), |p| format!(" -> {}", p.display()));
+            writeln!(w, "{}: {}; {} found at ({x:.0}, {y:.0}){png}", e.prediction.file, tops.join(", "), e.cam.class)?;
         }
     }
     Ok(if out.skipped.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })

@@ -28,7 +28,7 @@
 //! - [`bundle`] — the one-file model format, validated when loaded
 //! - [`infer`] — batched inference: evaluation on labelled data, prediction from files
 //! - [`train`] — the learner, its training loop, checkpoints and resume, lr_find, the run folder
-//! - [`interpret`] — looking at data and models (a picture of a batch)
+//! - [`interpret`] — looking at data and models: a picture of a batch, Grad-CAM, explained predictions
 //!
 //! ```
 //! use imgclass::bundle::Bundle;

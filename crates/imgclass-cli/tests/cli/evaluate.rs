@@ -59,6 +59,44 @@ fn predict_prints_top_k_per_file_as_text_json_and_csv() {
 }
 
 #[test]
+fn predict_cam_explains_each_image_with_a_picture_and_its_map() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 12);
+    let (json, _, _) = train_tiny(t.path(), &data, &[]);
+    let model = json["model"].as_str().unwrap().to_string();
+    let images = [data.join("vertical/03.png"), data.join("horizontal/03.png")];
+    let (stdout, _) = ok(run(bin().current_dir(t.path()).args(["predict", &model]).args(&images).arg("--cam")));
+    assert!(stdout.contains("found at (") && stdout.contains("cam/03.cam.png"), "{stdout}");
+    assert!(t.path().join("cam/03.cam.png").is_file() && t.path().join("cam/03-1.cam.png").is_file());
+    let picture = image::open(t.path().join("cam/03.cam.png")).unwrap();
+    assert_eq!((picture.width(), picture.height()), (14, 12), "drawn over the original 14×12, not the 12×12 input");
+
+    let out = t.path().join("maps");
+    let (stdout, _) = ok(run(bin()
+        .args(["predict", &model])
+        .arg(&images[0])
+        .args(["--cam", "--json", "--class", "horizontal", "--cam-layer", "block1", "--out"])
+        .arg(&out)));
+    let cam = &last_json(&stdout)["predictions"][0]["cam"];
+    assert_eq!((cam["class"].as_str(), cam["layer"].as_str()), (Some("horizontal"), Some("block1")), "{cam}");
+    let grid: Vec<Vec<f64>> = serde_json::from_value(cam["grid"].clone()).unwrap();
+    assert_eq!((grid.len(), grid[0].len()), (6, 6), "block1 of a 12-pixel input: 6×6");
+    assert!(grid.iter().flatten().all(|v| (0.0..=1.0).contains(v)));
+    let peak: [f64; 2] = serde_json::from_value(cam["peak"].clone()).unwrap();
+    assert!(peak.iter().all(|v| (0.0..=12.0).contains(v)), "{peak:?}");
+    assert!(out.join("03.cam.png").is_file());
+
+    let e = fails(run(bin().args(["predict", &model]).arg(&images[0]).args(["--cam", "--cam-layer", "conv9"])));
+    assert!(e.contains("block1, block2"), "{e}");
+    let mlp_run = t.path().join("mlp");
+    let (json, _, _) = train_tiny(t.path(), &data, &["--arch", "mlp", "--out", mlp_run.to_str().unwrap()]);
+    let mlp = json["model"].as_str().unwrap().to_string();
+    let e = fails(run(bin().args(["predict", &mlp]).arg(&images[0]).arg("--cam")));
+    assert!(e.contains("convolutional"), "{e}");
+}
+
+#[test]
 fn idx_folders_train_on_train_files_and_test_on_t10k_files() {
     let t = tempfile::tempdir().unwrap();
     let full = t.path().join("mnist-like");

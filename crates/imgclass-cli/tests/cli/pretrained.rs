@@ -27,6 +27,19 @@ fn predict_imagenet_names_the_espresso_and_the_tripod() {
     assert_eq!(v["predictions"][0]["top"].as_array().unwrap().len(), 5);
     let p = v["predictions"][0]["top"][0]["probability"].as_f64().unwrap();
     assert!((p - 0.9567).abs() < 0.001, "golden softmax of espresso is 0.9567, got {p}");
+
+    // Grad-CAM at the head (7×7): the evidence for espresso is in the cup, which fills
+    // x 30–200, y 0–160 of the 224-pixel picture (the saucer and spoon below it).
+    let (stdout, _) = ok(run(bin()
+        .current_dir(t.path())
+        .args(["predict", "--imagenet", "--json", "--cam"])
+        .arg(fixtures.join("coffee_224.png"))));
+    let cam = &last_json(&stdout)["predictions"][0]["cam"];
+    assert_eq!((cam["class"].as_str(), cam["layer"].as_str()), (Some("espresso"), Some("head")), "{cam}");
+    assert_eq!(cam["grid"].as_array().unwrap().len(), 7);
+    let [x, y]: [f64; 2] = serde_json::from_value(cam["peak"].clone()).unwrap();
+    assert!((30.0..200.0).contains(&x) && (0.0..160.0).contains(&y), "peak ({x}, {y}) outside the cup");
+    assert!(t.path().join("cam/coffee_224.cam.png").is_file());
 }
 
 #[test]

@@ -54,7 +54,7 @@ pub(crate) fn map_batches(
     data: &ImageData,
     pre: &Preprocess,
     device: &Device,
-    f: impl Fn(Tensor<4>) -> Tensor<2>,
+    mut f: impl FnMut(Tensor<4>) -> Tensor<2>,
 ) -> Rows {
     let mut rows = Rows { values: Vec::new(), dim: 0, indices: Vec::new(), skipped: Vec::new() };
     let all: Vec<usize> = (0..data.len()).collect();

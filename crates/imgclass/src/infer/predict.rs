@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::log_probs;
 use crate::bundle::Bundle;
 use crate::data::folder::images_below;
-use crate::data::{Skipped, Source};
+use crate::data::{ImageData, Skipped, Source};
 use crate::error::{Error, Result};
 
 /// One class and its probability.
@@ -58,6 +58,14 @@ impl Bundle {
     /// Top-`k` predictions for each image file or folder in `inputs`. Errors when the inputs
     /// hold no image file at all.
     pub fn predict_paths(&self, inputs: &[PathBuf], k: usize) -> Result<PredictOutput> {
+        let (data, skipped) = self.load_inputs(inputs)?;
+        Ok(PredictOutput { predictions: self.top_k(&data, k), skipped })
+    }
+
+    /// The readable images of `inputs` (files, and folders searched recursively), prepared as
+    /// the model expects; and the inputs that could not be read. Errors when the inputs hold
+    /// no image file at all.
+    pub(crate) fn load_inputs(&self, inputs: &[PathBuf]) -> Result<(ImageData, Vec<Skipped>)> {
         let (files, mut skipped) = expand_inputs(inputs);
         if files.is_empty() {
             let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
@@ -68,14 +76,17 @@ impl Bundle {
         }
         let source = Source::from_files(files);
         let all: Vec<usize> = (0..source.len()).collect();
-        let (meta, pre) = (self.meta(), self.meta().preprocess());
-        let loaded = source.load(&all, pre, true, &|_, _| {});
-        let (data, unreadable) = (loaded.data, loaded.skipped);
-        skipped.extend(unreadable);
+        let loaded = source.load(&all, self.meta().preprocess(), true, &|_, _| {});
+        skipped.extend(loaded.skipped);
+        Ok((loaded.data, skipped))
+    }
+
+    /// The top-`k` classes of each image of `data`.
+    pub(crate) fn top_k(&self, data: &ImageData, k: usize) -> Vec<FilePrediction> {
+        let meta = self.meta();
         let classes = meta.labels().len();
-        let lp = log_probs(self.net(), &data, pre, self.device());
-        let predictions = lp
-            .values
+        let lp = log_probs(self.net(), data, meta.preprocess(), self.device());
+        lp.values
             .chunks_exact(classes)
             .zip(lp.indices.iter().map(|&i| &data.names()[i]))
             .map(|(row, name)| {
@@ -88,8 +99,7 @@ impl Bundle {
                     .collect();
                 FilePrediction { file: name.clone(), top }
             })
-            .collect();
-        Ok(PredictOutput { predictions, skipped })
+            .collect()
     }
 
     /// Top-`k` predictions for the given image files or folders (unreadable files are left out).

@@ -1,6 +1,10 @@
 //! Understanding data and models by looking at them: a picture of a batch as the model sees
-//! it (fastai's `show_batch`).
+//! it (fastai's `show_batch`), and where a convolutional network looks (Grad-CAM).
 
+pub mod cam;
+pub mod explain;
 pub mod show;
 
+pub use cam::{CamMap, cam_layer, grad_cam};
+pub use explain::{CamOptions, CamRecord, ExplainOutput, ExplainedPrediction, predict_with_cam};
 pub use show::save_batch_picture;

@@ -262,31 +262,39 @@ impl Cnn {
     /// # Shapes
     /// - `x`: `[batch, channels, height, width]`
     /// - output: `[batch, last_channels, h', w']`
-    pub fn features(&self, mut x: Tensor<4>) -> Tensor<4> {
-        for block in &self.blocks {
-            for cb in &block.convs {
-                x = match &cb.bn {
-                    Some(bn) if self.activation == Activation::Relu => conv_bn_relu(&cb.conv, bn, x),
-                    Some(bn) => self.activation.forward(conv_bn(&cb.conv, bn, x)),
-                    None => self.activation.forward(conv2d_module(&cb.conv, x)),
-                };
-            }
-            if let Some(p) = &block.max_pool {
-                x = max_pool2d(p, x);
-            }
-            if let Some(p) = &block.avg_pool {
-                x = p.forward(x);
-            }
-            x = dropout(&block.dropout, x);
-        }
-        x
+    pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
+        (0..self.blocks.len()).fold(x, |x, i| self.stage(i, x))
     }
 
+    /// Convolutional block `i` (its convolutions, pooling and dropout).
+    pub fn stage(&self, i: usize, mut x: Tensor<4>) -> Tensor<4> {
+        let block = &self.blocks[i];
+        for cb in &block.convs {
+            x = match &cb.bn {
+                Some(bn) if self.activation == Activation::Relu => conv_bn_relu(&cb.conv, bn, x),
+                Some(bn) => self.activation.forward(conv_bn(&cb.conv, bn, x)),
+                None => self.activation.forward(conv2d_module(&cb.conv, x)),
+            };
+        }
+        if let Some(p) = &block.max_pool {
+            x = max_pool2d(p, x);
+        }
+        if let Some(p) = &block.avg_pool {
+            x = p.forward(x);
+        }
+        dropout(&block.dropout, x)
+    }
+
+    /// The names of the blocks: `block1`, `block2`, …
+    pub fn stage_names(&self) -> Vec<String> {
+        (1..=self.blocks.len()).map(|i| format!("block{i}")).collect()
+    }
+
+    /// The classifier after the blocks: pooling to the grid, flattening, dense layers.
+    ///
     /// # Shapes
-    /// - `x`: `[batch, channels, height, width]`
-    /// - output: `[batch, classes]` (logits)
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = self.features(x);
+    /// `[batch, last_channels, h', w']` → `[batch, classes]`
+    pub fn head(&self, mut x: Tensor<4>) -> Tensor<2> {
         if let Some(p) = &self.grid_pool {
             x = p.forward(x);
         }
@@ -295,6 +303,13 @@ impl Cnn {
             x = self.activation.forward(layer.forward(dropout(&self.head_dropout, x)));
         }
         self.output.forward(dropout(&self.head_dropout, x))
+    }
+
+    /// # Shapes
+    /// - `x`: `[batch, channels, height, width]`
+    /// - output: `[batch, classes]` (logits)
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.head(self.features(x))
     }
 }
 

@@ -143,18 +143,42 @@ impl EfficientNetLite {
         conv_bn_relu6(&self.conv_stem, &self.bn0, x)
     }
 
+    /// Stage `i`: 0 the stem, 1–16 the MBConv blocks, 17 the 1×1 head convolution (with its
+    /// batch norm and ReLU6).
+    pub fn stage(&self, i: usize, x: Tensor<4>) -> Tensor<4> {
+        match i {
+            0 => self.stem(x),
+            i if i <= self.blocks.len() => self.blocks[i - 1].forward(x),
+            _ => conv_bn_relu6(&self.conv_head, &self.bn1, x),
+        }
+    }
+
+    /// The names of the stages: `stem`, `block1` … `block16`, `head`.
+    pub fn stage_names(&self) -> Vec<String> {
+        let blocks = (1..=self.blocks.len()).map(|i| format!("block{i}"));
+        std::iter::once("stem".to_string()).chain(blocks).chain(std::iter::once("head".to_string())).collect()
+    }
+
     /// Pooled features before the classifier.
     ///
     /// # Shapes
     /// `[b, 3, h, w]` → `[b, 1280]`
     pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = self.stem(x);
-        for block in &self.blocks {
-            x = block.forward(x);
-        }
-        let x = conv_bn_relu6(&self.conv_head, &self.bn1, x);
+        Self::pool((0..self.blocks.len() + 2).fold(x, |x, i| self.stage(i, x)))
+    }
+
+    /// Global average pool.
+    fn pool(x: Tensor<4>) -> Tensor<2> {
         let [b, c, _, _] = x.dims();
-        x.mean_dim(3).mean_dim(2).reshape([b, c]) // global average pool
+        x.mean_dim(3).mean_dim(2).reshape([b, c])
+    }
+
+    /// The classifier after the last stage: global average pool and the dense layer.
+    ///
+    /// # Shapes
+    /// `[b, 1280, h', w']` → `[b, classes]`
+    pub fn head(&self, x: Tensor<4>) -> Tensor<2> {
+        self.fc.forward(Self::pool(x))
     }
 
     /// # Shapes

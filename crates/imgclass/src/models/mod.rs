@@ -196,6 +196,49 @@ impl Net {
             Net::EfficientNet(m) => m.forward(x),
         }
     }
+
+    /// The stages of a convolutional body, first to last, by name: the layers whose
+    /// activations Grad-CAM can explain (`block1`… for the CNN, `stem`, `layer1`…`layer4` for
+    /// ResNets, `stem`, `block1`…`block16`, `head` for EfficientNet). Empty for dense networks.
+    pub fn stage_names(&self) -> Vec<String> {
+        match self {
+            Net::Mlp(_) => Vec::new(),
+            Net::Cnn(m) => m.stage_names(),
+            Net::ResNet(m) => m.stage_names(),
+            Net::EfficientNet(m) => m.stage_names(),
+        }
+    }
+
+    /// The activations after stage `last` (stages `0..=last`; see [`Net::stage_names`]).
+    ///
+    /// # Panics
+    /// For a dense network, or `last` past the last stage.
+    pub fn forward_to(&self, x: Tensor<4>, last: usize) -> Tensor<4> {
+        assert!(last < self.stage_names().len(), "stage {last} of {:?}", self.stage_names());
+        (0..=last).fold(x, |x, i| self.stage(i, x))
+    }
+
+    /// The logits from the activations after stage `last`: the remaining stages, then the
+    /// classifier. `forward_from(forward_to(x, i), i)` is `forward(x)`.
+    pub fn forward_from(&self, a: Tensor<4>, last: usize) -> Tensor<2> {
+        let stages = self.stage_names().len();
+        let a = (last + 1..stages).fold(a, |x, i| self.stage(i, x));
+        match self {
+            Net::Mlp(m) => m.forward(a),
+            Net::Cnn(m) => m.head(a),
+            Net::ResNet(m) => m.head(a),
+            Net::EfficientNet(m) => m.head(a),
+        }
+    }
+
+    fn stage(&self, i: usize, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Net::Mlp(_) => x,
+            Net::Cnn(m) => m.stage(i, x),
+            Net::ResNet(m) => m.stage(i, x),
+            Net::EfficientNet(m) => m.stage(i, x),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -210,6 +253,24 @@ mod tests {
         ArchKind::Resnet34,
         ArchKind::EfficientnetLite0,
     ];
+
+    #[test]
+    fn the_logits_from_any_stage_equal_the_whole_forward() {
+        let d = Device::flex();
+        let x = Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Default, &d);
+        for kind in [ArchKind::Cnn, ArchKind::Resnet18, ArchKind::EfficientnetLite0] {
+            let net = kind.arch().init([3, 32, 32], 4, &d).unwrap();
+            let whole = net.forward(x.clone());
+            let names = net.stage_names();
+            assert!(names.len() >= 2, "{kind:?}: {names:?}");
+            for i in [0, names.len() - 1] {
+                let split = net.forward_from(net.forward_to(x.clone(), i), i);
+                let diff = (split - whole.clone()).abs().max().into_scalar::<f32>();
+                assert!(diff < 1e-5, "{kind:?} at {}: {diff}", names[i]);
+            }
+        }
+        assert!(ArchKind::Mlp.arch().init([1, 8, 8], 2, &d).unwrap().stage_names().is_empty());
+    }
 
     #[test]
     fn arch_configs_round_trip_through_json_under_their_names() {

@@ -161,11 +161,25 @@ impl ResNet {
     /// # Shapes
     /// `[b, c, h, w]` → `[b, 512, h/32, w/32]`
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut x = self.maxpool.forward(conv_bn_relu(&self.conv1, &self.bn1, x));
-        for block in self.layer1.iter().chain(&self.layer2).chain(&self.layer3).chain(&self.layer4) {
-            x = block.forward(x);
-        }
-        x
+        (0..5).fold(x, |x, i| self.stage(i, x))
+    }
+
+    /// Stage `i`: 0 the stem (7×7 convolution, batch norm, ReLU, max pool), 1–4 the four
+    /// stages of residual blocks.
+    pub fn stage(&self, i: usize, x: Tensor<4>) -> Tensor<4> {
+        let blocks = match i {
+            0 => return self.maxpool.forward(conv_bn_relu(&self.conv1, &self.bn1, x)),
+            1 => &self.layer1,
+            2 => &self.layer2,
+            3 => &self.layer3,
+            _ => &self.layer4,
+        };
+        blocks.iter().fold(x, |x, block| block.forward(x))
+    }
+
+    /// The names of the stages, as torchvision's modules: `stem`, `layer1` … `layer4`.
+    pub fn stage_names(&self) -> Vec<String> {
+        ["stem", "layer1", "layer2", "layer3", "layer4"].map(String::from).to_vec()
     }
 
     /// Globally average-pooled features of the last stage, the classifier's input.
@@ -176,10 +190,18 @@ impl ResNet {
         self.avgpool.forward(self.features(x)).flatten(1, 3)
     }
 
+    /// The classifier after the last stage: global average pool and the dense layer.
+    ///
+    /// # Shapes
+    /// `[b, 512, h', w']` → `[b, classes]`
+    pub fn head(&self, x: Tensor<4>) -> Tensor<2> {
+        self.fc.forward(self.avgpool.forward(x).flatten(1, 3))
+    }
+
     /// # Shapes
     /// `[b, c, h, w]` → `[b, classes]` (logits)
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        self.fc.forward(self.pooled(x))
+        self.head(self.features(x))
     }
 }
 

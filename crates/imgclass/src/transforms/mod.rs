@@ -10,7 +10,7 @@ pub(crate) mod resize;
 
 pub use augment::{AugPreset, Augment, PadMode};
 pub use normalize::{IMAGENET_STATS, Normalize, PixelStats};
-pub use resize::ResizeMode;
+pub use resize::{Placement, ResizeMode};
 
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +124,12 @@ impl Preprocess {
     /// Channels of the model's input tensor: 3 for an RGB model, else `channels`.
     pub fn input_channels(&self) -> usize {
         if self.rgb_model { 3 } else { self.channels }
+    }
+
+    /// Where an `iw × ih` image lands in the model's input (to map a point of the input back
+    /// to the original image).
+    pub fn placement(&self, iw: u32, ih: u32) -> Placement {
+        resize::placement((iw, ih), (self.width as u32, self.height as u32), self.resize)
     }
 
     /// Number of bytes of one preprocessed image (`channels × height × width`).

@@ -76,25 +76,79 @@ pub(crate) fn resize_to_chw(
     to_chw(&fitted, channels)
 }
 
+/// Where a source image lands in the model's input: `input = source · scale + offset` on each
+/// axis (x, y), in pixels — what a point of the input (a Grad-CAM peak) is in the original.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Placement {
+    /// Input pixels per source pixel, (x, y).
+    pub scale: [f64; 2],
+    /// Where the source's origin lands in the input, (x, y): negative when cropped, positive
+    /// when padded.
+    pub offset: [f64; 2],
+}
+
+impl Placement {
+    /// The point of the input where source point `(x, y)` lands.
+    pub fn to_input(&self, x: f64, y: f64) -> (f64, f64) {
+        (x * self.scale[0] + self.offset[0], y * self.scale[1] + self.offset[1])
+    }
+
+    /// The source point that lands at input point `(x, y)`.
+    pub fn to_source(&self, x: f64, y: f64) -> (f64, f64) {
+        ((x - self.offset[0]) / self.scale[0], (y - self.offset[1]) / self.scale[1])
+    }
+}
+
+/// The [`Placement`] of an `iw × ih` image fitted to `w × h` by `mode`, as [`fit`] does it.
+pub(crate) fn placement((iw, ih): (u32, u32), (w, h): (u32, u32), mode: ResizeMode) -> Placement {
+    let scaled = |(sw, sh): (u32, u32), offset: [f64; 2]| Placement {
+        scale: [sw as f64 / iw as f64, sh as f64 / ih as f64],
+        offset,
+    };
+    if (iw, ih) == (w, h) {
+        return scaled((w, h), [0.0, 0.0]);
+    }
+    match mode {
+        ResizeMode::Squish => scaled((w, h), [0.0, 0.0]),
+        ResizeMode::Crop | ResizeMode::CropFrom(_) => {
+            let (sw, sh) = crop_size((iw, ih), (w, h), mode);
+            scaled((sw, sh), [-(((sw - w) / 2) as f64), -(((sh - h) / 2) as f64)])
+        }
+        ResizeMode::Pad | ResizeMode::PadReflect => {
+            let (sw, sh) = pad_size((iw, ih), (w, h));
+            scaled((sw, sh), [((w - sw) / 2) as f64, ((h - sh) / 2) as f64])
+        }
+    }
+}
+
+/// The size an image is scaled to before its centre is cut (`Crop`, `CropFrom`).
+fn crop_size((iw, ih): (u32, u32), (w, h): (u32, u32), mode: ResizeMode) -> (u32, u32) {
+    let cover = f64::max(w as f64 / iw as f64, h as f64 / ih as f64);
+    let scale = match mode {
+        ResizeMode::CropFrom(short) => f64::max(short as f64 / iw.min(ih) as f64, cover),
+        _ => cover,
+    };
+    (((iw as f64 * scale).round() as u32).max(w), ((ih as f64 * scale).round() as u32).max(h))
+}
+
+/// The size an image is scaled to before it is padded (`Pad`, `PadReflect`).
+fn pad_size((iw, ih): (u32, u32), (w, h): (u32, u32)) -> (u32, u32) {
+    let scale = f64::min(w as f64 / iw as f64, h as f64 / ih as f64);
+    (((iw as f64 * scale).round() as u32).clamp(1, w), ((ih as f64 * scale).round() as u32).clamp(1, h))
+}
+
 /// `rgb` brought to `w × h` as `mode` says.
 fn fit(rgb: &RgbImage, w: u32, h: u32, mode: ResizeMode) -> RgbImage {
     let (iw, ih) = rgb.dimensions();
     match mode {
         ResizeMode::Squish => resample(rgb, w, h),
         ResizeMode::Crop | ResizeMode::CropFrom(_) => {
-            let cover = f64::max(w as f64 / iw as f64, h as f64 / ih as f64);
-            let scale = match mode {
-                ResizeMode::CropFrom(short) => f64::max(short as f64 / iw.min(ih) as f64, cover),
-                _ => cover,
-            };
-            let (sw, sh) = (((iw as f64 * scale).round() as u32).max(w), ((ih as f64 * scale).round() as u32).max(h));
+            let (sw, sh) = crop_size((iw, ih), (w, h), mode);
             let scaled = resample(rgb, sw, sh);
             DynamicImage::ImageRgb8(scaled).crop_imm((sw - w) / 2, (sh - h) / 2, w, h).to_rgb8()
         }
         ResizeMode::Pad | ResizeMode::PadReflect => {
-            let scale = f64::min(w as f64 / iw as f64, h as f64 / ih as f64);
-            let (sw, sh) =
-                (((iw as f64 * scale).round() as u32).clamp(1, w), ((ih as f64 * scale).round() as u32).clamp(1, h));
+            let (sw, sh) = pad_size((iw, ih), (w, h));
             let scaled = resample(rgb, sw, sh);
             let (x0, y0) = ((w - sw) / 2, (h - sh) / 2);
             if mode == ResizeMode::Pad {
@@ -165,6 +219,22 @@ mod tests {
         let out = resize_to_chw(&DynamicImage::ImageRgb8(img), 2, 2, 3, ResizeMode::Crop, [0; 3]);
         assert_eq!(&out[4..8], &[255, 255, 255, 255], "green plane is full: {out:?}");
         assert_eq!(&out[0..4], &[0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn a_placement_maps_the_source_onto_the_input_as_the_resize_places_it() {
+        // 600×200 into 100×100: squished, its centre cut (300×100 scaled, 100 cut each side),
+        // or letterboxed (100×33, 33 rows of padding above).
+        let p = placement((600, 200), (100, 100), ResizeMode::Squish);
+        assert_eq!(p.to_input(600.0, 200.0), (100.0, 100.0));
+        let p = placement((600, 200), (100, 100), ResizeMode::Crop);
+        assert_eq!(p.to_input(300.0, 100.0), (50.0, 50.0), "the centre stays the centre");
+        assert_eq!(p.to_input(200.0, 0.0), (-0.0, 0.0), "a third in is the crop's left edge");
+        let p = placement((600, 200), (100, 100), ResizeMode::Pad);
+        assert_eq!(p.to_input(0.0, 0.0), (0.0, 33.0));
+        assert_eq!(p.to_source(50.0, 50.0), (300.0, (50.0 - 33.0) * 200.0 / 33.0));
+        let p = placement((100, 100), (100, 100), ResizeMode::CropFrom(120));
+        assert_eq!(p.to_input(7.0, 9.0), (7.0, 9.0), "an image at the target size is kept as it is");
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Integration tests of the library API, one binary: training and bundles (`learner`),
 //! resuming interrupted runs (`resume`), numerical parity with PyTorch and the reference
-//! EfficientNet (`parity`), the wgpu device against the CPU (`gpu`, with `--features wgpu`).
+//! EfficientNet (`parity`), Grad-CAM's sanity checks (`cam`), the wgpu device against the CPU
+//! (`gpu`, with `--features wgpu`).
 //! Each test works on tiny data it makes itself.
 
+mod cam;
 #[cfg(feature = "wgpu")]
 mod gpu;
 mod learner;
