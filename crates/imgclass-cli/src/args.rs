@@ -27,6 +27,10 @@ pub enum Command {
     Train(TrainArgs),
     /// Evaluate a model bundle on labelled data: accuracy, per-class metrics, confusion matrix.
     Evaluate(EvaluateArgs),
+    /// Look at what a model gets wrong: every image's loss (losses.csv), the worst ones as a
+    /// picture (top_losses.png, with --cam their Grad-CAM maps), the most confused classes and
+    /// the confusion matrix. Given a training run's folder, on its validation split.
+    Interpret(InterpretArgs),
     /// Predict the classes of image files or folders with a model bundle (or, with
     /// --imagenet, with the pretrained EfficientNet-Lite0 ImageNet classifier).
     Predict(PredictArgs),
@@ -355,6 +359,37 @@ pub struct EvaluateArgs {
     #[arg(long)]
     pub json: bool,
     /// Evaluate even on the data the model was trained from (the score is then not a test score).
+    #[arg(long)]
+    pub allow_training_data: bool,
+    /// Device to compute on [default: a GPU when the build has one (cuda, then a hardware wgpu adapter), else cpu].
+    #[arg(long)]
+    pub device: Option<DeviceChoice>,
+}
+
+#[derive(Args, Debug)]
+pub struct InterpretArgs {
+    /// A model bundle, or a training run's folder (then DATA defaults to the run's validation
+    /// split, as its split.json lists it).
+    pub model: PathBuf,
+    /// Labelled data: a folder of class subfolders or of IDX files.
+    pub data: Option<PathBuf>,
+    /// How many of the highest-loss images to draw.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub top: u16,
+    /// Draw the Grad-CAM map of its predicted class over each top-loss image.
+    #[arg(long)]
+    pub cam: bool,
+    /// With --cam: the layer to explain (see `imgclass predict --help`) [default: the last].
+    #[arg(long, requires = "cam", value_name = "LAYER")]
+    pub cam_layer: Option<String>,
+    /// The folder for top_losses.png, losses.csv and confusion.png [default: interpret/ in the
+    /// run folder, or beside the model].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object last.
+    #[arg(long)]
+    pub json: bool,
+    /// Interpret even on the data the model was trained from (losses are then not test losses).
     #[arg(long)]
     pub allow_training_data: bool,
     /// Device to compute on [default: a GPU when the build has one (cuda, then a hardware wgpu adapter), else cpu].

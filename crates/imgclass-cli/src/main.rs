@@ -6,6 +6,7 @@ mod common;
 mod config;
 mod data;
 mod evaluate;
+mod interpret;
 mod lr_find;
 mod predict;
 mod progress;
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         args::Command::Train(a) => train::run(a),
         args::Command::Evaluate(a) => evaluate::run(a),
+        args::Command::Interpret(a) => interpret::run(a),
         args::Command::Predict(a) => predict::run(a),
         args::Command::LrFind(a) => lr_find::run(a),
         args::Command::Weights(args::WeightsCommand::Fetch { name }) => fetch(name),

@@ -68,6 +68,36 @@ impl Canvas {
         }
     }
 
+    /// Draws an image given as `channels × h × w` bytes (1 channel: grey, 3: RGB) with its
+    /// top-left corner at `(x0, y0)`, each pixel `zoom × zoom`; where `heat` gives a colour
+    /// for a point of the image (in its pixels, `(x, y)`), that colour is blended in at half
+    /// opacity.
+    pub fn chw_image(
+        &mut self,
+        x0: u32,
+        y0: u32,
+        bytes: &[u8],
+        (h, w): (usize, usize),
+        zoom: usize,
+        heat: impl Fn(f32, f32) -> Option<[u8; 3]>,
+    ) {
+        let plane = h * w;
+        let channels = bytes.len() / plane.max(1);
+        for y in 0..(h * zoom) as u32 {
+            for x in 0..(w * zoom) as u32 {
+                let p = (y as usize / zoom) * w + x as usize / zoom;
+                let rgb =
+                    if channels == 3 { [bytes[p], bytes[plane + p], bytes[2 * plane + p]] } else { [bytes[p]; 3] };
+                let point = ((x as f32 + 0.5) / zoom as f32, (y as f32 + 0.5) / zoom as f32);
+                let out = match heat(point.0, point.1) {
+                    Some(c) => std::array::from_fn(|i| (rgb[i] as u16 + c[i] as u16).div_ceil(2) as u8),
+                    None => rgb,
+                };
+                self.image.put_pixel(x0 + x, y0 + y, Rgb(out));
+            }
+        }
+    }
+
     /// Writes the canvas as PNG, atomically.
     pub fn save_png(&self, path: &Path) -> Result<()> {
         let mut bytes = Vec::new();
@@ -77,6 +107,13 @@ impl Canvas {
             .at(path)?;
         atomic_write(path, &bytes)
     }
+}
+
+/// The jet colormap: dark blue (0) through cyan, yellow, to dark red (1).
+pub(crate) fn jet(t: f32) -> [u8; 3] {
+    let t = t.clamp(0.0, 1.0);
+    let channel = |centre: f32| ((1.5 - (4.0 * t - centre).abs()).clamp(0.0, 1.0) * 255.0).round() as u8;
+    [channel(3.0), channel(2.0), channel(1.0)]
 }
 
 /// matplotlib's "Blues" colormap, from white (0) to dark blue (1).
@@ -179,6 +216,13 @@ pub(crate) fn line_chart(title: &str, x_label: &str, series: &[(&str, &[f64], [u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_jet_colormap_runs_from_blue_to_red() {
+        assert_eq!(jet(0.0), [0, 0, 128]);
+        assert_eq!(jet(0.5), [128, 255, 128]);
+        assert_eq!(jet(1.0), [128, 0, 0]);
+    }
 
     #[test]
     fn a_confusion_png_shades_the_diagonal_darker_than_empty_cells() {

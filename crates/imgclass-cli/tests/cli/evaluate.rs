@@ -97,6 +97,44 @@ fn predict_cam_explains_each_image_with_a_picture_and_its_map() {
 }
 
 #[test]
+fn interpret_ranks_the_validation_images_of_a_run_by_loss_and_draws_the_worst() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 12);
+    let (json, _, _) = train_tiny(t.path(), &data, &[]);
+    let run_dir = t.path().join("run");
+    let (stdout, _) = ok(run(bin().arg("interpret").arg(&run_dir).args(["--top", "4", "--cam", "--json"])));
+    let v = last_json(&stdout);
+    let rows = v["top_losses"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "{v}");
+    let losses: Vec<f64> = rows.iter().map(|r| r["loss"].as_f64().unwrap()).collect();
+    assert!(losses.windows(2).all(|w| w[0] >= w[1]), "worst first: {losses:?}");
+    for r in rows {
+        let (loss, p) = (r["loss"].as_f64().unwrap(), r["probability"].as_f64().unwrap());
+        assert!((loss + p.ln()).abs() < 1e-4, "loss is −ln(p): {r}");
+    }
+    // The run's own validation loss, recomputed from its split.json.
+    let valid_loss = json["valid_loss"].as_f64().unwrap();
+    assert!((v["loss"].as_f64().unwrap() - valid_loss).abs() < 1e-4, "{} vs {valid_loss}", v["loss"]);
+    for f in ["top_losses.png", "losses.csv", "confusion.png"] {
+        assert!(run_dir.join("interpret").join(f).is_file(), "{f}");
+    }
+    let csv = std::fs::read_to_string(run_dir.join("interpret/losses.csv")).unwrap();
+    assert_eq!(csv.lines().next(), Some("rank,file,label,predicted,probability,loss"));
+    assert_eq!(csv.lines().count(), 1 + v["images"].as_u64().unwrap() as usize, "a row per image");
+
+    let model = json["model"].as_str().unwrap();
+    let e = fails(run(bin().args(["interpret", model])));
+    assert!(e.contains("give labelled data"), "{e}");
+    let held_out = t.path().join("held-out");
+    class_folder_from(&held_out, 40, 4);
+    let out = t.path().join("look");
+    let (stdout, _) = ok(run(bin().args(["interpret", model]).arg(&held_out).arg("--out").arg(&out)));
+    assert!(stdout.contains("top losses") && stdout.contains("(8 images)"), "{stdout}");
+    assert!(out.join("top_losses.png").is_file());
+}
+
+#[test]
 fn idx_folders_train_on_train_files_and_test_on_t10k_files() {
     let t = tempfile::tempdir().unwrap();
     let full = t.path().join("mnist-like");

@@ -4,7 +4,7 @@
 
 use super::evaluate as evaluate_images;
 use crate::bundle::Bundle;
-use crate::data::{Skipped, Source};
+use crate::data::{ImageData, Skipped, Source};
 use crate::error::{Error, Result};
 use crate::metrics::EvalReport;
 
@@ -92,13 +92,27 @@ impl Bundle {
         allow_training_data: bool,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<EvalOutput> {
+        let all: Vec<usize> = (0..source.len()).collect();
+        let labelled = self.load_labelled(source, &all, allow_training_data, progress)?;
+        let pre = self.meta().preprocess();
+        let report = evaluate_images(self.net(), &labelled.data, self.meta().labels(), pre, self.device());
+        Ok(EvalOutput { report, skipped: labelled.skipped, training_overlap: labelled.training_overlap })
+    }
+
+    /// Images `indices` of `source`, prepared as the model expects, their labels mapped onto
+    /// the model's classes; with the checks of [`Bundle::evaluate_source`].
+    pub(crate) fn load_labelled(
+        &self,
+        source: &Source,
+        indices: &[usize],
+        allow_training_data: bool,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Labelled> {
         if !allow_training_data {
             self.check_not_training_data(source)?;
         }
         let map = self.class_map(source)?;
-        let all: Vec<usize> = (0..source.len()).collect();
-        let pre = self.meta().preprocess();
-        let loaded = source.load(&all, pre, true, progress);
+        let loaded = source.load(indices, self.meta().preprocess(), true, progress);
         let (mut data, mut skipped) = (loaded.data, loaded.skipped);
         skipped.splice(0..0, source.problems().iter().cloned());
         if data.is_empty() {
@@ -117,9 +131,18 @@ impl Bundle {
         for l in &mut data.labels {
             *l = map[*l];
         }
-        let report = evaluate_images(self.net(), &data, self.meta().labels(), pre, self.device());
-        Ok(EvalOutput { report, skipped, training_overlap })
+        Ok(Labelled { data, skipped, training_overlap })
     }
+}
+
+/// Labelled images prepared for a model ([`Bundle::load_labelled`]).
+pub(crate) struct Labelled {
+    /// The readable images, labels in the model's classes.
+    pub data: ImageData,
+    /// What could not be read.
+    pub skipped: Vec<Skipped>,
+    /// How many were among the model's training or validation images.
+    pub training_overlap: usize,
 }
 
 #[cfg(test)]

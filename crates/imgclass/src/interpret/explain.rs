@@ -14,7 +14,7 @@ use crate::data::Skipped;
 use crate::data::decode_file;
 use crate::error::{Error, IoContext, Result};
 use crate::infer::{FilePrediction, map_batches};
-use crate::plot::Canvas;
+use crate::plot::{Canvas, jet};
 use crate::transforms::Preprocess;
 
 /// Which map to compute and where its pictures go.
@@ -167,23 +167,9 @@ fn overlay(rgb: &RgbImage, map: &CamMap, pre: &Preprocess, peak: [f32; 2]) -> Ca
     canvas
 }
 
-/// The jet colormap: dark blue (0) through cyan, yellow, to dark red (1).
-pub(crate) fn jet(t: f32) -> [u8; 3] {
-    let t = t.clamp(0.0, 1.0);
-    let channel = |centre: f32| ((1.5 - (4.0 * t - centre).abs()).clamp(0.0, 1.0) * 255.0).round() as u8;
-    [channel(3.0), channel(2.0), channel(1.0)]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_jet_colormap_runs_from_blue_to_red() {
-        assert_eq!(jet(0.0), [0, 0, 128]);
-        assert_eq!(jet(0.5), [128, 255, 128]);
-        assert_eq!(jet(1.0), [128, 0, 0]);
-    }
 
     #[test]
     fn pictures_of_inputs_that_share_a_stem_do_not_overwrite_each_other() {

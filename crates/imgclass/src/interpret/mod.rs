@@ -1,10 +1,13 @@
 //! Understanding data and models by looking at them: a picture of a batch as the model sees
-//! it (fastai's `show_batch`), and where a convolutional network looks (Grad-CAM).
+//! it (fastai's `show_batch`), where a convolutional network looks (Grad-CAM), and the images
+//! it gets most wrong (top losses).
 
 pub mod cam;
 pub mod explain;
+pub mod losses;
 pub mod show;
 
 pub use cam::{CamMap, cam_layer, grad_cam};
 pub use explain::{CamOptions, CamRecord, ExplainOutput, ExplainedPrediction, predict_with_cam};
+pub use losses::{Interpretation, LossRow, interpret, validation_split};
 pub use show::save_batch_picture;

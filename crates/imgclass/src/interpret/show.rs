@@ -81,16 +81,7 @@ pub(crate) fn batch_grid(
     let tile = |canvas: &mut Canvas, slot: usize, bytes: &[u8], label: &str| {
         let (col, row) = (slot % columns, slot / columns);
         let (x0, y0) = (GAP + col as u32 * (tw + GAP), header + GAP + row as u32 * (th + LABEL + GAP));
-        let plane = h * w;
-        let channels = bytes.len() / plane;
-        for y in 0..th {
-            for x in 0..tw {
-                let p = (y as usize / zoom) * w + x as usize / zoom;
-                let rgb =
-                    if channels == 3 { [bytes[p], bytes[plane + p], bytes[2 * plane + p]] } else { [bytes[p]; 3] };
-                canvas.image.put_pixel(x0 + x, y0 + LABEL + y, image::Rgb(rgb));
-            }
-        }
+        canvas.chw_image(x0, y0 + LABEL, bytes, (h, w), zoom, |_, _| None);
         let max_chars = (tw / 8) as usize;
         let text: String = label.chars().take(max_chars).collect();
         canvas.text(x0 as i64, y0 as i64 + 3, &text, 1, [0, 0, 0]);

@@ -1,0 +1,188 @@
+//! Interpreting a model on labelled images (`imgclass interpret`): every image's loss, ranked
+//! worst first (fastai's `top_losses`), drawn as a grid with predicted / actual class, loss and
+//! the probability of the actual class (fastai's `plot_top_losses`), optionally with the
+//! Grad-CAM map of the predicted class over each; beside the metrics and confusion matrix.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use burn::prelude::*;
+use serde::Serialize;
+
+use super::cam::{cam_layer, grad_cam};
+use crate::bundle::Bundle;
+use crate::data::{ImageData, Skipped, Source};
+use crate::error::{Error, Result};
+use crate::infer::log_probs;
+use crate::metrics::{EvalReport, csv_field};
+use crate::plot::{Canvas, jet};
+use crate::train::RunDir;
+use crate::util::fs::atomic_write;
+
+/// One image's loss.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LossRow {
+    /// 1 for the highest loss.
+    pub rank: usize,
+    /// The image (its path, or `file#index` in an IDX file).
+    pub file: String,
+    /// Its class.
+    pub label: String,
+    /// The model's most probable class.
+    pub predicted: String,
+    /// The probability the model gives the image's class.
+    pub probability: f32,
+    /// Cross-entropy: `−ln(probability)`.
+    pub loss: f32,
+}
+
+/// A model's losses on labelled images, worst first, with its metrics on them.
+#[derive(Debug, Clone)]
+pub struct Interpretation {
+    /// Every readable image's loss, worst first.
+    pub rows: Vec<LossRow>,
+    /// Accuracy, per-class metrics, confusion matrix.
+    pub report: EvalReport,
+    /// Images that could not be read.
+    pub skipped: Vec<Skipped>,
+    /// The images, prepared as the model expects (for pictures).
+    data: ImageData,
+    /// For each row, the image's index in `data`.
+    order: Vec<usize>,
+}
+
+/// The losses of `bundle` on images `indices` of `source` (all when `None`), with the checks
+/// of [`Bundle::evaluate_source`] unless `allow_training_data`.
+pub fn interpret(
+    bundle: &Bundle,
+    source: &Source,
+    indices: Option<&[usize]>,
+    allow_training_data: bool,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Interpretation> {
+    let all: Vec<usize> = (0..source.len()).collect();
+    let labelled = bundle.load_labelled(source, indices.unwrap_or(&all), allow_training_data, progress)?;
+    let (data, labels) = (labelled.data, bundle.meta().labels());
+    let lp = log_probs(bundle.net(), &data, bundle.meta().preprocess(), bundle.device());
+    let actual = lp.labels(&data);
+    let report = EvalReport::from_log_probs(&lp.values, &actual, labels);
+    let mut rows: Vec<(LossRow, usize)> = lp
+        .values
+        .chunks_exact(lp.dim)
+        .zip(&lp.indices)
+        .zip(&actual)
+        .map(|((row, &i), &label)| {
+            let predicted = (0..row.len()).fold(0, |best, c| if row[c] > row[best] { c } else { best });
+            let loss = LossRow {
+                rank: 0,
+                file: data.names()[i].clone(),
+                label: labels[label].clone(),
+                predicted: labels[predicted].clone(),
+                probability: row[label].exp(),
+                loss: -row[label],
+            };
+            (loss, i)
+        })
+        .collect();
+    rows.sort_by(|a, b| b.0.loss.total_cmp(&a.0.loss).then(a.1.cmp(&b.1)));
+    let (mut rows, order): (Vec<LossRow>, Vec<usize>) = rows.into_iter().unzip();
+    rows.iter_mut().enumerate().for_each(|(r, row)| row.rank = r + 1);
+    Ok(Interpretation { rows, report, skipped: labelled.skipped, data, order })
+}
+
+/// The validation split of the training run in `run`: its data source, and the indices of
+/// the images `split.json` lists as validation images. Errors when some of them are gone.
+pub fn validation_split(run: &RunDir) -> Result<(Source, Vec<usize>)> {
+    let source = run.read_config()?.data.open()?;
+    let record = run.read_split()?;
+    let wanted: HashSet<&str> = record.valid.iter().map(String::as_str).collect();
+    let indices: Vec<usize> = (0..source.len()).filter(|&i| wanted.contains(source.name(i).as_str())).collect();
+    if indices.len() < wanted.len() {
+        return Err(Error::BadDataset {
+            path: source.root().to_path_buf(),
+            message: format!(
+                "{} of the run's {} validation images are no longer there; give the data to interpret on",
+                wanted.len() - indices.len(),
+                wanted.len()
+            ),
+        });
+    }
+    Ok((source, indices))
+}
+
+/// Tiles are drawn at least this many pixels wide.
+const TILE: usize = 144;
+const GAP: u32 = 8;
+/// Three caption lines of the 8-pixel font.
+const CAPTION: u32 = 3 * 10 + 4;
+
+impl Interpretation {
+    /// The rows as CSV: `rank,file,label,predicted,probability,loss`.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("rank,file,label,predicted,probability,loss\n");
+        for r in &self.rows {
+            let (file, label, predicted) = (csv_field(&r.file), csv_field(&r.label), csv_field(&r.predicted));
+            out += &format!("{},{file},{label},{predicted},{:.6},{:.6}\n", r.rank, r.probability, r.loss);
+        }
+        out
+    }
+
+    /// Writes [`Interpretation::to_csv`] to `path`, atomically.
+    pub fn save_csv(&self, path: &Path) -> Result<()> {
+        atomic_write(path, self.to_csv().as_bytes())
+    }
+
+    /// Writes the `n` highest-loss images as a PNG grid at `path`, each captioned with
+    /// predicted and actual class, loss and probability of the actual class; with `cam`, the
+    /// Grad-CAM map of the predicted class (at stage `cam`, by name, or the last when empty)
+    /// over each.
+    pub fn save_top_losses(&self, bundle: &Bundle, n: usize, cam: Option<&str>, path: &Path) -> Result<()> {
+        self.top_losses_picture(bundle, n, cam)?.save_png(path)
+    }
+
+    fn top_losses_picture(&self, bundle: &Bundle, n: usize, cam: Option<&str>) -> Result<Canvas> {
+        let shown = &self.order[..n.min(self.order.len())];
+        let pre = bundle.meta().preprocess();
+        let maps = match cam {
+            None => None,
+            Some(layer) => {
+                let layer = cam_layer(bundle.net(), (!layer.is_empty()).then_some(layer))?;
+                let mut x = Vec::new();
+                for &i in shown {
+                    pre.normalize_into(&self.data.image(i)?, &mut x);
+                }
+                let shape = [shown.len(), pre.input_channels(), pre.height(), pre.width()];
+                let x = Tensor::<4>::from_data(TensorData::new(x, shape), bundle.device());
+                let predicted: Vec<usize> = self.rows[..shown.len()]
+                    .iter()
+                    .map(|r| bundle.meta().labels().iter().position(|l| *l == r.predicted).unwrap_or(0))
+                    .collect();
+                Some(grad_cam(bundle.net(), x, layer, Some(&predicted)))
+            }
+        };
+        let (h, w) = (pre.height(), pre.width());
+        let zoom = TILE.div_ceil(w.max(h)).max(1);
+        let (tw, th) = ((w * zoom) as u32, (h * zoom) as u32);
+        let columns = (shown.len() as f64).sqrt().ceil().max(1.0) as usize;
+        let rows = shown.len().div_ceil(columns);
+        let title = "predicted / actual / loss / probability of actual";
+        let width = (columns as u32 * (tw + GAP) + GAP).max(Canvas::text_width(title, 1) + 2 * GAP);
+        let mut canvas = Canvas::new(width, 20 + rows as u32 * (th + CAPTION + GAP) + GAP);
+        canvas.text(GAP as i64, 6, title, 1, [0, 0, 0]);
+        for (k, (&i, row)) in shown.iter().zip(&self.rows).enumerate() {
+            let (x0, y0) =
+                (GAP + (k % columns) as u32 * (tw + GAP), 20 + GAP + (k / columns) as u32 * (th + CAPTION + GAP));
+            let heat = maps.as_ref().map(|m| &m[k]);
+            canvas
+                .chw_image(x0, y0, &self.data.image(i)?, (h, w), zoom, |x, y| heat.map(|m| jet(m.sample(x, y, w, h))));
+            let max = (tw / 8) as usize;
+            let cut = |s: String| s.chars().take(max).collect::<String>();
+            let wrong = if row.predicted == row.label { [0, 100, 0] } else { [180, 0, 0] };
+            canvas.text(x0 as i64, (y0 + th + 3) as i64, &cut(row.predicted.clone()), 1, wrong);
+            canvas.text(x0 as i64, (y0 + th + 13) as i64, &cut(row.label.clone()), 1, [0, 0, 0]);
+            let numbers = format!("{:.2} / {:.2}", row.loss, row.probability);
+            canvas.text(x0 as i64, (y0 + th + 23) as i64, &cut(numbers), 1, [80, 80, 80]);
+        }
+        Ok(canvas)
+    }
+}
