@@ -27,6 +27,11 @@ pub enum Command {
     Train(TrainArgs),
     /// Evaluate a model bundle on labelled data: accuracy, per-class metrics, confusion matrix.
     Evaluate(EvaluateArgs),
+    /// Find images whose label is probably wrong: scores every image with a model that did
+    /// not train on it (K-fold cross-validation with train's options, 3 epochs a fold unless
+    /// --epochs) and ranks the suspects by confident learning; writes clean.csv (an action
+    /// column to edit) and suspects.png.
+    Clean(CleanArgs),
     /// Look at what a model gets wrong: every image's loss (losses.csv), the worst ones as a
     /// picture (top_losses.png, with --cam their Grad-CAM maps), the most confused classes and
     /// the confusion matrix. Given a training run's folder, on its validation split.
@@ -364,6 +369,25 @@ pub struct EvaluateArgs {
     /// Device to compute on [default: a GPU when the build has one (cuda, then a hardware wgpu adapter), else cpu].
     #[arg(long)]
     pub device: Option<DeviceChoice>,
+}
+
+#[derive(Args, Debug)]
+pub struct CleanArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Folds of the cross-validation: each image is scored by a model trained on the others.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(2..))]
+    pub folds: u16,
+    /// Score with this trained model instead of cross-validation: faster, but the images it
+    /// trained on look cleaner than they are (it has learnt their labels, right or wrong).
+    #[arg(long, value_name = "BUNDLE")]
+    pub model: Option<PathBuf>,
+    /// How suspects are ranked.
+    #[arg(long, value_enum, default_value_t = imgclass::interpret::clean::RankBy::SelfConfidence)]
+    pub rank_by: imgclass::interpret::clean::RankBy,
+    /// How many suspects to draw in suspects.png.
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u16).range(1..))]
+    pub show: u16,
 }
 
 #[derive(Args, Debug)]

@@ -2,6 +2,7 @@
 //! them into the library's config, one module per command prints what the library returns.
 
 mod args;
+mod clean;
 mod common;
 mod config;
 mod data;
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
         args::Command::Train(a) => train::run(a),
         args::Command::Evaluate(a) => evaluate::run(a),
         args::Command::Interpret(a) => interpret::run(a),
+        args::Command::Clean(a) => clean::run(a),
         args::Command::Predict(a) => predict::run(a),
         args::Command::LrFind(a) => lr_find::run(a),
         args::Command::Weights(args::WeightsCommand::Fetch { name }) => fetch(name),

@@ -109,6 +109,42 @@ impl Canvas {
     }
 }
 
+/// A colour for each point `(x, y)` of a picture (a heat map to blend over it).
+pub(crate) type Heat<'a> = Box<dyn Fn(f32, f32) -> [u8; 3] + 'a>;
+
+/// One picture of a [`captioned_grid`]: `channels × h × w` bytes, caption lines with their
+/// colours, and optionally a colour to blend over each point (see [`Canvas::chw_image`]).
+pub(crate) struct Tile<'a> {
+    pub bytes: Vec<u8>,
+    pub captions: Vec<(String, [u8; 3])>,
+    pub heat: Option<Heat<'a>>,
+}
+
+/// Pictures of `h × w` pixels in a near-square grid under `title`, each enlarged to at least
+/// `min_tile` pixels and captioned below (lines cut to the tile's width).
+pub(crate) fn captioned_grid(title: &str, (h, w): (usize, usize), min_tile: usize, tiles: &[Tile]) -> Canvas {
+    const GAP: u32 = 8;
+    let zoom = min_tile.div_ceil(w.max(h)).max(1);
+    let (tw, th) = ((w * zoom) as u32, (h * zoom) as u32);
+    let lines = tiles.iter().map(|t| t.captions.len()).max().unwrap_or(0) as u32;
+    let caption = 10 * lines + 4;
+    let columns = (tiles.len() as f64).sqrt().ceil().max(1.0) as usize;
+    let rows = tiles.len().div_ceil(columns);
+    let width = (columns as u32 * (tw + GAP) + GAP).max(Canvas::text_width(title, 1) + 2 * GAP);
+    let mut canvas = Canvas::new(width, 20 + rows as u32 * (th + caption + GAP) + GAP);
+    canvas.text(GAP as i64, 6, title, 1, [0, 0, 0]);
+    for (k, tile) in tiles.iter().enumerate() {
+        let (x0, y0) =
+            (GAP + (k % columns) as u32 * (tw + GAP), 20 + GAP + (k / columns) as u32 * (th + caption + GAP));
+        canvas.chw_image(x0, y0, &tile.bytes, (h, w), zoom, |x, y| tile.heat.as_ref().map(|f| f(x, y)));
+        for (line, (text, colour)) in tile.captions.iter().enumerate() {
+            let cut: String = text.chars().take((tw / 8) as usize).collect();
+            canvas.text(x0 as i64, (y0 + th + 3 + 10 * line as u32) as i64, &cut, 1, *colour);
+        }
+    }
+    canvas
+}
+
 /// The jet colormap: dark blue (0) through cyan, yellow, to dark red (1).
 pub(crate) fn jet(t: f32) -> [u8; 3] {
     let t = t.clamp(0.0, 1.0);

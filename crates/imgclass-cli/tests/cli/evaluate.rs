@@ -135,6 +135,42 @@ fn interpret_ranks_the_validation_images_of_a_run_by_loss_and_draws_the_worst() 
 }
 
 #[test]
+fn clean_finds_images_filed_under_the_wrong_class() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 40);
+    // Four vertical bars filed as horizontal.
+    let moved: Vec<String> = (80..84).map(|i| format!("horizontal/{i:02}.png")).collect();
+    for (k, m) in moved.iter().enumerate() {
+        draw(&data.join(m), 1, 80 + k, (12, 12));
+    }
+    let out = t.path().join("clean");
+    let (stdout, stderr) = ok(run(bin()
+        .arg("clean")
+        .arg(&data)
+        .args(["--folds", "3", "--size", "12", "--batch-size", "8", "--epochs", "6", "--json", "--out"])
+        .arg(&out)));
+    assert!(stderr.contains("fold 3/3"), "{stderr}");
+    let v = last_json(&stdout);
+    assert_eq!(v["images"], 84);
+    assert!(v["method"].as_str().unwrap().starts_with("3-fold out-of-fold"), "{v}");
+    // Confident learning flags an image only when its other class clears that class's mean
+    // self-confidence: most, not necessarily all, of the moved images; and nothing else.
+    let suspects = v["suspects"].as_array().unwrap();
+    let found = moved.iter().filter(|m| suspects.iter().any(|s| s["file"].as_str().unwrap().ends_with(*m))).count();
+    assert!(found >= 2 && found == suspects.len(), "{found} of the moved images among {stdout}");
+    let s = &suspects[0];
+    assert_eq!(
+        (s["label"].as_str(), s["suggested"].as_str(), s["issue"].as_str()),
+        (Some("horizontal"), Some("vertical"), Some("label_error"))
+    );
+    let csv = std::fs::read_to_string(out.join("clean.csv")).unwrap();
+    assert_eq!(csv.lines().next(), Some("file,label,suggested,score,issue,action"));
+    assert!(csv.lines().skip(1).all(|l| l.ends_with(",label_error,keep")), "{csv}");
+    assert!(out.join("suspects.png").is_file());
+}
+
+#[test]
 fn idx_folders_train_on_train_files_and_test_on_t10k_files() {
     let t = tempfile::tempdir().unwrap();
     let full = t.path().join("mnist-like");

@@ -164,14 +164,26 @@ impl DataSplits {
     /// [`DataSplits::load`] with presizing and a choice of where the images are kept.
     pub fn load_with(
         source: &Source,
-        mut preprocess: Preprocess,
+        preprocess: Preprocess,
         options: SplitOptions,
         load: LoadOptions,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<DataSplits> {
         options.validate()?;
         source.require_two_classes()?;
-        let splits = source.split(options);
+        Self::load_assigned(source, preprocess, options, &source.split(options), load, progress)
+    }
+
+    /// [`DataSplits::load_with`] with each item's split given (`splits[i]` for item `i`; the
+    /// folds of a cross-validation), `options` only recorded.
+    pub(crate) fn load_assigned(
+        source: &Source,
+        mut preprocess: Preprocess,
+        options: SplitOptions,
+        splits: &[Split],
+        load: LoadOptions,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<DataSplits> {
         let pick = |s: Split| -> Vec<usize> { (0..splits.len()).filter(|&i| splits[i] == s).collect() };
         let parts = [pick(Split::Train), pick(Split::Valid), pick(Split::Test)];
         let stored = load.stored(&preprocess);

@@ -15,7 +15,7 @@ use crate::data::{ImageData, Skipped, Source};
 use crate::error::{Error, Result};
 use crate::infer::log_probs;
 use crate::metrics::{EvalReport, csv_field};
-use crate::plot::{Canvas, jet};
+use crate::plot::{Canvas, Heat, Tile, captioned_grid, jet};
 use crate::train::RunDir;
 use crate::util::fs::atomic_write;
 
@@ -110,12 +110,6 @@ pub fn validation_split(run: &RunDir) -> Result<(Source, Vec<usize>)> {
     Ok((source, indices))
 }
 
-/// Tiles are drawn at least this many pixels wide.
-const TILE: usize = 144;
-const GAP: u32 = 8;
-/// Three caption lines of the 8-pixel font.
-const CAPTION: u32 = 3 * 10 + 4;
-
 impl Interpretation {
     /// The rows as CSV: `rank,file,label,predicted,probability,loss`.
     pub fn to_csv(&self) -> String {
@@ -161,28 +155,21 @@ impl Interpretation {
             }
         };
         let (h, w) = (pre.height(), pre.width());
-        let zoom = TILE.div_ceil(w.max(h)).max(1);
-        let (tw, th) = ((w * zoom) as u32, (h * zoom) as u32);
-        let columns = (shown.len() as f64).sqrt().ceil().max(1.0) as usize;
-        let rows = shown.len().div_ceil(columns);
-        let title = "predicted / actual / loss / probability of actual";
-        let width = (columns as u32 * (tw + GAP) + GAP).max(Canvas::text_width(title, 1) + 2 * GAP);
-        let mut canvas = Canvas::new(width, 20 + rows as u32 * (th + CAPTION + GAP) + GAP);
-        canvas.text(GAP as i64, 6, title, 1, [0, 0, 0]);
+        let mut tiles = Vec::new();
         for (k, (&i, row)) in shown.iter().zip(&self.rows).enumerate() {
-            let (x0, y0) =
-                (GAP + (k % columns) as u32 * (tw + GAP), 20 + GAP + (k / columns) as u32 * (th + CAPTION + GAP));
-            let heat = maps.as_ref().map(|m| &m[k]);
-            canvas
-                .chw_image(x0, y0, &self.data.image(i)?, (h, w), zoom, |x, y| heat.map(|m| jet(m.sample(x, y, w, h))));
-            let max = (tw / 8) as usize;
-            let cut = |s: String| s.chars().take(max).collect::<String>();
             let wrong = if row.predicted == row.label { [0, 100, 0] } else { [180, 0, 0] };
-            canvas.text(x0 as i64, (y0 + th + 3) as i64, &cut(row.predicted.clone()), 1, wrong);
-            canvas.text(x0 as i64, (y0 + th + 13) as i64, &cut(row.label.clone()), 1, [0, 0, 0]);
-            let numbers = format!("{:.2} / {:.2}", row.loss, row.probability);
-            canvas.text(x0 as i64, (y0 + th + 23) as i64, &cut(numbers), 1, [80, 80, 80]);
+            let captions = vec![
+                (row.predicted.clone(), wrong),
+                (row.label.clone(), [0, 0, 0]),
+                (format!("{:.2} / {:.2}", row.loss, row.probability), [80, 80, 80]),
+            ];
+            let heat = maps.as_ref().map(|m| {
+                let m = &m[k];
+                Box::new(move |x, y| jet(m.sample(x, y, w, h))) as Heat
+            });
+            tiles.push(Tile { bytes: self.data.image(i)?.into_owned(), captions, heat });
         }
-        Ok(canvas)
+        let title = "predicted / actual / loss / probability of actual";
+        Ok(captioned_grid(title, (h, w), 144, &tiles))
     }
 }

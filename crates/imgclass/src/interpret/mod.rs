@@ -3,6 +3,7 @@
 //! it gets most wrong (top losses).
 
 pub mod cam;
+pub mod clean;
 pub mod explain;
 pub mod losses;
 pub mod show;

@@ -1,10 +1,11 @@
 //! Integration tests of the library API, one binary: training and bundles (`learner`),
 //! resuming interrupted runs (`resume`), numerical parity with PyTorch and the reference
-//! EfficientNet (`parity`), Grad-CAM's sanity checks (`cam`), the wgpu device against the CPU
-//! (`gpu`, with `--features wgpu`).
+//! EfficientNet (`parity`), Grad-CAM's sanity checks (`cam`), finding flipped labels
+//! (`clean`), the wgpu device against the CPU (`gpu`, with `--features wgpu`).
 //! Each test works on tiny data it makes itself.
 
 mod cam;
+mod clean;
 #[cfg(feature = "wgpu")]
 mod gpu;
 mod learner;

@@ -1,0 +1,77 @@
+//! `imgclass clean [DATA]`: suspected label errors, from out-of-fold predictions (or a given
+//! model's) and confident learning; writes clean.csv and suspects.png.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use imgclass::bundle::Bundle;
+use imgclass::config::TrainConfig;
+use imgclass::interpret::clean::{Scored, model_scores, out_of_fold, save_clean_csv, save_suspects_picture};
+use imgclass::train::RunDir;
+
+use crate::args::CleanArgs;
+use crate::common::device;
+use crate::config::run_config;
+
+/// The quick recipe: `train`'s defaults with 3 epochs a fold.
+fn quick() -> TrainConfig {
+    let mut c = TrainConfig::default();
+    c.fit.epochs = 3;
+    c
+}
+
+pub fn run(a: CleanArgs) -> Result<ExitCode> {
+    let start = Instant::now();
+    let device = device(a.run.device)?;
+    let config = run_config(&a.run, quick())?;
+    let source = config.data.open()?;
+    eprintln!("data: {} — {} images, {} classes", source.root().display(), source.len(), source.classes().len());
+    let (scored, pre): (Scored, _) = match &a.model {
+        Some(path) => {
+            let bundle = Bundle::load(path, &device)?;
+            (model_scores(&bundle, &source)?, bundle.meta().preprocess().clone())
+        }
+        None => {
+            let folds = usize::from(a.folds);
+            let scored = out_of_fold(&source, &config, folds, &device, &mut |f, k| {
+                eprintln!("fold {}/{k}: training on the other {} folds", f + 1, k - 1);
+            })?;
+            (scored, config.preprocess(&source, config.input_size(&source)))
+        }
+    };
+    let suspects = scored.label_errors(a.rank_by);
+    let dir = RunDir::create(a.run.out.as_deref())?;
+    let (csv, png) = (dir.path().join("clean.csv"), dir.path().join("suspects.png"));
+    save_clean_csv(&suspects, &csv)?;
+    save_suspects_picture(&source, &suspects, &pre, a.show.into(), &png)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let mut w = std::io::stdout().lock();
+    writeln!(
+        w,
+        "scored {} images with {}: accuracy {:.4}; {} suspected label errors ({seconds:.0} s)",
+        scored.labels.len(),
+        scored.method,
+        scored.accuracy(),
+        suspects.len()
+    )?;
+    for s in suspects.iter().take(10) {
+        writeln!(w, "  {:.3}  {} -> {}  {}", s.score, s.label, s.suggested, s.file)?;
+    }
+    writeln!(w, "wrote {} (edit its action column) and {}", csv.display(), png.display())?;
+    if a.run.json {
+        let v = serde_json::json!({
+            "suspects": suspects,
+            "images": scored.labels.len(),
+            "method": scored.method,
+            "accuracy": scored.accuracy(),
+            "confident_joint": scored.confident_joint(),
+            "classes": scored.classes,
+            "files": {"csv": csv, "picture": png},
+            "seconds": seconds,
+        });
+        writeln!(w, "{v}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
