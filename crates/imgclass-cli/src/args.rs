@@ -372,7 +372,11 @@ pub struct EvaluateArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct CleanArgs {
+    /// `apply` or `undo` the decisions of a clean.csv instead of finding suspects.
+    #[command(subcommand)]
+    pub then: Option<CleanCommand>,
     #[command(flatten)]
     pub run: RunArgs,
     /// Folds of the cross-validation: each image is scored by a model trained on the others.
@@ -388,6 +392,22 @@ pub struct CleanArgs {
     /// How many suspects to draw in suspects.png.
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u16).range(1..))]
     pub show: u16,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CleanCommand {
+    /// Carry out the action column of an edited clean.csv: `relabel:CLASS` moves the image to
+    /// that class's folder (or rewrites its row of a labels CSV), `delete` moves it into
+    /// DATA/.imgclass-trash/ (never deletes), `keep` leaves it. Logs what it did for `undo`.
+    Apply {
+        /// The clean.csv written by `imgclass clean` (its clean.json beside it).
+        csv: PathBuf,
+    },
+    /// Revert the last `apply` on a data folder.
+    Undo {
+        /// The data folder.
+        data: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -8,10 +8,12 @@ use std::time::Instant;
 use anyhow::Result;
 use imgclass::bundle::Bundle;
 use imgclass::config::TrainConfig;
-use imgclass::interpret::clean::{Scored, model_scores, out_of_fold, save_clean_csv, save_suspects_picture};
+use imgclass::interpret::clean::{
+    LabelStore, Scored, apply, model_scores, out_of_fold, save_clean_csv, save_suspects_picture, undo,
+};
 use imgclass::train::RunDir;
 
-use crate::args::CleanArgs;
+use crate::args::{CleanArgs, CleanCommand};
 use crate::common::device;
 use crate::config::run_config;
 
@@ -23,6 +25,25 @@ fn quick() -> TrainConfig {
 }
 
 pub fn run(a: CleanArgs) -> Result<ExitCode> {
+    match &a.then {
+        Some(CleanCommand::Apply { csv }) => {
+            let (done, root) = apply(csv)?;
+            println!(
+                "relabelled {}, moved {} to the trash (or out of the labels file), kept {}; undo with: imgclass clean undo {}",
+                done.relabelled,
+                done.deleted,
+                done.kept,
+                root.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(CleanCommand::Undo { data }) => {
+            let n = undo(data)?;
+            println!("{}", if n == 0 { "nothing to undo".to_string() } else { format!("reverted {n} changes") });
+            return Ok(ExitCode::SUCCESS);
+        }
+        None => {}
+    }
     let start = Instant::now();
     let device = device(a.run.device)?;
     let config = run_config(&a.run, quick())?;
@@ -44,7 +65,8 @@ pub fn run(a: CleanArgs) -> Result<ExitCode> {
     let suspects = scored.label_errors(a.rank_by);
     let dir = RunDir::create(a.run.out.as_deref())?;
     let (csv, png) = (dir.path().join("clean.csv"), dir.path().join("suspects.png"));
-    save_clean_csv(&suspects, &csv)?;
+    let store = config.data.root().and_then(|root| LabelStore::of(&config.data.labels, &root, source.is_idx()));
+    save_clean_csv(&suspects, store, &scored.classes, &csv)?;
     save_suspects_picture(&source, &suspects, &pre, a.show.into(), &png)?;
     let seconds = start.elapsed().as_secs_f64();
     let mut w = std::io::stdout().lock();

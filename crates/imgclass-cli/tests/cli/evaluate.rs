@@ -168,6 +168,22 @@ fn clean_finds_images_filed_under_the_wrong_class() {
     assert_eq!(csv.lines().next(), Some("file,label,suggested,score,issue,action"));
     assert!(csv.lines().skip(1).all(|l| l.ends_with(",label_error,keep")), "{csv}");
     assert!(out.join("suspects.png").is_file());
+
+    // Relabel the first suspect, delete the second (if any), then undo.
+    let mut rows: Vec<String> = csv.lines().map(String::from).collect();
+    rows[1] = rows[1].replace(",keep", ",relabel:vertical");
+    rows[2] = rows[2].replace(",keep", ",delete");
+    std::fs::write(out.join("clean.csv"), rows.join("\n")).unwrap();
+    let first = suspects[0]["file"].as_str().unwrap();
+    let second = suspects[1]["file"].as_str().unwrap();
+    let (stdout, _) = ok(run(bin().args(["clean", "apply"]).arg(out.join("clean.csv"))));
+    assert!(stdout.contains("relabelled 1, moved 1 to the trash"), "{stdout}");
+    let name = Path::new(first).file_name().unwrap();
+    assert!(data.join("vertical").join(name).is_file() && !Path::new(first).exists());
+    assert!(data.join(".imgclass-trash").join(Path::new(second).strip_prefix(&data).unwrap()).is_file());
+    let (stdout, _) = ok(run(bin().args(["clean", "undo"]).arg(&data)));
+    assert!(stdout.contains("reverted 2 changes"), "{stdout}");
+    assert!(Path::new(first).is_file() && Path::new(second).is_file());
 }
 
 #[test]

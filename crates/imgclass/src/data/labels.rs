@@ -28,7 +28,7 @@ pub enum Labels {
 }
 
 /// Splits one CSV line into fields (RFC 4180 quoting: `"a, b"`, `""` for a quote).
-fn csv_fields(line: &str) -> Vec<String> {
+pub(crate) fn csv_fields(line: &str) -> Vec<String> {
     let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
     let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {

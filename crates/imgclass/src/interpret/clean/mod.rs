@@ -4,6 +4,7 @@
 //! predictions contradict. With a trained model instead (`--model`) it is faster, but the
 //! model's own training images look cleaner than they are (it has learnt their labels).
 
+mod apply;
 pub mod confident;
 
 use std::collections::HashMap;
@@ -11,6 +12,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+pub use apply::{Applied, LabelStore, apply, undo};
 pub use confident::RankBy;
 
 use crate::bundle::Bundle;
@@ -21,7 +23,7 @@ use crate::infer::log_probs;
 use crate::metrics::csv_field;
 use crate::plot::{Tile, captioned_grid};
 use crate::train::{Learner, Silent};
-use crate::util::fs::atomic_write;
+use crate::util::fs::{atomic_write, write_json};
 use crate::util::rng::Rng;
 
 /// Predicted class probabilities of a source's images, each from a model that did not see it
@@ -202,15 +204,17 @@ impl Scored {
 }
 
 /// Writes `clean.csv`: `file,label,suggested,score,issue,action`, every action `keep` for the
-/// user to change to `relabel:CLASS` or `delete` before `imgclass clean apply`.
-pub fn save_clean_csv(suspects: &[Suspect], path: &Path) -> Result<()> {
+/// user to change to `relabel:CLASS` or `delete` before [`apply`]; and beside it `clean.json`,
+/// where the labels live (`store`, `None` when apply cannot edit them) and the `classes`.
+pub fn save_clean_csv(suspects: &[Suspect], store: Option<LabelStore>, classes: &[String], path: &Path) -> Result<()> {
     let mut out = String::from("file,label,suggested,score,issue,action\n");
     for s in suspects {
         let issue = serde_json::to_value(s.issue).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         let (file, label, suggested) = (csv_field(&s.file), csv_field(&s.label), csv_field(&s.suggested));
         out += &format!("{file},{label},{suggested},{:.4},{issue},keep\n", s.score);
     }
-    atomic_write(path, out.as_bytes())
+    atomic_write(path, out.as_bytes())?;
+    write_json(&apply::sidecar_path(path), &apply::Sidecar { store, classes: classes.to_vec() })
 }
 
 /// Draws the first `n` suspects of `source` (prepared with `pre`) in a grid, each captioned
