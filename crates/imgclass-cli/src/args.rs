@@ -32,6 +32,11 @@ pub enum Command {
     /// --epochs) and ranks the suspects by confident learning; writes clean.csv (an action
     /// column to edit) and suspects.png.
     Clean(CleanArgs),
+    /// What a convolution does: classic kernels on an image, a model's first-layer filters.
+    #[command(subcommand)]
+    Filters(FiltersCommand),
+    /// The feature maps one layer of a model computes for an image, as a grid.
+    Activations(ActivationsArgs),
     /// Look at what a model gets wrong: every image's loss (losses.csv), the worst ones as a
     /// picture (top_losses.png, with --cam their Grad-CAM maps), the most confused classes and
     /// the confusion matrix. Given a training run's folder, on its validation split.
@@ -392,6 +397,60 @@ pub struct CleanArgs {
     /// How many suspects to draw in suspects.png.
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u16).range(1..))]
     pub show: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FilterPadding {
+    /// Zeros around the image so the output keeps its size (at stride 1).
+    Same,
+    /// No padding: the output shrinks by the kernel's size − 1.
+    Valid,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FiltersCommand {
+    /// Convolve an image (its grey plane) with kernels and draw the results side by side,
+    /// printing each output's size.
+    Apply {
+        /// The image.
+        image: PathBuf,
+        /// Kernels, repeatable: edge, sobel_x, sobel_y, laplacian, sharpen, box_blur,
+        /// gaussian_blur, emboss, or square rows such as '[[0,-1,0],[-1,5,-1],[0,-1,0]]'.
+        #[arg(long = "kernel", required = true)]
+        kernels: Vec<String>,
+        /// Step between windows.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        stride: u16,
+        /// Padding.
+        #[arg(long, value_enum, default_value_t = FilterPadding::Same)]
+        padding: FilterPadding,
+        /// The picture to write.
+        #[arg(long, default_value = "filters.png")]
+        out: PathBuf,
+    },
+    /// Draw a model's first-layer filters: what it learnt to look for in the pixels.
+    Show {
+        /// A model bundle.
+        model: PathBuf,
+        /// The picture to write.
+        #[arg(long, default_value = "first_filters.png")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ActivationsArgs {
+    /// A model bundle.
+    pub model: PathBuf,
+    /// The image.
+    pub image: PathBuf,
+    /// The layer (cnn: block1…; resnet: stem, layer1…; efficientnet_lite0: stem, block1…,
+    /// head) [default: the first].
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// The picture to write.
+    #[arg(long, default_value = "activations.png")]
+    pub out: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]

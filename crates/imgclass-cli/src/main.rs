@@ -7,6 +7,7 @@ mod common;
 mod config;
 mod data;
 mod evaluate;
+mod filters;
 mod interpret;
 mod lr_find;
 mod predict;
@@ -57,6 +58,8 @@ fn main() -> ExitCode {
         args::Command::Evaluate(a) => evaluate::run(a),
         args::Command::Interpret(a) => interpret::run(a),
         args::Command::Clean(a) => clean::run(a),
+        args::Command::Filters(c) => filters::run(c),
+        args::Command::Activations(a) => filters::activations(a),
         args::Command::Predict(a) => predict::run(a),
         args::Command::LrFind(a) => lr_find::run(a),
         args::Command::Weights(args::WeightsCommand::Fetch { name }) => fetch(name),

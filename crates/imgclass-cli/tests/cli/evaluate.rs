@@ -187,6 +187,36 @@ fn clean_finds_images_filed_under_the_wrong_class() {
 }
 
 #[test]
+fn filters_show_kernels_learnt_filters_and_feature_maps_with_their_sizes() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 8);
+    let image = data.join("vertical/01.png");
+    let out = t.path().join("f.png");
+    let (stdout, _) = ok(run(bin()
+        .args(["filters", "apply"])
+        .arg(&image)
+        .args(["--kernel", "sobel_x", "--kernel", "[[1,0],[0,-1]]", "--stride", "2", "--padding", "valid", "--out"])
+        .arg(&out)));
+    assert!(stdout.contains("sobel_x: 12x12 -> 5x5") && stdout.contains("-> 6x6"), "{stdout}");
+    assert!(out.is_file());
+    let e = fails(run(bin().args(["filters", "apply"]).arg(&image).args(["--kernel", "[[1,2],[3]]"])));
+    assert!(e.contains("not square"), "{e}");
+
+    let (json, _, _) = train_tiny(t.path(), &data, &[]);
+    let model = json["model"].as_str().unwrap();
+    let (stdout, _) = ok(run(bin().args(["filters", "show", model, "--out"]).arg(t.path().join("ff.png"))));
+    assert!(stdout.contains("32 first-layer filters"), "{stdout}");
+    let (stdout, _) = ok(run(bin()
+        .args(["activations", model])
+        .arg(&image)
+        .args(["--layer", "block2", "--out"])
+        .arg(t.path().join("a.png"))));
+    assert!(stdout.contains("block2: 64 feature maps of 3x3"), "{stdout}");
+    assert!(t.path().join("ff.png").is_file() && t.path().join("a.png").is_file());
+}
+
+#[test]
 fn idx_folders_train_on_train_files_and_test_on_t10k_files() {
     let t = tempfile::tempdir().unwrap();
     let full = t.path().join("mnist-like");

@@ -1,10 +1,12 @@
 //! Understanding data and models by looking at them: a picture of a batch as the model sees
-//! it (fastai's `show_batch`), where a convolutional network looks (Grad-CAM), and the images
-//! it gets most wrong (top losses).
+//! it (fastai's `show_batch`), where a convolutional network looks (Grad-CAM), the images it
+//! gets most wrong (top losses), the labels that are probably wrong (clean), and what
+//! convolutions do (filters, feature maps).
 
 pub mod cam;
 pub mod clean;
 pub mod explain;
+pub mod filters;
 pub mod losses;
 pub mod show;
 

@@ -231,6 +231,17 @@ impl Net {
         }
     }
 
+    /// The weights of the first convolution, `[filters, channels, k, k]`: what the network
+    /// learnt to look for in the pixels. `None` for dense networks.
+    pub fn first_conv_weights(&self) -> Option<Tensor<4>> {
+        match self {
+            Net::Mlp(_) => None,
+            Net::Cnn(m) => m.blocks.first().and_then(|b| b.convs.first()).map(|c| c.conv.weight.val()),
+            Net::ResNet(m) => Some(m.conv1.weight.val()),
+            Net::EfficientNet(m) => Some(m.conv_stem.weight.val()),
+        }
+    }
+
     fn stage(&self, i: usize, x: Tensor<4>) -> Tensor<4> {
         match self {
             Net::Mlp(_) => x,
