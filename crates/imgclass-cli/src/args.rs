@@ -37,6 +37,12 @@ pub enum Command {
     Filters(FiltersCommand),
     /// The feature maps one layer of a model computes for an image, as a grid.
     Activations(ActivationsArgs),
+    /// Rewrite a training run's report.html: summary, config, loss curves, confusion matrix,
+    /// per-class metrics, most-confused classes, top losses with Grad-CAM (training writes it).
+    Report {
+        /// The run folder.
+        run: PathBuf,
+    },
     /// Look at what a model gets wrong: every image's loss (losses.csv), the worst ones as a
     /// picture (top_losses.png, with --cam their Grad-CAM maps), the most confused classes and
     /// the confusion matrix. Given a training run's folder, on its validation split.

@@ -27,6 +27,14 @@ fn fetch(name: args::Pretrained) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `imgclass report RUN_DIR`.
+fn report(run: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let run = imgclass::train::RunDir::open(run)?;
+    let bundle = imgclass::bundle::Bundle::load(&run.model_path(), &imgclass::default_device())?;
+    println!("{}", imgclass::interpret::write_report(&run, &bundle)?.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 /// A command-line parsing error on one line, as every other error (help and version are
 /// printed as clap prints them).
 fn usage_error(e: clap::Error) -> ExitCode {
@@ -60,6 +68,7 @@ fn main() -> ExitCode {
         args::Command::Clean(a) => clean::run(a),
         args::Command::Filters(c) => filters::run(c),
         args::Command::Activations(a) => filters::activations(a),
+        args::Command::Report { run } => report(&run),
         args::Command::Predict(a) => predict::run(a),
         args::Command::LrFind(a) => lr_find::run(a),
         args::Command::Weights(args::WeightsCommand::Fetch { name }) => fetch(name),

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result, bail};
+use imgclass::bundle::Bundle;
 use imgclass::config::TrainConfig;
+use imgclass::interpret::write_report;
 use imgclass::train::{Learner, RunDir, TrainReport};
 
 use crate::args::TrainArgs;
@@ -81,6 +83,15 @@ fn train(mut learner: Learner, json: bool) -> Result<ExitCode> {
     });
 
     let report = learner.fit(&mut TrainProgress::new()).context("training failed")?;
+    if !report.diverged {
+        // The model is saved whatever happens here: a failed report is a warning.
+        let html = Bundle::load(&run_dir.model_path(), &imgclass::default_device())
+            .and_then(|bundle| write_report(&run_dir, &bundle));
+        match html {
+            Ok(path) => eprintln!("report: {}", path.display()),
+            Err(e) => eprintln!("warning: no report.html: {}", crate::config::spell(&format!("{e:#}"))),
+        }
+    }
     print_report(&report, &run_dir, json.then_some(learner.data().skipped().len()));
     if report.diverged {
         bail!(

@@ -1,5 +1,7 @@
 //! `imgclass evaluate` and `predict`: scores on held-out data, refusals of training data, IDX test files, output formats.
 
+use std::io::Write;
+
 use super::*;
 
 #[test]
@@ -214,6 +216,48 @@ fn filters_show_kernels_learnt_filters_and_feature_maps_with_their_sizes() {
         .arg(t.path().join("a.png"))));
     assert!(stdout.contains("block2: 64 feature maps of 3x3"), "{stdout}");
     assert!(t.path().join("ff.png").is_file() && t.path().join("a.png").is_file());
+}
+
+#[test]
+fn every_run_writes_a_self_contained_html_report_that_a_browser_draws() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 12);
+    let (_, _, stderr) = train_tiny(t.path(), &data, &[]);
+    let html_path = t.path().join("run/report.html");
+    assert!(stderr.contains("report: ") && html_path.is_file(), "{stderr}");
+    std::fs::remove_file(&html_path).unwrap();
+    let (stdout, _) = ok(run(bin().arg("report").arg(t.path().join("run"))));
+    assert!(stdout.trim().ends_with("report.html"), "{stdout}");
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    for needle in ["Most confused", "Top losses", "Grad-CAM", "horizontal", "&quot;seed&quot;"] {
+        assert!(html.contains(needle), "{needle} missing");
+    }
+    assert_eq!(html.matches("src=\"data:image/png;base64,").count(), 3, "loss curve, confusion matrix, top losses");
+    assert!(!html.contains("src=\"http") && !html.contains("src=\"/"), "nothing outside the file");
+
+    // A real browser draws it: Debian's chromium, headless.
+    let Ok(chromium) = which("chromium") else {
+        let _ = writeln!(std::io::stderr(), "skipped the browser check: no chromium (apt-get install chromium)");
+        return;
+    };
+    let shot = t.path().join("report.png");
+    let status = Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1000,1400"])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", html_path.display()))
+        .output()
+        .unwrap();
+    assert!(status.status.success() && shot.is_file(), "{}", String::from_utf8_lossy(&status.stderr));
+    let png = image::open(&shot).unwrap().to_rgb8();
+    let drawn = png.pixels().filter(|p| p.0 != [255, 255, 255]).count();
+    assert!(drawn * 100 > (png.width() * png.height()) as usize, "the page is (nearly) blank: {drawn} drawn pixels");
+}
+
+/// The path of `program` on `$PATH`.
+fn which(program: &str) -> Result<PathBuf, ()> {
+    let path = std::env::var_os("PATH").ok_or(())?;
+    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| p.is_file()).ok_or(())
 }
 
 #[test]

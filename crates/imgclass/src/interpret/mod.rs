@@ -8,9 +8,11 @@ pub mod clean;
 pub mod explain;
 pub mod filters;
 pub mod losses;
+pub mod report;
 pub mod show;
 
 pub use cam::{CamMap, cam_layer, grad_cam};
 pub use explain::{CamOptions, CamRecord, ExplainOutput, ExplainedPrediction, predict_with_cam};
 pub use losses::{Interpretation, LossRow, interpret, validation_split};
+pub use report::write_report;
 pub use show::save_batch_picture;

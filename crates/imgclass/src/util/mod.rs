@@ -1,7 +1,8 @@
 //! Helpers the modules above share, so that none of them has to import another for them:
-//! atomic file writes and JSON files, a seeded generator and stable hashes, SHA-256 digests,
+//! atomic file writes and JSON files, base64, a seeded generator and stable hashes, SHA-256 digests,
 //! and thread pools.
 
+pub(crate) mod base64;
 pub(crate) mod fs;
 pub(crate) mod pool;
 pub(crate) mod rng;

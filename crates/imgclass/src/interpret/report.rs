@@ -1,0 +1,155 @@
+//! A training run's report (`report.html`): one self-contained page — pictures inlined — with
+//! the run's summary and config, its loss curves and epoch table, the validation confusion
+//! matrix, per-class metrics, most-confused pairs and the top losses with their Grad-CAM maps.
+//! `imgclass train` writes it at the end of every run; `imgclass report RUN_DIR` rewrites it.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::losses::{interpret, validation_split};
+use crate::bundle::Bundle;
+use crate::error::{IoContext, Result};
+use crate::metrics::EvalReport;
+use crate::train::RunDir;
+use crate::util::base64;
+use crate::util::fs::{atomic_write, read_json};
+
+/// Top-loss images shown.
+const TOP: usize = 16;
+
+/// Writes `report.html` into the finished run `run` (its bundle loaded as `bundle`); returns
+/// its path. Also writes the top-losses picture it shows (`top_losses.png`).
+pub fn write_report(run: &RunDir, bundle: &Bundle) -> Result<PathBuf> {
+    let dir = run.path();
+    let report: Value = read_json(&dir.join("report.json"))?;
+    let config: Value = read_json(&dir.join("config.json"))?;
+    let metrics: EvalReport = serde_json::from_value(report["final_metrics"].clone()).unwrap_or_else(|_| empty(bundle));
+    let (source, indices) = validation_split(run)?;
+    let interp = interpret(bundle, &source, Some(&indices), true, &|_, _| {})?;
+    let cam = (!bundle.net().stage_names().is_empty()).then_some("");
+    let top = dir.join("top_losses.png");
+    interp.save_top_losses(bundle, TOP, cam, &top)?;
+
+    let mut h = String::new();
+    let title = format!("imgclass run {}", dir.display());
+    let _ = write!(h, "<!doctype html><html lang=en><head><meta charset=utf-8><title>{}</title>", esc(&title));
+    h += STYLE;
+    let _ = write!(h, "</head><body><h1>{}</h1>", esc(&title));
+    summary(&mut h, bundle, &config, &report, &metrics);
+    h += "<h2>Training</h2>";
+    h += &img(&dir.join("loss.png"), "loss per epoch")?;
+    epochs(&mut h, &report);
+    h += "<h2>Validation</h2><div class=row>";
+    h += &img(&dir.join("confusion.png"), "confusion matrix")?;
+    per_class(&mut h, &metrics);
+    h += "</div>";
+    let confused = metrics.confusion.most_confused(1);
+    h += "<h3>Most confused (actual → predicted)</h3><table><tr><th>actual<th>predicted<th>images";
+    for (actual, predicted, n) in confused.iter().take(10) {
+        let _ = write!(h, "<tr><td>{}<td>{}<td class=n>{n}", esc(actual), esc(predicted));
+    }
+    h += "</table><h3>Top losses</h3><p>The validation images the model gets most wrong: predicted (red when wrong), \
+          actual class, loss and probability of the actual class";
+    h +=
+        if cam.is_some() { "; the heat map shows where it found the predicted class (Grad-CAM).</p>" } else { ".</p>" };
+    h += &img(&top, "top losses")?;
+    let _ = write!(
+        h,
+        "<h2>Config</h2><pre>{}</pre>",
+        esc(&serde_json::to_string_pretty(&config["train"]).unwrap_or_default())
+    );
+    h += "</body></html>\n";
+    let path = dir.join("report.html");
+    atomic_write(&path, h.as_bytes())?;
+    Ok(path)
+}
+
+fn empty(bundle: &Bundle) -> EvalReport {
+    EvalReport::from_log_probs(&[], &[], bundle.meta().labels())
+}
+
+fn summary(h: &mut String, bundle: &Bundle, config: &Value, report: &Value, m: &EvalReport) {
+    let data = &config["data"];
+    let rows = [
+        ("model", format!("{} ({} classes)", bundle.meta().arch().name(), bundle.meta().labels().len())),
+        ("data", data["source"].as_str().unwrap_or("?").to_string()),
+        (
+            "images",
+            format!("{} train, {} valid, {} test", data["train_images"], data["valid_images"], data["test_images"]),
+        ),
+        ("best epoch", format!("{} of {}", report["best_epoch"], report["history"].as_array().map_or(0, Vec::len))),
+        ("validation", format!("accuracy {:.2}%, loss {:.4}", 100.0 * m.accuracy, m.loss)),
+        (
+            "test",
+            report["test_metrics"]["accuracy"]
+                .as_f64()
+                .map_or("no test split".into(), |a| format!("accuracy {:.2}%", 100.0 * a)),
+        ),
+        ("time", format!("{:.0} s", report["seconds"].as_f64().unwrap_or(0.0))),
+    ];
+    *h += "<table class=summary>";
+    for (k, v) in rows {
+        let _ = write!(h, "<tr><th>{k}<td>{}", esc(&v));
+    }
+    *h += "</table>";
+}
+
+fn epochs(h: &mut String, report: &Value) {
+    *h += "<table><tr><th>epoch<th>train loss<th>valid loss<th>accuracy<th>seconds";
+    for e in report["history"].as_array().into_iter().flatten() {
+        let f = |k: &str| e[k].as_f64().unwrap_or(f64::NAN);
+        let _ = write!(
+            h,
+            "<tr><td class=n>{}<td class=n>{:.4}<td class=n>{:.4}<td class=n>{:.4}<td class=n>{:.1}",
+            e["epoch"],
+            f("train_loss"),
+            f("valid_loss"),
+            f("accuracy"),
+            f("seconds")
+        );
+    }
+    *h += "</table>";
+}
+
+fn per_class(h: &mut String, m: &EvalReport) {
+    *h += "<table><tr><th>class<th>precision<th>recall<th>F1<th>images";
+    for c in &m.per_class {
+        let _ = write!(
+            h,
+            "<tr><td>{}<td class=n>{:.3}<td class=n>{:.3}<td class=n>{:.3}<td class=n>{}",
+            esc(&c.class),
+            c.precision,
+            c.recall,
+            c.f1,
+            c.support
+        );
+    }
+    *h += "</table>";
+}
+
+/// The PNG at `path` as an inline `<img>`.
+fn img(path: &Path, alt: &str) -> Result<String> {
+    let bytes = std::fs::read(path).at(path)?;
+    Ok(format!("<img alt=\"{}\" src=\"data:image/png;base64,{}\">", esc(alt), base64::encode(&bytes)))
+}
+
+/// `text` escaped for HTML.
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+const STYLE: &str = "<style>body{font:15px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}\
+h1{font-size:1.5em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}table{border-collapse:collapse;margin:.6em 0}\
+td,th{padding:.2em .7em;border-bottom:1px solid #eee;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}\
+.summary th{color:#555;font-weight:normal}img{max-width:100%;image-rendering:pixelated;margin:.4em 0}\
+.row{display:flex;gap:2em;flex-wrap:wrap;align-items:flex-start}pre{background:#f6f6f6;padding:1em;overflow:auto}</style>";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn text_is_escaped_for_html() {
+        assert_eq!(super::esc("T-shirt/<top> & \"x\""), "T-shirt/&lt;top&gt; &amp; &quot;x&quot;");
+    }
+}
