@@ -56,7 +56,7 @@ pub fn run(a: InterpretArgs) -> Result<ExitCode> {
             "accuracy": interp.report.accuracy,
             "loss": interp.report.loss,
             "most_confused": interp.report.confusion.most_confused(1),
-            "top_losses": &interp.rows[..usize::from(a.top).min(interp.rows.len())],
+            "losses": &interp.rows,
             "files": {"top_losses": &files[0], "losses": &files[1], "confusion": &files[2]},
             "skipped": &interp.skipped,
         });
