@@ -15,8 +15,8 @@ use burn_autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 
+use super::act::Act;
 use super::ext::{KernelGrads, Kernels};
-use super::norm::Act;
 
 #[derive(Debug)]
 struct ConvBackward;

@@ -14,10 +14,10 @@ use std::mem::MaybeUninit;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use super::act::{Post, shift_act};
 pub(crate) use super::cols::Geometry;
 use super::cols::{col2im, im2col};
 use super::depthwise;
-use super::norm::{Post, shift_act};
 use super::simd::{as_uninit, assume_written, written};
 
 /// Where a matrix product goes: over storage whose values are not read (it may hold none

@@ -16,8 +16,8 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
+use super::act::{Post, shift_act};
 use super::cols::Geometry;
-use super::norm::{Post, shift_act};
 use super::simd::{assume_written, vectorized, written};
 
 /// Outputs computed per step of the forward and input-gradient loops, kept in registers

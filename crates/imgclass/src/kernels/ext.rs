@@ -9,8 +9,9 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{Shape, TensorData};
 
+use super::act::Act;
 use super::conv::{self, Geometry};
-use super::norm::{self, Act, Affine, Planes};
+use super::norm::{self, Affine, Planes};
 use super::pool::{self, Pool2};
 
 /// The ops imgclass computes with its own kernels.

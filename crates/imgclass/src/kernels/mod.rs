@@ -5,6 +5,7 @@
 //! to Burn's own op, so a model gives the same results on every device and its parameters keep
 //! Burn's names.
 //!
+//! - `act` — the activations fused into the kernels, and a shift-and-activation pass
 //! - `cols` — convolutions' column matrices: im2col and its adjoint col2im
 //! - `depthwise` — depthwise 2-D convolution (one filter per channel), direct, NCHW
 //! - `conv` — 2-D convolution: forward, input and weight gradients (im2col + `gemm`, NCHW)
@@ -15,6 +16,7 @@
 //! - `autodiff` — its `Autodiff` implementation: the ops recorded with their backward
 //! - `simd` — runs the loops above compiled for the CPU's widest vectors (AVX-512, AVX2)
 
+mod act;
 mod autodiff;
 mod cols;
 mod conv;
@@ -25,9 +27,9 @@ mod norm;
 mod pool;
 mod simd;
 
+use act::Act;
 pub(crate) use dropout::dropout;
 pub use dropout::seed_dropout;
-use norm::Act;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

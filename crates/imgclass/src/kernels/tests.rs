@@ -14,7 +14,7 @@ use burn::nn::BatchNormConfig;
 
 use burn::nn::pool::MaxPool2dConfig;
 
-use super::norm::Act;
+use super::act::Act;
 use super::{batch_norm_with, conv_bn_with, conv2d, conv2d_module, conv2d_with, max_pool2d_with};
 
 const TOLERANCE: f32 = 1e-4;
