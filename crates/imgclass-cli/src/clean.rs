@@ -9,7 +9,7 @@ use anyhow::Result;
 use imgclass::bundle::Bundle;
 use imgclass::config::TrainConfig;
 use imgclass::interpret::clean::{
-    LabelStore, Scored, apply, model_scores, out_of_fold, save_clean_csv, save_suspects_picture, undo,
+    LabelStore, Scored, apply, model_scores, near_duplicates, out_of_fold, save_clean_csv, save_suspects_picture, undo,
 };
 use imgclass::train::RunDir;
 
@@ -62,7 +62,10 @@ pub fn run(a: CleanArgs) -> Result<ExitCode> {
             (scored, config.preprocess(&source, config.input_size(&source)))
         }
     };
-    let suspects = scored.label_errors(a.rank_by);
+    let mut suspects = scored.label_errors(a.rank_by);
+    let duplicates = near_duplicates(&source, a.duplicate_bits)?;
+    let label_errors = suspects.len();
+    suspects.extend(duplicates);
     let dir = RunDir::create(a.run.out.as_deref())?;
     let (csv, png) = (dir.path().join("clean.csv"), dir.path().join("suspects.png"));
     let store = config.data.root().and_then(|root| LabelStore::of(&config.data.labels, &root, source.is_idx()));
@@ -72,14 +75,18 @@ pub fn run(a: CleanArgs) -> Result<ExitCode> {
     let mut w = std::io::stdout().lock();
     writeln!(
         w,
-        "scored {} images with {}: accuracy {:.4}; {} suspected label errors ({seconds:.0} s)",
+        "scored {} images with {}: accuracy {:.4}; {label_errors} suspected label errors, {} near-duplicates ({seconds:.0} s)",
         scored.labels.len(),
         scored.method,
         scored.accuracy(),
-        suspects.len()
+        suspects.len() - label_errors
     )?;
     for s in suspects.iter().take(10) {
         writeln!(w, "  {:.3}  {} -> {}  {}", s.score, s.label, s.suggested, s.file)?;
+    }
+    for s in suspects[label_errors..].iter().take(5) {
+        let other = s.other.as_deref().unwrap_or("");
+        writeln!(w, "  duplicate {:.3}  {} ({}) ~ {other} ({})", s.score, s.file, s.label, s.suggested)?;
     }
     writeln!(w, "wrote {} (edit its action column) and {}", csv.display(), png.display())?;
     if a.run.json {

@@ -46,6 +46,10 @@ pub struct CleanArgs {
     /// How suspects are ranked.
     #[arg(long, value_enum, default_value_t = imgclass::interpret::clean::RankBy::SelfConfidence)]
     pub rank_by: imgclass::interpret::clean::RankBy,
+    /// Near-duplicates: images whose perceptual hashes (256 bits) differ in at most this many
+    /// bits are listed as duplicates (0: identical pictures only).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub duplicate_bits: u32,
     /// How many suspects to draw in suspects.png.
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u16).range(1..))]
     pub show: u16,

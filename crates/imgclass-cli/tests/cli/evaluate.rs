@@ -158,7 +158,10 @@ fn clean_finds_images_filed_under_the_wrong_class() {
     assert!(v["method"].as_str().unwrap().starts_with("3-fold out-of-fold"), "{v}");
     // Confident learning flags an image only when its other class clears that class's mean
     // self-confidence: most, not necessarily all, of the moved images; and nothing else.
-    let suspects = v["suspects"].as_array().unwrap();
+    let all = v["suspects"].as_array().unwrap();
+    let suspects: Vec<&serde_json::Value> = all.iter().filter(|s| s["issue"] == "label_error").collect();
+    // The bars differ by a shade and a pixel: near-duplicates, each naming the image it repeats.
+    assert!(all.iter().filter(|s| s["issue"] == "duplicate").all(|s| s["other"].is_string()), "{stdout}");
     let found = moved.iter().filter(|m| suspects.iter().any(|s| s["file"].as_str().unwrap().ends_with(*m))).count();
     assert!(found >= 2 && found == suspects.len(), "{found} of the moved images among {stdout}");
     let s = &suspects[0];
@@ -167,8 +170,8 @@ fn clean_finds_images_filed_under_the_wrong_class() {
         (Some("horizontal"), Some("vertical"), Some("label_error"))
     );
     let csv = std::fs::read_to_string(out.join("clean.csv")).unwrap();
-    assert_eq!(csv.lines().next(), Some("file,label,suggested,score,issue,action"));
-    assert!(csv.lines().skip(1).all(|l| l.ends_with(",label_error,keep")), "{csv}");
+    assert_eq!(csv.lines().next(), Some("file,label,suggested,score,issue,other,action"));
+    assert!(csv.lines().skip(1).take(suspects.len()).all(|l| l.ends_with(",label_error,,keep")), "{csv}");
     assert!(out.join("suspects.png").is_file());
 
     // Relabel the first suspect, delete the second (if any), then undo.

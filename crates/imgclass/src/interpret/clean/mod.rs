@@ -6,6 +6,7 @@
 
 mod apply;
 pub mod confident;
+mod duplicates;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -121,8 +122,12 @@ pub fn model_scores(bundle: &Bundle, source: &Source) -> Result<Scored> {
         .zip(&lp.indices)
         .map(|(row, &i)| (by_name[&labelled.data.names()[i]], row.iter().map(|v| v.exp()).collect()))
         .collect();
-    let overlap = labelled.training_overlap;
-    let method = format!("predictions of one model ({overlap} of the images were its training or validation images)");
+    let method = if bundle.check_not_training_data(source).is_err() {
+        "predictions of one model trained on these IDX files (it has learnt their labels)".to_string()
+    } else {
+        let overlap = labelled.training_overlap;
+        format!("predictions of one model ({overlap} of the images were its training or validation images)")
+    };
     let mut s = scored(source, rows, method);
     // The model's classes, not the source's: labels were mapped onto them.
     s.classes = bundle.meta().labels().to_vec();
@@ -147,6 +152,8 @@ fn scored(source: &Source, rows: Vec<(usize, Vec<f32>)>, method: String) -> Scor
 pub enum Issue {
     /// Its label is probably wrong.
     LabelError,
+    /// It is (nearly) the same picture as another image of the dataset.
+    Duplicate,
 }
 
 /// One suspect image.
@@ -162,6 +169,9 @@ pub struct Suspect {
     pub score: f32,
     /// What is suspected.
     pub issue: Issue,
+    /// For a duplicate, the image it repeats.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other: Option<String>,
     /// Its index in the source.
     #[serde(skip)]
     pub index: usize,
@@ -178,6 +188,7 @@ impl Scored {
                 suggested: self.classes[issue.suggested].clone(),
                 score: issue.score,
                 issue: Issue::LabelError,
+                other: None,
                 index: self.indices[issue.index],
             })
             .collect()
@@ -203,15 +214,43 @@ impl Scored {
     }
 }
 
-/// Writes `clean.csv`: `file,label,suggested,score,issue,action`, every action `keep` for the
+/// Near-duplicate pairs of `source` by perceptual hash (at most `max_bits` of 256 apart, and
+/// their shrunk pixels within a mean difference of 4 of 255):
+/// one suspect per pair, the later image, its "suggested" label the earlier one's (a pair
+/// whose labels differ contradicts itself), most alike first.
+pub fn near_duplicates(source: &Source, max_bits: u32) -> Result<Vec<Suspect>> {
+    let (indices, hashes, pixels) = duplicates::hashes(source)?;
+    let classes = source.classes();
+    let label = |i: usize| classes[source.items[i].label].clone();
+    let pairs = duplicates::close_pairs(&hashes, max_bits);
+    Ok(pairs
+        .into_iter()
+        .filter(|&(a, b, _)| duplicates::same_pixels(&pixels[a], &pixels[b]))
+        .map(|(a, b, d)| {
+            let (a, b) = (indices[a], indices[b]);
+            Suspect {
+                file: source.name(b),
+                label: label(b),
+                suggested: label(a),
+                score: 1.0 - d as f32 / 256.0,
+                issue: Issue::Duplicate,
+                other: Some(source.name(a)),
+                index: b,
+            }
+        })
+        .collect())
+}
+
+/// Writes `clean.csv`: `file,label,suggested,score,issue,other,action`, every action `keep` for the
 /// user to change to `relabel:CLASS` or `delete` before [`apply`]; and beside it `clean.json`,
 /// where the labels live (`store`, `None` when apply cannot edit them) and the `classes`.
 pub fn save_clean_csv(suspects: &[Suspect], store: Option<LabelStore>, classes: &[String], path: &Path) -> Result<()> {
-    let mut out = String::from("file,label,suggested,score,issue,action\n");
+    let mut out = String::from("file,label,suggested,score,issue,other,action\n");
     for s in suspects {
         let issue = serde_json::to_value(s.issue).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         let (file, label, suggested) = (csv_field(&s.file), csv_field(&s.label), csv_field(&s.suggested));
-        out += &format!("{file},{label},{suggested},{:.4},{issue},keep\n", s.score);
+        let other = csv_field(s.other.as_deref().unwrap_or(""));
+        out += &format!("{file},{label},{suggested},{:.4},{issue},{other},keep\n", s.score);
     }
     atomic_write(path, out.as_bytes())?;
     write_json(&apply::sidecar_path(path), &apply::Sidecar { store, classes: classes.to_vec() })
