@@ -61,9 +61,19 @@ pub(crate) fn same_pixels(a: &[u8], b: &[u8]) -> bool {
     sum as f32 / a.len() as f32 <= MAX_PIXEL_DIFFERENCE
 }
 
+/// Every readable image of a source, hashed.
+pub(crate) struct Hashed {
+    /// Its index in the source.
+    pub indices: Vec<usize>,
+    /// Its difference hash.
+    pub hashes: Vec<[u64; 4]>,
+    /// Its shrunk grey pixels.
+    pub pixels: Vec<Vec<u8>>,
+}
+
 /// The hashes of every readable image of `source` and its shrunk grey pixels, with their
 /// indices in it.
-pub(crate) fn hashes(source: &Source) -> Result<(Vec<usize>, Vec<[u64; 4]>, Vec<Vec<u8>>)> {
+pub(crate) fn hashes(source: &Source) -> Result<Hashed> {
     let all: Vec<usize> = (0..source.len()).collect();
     let pre = Preprocess::new(H, W, 1, ResizeMode::Squish);
     let loaded = source.load(&all, &pre, true, &|_, _| {});
@@ -76,7 +86,7 @@ pub(crate) fn hashes(source: &Source) -> Result<(Vec<usize>, Vec<[u64; 4]>, Vec<
         hashes.push(dhash(&grey));
         pixels.push(grey);
     }
-    Ok((indices, hashes, pixels))
+    Ok(Hashed { indices, hashes, pixels })
 }
 
 #[cfg(test)]

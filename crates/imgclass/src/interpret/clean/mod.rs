@@ -219,7 +219,7 @@ impl Scored {
 /// one suspect per pair, the later image, its "suggested" label the earlier one's (a pair
 /// whose labels differ contradicts itself), most alike first.
 pub fn near_duplicates(source: &Source, max_bits: u32) -> Result<Vec<Suspect>> {
-    let (indices, hashes, pixels) = duplicates::hashes(source)?;
+    let duplicates::Hashed { indices, hashes, pixels } = duplicates::hashes(source)?;
     let classes = source.classes();
     let label = |i: usize| classes[source.items[i].label].clone();
     let pairs = duplicates::close_pairs(&hashes, max_bits);
