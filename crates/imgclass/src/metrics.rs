@@ -28,6 +28,11 @@ pub struct EvalReport {
     pub predicted: Vec<usize>,
 }
 
+/// The index of the largest value of `row` (the first of equal ones; 0 for an empty row).
+pub(crate) fn argmax(row: &[f32]) -> usize {
+    (0..row.len()).fold(0, |best, i| if row[i] > row[best] { i } else { best })
+}
+
 impl EvalReport {
     /// The report of class log-probabilities `lp` (`labels.len() × classes` row-major).
     pub fn from_log_probs(lp: &[f32], labels: &[usize], classes: &[String]) -> EvalReport {
@@ -35,8 +40,7 @@ impl EvalReport {
         let mut predicted = Vec::with_capacity(labels.len());
         let mut losses = Vec::with_capacity(labels.len());
         for (row, &label) in lp.chunks_exact(k).zip(labels) {
-            let arg = row.iter().enumerate().fold(0, |best, (i, v)| if *v > row[best] { i } else { best });
-            predicted.push(arg);
+            predicted.push(argmax(row));
             losses.push(-row[label]);
         }
         let confusion = Confusion::new(classes, labels, &predicted);

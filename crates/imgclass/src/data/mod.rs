@@ -265,6 +265,12 @@ impl Source {
         Ok(())
     }
 
+    /// Each item's index by its [`Source::name`] (how decoded images, which carry their
+    /// names, find their item again).
+    pub(crate) fn indices_by_name(&self) -> std::collections::HashMap<String, usize> {
+        (0..self.len()).map(|i| (self.name(i), i)).collect()
+    }
+
     /// A display name for item `i`.
     pub fn name(&self, i: usize) -> String {
         match &self.items[i].origin {

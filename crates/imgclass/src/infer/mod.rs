@@ -48,28 +48,42 @@ impl Rows {
     }
 }
 
-/// Runs `f` over every image of `data` in batches of [`eval_batch`] (prepared ahead by
-/// worker threads) and returns its output rows.
+/// Calls `f` with every readable image of `data` in batches of [`eval_batch`] (prepared
+/// ahead by worker threads), each with the images' indices in `data`; returns the images that
+/// could not be read.
+pub(crate) fn each_batch(
+    data: &ImageData,
+    pre: &Preprocess,
+    device: &Device,
+    mut f: impl FnMut(Tensor<4>, Vec<usize>),
+) -> Vec<Skipped> {
+    let mut skipped = Vec::new();
+    let all: Vec<usize> = (0..data.len()).collect();
+    Loader::new(data, pre).for_each(&chunks(&all, eval_batch(pre)), |b| {
+        skipped.extend(b.skipped);
+        if !b.indices.is_empty() {
+            f(Tensor::from_data(TensorData::new(b.x, b.shape), device), b.indices);
+        }
+        true
+    });
+    skipped
+}
+
+/// Runs `f` over every image of `data` in batches ([`each_batch`]) and returns its output rows.
 pub(crate) fn map_batches(
     data: &ImageData,
     pre: &Preprocess,
     device: &Device,
-    mut f: impl FnMut(Tensor<4>) -> Tensor<2>,
+    f: impl Fn(Tensor<4>) -> Tensor<2>,
 ) -> Rows {
-    let mut rows = Rows { values: Vec::new(), dim: 0, indices: Vec::new(), skipped: Vec::new() };
-    let all: Vec<usize> = (0..data.len()).collect();
-    Loader::new(data, pre).for_each(&chunks(&all, eval_batch(pre)), |b| {
-        rows.skipped.extend(b.skipped);
-        if b.indices.is_empty() {
-            return true;
-        }
-        let y = f(Tensor::from_data(TensorData::new(b.x, b.shape), device));
-        rows.dim = y.dims()[1];
-        rows.values.extend(y.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values after convert"));
-        rows.indices.extend(b.indices);
-        true
+    let (mut values, mut dim, mut indices) = (Vec::new(), 0, Vec::new());
+    let skipped = each_batch(data, pre, device, |x, batch| {
+        let y = f(x);
+        dim = y.dims()[1];
+        values.extend(y.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values after convert"));
+        indices.extend(batch);
     });
-    rows
+    Rows { values, dim, indices, skipped }
 }
 
 /// Class log-probabilities of the readable images of `data`.

@@ -14,6 +14,7 @@ use burn::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::metrics::argmax;
 use crate::models::Net;
 
 /// A class-activation map: one value per cell of a stage's output.
@@ -38,7 +39,7 @@ impl CamMap {
 
     /// The cell `(column, row)` with the largest value (the first one, in row-major order).
     pub fn peak_cell(&self) -> (usize, usize) {
-        let i = self.values.iter().enumerate().fold(0, |best, (i, v)| if *v > self.values[best] { i } else { best });
+        let i = argmax(&self.values);
         (i % self.width, i / self.width)
     }
 

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::prelude::*;
 use image::{Rgb, RgbImage};
 use serde::Serialize;
 
@@ -13,7 +12,7 @@ use crate::bundle::Bundle;
 use crate::data::Skipped;
 use crate::data::decode_file;
 use crate::error::{Error, IoContext, Result};
-use crate::infer::{FilePrediction, map_batches};
+use crate::infer::{FilePrediction, each_batch};
 use crate::plot::{Canvas, jet};
 use crate::transforms::Preprocess;
 
@@ -78,33 +77,24 @@ pub fn predict_with_cam(bundle: &Bundle, inputs: &[PathBuf], k: usize, options: 
     let predictions = bundle.top_k(&data, k);
     let pre = bundle.meta().preprocess();
     let mut maps = Vec::new();
-    let mut shape = (0, 0);
-    map_batches(&data, pre, bundle.device(), |x| {
-        let batch = x.dims()[0];
-        let classes = class.map(|c| vec![c; batch]);
-        let batch_maps = grad_cam(bundle.net(), x, layer, classes.as_deref());
-        let device = bundle.device();
-        let [h, w] = [batch_maps[0].height, batch_maps[0].width];
-        shape = (h, w);
-        maps.extend(batch_maps.iter().map(|m| m.class));
-        let values: Vec<f32> = batch_maps.into_iter().flat_map(|m| m.values).collect();
-        Tensor::from_data(TensorData::new(values, [batch, h * w]), device)
-    })
-    .values
-    .chunks(shape.0 * shape.1)
-    .zip(maps)
-    .zip(predictions)
-    .enumerate()
-    .map(|(i, ((values, class), prediction))| {
-        let map = CamMap { class, height: shape.0, width: shape.1, values: values.to_vec() };
-        let png = options.out.as_ref().map(|dir| picture_path(dir, &prediction.file, i));
-        let peak = explain_file(Path::new(&prediction.file), &map, pre, png.as_deref())?;
-        let name = bundle.net().stage_names()[layer].clone();
-        let cam = CamRecord { class: labels[class].clone(), layer: name, peak, grid: map.grid(), png };
-        Ok(ExplainedPrediction { prediction, cam })
-    })
-    .collect::<Result<Vec<_>>>()
-    .map(|predictions| ExplainOutput { predictions, skipped })
+    each_batch(&data, pre, bundle.device(), |x, batch| {
+        let classes = class.map(|c| vec![c; batch.len()]);
+        maps.extend(grad_cam(bundle.net(), x, layer, classes.as_deref()));
+    });
+    let name = &bundle.net().stage_names()[layer];
+    let predictions = maps
+        .into_iter()
+        .zip(predictions)
+        .enumerate()
+        .map(|(i, (map, prediction))| {
+            let png = options.out.as_ref().map(|dir| picture_path(dir, &prediction.file, i));
+            let peak = explain_file(Path::new(&prediction.file), &map, pre, png.as_deref())?;
+            let (class, grid) = (labels[map.class].clone(), map.grid());
+            let cam = CamRecord { class, layer: name.clone(), peak, grid, png };
+            Ok(ExplainedPrediction { prediction, cam })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ExplainOutput { predictions, skipped })
 }
 
 /// `DIR/<file stem>.cam.png`, numbered when two inputs share a stem.

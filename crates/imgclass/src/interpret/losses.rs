@@ -14,7 +14,7 @@ use crate::bundle::Bundle;
 use crate::data::{ImageData, Skipped, Source};
 use crate::error::{Error, Result};
 use crate::infer::log_probs;
-use crate::metrics::{EvalReport, csv_field};
+use crate::metrics::{EvalReport, argmax, csv_field};
 use crate::plot::{Canvas, Heat, Tile, captioned_grid, jet};
 use crate::train::RunDir;
 use crate::util::fs::atomic_write;
@@ -47,8 +47,8 @@ pub struct Interpretation {
     pub skipped: Vec<Skipped>,
     /// The images, prepared as the model expects (for pictures).
     data: ImageData,
-    /// For each row, the image's index in `data`.
-    order: Vec<usize>,
+    /// For each row, the image's index in `data` and its predicted class.
+    order: Vec<(usize, usize)>,
 }
 
 /// The losses of `bundle` on images `indices` of `source` (all when `None`), with the checks
@@ -66,13 +66,13 @@ pub fn interpret(
     let lp = log_probs(bundle.net(), &data, bundle.meta().preprocess(), bundle.device());
     let actual = lp.labels(&data);
     let report = EvalReport::from_log_probs(&lp.values, &actual, labels);
-    let mut rows: Vec<(LossRow, usize)> = lp
+    let mut rows: Vec<(LossRow, (usize, usize))> = lp
         .values
         .chunks_exact(lp.dim)
         .zip(&lp.indices)
         .zip(&actual)
         .map(|((row, &i), &label)| {
-            let predicted = (0..row.len()).fold(0, |best, c| if row[c] > row[best] { c } else { best });
+            let predicted = argmax(row);
             let loss = LossRow {
                 rank: 0,
                 file: data.names()[i].clone(),
@@ -81,11 +81,11 @@ pub fn interpret(
                 probability: row[label].exp(),
                 loss: -row[label],
             };
-            (loss, i)
+            (loss, (i, predicted))
         })
         .collect();
     rows.sort_by(|a, b| b.0.loss.total_cmp(&a.0.loss).then(a.1.cmp(&b.1)));
-    let (mut rows, order): (Vec<LossRow>, Vec<usize>) = rows.into_iter().unzip();
+    let (mut rows, order): (Vec<LossRow>, Vec<(usize, usize)>) = rows.into_iter().unzip();
     rows.iter_mut().enumerate().for_each(|(r, row)| row.rank = r + 1);
     Ok(Interpretation { rows, report, skipped: labelled.skipped, data, order })
 }
@@ -142,21 +142,18 @@ impl Interpretation {
             Some(layer) => {
                 let layer = cam_layer(bundle.net(), (!layer.is_empty()).then_some(layer))?;
                 let mut x = Vec::new();
-                for &i in shown {
+                for &(i, _) in shown {
                     pre.normalize_into(&self.data.image(i)?, &mut x);
                 }
                 let shape = [shown.len(), pre.input_channels(), pre.height(), pre.width()];
                 let x = Tensor::<4>::from_data(TensorData::new(x, shape), bundle.device());
-                let predicted: Vec<usize> = self.rows[..shown.len()]
-                    .iter()
-                    .map(|r| bundle.meta().labels().iter().position(|l| *l == r.predicted).unwrap_or(0))
-                    .collect();
+                let predicted: Vec<usize> = shown.iter().map(|&(_, p)| p).collect();
                 Some(grad_cam(bundle.net(), x, layer, Some(&predicted)))
             }
         };
         let (h, w) = (pre.height(), pre.width());
         let mut tiles = Vec::new();
-        for (k, (&i, row)) in shown.iter().zip(&self.rows).enumerate() {
+        for (k, (&(i, _), row)) in shown.iter().zip(&self.rows).enumerate() {
             let wrong = if row.predicted == row.label { [0, 100, 0] } else { [180, 0, 0] };
             let captions = vec![
                 (row.predicted.clone(), wrong),

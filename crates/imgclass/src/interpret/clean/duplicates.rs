@@ -77,7 +77,7 @@ pub(crate) fn hashes(source: &Source) -> Result<Hashed> {
     let all: Vec<usize> = (0..source.len()).collect();
     let pre = Preprocess::new(H, W, 1, ResizeMode::Squish);
     let loaded = source.load(&all, &pre, true, &|_, _| {});
-    let names: std::collections::HashMap<String, usize> = (0..source.len()).map(|i| (source.name(i), i)).collect();
+    let names = source.indices_by_name();
     let mut indices = Vec::with_capacity(loaded.data.len());
     let (mut hashes, mut pixels) = (Vec::with_capacity(indices.capacity()), Vec::with_capacity(indices.capacity()));
     for (k, name) in loaded.data.names().iter().enumerate() {

@@ -21,7 +21,7 @@ use crate::config::TrainConfig;
 use crate::data::{DataSplits, Source, Split};
 use crate::error::{Error, Result};
 use crate::infer::log_probs;
-use crate::metrics::csv_field;
+use crate::metrics::{argmax, csv_field};
 use crate::plot::{Tile, captioned_grid};
 use crate::train::{Learner, Silent};
 use crate::util::fs::{atomic_write, write_json};
@@ -82,7 +82,7 @@ pub fn out_of_fold(
     source.require_two_classes()?;
     let fold = folds(source, k, config.seed);
     let size = config.input_size(source);
-    let by_name: HashMap<String, usize> = (0..source.len()).map(|i| (source.name(i), i)).collect();
+    let by_name = source.indices_by_name();
     let mut rows: Vec<(usize, Vec<f32>)> = Vec::with_capacity(source.len());
     for f in 0..k {
         progress(f, k);
@@ -115,7 +115,7 @@ pub fn model_scores(bundle: &Bundle, source: &Source) -> Result<Scored> {
     let all: Vec<usize> = (0..source.len()).collect();
     let labelled = bundle.load_labelled(source, &all, true, &|_, _| {})?;
     let lp = log_probs(bundle.net(), &labelled.data, bundle.meta().preprocess(), bundle.device());
-    let by_name: HashMap<String, usize> = (0..source.len()).map(|i| (source.name(i), i)).collect();
+    let by_name = source.indices_by_name();
     let rows = lp
         .values
         .chunks_exact(lp.dim)
@@ -205,11 +205,7 @@ impl Scored {
     /// The fraction of images whose most probable class is their label.
     pub fn accuracy(&self) -> f64 {
         let k = self.classes.len();
-        let right = self
-            .probs
-            .chunks_exact(k)
-            .zip(&self.labels)
-            .filter(|(row, l)| (0..k).fold(0, |best, j| if row[j] > row[best] { j } else { best }) == **l);
+        let right = self.probs.chunks_exact(k).zip(&self.labels).filter(|(row, l)| argmax(row) == **l);
         right.count() as f64 / self.labels.len().max(1) as f64
     }
 }
