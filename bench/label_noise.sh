@@ -18,5 +18,8 @@ cl, m, tl = r["confident_learning"], r["confident_learning_margin"], r["top_loss
 print(f"{r['flipped']} of {r['images']} labels flipped; precision = recall among the top {r['flipped']}:")
 print(f"  confident learning, {r['folds']}-fold out-of-fold ({r['epochs']} epochs a fold, {cl['seconds']:.0f} s): "
       f"{cl['precision_at_n']:.3f} by self-confidence, {m['precision_at_n']:.3f} by margin ({cl['suspects']} suspects)")
+print(f"  its {cl['suspects']} suspects: precision {cl['suspects_precision']:.3f}, recall {cl['suspects_recall']:.3f}")
 print(f"  top losses of one model trained on all images ({tl['seconds']:.0f} s): {tl['precision_at_n']:.3f}")
+o = r["outliers"]
+print(f"  outliers: {o['foreign_flagged']} of the {o['foreign']} planted foreign images, and {o['others_flagged']} others")
 PY

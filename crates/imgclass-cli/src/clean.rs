@@ -1,5 +1,6 @@
 //! `imgclass clean [DATA]`: suspected label errors, from out-of-fold predictions (or a given
-//! model's) and confident learning; writes clean.csv and suspects.png.
+//! model's) and confident learning, outliers in the models' feature space and near-duplicates;
+//! writes clean.csv and suspects.png.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -63,9 +64,10 @@ pub fn run(a: CleanArgs) -> Result<ExitCode> {
         }
     };
     let mut suspects = scored.label_errors(a.rank_by);
-    let duplicates = near_duplicates(&source, a.duplicate_bits)?;
     let label_errors = suspects.len();
-    suspects.extend(duplicates);
+    suspects.extend(scored.outliers());
+    let outliers = suspects.len() - label_errors;
+    suspects.extend(near_duplicates(&source, a.duplicate_bits)?);
     let dir = RunDir::create(a.run.out.as_deref())?;
     let (csv, png) = (dir.path().join("clean.csv"), dir.path().join("suspects.png"));
     let store = config.data.root().and_then(|root| LabelStore::of(&config.data.labels, &root, source.is_idx()));
@@ -75,16 +77,19 @@ pub fn run(a: CleanArgs) -> Result<ExitCode> {
     let mut w = std::io::stdout().lock();
     writeln!(
         w,
-        "scored {} images with {}: accuracy {:.4}; {label_errors} suspected label errors, {} near-duplicates ({seconds:.0} s)",
+        "scored {} images with {}: accuracy {:.4}; {label_errors} suspected label errors, {outliers} outliers, {} near-duplicates ({seconds:.0} s)",
         scored.labels.len(),
         scored.method,
         scored.accuracy(),
-        suspects.len() - label_errors
+        suspects.len() - label_errors - outliers
     )?;
-    for s in suspects.iter().take(10) {
+    for s in suspects[..label_errors].iter().take(10) {
         writeln!(w, "  {:.3}  {} -> {}  {}", s.score, s.label, s.suggested, s.file)?;
     }
-    for s in suspects[label_errors..].iter().take(5) {
+    for s in suspects[label_errors..label_errors + outliers].iter().take(5) {
+        writeln!(w, "  outlier {:.3}  {} ({}, looks most like {})", s.score, s.file, s.label, s.suggested)?;
+    }
+    for s in suspects[label_errors + outliers..].iter().take(5) {
         let other = s.other.as_deref().unwrap_or("");
         writeln!(w, "  duplicate {:.3}  {} ({}) ~ {other} ({})", s.score, s.file, s.label, s.suggested)?;
     }

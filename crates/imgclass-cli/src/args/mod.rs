@@ -32,8 +32,9 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Find images whose label is probably wrong: scores every image with a model that did
     /// not train on it (K-fold cross-validation with train's options, 3 epochs a fold unless
-    /// --epochs) and ranks the suspects by confident learning; writes clean.csv (an action
-    /// column to edit) and suspects.png.
+    /// --epochs) and ranks the suspects by confident learning; also lists outliers (far from
+    /// every other image in the models' feature space) and near-duplicates; writes clean.csv
+    /// (an action column to edit) and suspects.png.
     Clean(CleanArgs),
     /// What a convolution does: classic kernels on an image, a model's first-layer filters.
     #[command(subcommand)]

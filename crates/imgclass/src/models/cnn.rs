@@ -294,7 +294,15 @@ impl Cnn {
     ///
     /// # Shapes
     /// `[batch, last_channels, h', w']` → `[batch, classes]`
-    pub fn head(&self, mut x: Tensor<4>) -> Tensor<2> {
+    pub fn head(&self, x: Tensor<4>) -> Tensor<2> {
+        self.output.forward(dropout(&self.head_dropout, self.head_embed(x)))
+    }
+
+    /// The head up to the output layer's input (the last hidden layer's activations).
+    ///
+    /// # Shapes
+    /// `[batch, last_channels, h', w']` → `[batch, width]`
+    pub fn head_embed(&self, mut x: Tensor<4>) -> Tensor<2> {
         if let Some(p) = &self.grid_pool {
             x = p.forward(x);
         }
@@ -302,7 +310,7 @@ impl Cnn {
         for layer in &self.hidden {
             x = self.activation.forward(layer.forward(dropout(&self.head_dropout, x)));
         }
-        self.output.forward(dropout(&self.head_dropout, x))
+        x
     }
 
     /// # Shapes

@@ -70,11 +70,20 @@ impl Mlp {
     /// - `x`: `[batch, channels, height, width]`
     /// - output: `[batch, classes]` (logits)
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.output.forward(self.embed(x))
+    }
+
+    /// The output layer's input: the last hidden layer's activations (the flattened pixels
+    /// for logistic regression).
+    ///
+    /// # Shapes
+    /// `[batch, channels, height, width]` → `[batch, width of the last hidden layer]`
+    pub fn embed(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x: Tensor<2> = x.flatten(1, 3); // [batch, channels·height·width]
         for layer in &self.hidden {
             x = dropout(&self.dropout, self.activation.forward(layer.forward(x)));
         }
-        self.output.forward(x)
+        x
     }
 }
 

@@ -231,6 +231,32 @@ impl Net {
         }
     }
 
+    /// What the classifier's last layer sees: the network's representation of each image
+    /// (the pooled features, or the last hidden layer's activations), in inference mode
+    /// comparable between images — nearby images look alike to the network.
+    ///
+    /// # Shapes
+    /// `[batch, channels, height, width]` → `[batch, features]`
+    pub fn embed(&self, x: Tensor<4>) -> Tensor<2> {
+        match self {
+            Net::Mlp(m) => m.embed(x),
+            Net::Cnn(m) => m.head_embed(m.features(x)),
+            Net::ResNet(m) => m.pooled(x),
+            Net::EfficientNet(m) => m.features(x),
+        }
+    }
+
+    /// The logits from [`Net::embed`]'s output: the classifier's last layer.
+    /// `classify(embed(x))` is `forward(x)` in inference mode.
+    pub fn classify(&self, e: Tensor<2>) -> Tensor<2> {
+        match self {
+            Net::Mlp(m) => m.output.forward(e),
+            Net::Cnn(m) => m.output.forward(e),
+            Net::ResNet(m) => m.fc.forward(e),
+            Net::EfficientNet(m) => m.fc.forward(e),
+        }
+    }
+
     /// The weights of the first convolution, `[filters, channels, k, k]`: what the network
     /// learnt to look for in the pixels. `None` for dense networks.
     pub fn first_conv_weights(&self) -> Option<Tensor<4>> {
@@ -281,6 +307,19 @@ mod tests {
             }
         }
         assert!(ArchKind::Mlp.arch().init([1, 8, 8], 2, &d).unwrap().stage_names().is_empty());
+    }
+
+    #[test]
+    fn classifying_the_embedding_gives_the_logits_for_every_architecture() {
+        let d = Device::flex();
+        for kind in KINDS {
+            let net = kind.arch().init([3, 32, 32], 4, &d).unwrap();
+            let x = Tensor::<4>::random([2, 3, 32, 32], burn::tensor::Distribution::Default, &d);
+            let e = net.embed(x.clone());
+            assert_eq!(e.dims()[0], 2, "{kind:?}");
+            let diff = (net.classify(e) - net.forward(x)).abs().max().into_scalar::<f32>();
+            assert!(diff < 1e-5, "{kind:?}: {diff}");
+        }
     }
 
     #[test]

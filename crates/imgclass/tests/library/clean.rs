@@ -3,13 +3,18 @@
 
 use imgclass::data::Source;
 use imgclass::data::idx::IdxSplit;
-use imgclass::interpret::clean::{RankBy, out_of_fold};
+use imgclass::interpret::clean::{Issue, RankBy, out_of_fold};
 use imgclass::models::{Arch, MlpConfig};
 
 use super::config;
 
 /// `n` 4×4 images, top half bright (class 0) or bottom half (1), with every 20th label flipped.
 fn noisy(n: usize) -> (Source, Vec<usize>) {
+    let (part, flipped) = noisy_part(n);
+    (Source::from_idx("noisy".into(), vec![part], Some(vec!["top".into(), "bottom".into()])), flipped)
+}
+
+fn noisy_part(n: usize) -> (IdxSplit, Vec<usize>) {
     let (mut pixels, mut labels, mut flipped) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..n {
         let class = i % 2;
@@ -23,8 +28,7 @@ fn noisy(n: usize) -> (Source, Vec<usize>) {
             flipped.push(i);
         }
     }
-    let part = IdxSplit { prefix: "t10k".into(), pixels, labels, height: 4, width: 4 };
-    (Source::from_idx("noisy".into(), vec![part], Some(vec!["top".into(), "bottom".into()])), flipped)
+    (IdxSplit { prefix: "t10k".into(), pixels, labels, height: 4, width: 4 }, flipped)
 }
 
 #[test]
@@ -59,4 +63,27 @@ fn out_of_fold_confident_learning_flags_the_flipped_labels() {
     assert!(suspects.windows(2).all(|w| w[0].score >= w[1].score), "most suspicious first");
     let s = suspects.iter().find(|s| s.index == flipped[0]).unwrap();
     assert_eq!((s.label.as_str(), s.suggested.as_str()), ("top", "bottom"), "image 7 is bottom-bright");
+}
+
+#[test]
+fn images_unlike_every_class_are_the_outliers() {
+    let _rng = super::device_rng();
+    // Four foreign images: checkerboards, unlike both half-bright classes.
+    let (mut part, _) = noisy_part(400);
+    for k in 0..4 {
+        part.pixels.extend((0..16).map(|p| if (p / 4 + p % 4 + k) % 2 == 0 { 250 } else { 0 }));
+        part.labels.push((k % 2) as u8);
+    }
+    let source = Source::from_idx("noisy".into(), vec![part], Some(vec!["top".into(), "bottom".into()]));
+    let config = config(|c| {
+        c.model.arch = Arch::Mlp(MlpConfig::new().with_hidden(vec![16]));
+        (c.fit.epochs, c.fit.batch_size, c.optimizer.lr) = (4, 16, 1e-2);
+    });
+    let scored = out_of_fold(&source, &config, 4, &imgclass::default_device(), &mut |_, _| {}).unwrap();
+    let outliers = scored.outliers();
+    let found: Vec<usize> = outliers.iter().map(|s| s.index).collect();
+    eprintln!("outliers {found:?}, distances {:?}", outliers.iter().map(|s| s.score).collect::<Vec<_>>());
+    assert!((400..404).all(|i| found.contains(&i)), "every checkerboard is an outlier: {found:?}");
+    assert!(found.len() <= 8, "few others: {found:?}");
+    assert!(outliers.iter().all(|s| s.issue == Issue::Outlier));
 }

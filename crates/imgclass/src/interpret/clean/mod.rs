@@ -1,12 +1,16 @@
 //! Finding label errors in a dataset (`imgclass clean`): every image is scored by a model that
 //! did not train on it — out-of-fold predictions of a K-fold cross-validation with the same
 //! recipe as `train` — and confident learning ([`confident`]) picks the images whose label the
-//! predictions contradict. With a trained model instead (`--model`) it is faster, but the
-//! model's own training images look cleaner than they are (it has learnt their labels).
+//! predictions contradict. With a trained model instead (`--model`) it is faster,
+//! but the model's own training images look cleaner than they are (it has learnt their
+//! labels). The same models' feature spaces find the outliers ([`outliers`]); a perceptual hash
+//! finds near-duplicates.
 
 mod apply;
 pub mod confident;
 mod duplicates;
+pub mod outliers;
+mod score;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,136 +19,13 @@ use serde::Serialize;
 
 pub use apply::{Applied, LabelStore, apply, undo};
 pub use confident::RankBy;
+pub use score::{Scored, model_scores, out_of_fold};
 
-use crate::bundle::Bundle;
-use crate::config::TrainConfig;
-use crate::data::{DataSplits, Source, Split};
-use crate::error::{Error, Result};
-use crate::infer::log_probs;
+use crate::data::Source;
+use crate::error::Result;
 use crate::metrics::{argmax, csv_field};
 use crate::plot::{Tile, captioned_grid};
-use crate::train::{Learner, Silent};
 use crate::util::fs::{atomic_write, write_json};
-use crate::util::rng::Rng;
-
-/// Predicted class probabilities of a source's images, each from a model that did not see it
-/// (out of fold) or from one given model.
-#[derive(Debug, Clone)]
-pub struct Scored {
-    /// The source's class names.
-    pub classes: Vec<String>,
-    /// Per scored image: its index in the source.
-    pub indices: Vec<usize>,
-    /// Per scored image: its name (path, or `file#index`).
-    pub names: Vec<String>,
-    /// Per scored image: its given label.
-    pub labels: Vec<usize>,
-    /// `indices.len() × classes.len()` probabilities, row-major.
-    pub probs: Vec<f32>,
-    /// How the probabilities were made, for the report.
-    pub method: String,
-}
-
-/// The fold of each image of `source`: stratified (each class dealt round-robin over the
-/// folds after a seeded shuffle), so every fold has every class in proportion.
-pub(crate) fn folds(source: &Source, k: usize, seed: u64) -> Vec<usize> {
-    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); source.classes().len()];
-    for (i, item) in source.items.iter().enumerate() {
-        by_class[item.label].push(i);
-    }
-    let mut fold = vec![0; source.len()];
-    let mut rng = Rng::new(seed ^ 0xC1EA_u64);
-    let mut next = 0;
-    for members in &mut by_class {
-        rng.shuffle(members);
-        for &i in members.iter() {
-            fold[i] = next % k;
-            next += 1;
-        }
-    }
-    fold
-}
-
-/// Out-of-fold probabilities: for each of `k` folds, a model trained with `config` on the
-/// other folds predicts the fold's images (with its last weights: choosing an epoch on the
-/// fold would favour its labels). `progress(fold, k)` is called as each fold starts.
-pub fn out_of_fold(
-    source: &Source,
-    config: &TrainConfig,
-    k: usize,
-    device: &burn::prelude::Device,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<Scored> {
-    if k < 2 {
-        return Err(Error::config("folds", "cross-validation needs at least 2 folds"));
-    }
-    config.validate()?;
-    source.require_two_classes()?;
-    let fold = folds(source, k, config.seed);
-    let size = config.input_size(source);
-    let by_name = source.indices_by_name();
-    let mut rows: Vec<(usize, Vec<f32>)> = Vec::with_capacity(source.len());
-    for f in 0..k {
-        progress(f, k);
-        let splits: Vec<Split> = fold.iter().map(|&g| if g == f { Split::Valid } else { Split::Train }).collect();
-        let pre = config.preprocess(source, size);
-        let data = DataSplits::load_assigned(
-            source,
-            pre,
-            config.split_options(),
-            &splits,
-            config.load_options(size),
-            &|_, _| {},
-        )?;
-        let mut learner = Learner::new(data, config.clone(), device.clone())?;
-        learner.fit(&mut Silent)?;
-        let valid = learner.data().valid();
-        let lp = log_probs(&learner.last_model(), valid, learner.data().preprocess(), device);
-        for (row, &i) in lp.values.chunks_exact(lp.dim).zip(&lp.indices) {
-            rows.push((by_name[&valid.names()[i]], row.iter().map(|v| v.exp()).collect()));
-        }
-    }
-    rows.sort_by_key(|r| r.0);
-    Ok(scored(source, rows, format!("{k}-fold out-of-fold predictions, {} epochs a fold", config.fit.epochs)))
-}
-
-/// Probabilities from a trained model for every image of `source` (its labels by name). Its
-/// training images get the probabilities of a model that learnt their labels: label errors
-/// among them are harder to see.
-pub fn model_scores(bundle: &Bundle, source: &Source) -> Result<Scored> {
-    let all: Vec<usize> = (0..source.len()).collect();
-    let labelled = bundle.load_labelled(source, &all, true, &|_, _| {})?;
-    let lp = log_probs(bundle.net(), &labelled.data, bundle.meta().preprocess(), bundle.device());
-    let by_name = source.indices_by_name();
-    let rows = lp
-        .values
-        .chunks_exact(lp.dim)
-        .zip(&lp.indices)
-        .map(|(row, &i)| (by_name[&labelled.data.names()[i]], row.iter().map(|v| v.exp()).collect()))
-        .collect();
-    let method = if bundle.check_not_training_data(source).is_err() {
-        "predictions of one model trained on these IDX files (it has learnt their labels)".to_string()
-    } else {
-        let overlap = labelled.training_overlap;
-        format!("predictions of one model ({overlap} of the images were its training or validation images)")
-    };
-    let mut s = scored(source, rows, method);
-    // The model's classes, not the source's: labels were mapped onto them.
-    s.classes = bundle.meta().labels().to_vec();
-    s.labels = lp.indices.iter().map(|&i| labelled.data.labels()[i]).collect();
-    Ok(s)
-}
-
-fn scored(source: &Source, rows: Vec<(usize, Vec<f32>)>, method: String) -> Scored {
-    Scored {
-        classes: source.classes().to_vec(),
-        names: rows.iter().map(|r| source.name(r.0)).collect(),
-        labels: rows.iter().map(|r| source.items[r.0].label).collect(),
-        indices: rows.iter().map(|r| r.0).collect(),
-        probs: rows.into_iter().flat_map(|r| r.1).collect(),
-        method,
-    }
-}
 
 /// What is suspected of an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -154,6 +35,8 @@ pub enum Issue {
     LabelError,
     /// It is (nearly) the same picture as another image of the dataset.
     Duplicate,
+    /// It is far from every other image in the model's feature space.
+    Outlier,
 }
 
 /// One suspect image.
@@ -192,6 +75,26 @@ impl Scored {
                 index: self.indices[issue.index],
             })
             .collect()
+    }
+
+    /// The outliers: images whose neighbour distance is beyond their fence, farthest first;
+    /// the suggested label is the most probable class.
+    pub fn outliers(&self) -> Vec<Suspect> {
+        let k = self.classes.len();
+        let mut out: Vec<Suspect> = (0..self.indices.len())
+            .filter(|&r| self.distances[r] > self.fences[r])
+            .map(|r| Suspect {
+                file: self.names[r].clone(),
+                label: self.classes[self.labels[r]].clone(),
+                suggested: self.classes[argmax(&self.probs[r * k..(r + 1) * k])].clone(),
+                score: self.distances[r],
+                issue: Issue::Outlier,
+                other: None,
+                index: self.indices[r],
+            })
+            .collect();
+        out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
+        out
     }
 
     /// The confident joint: image counts by (given label, class it confidently belongs to);
@@ -252,8 +155,10 @@ pub fn save_clean_csv(suspects: &[Suspect], store: Option<LabelStore>, classes: 
     write_json(&apply::sidecar_path(path), &apply::Sidecar { store, classes: classes.to_vec() })
 }
 
-/// Draws the first `n` suspects of `source` (prepared with `pre`) in a grid, each captioned
-/// with its given label, the suggested one and its score, and writes it as PNG to `path`.
+/// Draws suspects of `source` (prepared with `pre`) in a grid — the first `n` label errors,
+/// then the first outliers and near-duplicates (up to 10 and 5) — each captioned with its
+/// given label, the suggested one (or what else it is) and its score, and writes it as PNG to
+/// `path`.
 pub fn save_suspects_picture(
     source: &Source,
     suspects: &[Suspect],
@@ -261,20 +166,23 @@ pub fn save_suspects_picture(
     n: usize,
     path: &Path,
 ) -> Result<()> {
-    let shown = &suspects[..n.min(suspects.len())];
+    let of = |issue: Issue, most: usize| suspects.iter().filter(move |s| s.issue == issue).take(most);
+    let shown: Vec<&Suspect> =
+        of(Issue::LabelError, n).chain(of(Issue::Outlier, 10)).chain(of(Issue::Duplicate, 5)).collect();
     let indices: Vec<usize> = shown.iter().map(|s| s.index).collect();
     let loaded = source.load(&indices, pre, true, &|_, _| {});
     let by_name: HashMap<&str, usize> = loaded.data.names().iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
     let mut tiles = Vec::new();
     for s in shown {
         let Some(&i) = by_name.get(s.file.as_str()) else { continue };
-        let captions = vec![
-            (s.label.clone(), [180, 0, 0]),
-            (s.suggested.clone(), [0, 100, 0]),
-            (format!("{:.3}", s.score), [80, 80, 80]),
-        ];
+        let middle = match s.issue {
+            Issue::LabelError => (s.suggested.clone(), [0, 100, 0]),
+            Issue::Outlier => ("outlier".to_string(), [150, 90, 0]),
+            Issue::Duplicate => (format!("dup of {}", s.suggested), [0, 70, 160]),
+        };
+        let captions = vec![(s.label.clone(), [180, 0, 0]), middle, (format!("{:.3}", s.score), [80, 80, 80])];
         tiles.push(Tile { bytes: loaded.data.image(i)?.into_owned(), captions, heat: None });
     }
-    let title = "given (red) / suggested (green) / score";
+    let title = "given (red) / suggested (green), outlier or duplicate / score";
     captioned_grid(title, (pre.height(), pre.width()), 112, &tiles).save_png(path)
 }

@@ -1,0 +1,215 @@
+//! Scoring every image of a source: class probabilities from a model that did not train on it
+//! (out of fold) or from a given model, and its distance to the others in that model's
+//! feature space.
+
+use std::collections::HashMap;
+
+use burn::prelude::Tensor;
+use burn::tensor::activation::softmax;
+
+use super::outliers;
+use crate::bundle::Bundle;
+use crate::config::TrainConfig;
+use crate::data::{DataSplits, ImageData, Source, Split};
+use crate::error::{Error, Result};
+use crate::infer::map_batches;
+use crate::models::Net;
+use crate::train::{Learner, Silent};
+use crate::transforms::Preprocess;
+use crate::util::rng::Rng;
+
+/// Predicted class probabilities of a source's images, each from a model that did not see it
+/// (out of fold) or from one given model, and how far each image lies from the others in that
+/// model's feature space.
+#[derive(Debug, Clone)]
+pub struct Scored {
+    /// The source's class names.
+    pub classes: Vec<String>,
+    /// Per scored image: its index in the source.
+    pub indices: Vec<usize>,
+    /// Per scored image: its name (path, or `file#index`).
+    pub names: Vec<String>,
+    /// Per scored image: its given label.
+    pub labels: Vec<usize>,
+    /// `indices.len() × classes.len()` probabilities, row-major.
+    pub probs: Vec<f32>,
+    /// Per scored image: the cosine distance from its embedding to its 10th nearest neighbour
+    /// among the images the scoring model trained on (see [`outliers`]).
+    pub distances: Vec<f32>,
+    /// Per scored image: the distance beyond which it is an outlier (the far-out fence of the
+    /// distances of the images scored with the same model).
+    pub fences: Vec<f32>,
+    /// How the probabilities were made, for the report.
+    pub method: String,
+}
+
+/// One scored image: its index in the source, class probabilities, neighbour distance and
+/// outlier fence.
+struct Row {
+    index: usize,
+    probs: Vec<f32>,
+    distance: f32,
+    fence: f32,
+}
+
+/// The fold of each image of `source`: stratified (each class dealt round-robin over the
+/// folds after a seeded shuffle), so every fold has every class in proportion.
+pub(crate) fn folds(source: &Source, k: usize, seed: u64) -> Vec<usize> {
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); source.classes().len()];
+    for (i, item) in source.items.iter().enumerate() {
+        by_class[item.label].push(i);
+    }
+    let mut fold = vec![0; source.len()];
+    let mut rng = Rng::new(seed ^ 0xC1EA_u64);
+    let mut next = 0;
+    for members in &mut by_class {
+        rng.shuffle(members);
+        for &i in members.iter() {
+            fold[i] = next % k;
+            next += 1;
+        }
+    }
+    fold
+}
+
+/// Out-of-fold scores: for each of `k` folds, a model trained with `config` on the other
+/// folds predicts the fold's images (with its last weights: choosing an epoch on the fold
+/// would favour its labels) and measures their distance to the images it trained on.
+/// `progress(fold, k)` is called as each fold starts.
+pub fn out_of_fold(
+    source: &Source,
+    config: &TrainConfig,
+    k: usize,
+    device: &burn::prelude::Device,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Scored> {
+    if k < 2 {
+        return Err(Error::config("folds", "cross-validation needs at least 2 folds"));
+    }
+    config.validate()?;
+    source.require_two_classes()?;
+    let fold = folds(source, k, config.seed);
+    let size = config.input_size(source);
+    let every: Vec<usize> = (0..source.len()).collect();
+    let mut all: Option<ImageData> = None;
+    let mut rows: Vec<Row> = Vec::with_capacity(source.len());
+    for f in 0..k {
+        progress(f, k);
+        let splits: Vec<Split> = fold.iter().map(|&g| if g == f { Split::Valid } else { Split::Train }).collect();
+        let pre = config.preprocess(source, size);
+        let data = DataSplits::load_assigned(
+            source,
+            pre,
+            config.split_options(),
+            &splits,
+            config.load_options(size),
+            &|_, _| {},
+        )?;
+        let mut learner = Learner::new(data, config.clone(), device.clone())?;
+        learner.fit(&mut Silent)?;
+        let pre = learner.data().preprocess();
+        let images = all.get_or_insert_with(|| source.load(&every, pre, true, &|_, _| {}).data);
+        let seen = Seen::of(&learner.last_model(), images, pre, device, source);
+        let held_out: Vec<bool> = seen.index.iter().map(|&i| fold[i] == f).collect();
+        let (bank, queries) = seen.embeddings_split(&held_out);
+        let distances = outliers::kth_neighbour_distance(&bank, &queries, seen.dim, outliers::NEIGHBOURS, None);
+        let fence = outliers::outlier_fence(&distances);
+        let held = (0..seen.index.len()).filter(|&r| held_out[r]);
+        for (r, distance) in held.zip(distances) {
+            rows.push(Row { index: seen.index[r], probs: seen.probs(r).to_vec(), distance, fence });
+        }
+    }
+    rows.sort_by_key(|r| r.index);
+    Ok(scored(source, rows, format!("{k}-fold out-of-fold predictions, {} epochs a fold", config.fit.epochs)))
+}
+
+/// A model's view of decoded images: per readable image, its index in the source, class
+/// probabilities and unit-length embedding.
+struct Seen {
+    index: Vec<usize>,
+    classes: usize,
+    dim: usize,
+    /// Per image, `classes` probabilities then `dim` embedding values.
+    values: Vec<f32>,
+}
+
+impl Seen {
+    fn of(net: &Net, images: &ImageData, pre: &Preprocess, device: &burn::prelude::Device, source: &Source) -> Seen {
+        let rows = map_batches(images, pre, device, |x| {
+            let e = net.embed(x);
+            Tensor::cat(vec![softmax(net.classify(e.clone()), 1), e], 1)
+        });
+        let classes = source.classes().len().min(rows.dim);
+        let dim = rows.dim - classes;
+        let by_name = source.indices_by_name();
+        let index = rows.indices.iter().map(|&i| by_name[&images.names()[i]]).collect();
+        let mut values = rows.values;
+        for row in values.chunks_exact_mut(rows.dim) {
+            outliers::normalize(&mut row[classes..], dim);
+        }
+        Seen { index, classes, dim, values }
+    }
+
+    fn probs(&self, r: usize) -> &[f32] {
+        let w = self.classes + self.dim;
+        &self.values[r * w..r * w + self.classes]
+    }
+
+    fn embedding(&self, r: usize) -> &[f32] {
+        let w = self.classes + self.dim;
+        &self.values[r * w + self.classes..(r + 1) * w]
+    }
+
+    /// The embeddings of the rows not in `queried` (the bank) and of those in it.
+    fn embeddings_split(&self, queried: &[bool]) -> (Vec<f32>, Vec<f32>) {
+        let (mut bank, mut queries) = (Vec::new(), Vec::new());
+        for (r, &q) in queried.iter().enumerate() {
+            if q { &mut queries } else { &mut bank }.extend_from_slice(self.embedding(r));
+        }
+        (bank, queries)
+    }
+}
+
+/// Probabilities from a trained model for every image of `source` (its labels by name), and
+/// each image's distance to the others. Its training images get the probabilities of a model
+/// that learnt their labels: label errors among them are harder to see.
+pub fn model_scores(bundle: &Bundle, source: &Source) -> Result<Scored> {
+    let all: Vec<usize> = (0..source.len()).collect();
+    let labelled = bundle.load_labelled(source, &all, true, &|_, _| {})?;
+    let images = &labelled.data;
+    let seen = Seen::of(bundle.net(), images, bundle.meta().preprocess(), bundle.device(), source);
+    let (_, embeddings) = seen.embeddings_split(&vec![true; seen.index.len()]);
+    let itself: Vec<usize> = (0..seen.index.len()).collect();
+    let distances =
+        outliers::kth_neighbour_distance(&embeddings, &embeddings, seen.dim, outliers::NEIGHBOURS, Some(&itself));
+    let fence = outliers::outlier_fence(&distances);
+    let rows = (0..seen.index.len())
+        .zip(distances)
+        .map(|(r, distance)| Row { index: seen.index[r], probs: seen.probs(r).to_vec(), distance, fence })
+        .collect();
+    let method = if bundle.check_not_training_data(source).is_err() {
+        "predictions of one model trained on these IDX files (it has learnt their labels)".to_string()
+    } else {
+        let overlap = labelled.training_overlap;
+        format!("predictions of one model ({overlap} of the images were its training or validation images)")
+    };
+    let mut s = scored(source, rows, method);
+    // The model's classes, not the source's: labels were mapped onto them.
+    let by_name: HashMap<&str, usize> = images.names().iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    s.classes = bundle.meta().labels().to_vec();
+    s.labels = s.names.iter().map(|n| images.labels()[by_name[n.as_str()]]).collect();
+    Ok(s)
+}
+
+fn scored(source: &Source, rows: Vec<Row>, method: String) -> Scored {
+    Scored {
+        classes: source.classes().to_vec(),
+        names: rows.iter().map(|r| source.name(r.index)).collect(),
+        labels: rows.iter().map(|r| source.items[r.index].label).collect(),
+        indices: rows.iter().map(|r| r.index).collect(),
+        distances: rows.iter().map(|r| r.distance).collect(),
+        fences: rows.iter().map(|r| r.fence).collect(),
+        probs: rows.into_iter().flat_map(|r| r.probs).collect(),
+        method,
+    }
+}
