@@ -192,6 +192,27 @@ fn clean_finds_images_filed_under_the_wrong_class() {
 }
 
 #[test]
+fn clean_with_a_trained_model_scores_every_image_and_says_the_model_saw_them() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 20);
+    draw(&data.join("horizontal/90.png"), 1, 90, (12, 12));
+    train_tiny(t.path(), &data, &[]);
+    let model = t.path().join("run/model.imgclass");
+    let out = t.path().join("clean");
+    let (stdout, _) =
+        ok(run(bin().arg("clean").arg(&data).arg("--model").arg(&model).arg("--json").arg("--out").arg(&out)));
+    let v = last_json(&stdout);
+    assert_eq!(v["images"], 41);
+    assert_eq!(v["classes"], serde_json::json!(["horizontal", "vertical"]));
+    let method = v["method"].as_str().unwrap();
+    assert!(method.starts_with("predictions of one model") && method.contains("training or validation"), "{method}");
+    let kinds = ["label_error", "outlier", "duplicate"];
+    assert!(v["suspects"].as_array().unwrap().iter().all(|s| kinds.contains(&s["issue"].as_str().unwrap())), "{v}");
+    assert!(out.join("clean.csv").is_file() && out.join("suspects.png").is_file());
+}
+
+#[test]
 fn filters_show_kernels_learnt_filters_and_feature_maps_with_their_sizes() {
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("bars");

@@ -109,7 +109,7 @@ pub fn out_of_fold(
         learner.fit(&mut Silent)?;
         let pre = learner.data().preprocess();
         let images = all.get_or_insert_with(|| source.load(&every, pre, true, &|_, _| {}).data);
-        let seen = Seen::of(&learner.last_model(), images, pre, device, source);
+        let seen = Seen::of(&learner.last_model(), images, pre, device, source, source.classes().len());
         let held_out: Vec<bool> = seen.index.iter().map(|&i| fold[i] == f).collect();
         let (bank, queries) = seen.embeddings_split(&held_out);
         let distances = outliers::kth_neighbour_distance(&bank, &queries, seen.dim, outliers::NEIGHBOURS, None);
@@ -134,12 +134,19 @@ struct Seen {
 }
 
 impl Seen {
-    fn of(net: &Net, images: &ImageData, pre: &Preprocess, device: &burn::prelude::Device, source: &Source) -> Seen {
+    /// `net`'s view of `images` (items of `source`), whose output has `classes` logits.
+    fn of(
+        net: &Net,
+        images: &ImageData,
+        pre: &Preprocess,
+        device: &burn::prelude::Device,
+        source: &Source,
+        classes: usize,
+    ) -> Seen {
         let rows = map_batches(images, pre, device, |x| {
             let e = net.embed(x);
             Tensor::cat(vec![softmax(net.classify(e.clone()), 1), e], 1)
         });
-        let classes = source.classes().len().min(rows.dim);
         let dim = rows.dim - classes;
         let by_name = source.indices_by_name();
         let index = rows.indices.iter().map(|&i| by_name[&images.names()[i]]).collect();
@@ -177,7 +184,8 @@ pub fn model_scores(bundle: &Bundle, source: &Source) -> Result<Scored> {
     let all: Vec<usize> = (0..source.len()).collect();
     let labelled = bundle.load_labelled(source, &all, true, &|_, _| {})?;
     let images = &labelled.data;
-    let seen = Seen::of(bundle.net(), images, bundle.meta().preprocess(), bundle.device(), source);
+    let classes = bundle.meta().labels().len();
+    let seen = Seen::of(bundle.net(), images, bundle.meta().preprocess(), bundle.device(), source, classes);
     let (_, embeddings) = seen.embeddings_split(&vec![true; seen.index.len()]);
     let itself: Vec<usize> = (0..seen.index.len()).collect();
     let distances =
