@@ -1,10 +1,10 @@
 //! Finding label errors in a dataset (`imgclass clean`): every image is scored by a model that
 //! did not train on it — out-of-fold predictions of a K-fold cross-validation with the same
 //! recipe as `train` — and confident learning ([`confident`]) picks the images whose label the
-//! predictions contradict. With a trained model instead (`--model`) it is faster,
-//! but the model's own training images look cleaner than they are (it has learnt their
-//! labels). The same models' feature spaces find the outliers ([`outliers`]); a perceptual hash
-//! finds near-duplicates.
+//! predictions contradict. With a trained model instead (`--model`) it is faster, but the
+//! model's own training images look cleaner than they are (it has learnt their labels). The
+//! same models' feature spaces find the outliers ([`outliers`]); a perceptual hash finds
+//! near-duplicates.
 
 mod apply;
 pub mod confident;

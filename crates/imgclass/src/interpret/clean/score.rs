@@ -2,8 +2,6 @@
 //! (out of fold) or from a given model, and its distance to the others in that model's
 //! feature space.
 
-use std::collections::HashMap;
-
 use burn::prelude::Tensor;
 use burn::tensor::activation::softmax;
 
@@ -111,7 +109,7 @@ pub fn out_of_fold(
         let images = all.get_or_insert_with(|| source.load(&every, pre, true, &|_, _| {}).data);
         let seen = Seen::of(&learner.last_model(), images, pre, device, source, source.classes().len());
         let held_out: Vec<bool> = seen.index.iter().map(|&i| fold[i] == f).collect();
-        let (bank, queries) = seen.embeddings_split(&held_out);
+        let (bank, queries) = (seen.embeddings(|r| !held_out[r]), seen.embeddings(|r| held_out[r]));
         let distances = outliers::kth_neighbour_distance(&bank, &queries, seen.dim, outliers::NEIGHBOURS, None);
         let fence = outliers::outlier_fence(&distances);
         let held = (0..seen.index.len()).filter(|&r| held_out[r]);
@@ -126,7 +124,10 @@ pub fn out_of_fold(
 /// A model's view of decoded images: per readable image, its index in the source, class
 /// probabilities and unit-length embedding.
 struct Seen {
+    /// Per row: the image's index in the source.
     index: Vec<usize>,
+    /// Per row: the image's index in the decoded images.
+    image: Vec<usize>,
     classes: usize,
     dim: usize,
     /// Per image, `classes` probabilities then `dim` embedding values.
@@ -154,7 +155,7 @@ impl Seen {
         for row in values.chunks_exact_mut(rows.dim) {
             outliers::normalize(&mut row[classes..], dim);
         }
-        Seen { index, classes, dim, values }
+        Seen { index, image: rows.indices, classes, dim, values }
     }
 
     fn probs(&self, r: usize) -> &[f32] {
@@ -167,13 +168,9 @@ impl Seen {
         &self.values[r * w + self.classes..(r + 1) * w]
     }
 
-    /// The embeddings of the rows not in `queried` (the bank) and of those in it.
-    fn embeddings_split(&self, queried: &[bool]) -> (Vec<f32>, Vec<f32>) {
-        let (mut bank, mut queries) = (Vec::new(), Vec::new());
-        for (r, &q) in queried.iter().enumerate() {
-            if q { &mut queries } else { &mut bank }.extend_from_slice(self.embedding(r));
-        }
-        (bank, queries)
+    /// The embeddings of the rows `keep` keeps, one after another.
+    fn embeddings(&self, keep: impl Fn(usize) -> bool) -> Vec<f32> {
+        (0..self.index.len()).filter(|&r| keep(r)).flat_map(|r| self.embedding(r)).copied().collect()
     }
 }
 
@@ -186,7 +183,7 @@ pub fn model_scores(bundle: &Bundle, source: &Source) -> Result<Scored> {
     let images = &labelled.data;
     let classes = bundle.meta().labels().len();
     let seen = Seen::of(bundle.net(), images, bundle.meta().preprocess(), bundle.device(), source, classes);
-    let (_, embeddings) = seen.embeddings_split(&vec![true; seen.index.len()]);
+    let embeddings = seen.embeddings(|_| true);
     let itself: Vec<usize> = (0..seen.index.len()).collect();
     let distances =
         outliers::kth_neighbour_distance(&embeddings, &embeddings, seen.dim, outliers::NEIGHBOURS, Some(&itself));
@@ -203,9 +200,8 @@ pub fn model_scores(bundle: &Bundle, source: &Source) -> Result<Scored> {
     };
     let mut s = scored(source, rows, method);
     // The model's classes, not the source's: labels were mapped onto them.
-    let by_name: HashMap<&str, usize> = images.names().iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
     s.classes = bundle.meta().labels().to_vec();
-    s.labels = s.names.iter().map(|n| images.labels()[by_name[n.as_str()]]).collect();
+    s.labels = seen.image.iter().map(|&i| images.labels()[i]).collect();
     Ok(s)
 }
 
