@@ -136,12 +136,15 @@ fn cnn_options(a: &ModelArgs, m: &mut CnnConfig) {
 }
 
 fn fit(a: &FitArgs, c: &mut TrainConfig) {
-    if let Some(epochs) = a.fine_tune {
-        *c = std::mem::take(c).fine_tune(epochs);
+    match (a.fine_tune, a.freeze_epochs) {
+        (Some(epochs), Some(frozen)) => *c = std::mem::take(c).fine_tune_fastai(frozen, epochs.unwrap_or(1)),
+        (Some(epochs), None) => *c = std::mem::take(c).fine_tune(epochs),
+        (None, frozen) => set(&mut c.fit.freeze_epochs, frozen),
     }
     set(&mut c.fit.epochs, a.epochs);
     set(&mut c.fit.batch_size, a.batch_size);
-    set(&mut c.fit.freeze_epochs, a.freeze_epochs);
+    set(&mut c.fit.unfrozen_bn, a.unfrozen_bn);
+    c.fit.probe |= a.probe;
     set(&mut c.optimizer.lr, a.lr);
     set(&mut c.optimizer.kind, a.optimizer);
     set(&mut c.optimizer.weight_decay, a.weight_decay);
@@ -219,6 +222,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("fit.batch_size", "--batch-size"),
     ("fit.patience", "--patience"),
     ("fit.freeze_epochs", "--freeze-epochs"),
+    ("fit.probe", "--probe"),
     ("fit.unfreeze", "--unfreeze"),
     ("fit.lr_range", "--lr-range"),
     ("start_lr", "--start-lr"),
@@ -316,6 +320,31 @@ pub fn with_defaults(cmd: Command) -> Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+    use imgclass::config::{BnMode, FitConfig};
+
+    /// The fit config `imgclass train --arch efficientnet_lite0 --pretrained ARGS…` makes.
+    fn fit_of(args: &[&str]) -> (FitConfig, f64) {
+        let base = ["imgclass", "train", "--arch", "efficientnet_lite0", "--pretrained"];
+        let cli = crate::args::Cli::try_parse_from(base.iter().chain(args)).unwrap();
+        let crate::args::Command::Train(t) = cli.command else { unreachable!() };
+        let c = run_config(&t.run, TrainConfig::default()).unwrap();
+        (c.fit, c.optimizer.lr)
+    }
+
+    #[test]
+    fn fine_tune_probes_first_unless_frozen_epochs_ask_for_fastais_recipe() {
+        let (fit, lr) = fit_of(&["--fine-tune"]);
+        assert!(fit.probe && fit.unfreeze && fit.epochs_from_data && fit.freeze_epochs == 0 && fit.patience == Some(2));
+        assert_eq!(lr, TrainConfig::default().optimizer.lr);
+        let (fit, _) = fit_of(&["--fine-tune", "4", "--unfrozen-bn", "train"]);
+        assert!(fit.probe && !fit.epochs_from_data && fit.epochs == 4 && fit.unfrozen_bn == BnMode::Train);
+        let (fit, lr) = fit_of(&["--fine-tune", "3", "--freeze-epochs", "2"]);
+        assert!(!fit.probe && fit.unfreeze && (fit.freeze_epochs, fit.epochs, fit.patience) == (2, 3, None));
+        assert_eq!(lr, FINE_TUNE_LR);
+        let (fit, _) = fit_of(&["--probe", "--epochs", "0"]);
+        assert!(fit.probe && !fit.unfreeze && fit.epochs == 0);
+    }
 
     #[test]
     fn config_fields_in_a_message_are_spelled_as_flags() {

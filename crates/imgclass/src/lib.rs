@@ -60,10 +60,11 @@
 //! # Ok::<(), imgclass::Error>(())
 //! ```
 //!
-//! Transfer learning, as fastai's `vision_learner(…).fine_tune(3)`: a pretrained
-//! EfficientNet-Lite0 body with a new head, one epoch with the body frozen, then three of the
-//! whole network with discriminative learning rates (needs the weights:
-//! [`models::pretrained::fetch_efficientnet_lite0`], i.e. `imgclass weights fetch efficientnet_lite0`).
+//! Transfer learning: a pretrained EfficientNet-Lite0 body with a new head, first fitted as a
+//! logistic regression on the frozen body's features (a linear probe), then three epochs of
+//! the whole network with discriminative learning rates (LP-FT; `fine_tune_fastai` is fastai's
+//! `vision_learner(…).fine_tune(3)`). Needs the weights:
+//! [`models::pretrained::fetch_efficientnet_lite0`], i.e. `imgclass weights fetch efficientnet_lite0`.
 //!
 //! ```no_run
 //! use imgclass::config::{TrainConfig, Weights};
@@ -71,7 +72,7 @@
 //! use imgclass::models::ArchKind;
 //! use imgclass::train::{Learner, Silent};
 //!
-//! let mut config = TrainConfig::default().fine_tune(3);
+//! let mut config = TrainConfig::default().fine_tune(Some(3));
 //! config.model.arch = ArchKind::EfficientnetLite0.arch();
 //! config.model.weights = Weights::Pretrained;
 //! // RGB input at 224 px with the backbone's own normalization, stored in the bundle.

@@ -56,7 +56,7 @@ fn out_of_range_values_and_a_missing_device_are_one_line_errors_naming_the_flag(
     let mut cases = vec![
         (vec!["--workers", "100000"], "--workers must be at most 256"),
         (vec!["--batch-size", "0"], "--batch-size must be at least 1"),
-        (vec!["--epochs", "0"], "--epochs (with --freeze-epochs) must be at least 1"),
+        (vec!["--epochs", "0"], "--epochs (with --freeze-epochs, or --probe) must be at least 1"),
         (vec!["--presize", "100000"], "--presize must be 1..=4096 pixels"),
         (vec!["--lr=-1"], "--lr must be a positive number"),
         (vec!["--channels", "0"], "--channels"),

@@ -43,8 +43,9 @@ fn predict_imagenet_names_the_espresso_and_the_tripod() {
 }
 
 #[test]
-fn fine_tune_trains_a_pretrained_efficientnet_head_then_the_whole_network() {
-    if efficientnet_weights_or_skip("fine_tune_trains_a_pretrained_efficientnet_head_then_the_whole_network").is_none()
+fn fine_tune_fits_a_pretrained_efficientnet_head_then_trains_the_whole_network() {
+    if efficientnet_weights_or_skip("fine_tune_fits_a_pretrained_efficientnet_head_then_trains_the_whole_network")
+        .is_none()
     {
         return;
     }
@@ -71,6 +72,8 @@ fn fine_tune_trains_a_pretrained_efficientnet_head_then_the_whole_network() {
         ])
         .arg(&run_dir)));
     assert!(stderr.contains("trainable while the body is frozen") && stderr.contains("features once"), "{stderr}");
+    assert!(stderr.contains("linear probe: L2 strength"), "{stderr}");
+    // The probe is the one frozen epoch.
     assert_eq!(stdout.matches("(body frozen)").count(), 1, "{stdout}");
     let json = last_json(&stdout);
     assert_eq!(json["epochs"], 2);
@@ -79,8 +82,8 @@ fn fine_tune_trains_a_pretrained_efficientnet_head_then_the_whole_network() {
     let train = &config["train"];
     let fit = &train["fit"];
     assert_eq!(
-        (train["model"]["weights"].as_str(), fit["freeze_epochs"].as_u64(), fit["unfreeze"].as_bool()),
-        (Some("pretrained"), Some(1), Some(true)),
+        (train["model"]["weights"].as_str(), fit["probe"].as_bool(), fit["unfreeze"].as_bool(), fit["epochs"].as_u64()),
+        (Some("pretrained"), Some(true), Some(true), Some(1)),
         "{config}"
     );
     // The bundle carries the backbone's preprocessing: RGB input, (u8 − 127) / 128.

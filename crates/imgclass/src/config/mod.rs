@@ -21,14 +21,16 @@
 //! ```
 
 mod data;
+mod fit;
 mod model;
 mod optim;
 mod schedule;
 mod transforms;
 
 pub use data::{DataConfig, LoaderConfig, SplitConfig};
+pub use fit::{Balance, BnMode, FitConfig, fine_tune_epochs};
 pub use model::{ModelConfig, Weights};
-pub use optim::{FINE_TUNE_LR, OptimizerConfig, OptimizerKind};
+pub use optim::{FINE_TUNE_LR, FINE_TUNE_PATIENCE, OptimizerConfig, OptimizerKind};
 pub use schedule::Schedule;
 pub use transforms::TransformConfig;
 
@@ -69,69 +71,36 @@ impl Default for TrainConfig {
     }
 }
 
-/// How long and in which phases to train.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct FitConfig {
-    /// Passes over the training data (of the whole network, after `freeze_epochs`).
-    pub epochs: usize,
-    /// Images per training step.
-    pub batch_size: usize,
-    /// Stop after this many epochs without a better validation loss.
-    pub patience: Option<usize>,
-    /// Epochs with the pretrained body frozen (the head and batch norms train) before the
-    /// `epochs` epochs of the whole network (fastai's `fine_tune`).
-    pub freeze_epochs: usize,
-    /// With a pretrained body and no `freeze_epochs`: train the whole network in `epochs`
-    /// (else only the head and batch norms train, as in fastai's frozen `vision_learner`).
-    pub unfreeze: bool,
-    /// Discriminative learning rates `(earliest layers, head)` for the unfrozen epochs; layer
-    /// groups between get rates evenly spaced on a log scale.
-    pub lr_range: Option<(f64, f64)>,
-    /// While the body is frozen, compute its features once and train the head on them (the
-    /// body then runs in inference mode: its batch norms do not train).
-    pub cache_features: bool,
-    /// Counter class imbalance: weight the loss, or oversample rare classes.
-    pub balance: Option<Balance>,
-}
-
-impl Default for FitConfig {
-    fn default() -> Self {
-        Self {
-            epochs: 5,
-            batch_size: 64,
-            patience: None,
-            freeze_epochs: 0,
-            unfreeze: false,
-            lr_range: None,
-            cache_features: true,
-            balance: None,
-        }
-    }
-}
-
-/// How class imbalance is countered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Balance {
-    /// Weight the training loss of class c by n / (classes · n_c).
-    Weights,
-    /// Sample each epoch's images with replacement, each class equally likely.
-    Oversample,
-}
-
 impl TrainConfig {
-    /// fastai's `fine_tune(epochs)`: the body frozen for (at least) one epoch, then `epochs`
-    /// epochs of the whole network with discriminative rates, at fastai's base rate
-    /// [`FINE_TUNE_LR`]. Needs a pretrained body.
-    pub fn fine_tune(mut self, epochs: usize) -> Self {
-        self.fit.freeze_epochs = self.fit.freeze_epochs.max(1);
+    /// Fine-tuning from a converged linear probe (LP-FT, Kumar et al. 2022): the head fitted
+    /// first ([`FitConfig::probe`]), then `epochs` epochs of the whole network with
+    /// discriminative rates gentle enough for a converged head (lr/200 … lr/20), stopping
+    /// early after 2 epochs without a better validation loss. `None`: the epochs are chosen
+    /// from the data ([`fine_tune_epochs`]). Needs a pretrained body.
+    pub fn fine_tune(mut self, epochs: Option<usize>) -> Self {
+        (self.fit.probe, self.fit.unfreeze, self.fit.freeze_epochs) = (true, true, 0);
+        self.fit.epochs = epochs.unwrap_or(0);
+        self.fit.epochs_from_data = epochs.is_none();
+        self.fit.patience = self.fit.patience.or(Some(FINE_TUNE_PATIENCE));
+        self
+    }
+
+    /// fastai's `fine_tune(epochs)`: the body frozen for `freeze_epochs` (at least one)
+    /// epochs, then `epochs` epochs of the whole network with discriminative rates, at
+    /// fastai's base rate [`FINE_TUNE_LR`]. Needs a pretrained body.
+    pub fn fine_tune_fastai(mut self, freeze_epochs: usize, epochs: usize) -> Self {
+        self.fit.freeze_epochs = freeze_epochs.max(1);
         self.fit.unfreeze = true;
         self.fit.epochs = epochs;
         self.optimizer.lr = FINE_TUNE_LR;
         self
+    }
+
+    /// Sets what the config leaves to the data: `fit.epochs` when `fit.epochs_from_data`.
+    pub fn settle(&mut self, train_images: usize) {
+        if std::mem::take(&mut self.fit.epochs_from_data) {
+            self.fit.epochs = fine_tune_epochs(train_images);
+        }
     }
 
     /// Checks every value that has a valid range and the options that depend on each other;
@@ -142,17 +111,17 @@ impl TrainConfig {
         self.transforms.validate()?;
         self.optimizer.validate()?;
         self.validate_fit()?;
-        let transfer = self.fit.freeze_epochs > 0 || self.fit.unfreeze || self.fit.lr_range.is_some();
-        if transfer && !self.model.arch.is_backbone() {
+        let freezing = self.fit.freeze_epochs > 0 || self.fit.unfreeze || self.fit.probe;
+        if (freezing || self.fit.lr_range.is_some()) && !self.model.arch.is_backbone() {
             return Err(Error::config(
                 "fit.freeze_epochs",
-                "fit.freeze_epochs, fit.unfreeze and fit.lr_range apply to resnet18, resnet34 and efficientnet_lite0 (model.arch)",
+                "fit.probe, fit.freeze_epochs, fit.unfreeze and fit.lr_range apply to resnet18, resnet34 and efficientnet_lite0 (model.arch)",
             ));
         }
-        if (self.fit.freeze_epochs > 0 || self.fit.unfreeze) && !self.model.starts_pretrained() {
+        if freezing && !self.model.starts_pretrained() {
             return Err(Error::config(
                 "fit.freeze_epochs",
-                "freezing (fit.freeze_epochs, fit.unfreeze) only makes sense for a pretrained body: set model.weights",
+                "freezing (fit.probe, fit.freeze_epochs, fit.unfreeze) only makes sense for a pretrained body: set model.weights",
             ));
         }
         if self.transforms.normalize == Normalize::Pretrained && self.model.arch.pretrained_stats().is_none() {
@@ -168,8 +137,11 @@ impl TrainConfig {
 
     fn validate_fit(&self) -> Result<()> {
         let fit = &self.fit;
-        if fit.epochs + fit.freeze_epochs == 0 {
-            return Err(Error::config("fit.epochs", "fit.epochs (with fit.freeze_epochs) must be at least 1"));
+        if fit.epochs + fit.freeze_epochs + usize::from(fit.probe || fit.epochs_from_data) == 0 {
+            return Err(Error::config(
+                "fit.epochs",
+                "fit.epochs (with fit.freeze_epochs, or fit.probe) must be at least 1",
+            ));
         }
         if fit.batch_size == 0 {
             return Err(Error::config("fit.batch_size", "fit.batch_size must be at least 1"));
@@ -212,7 +184,7 @@ mod tests {
 
     #[test]
     fn the_config_round_trips_through_json_and_fills_missing_fields_with_defaults() {
-        let mut c = TrainConfig::default().fine_tune(3);
+        let mut c = TrainConfig::default().fine_tune(Some(3));
         c.model.arch = ArchKind::EfficientnetLite0.arch();
         c.model.weights = Weights::Pretrained;
         c.fit.balance = Some(Balance::Oversample);
@@ -254,8 +226,21 @@ mod tests {
     }
 
     #[test]
-    fn fine_tune_freezes_one_epoch_at_fastais_base_rate() {
-        let c = TrainConfig::default().fine_tune(3);
+    fn fastais_fine_tune_freezes_at_least_one_epoch_at_its_base_rate() {
+        let c = TrainConfig::default().fine_tune_fastai(0, 3);
         assert_eq!((c.fit.freeze_epochs, c.fit.unfreeze, c.fit.epochs, c.optimizer.lr), (1, true, 3, FINE_TUNE_LR));
+        assert!(!c.fit.probe && c.fit.patience.is_none());
+    }
+
+    #[test]
+    fn fine_tune_probes_then_unfreezes_with_early_stopping_and_epochs_settled_by_the_data() {
+        let mut c = TrainConfig::default().fine_tune(None);
+        assert!(c.fit.probe && c.fit.unfreeze && c.fit.freeze_epochs == 0);
+        assert_eq!(c.fit.patience, Some(FINE_TUNE_PATIENCE));
+        c.settle(384);
+        assert_eq!((c.fit.epochs, c.fit.epochs_from_data), (fine_tune_epochs(384), false));
+        c.settle(100_000);
+        assert_eq!(c.fit.epochs, fine_tune_epochs(384), "settled once");
+        assert_eq!(TrainConfig::default().fine_tune(Some(7)).fit.epochs, 7);
     }
 }

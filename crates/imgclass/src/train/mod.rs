@@ -5,7 +5,7 @@
 //!
 //! Inside, one module per step of a run: `phases` cuts it into frozen and unfrozen phases with
 //! their learning rates, `trainer` runs the epochs, `trainee` is what one step trains (the
-//! network, or the head on cached features), `checkpoint` saves where training stands,
+//! network, or the head on cached features), `probe` fits that head by logistic regression, `checkpoint` saves where training stands,
 //! `run_dir` writes the run folder, `report` holds what was measured, `state` what a learner
 //! holds.
 
@@ -14,6 +14,7 @@ mod checkpoint;
 mod learner;
 mod lr_find;
 mod phases;
+mod probe;
 mod report;
 mod run_dir;
 mod state;

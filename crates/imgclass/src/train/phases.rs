@@ -1,5 +1,9 @@
-//! How a run is cut into phases — body frozen, then the whole network — and the learning
-//! rates of each phase's parameter groups, as fastai's `fine_tune` does it:
+//! How a run is cut into phases — the head fitted or trained with the body frozen, then the
+//! whole network — and the learning rates of each phase's parameter groups.
+//!
+//! imgclass's `fine_tune` (LP-FT, Kumar et al. 2022) fits the head as a linear probe first (one
+//! epoch in the history, see `probe`), then trains the whole network as fastai does after its
+//! frozen epochs. fastai's `fine_tune` (`--freeze-epochs N`):
 //!
 //! ```text
 //! freeze();   fit_one_cycle(freeze_epochs, base_lr, pct_start=0.99)
@@ -13,7 +17,7 @@ use burn::module::ParamGroup;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 
 use super::trainee::Rates;
-use crate::config::{Schedule, TrainConfig};
+use crate::config::{BnMode, Schedule, TrainConfig};
 use crate::models::Net;
 use crate::models::transfer::even_mults;
 
@@ -24,6 +28,8 @@ pub(crate) struct Phase {
     pub epochs: usize,
     /// Whether the body is frozen (only the head and, unless cached, batch norms train).
     pub frozen: bool,
+    /// Whether the head is fitted at once as a linear probe (one epoch of no steps).
+    pub probe: bool,
     /// Whether the head trains on cached body features.
     pub cached: bool,
     /// Whether batch-norm layers train (else they run in inference mode): not after a
@@ -39,38 +45,72 @@ pub(crate) struct Phase {
 /// Cuts the run of `cfg` into phases.
 pub(crate) fn plan(cfg: &TrainConfig) -> Vec<Phase> {
     let (fit, lr) = (&cfg.fit, cfg.optimizer.lr);
-    let pretrained = cfg.model.starts_pretrained();
+    let whole = |schedule, peaks| Phase {
+        epochs: fit.epochs,
+        frozen: false,
+        probe: false,
+        cached: false,
+        train_bn: true,
+        schedule,
+        peaks,
+    };
+    let range = |low: f64, high: f64| even_mults(low, high, 3);
+    if !cfg.model.starts_pretrained() {
+        return vec![whole(cfg.optimizer.schedule, fit.lr_range.map_or_else(|| vec![lr], |(l, h)| range(l, h)))];
+    }
     let one_cycle = |pct_start: f64, div: f64| match cfg.optimizer.schedule {
         Schedule::OneCycle { final_div, .. } => Schedule::OneCycle { pct_start, div, final_div },
         other => other,
     };
-    let range = |low: f64, high: f64| even_mults(low, high, 3);
     // Augmented images change every epoch: their features cannot be cached.
     let cached = fit.cache_features && cfg.transforms.augment.is_identity();
-    let frozen =
-        |epochs, schedule| Phase { epochs, frozen: true, cached, train_bn: !cached, schedule, peaks: vec![lr] };
-    if pretrained && fit.freeze_epochs > 0 {
-        let half = lr / 2.0;
-        let peaks = fit.lr_range.map_or_else(|| range(half / 100.0, half), |(l, h)| range(l, h));
-        let mut phases = vec![frozen(fit.freeze_epochs, one_cycle(0.99, 25.0))];
-        if fit.epochs > 0 {
-            let schedule = one_cycle(0.3, 5.0);
-            phases.push(Phase { epochs: fit.epochs, frozen: false, cached: false, train_bn: !cached, schedule, peaks });
-        }
+    let frozen = |epochs, schedule| Phase {
+        epochs,
+        frozen: true,
+        probe: false,
+        cached,
+        train_bn: !cached,
+        schedule,
+        peaks: vec![lr],
+    };
+    let mut phases = Vec::new();
+    if fit.probe {
+        let schedule = Schedule::Constant;
+        phases.push(Phase {
+            epochs: 1,
+            frozen: true,
+            probe: true,
+            cached: true,
+            train_bn: false,
+            schedule,
+            peaks: vec![lr],
+        });
+    }
+    if fit.freeze_epochs > 0 {
+        phases.push(frozen(fit.freeze_epochs, one_cycle(0.99, 25.0)));
+    }
+    if fit.epochs == 0 {
         return phases;
     }
-    if pretrained && !fit.unfreeze {
-        return vec![frozen(fit.epochs, cfg.optimizer.schedule)];
+    let head_first = !phases.is_empty();
+    if head_first && (fit.unfreeze || fit.freeze_epochs > 0) {
+        // fastai's rates for a head trained one epoch: lr/200 … lr/2; a converged probe
+        // needs gentler ones (lr/200 … lr/20), or its first steps undo it.
+        let high = if fit.probe { lr / 20.0 } else { lr / 2.0 };
+        let peaks = fit.lr_range.map_or_else(|| range(lr / 200.0, high), |(l, h)| range(l, h));
+        let head_on_cache = fit.probe || cached;
+        let train_bn = match fit.unfrozen_bn {
+            BnMode::Train => true,
+            BnMode::Inference => false,
+            _ => !head_on_cache,
+        };
+        phases.push(Phase { train_bn, ..whole(one_cycle(0.3, 5.0), peaks) });
+    } else if fit.unfreeze {
+        phases.push(whole(cfg.optimizer.schedule, fit.lr_range.map_or_else(|| vec![lr], |(l, h)| range(l, h))));
+    } else {
+        phases.push(frozen(fit.epochs, cfg.optimizer.schedule));
     }
-    let peaks = fit.lr_range.map_or_else(|| vec![lr], |(l, h)| range(l, h));
-    vec![Phase {
-        epochs: fit.epochs,
-        frozen: false,
-        cached: false,
-        train_bn: true,
-        schedule: cfg.optimizer.schedule,
-        peaks,
-    }]
+    phases
 }
 
 /// The phase epoch `epochs_done + 1` of the run of `cfg` falls in (the last when all are done).
@@ -122,14 +162,33 @@ mod tests {
     }
 
     #[test]
-    fn fine_tune_is_a_frozen_epoch_at_lr_then_discriminative_rates_up_to_half_of_it() {
-        let cfg = pretrained(Arch::EfficientnetLite0, Weights::Pretrained).fine_tune(3);
+    fn fastais_fine_tune_is_a_frozen_epoch_at_lr_then_discriminative_rates_up_to_half_of_it() {
+        let cfg = pretrained(Arch::EfficientnetLite0, Weights::Pretrained).fine_tune_fastai(1, 3);
         let p = plan(&cfg);
         assert_eq!(p.len(), 2);
         assert!(p[0].frozen && p[0].cached && p[0].epochs == 1 && p[0].peaks == vec![2e-3]);
         assert!(!p[1].frozen && p[1].epochs == 3);
         assert!((p[1].peaks[0] - 1e-5).abs() < 1e-15 && (p[1].peaks[2] - 1e-3).abs() < 1e-15);
         assert_eq!(p[1].schedule, Schedule::OneCycle { pct_start: 0.3, div: 5.0, final_div: 1e5 });
+    }
+
+    #[test]
+    fn lp_ft_is_a_probe_epoch_then_unfrozen_epochs_with_batch_norms_in_inference_mode() {
+        let mut cfg = pretrained(Arch::EfficientnetLite0, Weights::Pretrained).fine_tune(Some(3));
+        cfg.transforms.augment = crate::transforms::Augment::preset(crate::transforms::AugPreset::Default);
+        let p = plan(&cfg);
+        assert_eq!(
+            p.iter().map(|p| (p.epochs, p.frozen, p.probe, p.cached)).collect::<Vec<_>>(),
+            [(1, true, true, true), (3, false, false, false)]
+        );
+        assert!(
+            !p[1].train_bn && (p[1].peaks[0] - 1.5e-5).abs() < 1e-15 && (p[1].peaks[2] - 1.5e-4).abs() < 1e-15,
+            "{p:?}"
+        );
+        cfg.fit.unfrozen_bn = BnMode::Train;
+        assert!(plan(&cfg)[1].train_bn);
+        cfg.fit.epochs = 0;
+        assert_eq!(plan(&cfg).len(), 1, "a probe alone");
     }
 
     #[test]
@@ -143,13 +202,14 @@ mod tests {
         let scratch = Phase {
             epochs: 5,
             frozen: false,
+            probe: false,
             cached: false,
             train_bn: true,
             schedule: Schedule::default(),
             peaks: vec![3e-3],
         };
         assert_eq!(plan(&TrainConfig::default()), vec![scratch]);
-        let tune = pretrained(Arch::EfficientnetLite0, Weights::Pretrained).fine_tune(3);
+        let tune = pretrained(Arch::EfficientnetLite0, Weights::Pretrained).fine_tune_fastai(1, 3);
         assert!(phase_after(&tune, 0).unwrap().frozen && !phase_after(&tune, 1).unwrap().frozen);
         assert!(!phase_after(&tune, 4).unwrap().frozen, "a finished run is in its last phase");
     }
@@ -162,6 +222,7 @@ mod tests {
         let phase = Phase {
             epochs: 1,
             frozen: false,
+            probe: false,
             cached: false,
             train_bn: true,
             schedule: Schedule::Constant,

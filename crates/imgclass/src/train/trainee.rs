@@ -10,6 +10,7 @@ use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, TensorData};
 
+use super::probe::{self, Probe, Problem};
 use crate::data::{Batch, DataSplits, ImageData, Skipped};
 use crate::infer::{log_probs, map_batches};
 use crate::metrics::EvalReport;
@@ -109,6 +110,31 @@ impl Trainee {
         }
     }
 
+    /// Replaces the head by the linear probe fitted on the cached features (see [`probe`]);
+    /// `None` (nothing changed) for a trainee without cached features.
+    pub fn probe(&mut self, data: &DataSplits, base: &Device) -> Option<Probe> {
+        let Trainee::Head { head, cache, .. } = self else { return None };
+        let (d, k) = (cache.train.dim, data.classes.len());
+        let problem = |f: &Features, split: &ImageData| {
+            let (x, labels) = f.matrix(split.labels());
+            Problem::new(x, labels, d, k, base)
+        };
+        let fitted =
+            probe::fit(&problem(&cache.train, &data.train), &problem(&cache.valid, &data.valid), vec![0.0; d * k + k]);
+        let weight = head.weight.clone().map(|w| {
+            let values = TensorData::new(fitted.weight.clone(), [d, k]);
+            Tensor::from_data(values, &w.device()).set_require_grad(w.is_require_grad())
+        });
+        let bias = head.bias.clone().map(|param| {
+            param.map(|b| {
+                let values = TensorData::new(fitted.bias.clone(), [k]);
+                Tensor::from_data(values, &b.device()).set_require_grad(b.is_require_grad())
+            })
+        });
+        *head = Linear { weight, bias };
+        Some(fitted)
+    }
+
     /// Validates on `data`'s validation images; returns the report, the network in inference
     /// mode (what is kept when the epoch is the best) and the images that could not be read.
     pub fn validate(&self, data: &DataSplits, base: &Device) -> (EvalReport, Net, Vec<Skipped>) {
@@ -166,6 +192,17 @@ impl Features {
             row[i] = Some(r);
         }
         (Features { values: rows.values, dim: rows.dim, row }, rows.skipped)
+    }
+
+    /// Every readable image's features (`rows × dim`) and label, in row order.
+    fn matrix(&self, labels: &[usize]) -> (Vec<f32>, Vec<usize>) {
+        let mut by_row = vec![0; self.values.len() / self.dim.max(1)];
+        for (i, r) in self.row.iter().enumerate() {
+            if let Some(r) = r {
+                by_row[*r] = labels[i];
+            }
+        }
+        (self.values.clone(), by_row)
     }
 
     /// The features and labels of the readable images among `idx`, as tensors on `device`.

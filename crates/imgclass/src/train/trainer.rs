@@ -176,6 +176,9 @@ impl<'a> Trainer<'a> {
     fn train_epoch(&mut self, phase: &Phase, first: usize) -> EpochEnd {
         let env = self.env;
         let epoch = self.state.progress.epochs_done + 1;
+        if phase.probe {
+            return self.probe(epoch);
+        }
         let batches = self.batches();
         let todo = &batches[self.state.progress.step.min(batches.len())..];
         self.cb.epoch_start(epoch, self.epochs, todo.len());
@@ -201,6 +204,28 @@ impl<'a> Trainer<'a> {
             }
         }
         end
+    }
+
+    /// The probe's epoch: the head fitted at once on the cached features (no steps, nothing
+    /// to interrupt); its training loss is the fit's.
+    fn probe(&mut self, epoch: usize) -> EpochEnd {
+        self.cb.epoch_start(epoch, self.epochs, 0);
+        self.epoch_started = Instant::now();
+        let trainee = self.trainee.as_mut().expect("a trainee during an epoch");
+        let Some(fit) = trainee.probe(&self.env.data, &self.env.base) else { return EpochEnd::Done };
+        let path: Vec<String> = fit
+            .trials
+            .iter()
+            .map(|t| format!("{:.0e}: {:.4} ({} it.)", t.strength, t.valid_loss, t.iterations))
+            .collect();
+        self.cb.message(&format!(
+            "linear probe: L2 strength {:.0e} chosen by validation loss (strength: loss, iterations: {})",
+            fit.strength,
+            path.join(", ")
+        ));
+        let p = &mut self.state.progress;
+        (p.loss_sum, p.loss_count, p.lr) = (fit.train_loss, 1, 0.0);
+        EpochEnd::Done
     }
 
     /// One optimizer step at the schedule's rates for the step's place in `phase`.
