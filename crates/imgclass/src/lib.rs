@@ -63,7 +63,8 @@
 //! Transfer learning, as fastai's `vision_learner(…).fine_tune(3)`: a pretrained
 //! EfficientNet-Lite0 body with a new head, one epoch with the body frozen, then three of the
 //! whole network with discriminative learning rates (needs the weights:
-//! [`models::pretrained::fetch_efficientnet_lite0`], i.e. `imgclass weights fetch efficientnet_lite0`).
+//! [`models::pretrained::fetch_efficientnet_lite`], i.e. `imgclass weights fetch efficientnet_lite0`;
+//! `efficientnet_lite1` and `efficientnet_lite2` are larger, at 240 and 260 px).
 //!
 //! ```no_run
 //! use imgclass::config::{TrainConfig, Weights};
