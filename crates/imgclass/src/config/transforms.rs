@@ -101,3 +101,28 @@ impl TrainConfig {
         LoadOptions { presize, residency: loader.images_in, memory_budget: loader.memory_mb << 20 }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Weights;
+    use crate::data::idx::IdxSplit;
+    use crate::models::{Arch, LiteVariant};
+
+    #[test]
+    fn a_pretrained_lite_body_takes_rgb_at_its_own_size_with_its_own_normalization() {
+        let part = IdxSplit { prefix: "t10k".into(), pixels: vec![0; 8], labels: vec![0, 1], height: 2, width: 2 };
+        let source = Source::from_idx("mem".into(), vec![part], None);
+        for variant in LiteVariant::ALL {
+            let mut c = TrainConfig::default();
+            (c.model.arch, c.model.weights) = (Arch::lite(variant), Weights::Pretrained);
+            let size = c.input_size(&source);
+            assert_eq!(size, (variant.size(), variant.size()), "{variant:?}");
+            let pre = c.preprocess(&source, size);
+            assert!(pre.rgb_model && pre.fixed_stats, "{variant:?}");
+            assert_eq!(pre.mean, vec![127.0 / 255.0; 3]);
+            c.model.weights = Weights::Random;
+            assert_eq!(c.input_size(&source), (2, 2), "random weights keep the images' size");
+        }
+    }
+}
