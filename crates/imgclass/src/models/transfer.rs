@@ -221,4 +221,16 @@ mod tests {
             assert_ne!(m.blocks[early].bn2.gamma.dims()[0], last_cout, "{}", arch.name());
         }
     }
+
+    #[test]
+    fn a_frozen_lite1_or_lite2_body_trains_only_its_head() {
+        let d = Device::flex().autodiff();
+        for arch in [Arch::EfficientnetLite1, Arch::EfficientnetLite2] {
+            let net = arch.init([3, 32, 32], 10, &d).unwrap();
+            let all = trainable_params(&net);
+            let frozen = net.freeze_body(false);
+            assert_eq!(trainable_params(&frozen), 1280 * 10 + 10, "{}", arch.name());
+            assert_eq!(trainable_params(&frozen.unfreeze_body(true)), all, "{}", arch.name());
+        }
+    }
 }
