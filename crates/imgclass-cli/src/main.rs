@@ -20,9 +20,7 @@ use clap::{CommandFactory, FromArgMatches};
 
 /// `imgclass weights fetch NAME`.
 fn fetch(name: args::Pretrained) -> anyhow::Result<ExitCode> {
-    let path = match name {
-        args::Pretrained::EfficientnetLite0 => imgclass::models::pretrained::fetch_efficientnet_lite0()?,
-    };
+    let path = imgclass::models::pretrained::fetch_efficientnet_lite(name.variant())?;
     println!("{}", path.display());
     Ok(ExitCode::SUCCESS)
 }

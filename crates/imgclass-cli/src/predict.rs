@@ -8,10 +8,10 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use imgclass::bundle::Bundle;
-use imgclass::infer::efficientnet_lite0_imagenet;
+use imgclass::infer::efficientnet_lite_imagenet;
 use imgclass::interpret::{CamOptions, predict_with_cam};
 use imgclass::metrics::csv_field;
-use imgclass::models::pretrained::efficientnet_lite0_weights;
+use imgclass::models::pretrained::efficientnet_lite_weights;
 
 use crate::args::PredictArgs;
 use crate::common::{device, report_skipped};
@@ -19,11 +19,12 @@ use crate::common::{device, report_skipped};
 pub fn run(a: PredictArgs) -> Result<ExitCode> {
     let device = device(a.device)?;
     let (bundle, inputs) = if a.imagenet {
+        let variant = a.arch.variant();
         let weights = match &a.weights {
             Some(w) => w.clone(),
-            None => efficientnet_lite0_weights()?,
+            None => efficientnet_lite_weights(variant)?,
         };
-        (efficientnet_lite0_imagenet(&weights, &device)?, &a.paths[..])
+        (efficientnet_lite_imagenet(variant, &weights, &device)?, &a.paths[..])
     } else {
         if a.paths.len() < 2 {
             bail!("give a model bundle and at least one image or folder: imgclass predict MODEL IMAGE...");

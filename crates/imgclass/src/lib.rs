@@ -64,7 +64,8 @@
 //! logistic regression on the frozen body's features (a linear probe), then three epochs of
 //! the whole network with discriminative learning rates (LP-FT; `fine_tune_fastai` is fastai's
 //! `vision_learner(…).fine_tune(3)`). Needs the weights:
-//! [`models::pretrained::fetch_efficientnet_lite0`], i.e. `imgclass weights fetch efficientnet_lite0`.
+//! [`models::pretrained::fetch_efficientnet_lite`], i.e. `imgclass weights fetch efficientnet_lite0`;
+//! `efficientnet_lite1` and `efficientnet_lite2` are larger, at 240 and 260 px.
 //!
 //! ```no_run
 //! use imgclass::config::{TrainConfig, Weights};

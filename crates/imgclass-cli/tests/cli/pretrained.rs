@@ -43,6 +43,25 @@ fn predict_imagenet_names_the_espresso_and_the_tripod() {
 }
 
 #[test]
+fn predict_imagenet_with_lite1_and_lite2_names_the_espresso_at_their_own_sizes() {
+    let fixtures = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../imgclass/tests/fixtures/efficientnet-lite0"));
+    for arch in ["efficientnet_lite1", "efficientnet-lite2"] {
+        let test = "predict_imagenet_with_lite1_and_lite2_names_the_espresso_at_their_own_sizes";
+        let Some(path) = lite_weights_or_skip(arch, test) else { return };
+        assert!(path.trim().ends_with(".pth") && path.contains(&arch.replace('_', "-")), "{path}");
+        // The 224-pixel crop is resized to 272 (292) and its centre 240 (260) classified.
+        let (stdout, _) = ok(run(bin()
+            .args(["predict", "--imagenet", "--json", "-k", "2", "--arch", arch])
+            .arg(fixtures.join("coffee_224.png"))));
+        let top = &last_json(&stdout)["predictions"][0]["top"];
+        assert_eq!((top[0]["label"].as_str(), top.as_array().unwrap().len()), (Some("espresso"), 2), "{stdout}");
+    }
+    // --arch chooses the ImageNet network; without --imagenet it is refused.
+    let err = fails(run(bin().args(["predict", "--arch", "efficientnet_lite1", "model.imgclass", "a.png"])));
+    assert!(err.contains("--imagenet"), "{err}");
+}
+
+#[test]
 fn fine_tune_fits_a_pretrained_efficientnet_head_then_trains_the_whole_network() {
     if efficientnet_weights_or_skip("fine_tune_fits_a_pretrained_efficientnet_head_then_trains_the_whole_network")
         .is_none()
@@ -111,7 +130,7 @@ fn transfer_options_that_cannot_apply_say_what_to_do() {
     assert!(err.contains("imgclass weights fetch efficientnet_lite0") && err.contains("--weights"), "{err}");
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../imgclass/tests/fixtures/resnet/resnet18_w4_torchvision.pth");
     for (args, needle) in [
-        (&["--freeze-epochs", "1"][..], "apply to resnet18, resnet34 and efficientnet_lite0"),
+        (&["--freeze-epochs", "1"][..], "apply to resnet18, resnet34, efficientnet_lite0, efficientnet_lite1 and"),
         (&["--arch", "resnet18", "--unfreeze"][..], "set --pretrained or --weights FILE"),
         (&["--arch", "resnet18", "--pretrained"][..], "--weights FILE"),
         (&["--arch", "resnet18", "--weights", fixture, "--lr-range", "1e-3"][..], "LOW:HIGH"),

@@ -215,6 +215,36 @@ mod tests {
         assert!(e.contains("newer") && e.contains("upgrade"), "{e}");
     }
 
+    #[test]
+    fn each_efficientnet_lite_bundle_round_trips_and_a_lite0_bundle_does_not_load_as_lite1() {
+        let d = Device::flex();
+        let t = tempfile::tempdir().unwrap();
+        let x = Tensor::<4>::ones([1, 3, 32, 32], &d);
+        for arch in [Arch::EfficientnetLite0, Arch::EfficientnetLite1, Arch::EfficientnetLite2] {
+            let net = arch.init([3, 32, 32], 2, &d).unwrap();
+            let pre = Preprocess::new(32, 32, 3, ResizeMode::Squish);
+            let meta = BundleMeta::new(vec!["a".into(), "b".into()], arch.clone(), pre);
+            let p = t.path().join(format!("{}.imgclass", arch.name()));
+            Bundle::write(&p, &net, &meta).unwrap();
+            let b = Bundle::load(&p, &d).unwrap();
+            assert_eq!(b.meta.arch, arch);
+            assert_eq!(net.forward(x.clone()).into_data(), b.net.forward(x.clone()).into_data(), "{}", arch.name());
+        }
+        // A Lite0 bundle whose metadata claims Lite1 (blocks of other shapes, 5 missing): an
+        // error, not a panic.
+        let bytes = std::fs::read(t.path().join("efficientnet_lite0.imgclass")).unwrap();
+        let meta = parse_meta(&bytes, Path::new("lite0.imgclass")).unwrap();
+        let mut json = serde_json::to_value(&meta).unwrap();
+        json["arch"]["type"] = "efficientnet_lite1".into();
+        let net = Arch::EfficientnetLite0.init([3, 32, 32], 2, &d).unwrap();
+        let mut store = SafetensorsStore::from_bytes(None).metadata(META_KEY, json.to_string());
+        net.save_into(&mut store).unwrap();
+        let p = t.path().join("relabelled.imgclass");
+        std::fs::write(&p, store.get_bytes().unwrap()).unwrap();
+        let e = Bundle::load(&p, &d).unwrap_err().to_string();
+        assert!(e.contains("relabelled.imgclass") && e.contains("do not fit"), "{e}");
+    }
+
     /// Writes a bundle whose metadata JSON was edited by `edit`, and loads it.
     fn load_edited(edit: impl Fn(&mut serde_json::Value)) -> String {
         let (net, meta) = tiny();

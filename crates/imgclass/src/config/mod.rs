@@ -115,7 +115,7 @@ impl TrainConfig {
         if (freezing || self.fit.lr_range.is_some()) && !self.model.arch.is_backbone() {
             return Err(Error::config(
                 "fit.freeze_epochs",
-                "fit.probe, fit.freeze_epochs, fit.unfreeze and fit.lr_range apply to resnet18, resnet34 and efficientnet_lite0 (model.arch)",
+                "fit.probe, fit.freeze_epochs, fit.unfreeze and fit.lr_range apply to resnet18, resnet34, efficientnet_lite0, efficientnet_lite1 and efficientnet_lite2 (model.arch)",
             ));
         }
         if freezing && !self.model.starts_pretrained() {
@@ -127,7 +127,7 @@ impl TrainConfig {
         if self.transforms.normalize == Normalize::Pretrained && self.model.arch.pretrained_stats().is_none() {
             return Err(Error::config(
                 "transforms.normalize",
-                "transforms.normalize pretrained needs a pretrained architecture (resnet18, resnet34, efficientnet_lite0)",
+                "transforms.normalize pretrained needs a pretrained architecture (resnet18, resnet34, efficientnet_lite0, efficientnet_lite1, efficientnet_lite2)",
             ));
         }
         let s = self.transforms.size.unwrap_or(self.model.arch.default_size());

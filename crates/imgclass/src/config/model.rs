@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::models::Arch;
-use crate::models::pretrained::{efficientnet_lite0_weights, require_file};
+use crate::models::pretrained::{efficientnet_lite_weights, require_file};
 
 /// The network and its starting weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -26,10 +26,11 @@ pub enum Weights {
     /// Random initialisation.
     #[default]
     Random,
-    /// The architecture's published ImageNet weights (efficientnet_lite0: the cached checkpoint,
-    /// see `imgclass weights fetch`).
+    /// The architecture's published ImageNet weights (efficientnet_lite0/1/2: the cached
+    /// checkpoint, see `imgclass weights fetch`).
     Pretrained,
-    /// A checkpoint file: the EfficientNet-Lite0 checkpoint, or a torchvision ResNet `state_dict`.
+    /// A checkpoint file: the EfficientNet-Lite checkpoint of the architecture, or a torchvision
+    /// ResNet `state_dict`.
     File(PathBuf),
 }
 
@@ -44,11 +45,13 @@ impl ModelConfig {
     pub fn weights_file(&self) -> Result<Option<PathBuf>> {
         match &self.weights {
             Weights::Random => Ok(None),
-            Weights::Pretrained if self.arch == Arch::EfficientnetLite0 => efficientnet_lite0_weights().map(Some),
-            Weights::Pretrained => Err(Error::config(
-                "model.weights",
-                "imgclass fetches pretrained weights for efficientnet_lite0 only (model.weights); for a ResNet give torchvision weights in a file",
-            )),
+            Weights::Pretrained => match self.arch.lite_variant() {
+                Some(variant) => efficientnet_lite_weights(variant).map(Some),
+                None => Err(Error::config(
+                    "model.weights",
+                    "imgclass fetches pretrained weights for efficientnet_lite0, efficientnet_lite1 and efficientnet_lite2 only (model.weights); for a ResNet give torchvision weights in a file",
+                )),
+            },
             Weights::File(path) => require_file(path, self.arch.name()).map(|()| Some(path.clone())),
         }
     }
@@ -58,7 +61,7 @@ impl ModelConfig {
         if self.starts_pretrained() && !self.arch.is_backbone() {
             return Err(Error::config(
                 "model.weights",
-                "model.weights apply to resnet18, resnet34 and efficientnet_lite0 (model.arch)",
+                "model.weights apply to resnet18, resnet34, efficientnet_lite0, efficientnet_lite1 and efficientnet_lite2 (model.arch)",
             ));
         }
         self.weights_file().map(drop)

@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use super::TrainConfig;
 use crate::data::{LoadOptions, Source, choose_size, default_preprocess};
 use crate::error::{Error, Result};
-use crate::models::Arch;
 use crate::transforms::{Augment, IMAGENET_STATS, MAX_SIDE, Normalize, Preprocess, ResizeMode};
 
 /// The transforms of a run.
@@ -55,11 +54,11 @@ impl TransformConfig {
 }
 
 impl TrainConfig {
-    /// The input size: `transforms.size`, else 224 for a pretrained body (what its weights
-    /// were trained at), else the size `source`'s images share (≤ 256 px), else the
-    /// architecture's default.
+    /// The input size: `transforms.size`, else for a pretrained body the size its weights
+    /// were trained at (224; 240 and 260 for EfficientNet-Lite1 and -Lite2), else the size
+    /// `source`'s images share (≤ 256 px), else the architecture's default.
     pub fn input_size(&self, source: &Source) -> (usize, usize) {
-        let size = self.transforms.size.or(self.model.starts_pretrained().then_some(224));
+        let size = self.transforms.size.or(self.model.starts_pretrained().then(|| self.model.arch.default_size()));
         choose_size(source, size, self.model.arch.default_size())
     }
 
@@ -71,7 +70,7 @@ impl TrainConfig {
         let t = &self.transforms;
         let pre = default_preprocess(source, size, t.resize).with_background(t.background);
         let pretrained = self.model.starts_pretrained();
-        let rgb = pretrained || self.model.arch == Arch::EfficientnetLite0;
+        let rgb = pretrained || self.model.arch.lite_variant().is_some();
         let fixed = match t.normalize {
             Normalize::Auto if pretrained => self.model.arch.pretrained_stats(),
             Normalize::Pretrained => self.model.arch.pretrained_stats(),
@@ -100,5 +99,30 @@ impl TrainConfig {
         let presize = self.transforms.presize.or(augmenting.then(|| (size.0.max(size.1) * 3).div_ceil(2)));
         let loader = &self.data.loader;
         LoadOptions { presize, residency: loader.images_in, memory_budget: loader.memory_mb << 20 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Weights;
+    use crate::data::idx::IdxSplit;
+    use crate::models::{Arch, LiteVariant};
+
+    #[test]
+    fn a_pretrained_lite_body_takes_rgb_at_its_own_size_with_its_own_normalization() {
+        let part = IdxSplit { prefix: "t10k".into(), pixels: vec![0; 8], labels: vec![0, 1], height: 2, width: 2 };
+        let source = Source::from_idx("mem".into(), vec![part], None);
+        for variant in LiteVariant::ALL {
+            let mut c = TrainConfig::default();
+            (c.model.arch, c.model.weights) = (Arch::lite(variant), Weights::Pretrained);
+            let size = c.input_size(&source);
+            assert_eq!(size, (variant.size(), variant.size()), "{variant:?}");
+            let pre = c.preprocess(&source, size);
+            assert!(pre.rgb_model && pre.fixed_stats, "{variant:?}");
+            assert_eq!(pre.mean, vec![127.0 / 255.0; 3]);
+            c.model.weights = Weights::Random;
+            assert_eq!(c.input_size(&source), (2, 2), "random weights keep the images' size");
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! EfficientNet-Lite0 with its original 1000-class ImageNet head, as a bundle ready to predict
-//! (`imgclass predict --imagenet`).
+//! EfficientNet-Lite0, -Lite1 or -Lite2 with its original 1000-class ImageNet head, as a bundle
+//! ready to predict (`imgclass predict --imagenet [--arch …]`).
 
 use std::path::Path;
 
@@ -8,18 +8,25 @@ use burn::prelude::Device;
 
 use crate::bundle::{Bundle, BundleMeta};
 use crate::error::Result;
-use crate::models::efficientnet::{EfficientNetLite, LITE_STATS};
-use crate::models::pretrained::{imagenet_classes, load_efficientnet_lite0};
+use crate::models::efficientnet::{EfficientNetLite, LITE_STATS, LiteVariant};
+use crate::models::pretrained::{imagenet_classes, load_efficientnet_lite};
 use crate::models::{Arch, Net};
 use crate::transforms::{Preprocess, ResizeMode};
 
-/// The ImageNet classifier from the checkpoint at `weights`: resize 256 + centre crop 224,
-/// input `(u8 − 127) / 128`, as the reference implementation evaluates it.
-pub fn efficientnet_lite0_imagenet(weights: &Path, device: &Device) -> Result<Bundle> {
-    let mut model = EfficientNetLite::lite0(224, 1000, device);
-    load_efficientnet_lite0(&mut model, weights, true)?;
+/// Pixels the reference evaluation adds to the input size before its centre crop
+/// (`CROP_PADDING` of the TF EfficientNet preprocessing: 224 is cut from 256).
+const CROP_PADDING: usize = 32;
+
+/// The ImageNet classifier of `variant` from the checkpoint at `weights`: resize to the input
+/// size + 32 and centre crop the input size (256 → 224, 272 → 240, 292 → 260), input
+/// `(u8 − 127) / 128`, as the reference implementation evaluates it.
+pub fn efficientnet_lite_imagenet(variant: LiteVariant, weights: &Path, device: &Device) -> Result<Bundle> {
+    let size = variant.size();
+    let mut model = EfficientNetLite::new(variant, size, 1000, device);
+    load_efficientnet_lite(&mut model, weights, true)?;
     let (mean, std) = LITE_STATS;
-    let pre = Preprocess::pretrained(224, 224, 3, ResizeMode::CropFrom(256), mean, std);
-    let meta = BundleMeta::new(imagenet_classes(), Arch::EfficientnetLite0, pre);
+    let resize = ResizeMode::CropFrom((size + CROP_PADDING) as u32);
+    let pre = Preprocess::pretrained(size, size, 3, resize, mean, std);
+    let meta = BundleMeta::new(imagenet_classes(), Arch::lite(variant), pre);
     Ok(Bundle::from_parts(meta, Net::EfficientNet(model.valid()), device.clone()))
 }

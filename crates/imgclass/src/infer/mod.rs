@@ -7,7 +7,7 @@ mod imagenet;
 mod predict;
 
 pub use evaluate::EvalOutput;
-pub use imagenet::efficientnet_lite0_imagenet;
+pub use imagenet::efficientnet_lite_imagenet;
 pub use predict::{FilePrediction, PredictOutput, Prediction, expand_inputs};
 
 use burn::prelude::*;

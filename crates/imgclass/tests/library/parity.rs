@@ -1,12 +1,15 @@
-//! Numerical parity: the CNN against PyTorch, EfficientNet-Lite0 against the golden logits of
-//! the numpy reference, torchvision ResNet weights; and fine-tuning the pretrained body.
+//! Numerical parity: the CNN against PyTorch, EfficientNet-Lite0/1/2 against the golden logits
+//! of the numpy reference, torchvision ResNet weights; and fine-tuning the pretrained body.
 
+use std::path::Path;
+
+use burn::prelude::{Device, Tensor};
 use imgclass::config::{TrainConfig, Weights};
 use imgclass::data::{DataSplits, SplitOptions};
-use imgclass::models::ArchKind;
+use imgclass::models::{ArchKind, LiteVariant};
 use imgclass::train::{Learner, Silent};
 
-use super::{efficientnet_weights_or_skip, source};
+use super::{efficientnet_weights_or_skip, lite_weights_or_skip, source};
 
 /// Expected logits printed by `tests/fixtures/make_cnn_parity.py` (PyTorch 2.15, CPU), which
 /// also wrote the weights in `cnn_parity.safetensors`:
@@ -39,6 +42,41 @@ fn the_cnn_matches_pytorch_in_inference_mode() {
     }
 }
 
+/// The golden fixtures of an EfficientNet-Lite variant.
+fn lite_fixtures(variant: LiteVariant) -> std::path::PathBuf {
+    let n = variant.name().trim_start_matches("efficientnet_lite");
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")).join(format!("efficientnet-lite{n}"))
+}
+
+/// The network input of a square RGB PNG, exactly `(u8 − 127) / 128`, as the golden scripts.
+///
+/// # Shapes
+/// → `[1, 3, size, size]`
+fn lite_input(png: &Path, device: &Device) -> Tensor<4> {
+    let rgb = image::open(png).unwrap_or_else(|e| panic!("{}: {e}", png.display())).to_rgb8();
+    let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+    let mut chw = vec![0f32; 3 * h * w];
+    for (i, p) in rgb.pixels().enumerate() {
+        for c in 0..3 {
+            chw[c * h * w + i] = (p[c] as f32 - 127.0) / 128.0;
+        }
+    }
+    Tensor::<4>::from_data(burn::tensor::TensorData::new(chw, [1, 3, h, w]), device)
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max)
+}
+
+/// The indices of the `k` largest values, largest first.
+fn top_k(v: &[f32], k: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[b].total_cmp(&v[a]));
+    idx.truncate(k);
+    idx
+}
+
 /// Reads a little-endian float32 `.npy` file (NumPy format 1.0/2.0, C order).
 fn read_npy_f32(path: &std::path::Path) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -65,9 +103,9 @@ fn read_npy_f32(path: &std::path::Path) -> Vec<f32> {
 /// stem and block-0 activations (measured 4e-5).
 #[test]
 fn efficientnet_lite0_matches_the_golden_logits_of_all_six_images() {
-    use burn::prelude::*;
+    use burn::module::Module;
     use imgclass::models::efficientnet::EfficientNetLite;
-    use imgclass::models::pretrained::load_efficientnet_lite0;
+    use imgclass::models::pretrained::load_efficientnet_lite;
 
     let Some(weights) = efficientnet_weights_or_skip("efficientnet_lite0_matches_the_golden_logits_of_all_six_images")
     else {
@@ -75,23 +113,10 @@ fn efficientnet_lite0_matches_the_golden_logits_of_all_six_images() {
     };
     let device = Device::flex();
     let mut model = EfficientNetLite::lite0(224, 1000, &device);
-    load_efficientnet_lite0(&mut model, &weights, true).unwrap();
+    load_efficientnet_lite(&mut model, &weights, true).unwrap();
     let model = model.valid();
-    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/efficientnet-lite0"));
-    let input = |name: &str| {
-        let rgb = image::open(dir.join(format!("{name}_224.png"))).unwrap().to_rgb8();
-        let mut chw = vec![0f32; 3 * 224 * 224];
-        for (i, p) in rgb.pixels().enumerate() {
-            for c in 0..3 {
-                chw[c * 224 * 224 + i] = (p[c] as f32 - 127.0) / 128.0;
-            }
-        }
-        Tensor::<4>::from_data(burn::tensor::TensorData::new(chw, [1, 3, 224, 224]), &device)
-    };
-    let max_diff = |a: &[f32], b: &[f32]| {
-        assert_eq!(a.len(), b.len());
-        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max)
-    };
+    let dir = lite_fixtures(LiteVariant::Lite0);
+    let input = |name: &str| lite_input(&dir.join(format!("{name}_224.png")), &device);
     for name in ["chelsea", "coffee", "rocket", "motorcycle", "camera", "grace_hopper"] {
         let logits = model.forward(input(name)).into_data().try_to_vec::<f32>().unwrap();
         let golden = read_npy_f32(&dir.join(format!("{name}_logits.npy")));
@@ -113,9 +138,79 @@ fn efficientnet_lite0_matches_the_golden_logits_of_all_six_images() {
 
     // Without the classifier: the body is the checkpoint's, the 10-class head is new.
     let mut headless = EfficientNetLite::lite0(224, 10, &device);
-    load_efficientnet_lite0(&mut headless, &weights, false).unwrap();
+    load_efficientnet_lite(&mut headless, &weights, false).unwrap();
     let (a, b) = (headless.valid().features(input("coffee")), model.features(input("coffee")));
     assert!(max_diff(&a.into_data().try_to_vec::<f32>().unwrap(), &b.into_data().try_to_vec::<f32>().unwrap()) < 1e-5);
+}
+
+/// The golden logits of Lite1 and Lite2 were made by
+/// `tests/fixtures/efficientnet-lite0/make_golden_scaled.py` (numpy, float64; see README.txt
+/// there), for coffee and camera at the variant's native size:
+///
+/// ```python
+/// img.resize((size, size), Image.BILINEAR).save(f'{name}_{size}.png')   # from <name>_224.png
+/// x = (u8.astype(np.float32) - np.float32(127.0)) / np.float32(128.0)   # u8: that PNG
+/// z64 = forward(sd, x, pad='tf', eps=1e-3, dtype=np.float64, specs=block_specs(sd, width=width))
+/// np.save(f'{name}_logits.npy', z64.astype(np.float32))
+/// ```
+///
+/// Tolerance: 5e-5 absolute on logits (|logit| ≤ 10; measured 3.6e-6 to 1.1e-5, Lite1's
+/// deeper float32 sums drift a little further than Lite0's); the top-1 class must be espresso
+/// (967) and tripod (872), and the top-5 classes those of the reference, in order (their
+/// logits are at least 0.017 apart).
+fn lite_matches_the_golden_logits(variant: LiteVariant, test: &str) {
+    use burn::module::Module;
+    use imgclass::models::efficientnet::EfficientNetLite;
+    use imgclass::models::pretrained::load_efficientnet_lite;
+
+    let Some(weights) = lite_weights_or_skip(variant, test) else { return };
+    let device = Device::flex();
+    let size = variant.size();
+    let mut model = EfficientNetLite::new(variant, size, 1000, &device);
+    load_efficientnet_lite(&mut model, &weights, true).unwrap();
+    let model = model.valid();
+    let dir = lite_fixtures(variant);
+    for (name, class) in [("coffee", 967), ("camera", 872)] {
+        let x = lite_input(&dir.join(format!("{name}_{size}.png")), &device);
+        assert_eq!(x.dims(), [1, 3, size, size]);
+        let logits = model.forward(x).into_data().try_to_vec::<f32>().unwrap();
+        let golden = read_npy_f32(&dir.join(format!("{name}_logits.npy")));
+        let d = max_diff(&logits, &golden);
+        eprintln!("{} {name}: max |logit − golden| = {d:.2e}, top-5 {:?}", variant.name(), top_k(&logits, 5));
+        assert!(d < 5e-5, "{name}: logits differ by up to {d}");
+        assert_eq!(top_k(&logits, 5), top_k(&golden, 5), "{name}: top-5 classes");
+        assert_eq!(top_k(&logits, 1), [class], "{name}: top-1 class");
+    }
+}
+
+#[test]
+fn efficientnet_lite1_matches_the_golden_logits_of_coffee_and_camera_at_240_pixels() {
+    lite_matches_the_golden_logits(
+        LiteVariant::Lite1,
+        "efficientnet_lite1_matches_the_golden_logits_of_coffee_and_camera_at_240_pixels",
+    );
+}
+
+#[test]
+fn efficientnet_lite2_matches_the_golden_logits_of_coffee_and_camera_at_260_pixels() {
+    lite_matches_the_golden_logits(
+        LiteVariant::Lite2,
+        "efficientnet_lite2_matches_the_golden_logits_of_coffee_and_camera_at_260_pixels",
+    );
+}
+
+#[test]
+fn the_lite0_checkpoint_does_not_load_into_lite1_and_says_so() {
+    use imgclass::models::efficientnet::EfficientNetLite;
+    use imgclass::models::pretrained::load_efficientnet_lite;
+
+    let Some(weights) = efficientnet_weights_or_skip("the_lite0_checkpoint_does_not_load_into_lite1_and_says_so")
+    else {
+        return;
+    };
+    let mut lite1 = EfficientNetLite::lite1(64, 10, &Device::flex());
+    let err = load_efficientnet_lite(&mut lite1, &weights, false).unwrap_err().to_string();
+    assert!(err.contains("not efficientnet_lite1 weights") && err.contains("missing"), "{err}");
 }
 
 /// Expected logits printed by `tests/fixtures/resnet/make_resnet_tv.py` (PyTorch 2.15, CPU;
