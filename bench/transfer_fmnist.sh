@@ -50,9 +50,9 @@ unc, _ = run("effnet-frozen-uncached")
 fastai, _ = run("effnet-fastai")
 frozen = [m["seconds"] for m in fastai["history"] if m["frozen"]]
 unfrozen = [m["seconds"] for m in eff["history"] if not m["frozen"]]
-print(f"seconds per epoch at {size} px: frozen with cached features {frozen[0]:.0f} (body run once, included), "
-      f"frozen without caching {unc['history'][0]['seconds']:.0f}, unfrozen {sum(unfrozen) / len(unfrozen):.0f}; "
-      f"caching speed-up {unc['history'][0]['seconds'] / frozen[0]:.1f}x")
+print(f"seconds per epoch at {size} px: frozen with cached features {frozen[0]:.2f} (the body's one pass before "
+      f"it not counted), frozen without caching {unc['history'][0]['seconds']:.0f}, unfrozen "
+      f"{sum(unfrozen) / len(unfrozen):.0f}")
 head, _ = run("effnet-head")
 later = [m["seconds"] for m in head["history"][1:]]
 print(f"head only (--pretrained --epochs 3, cached): first epoch {head['history'][0]['seconds']:.0f} s, later epochs "

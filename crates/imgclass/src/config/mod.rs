@@ -241,6 +241,7 @@ mod tests {
         assert_eq!((c.fit.epochs, c.fit.epochs_from_data), (fine_tune_epochs(384), false));
         c.settle(100_000);
         assert_eq!(c.fit.epochs, fine_tune_epochs(384), "settled once");
+        assert_eq!((fine_tune_epochs(384), fine_tune_epochs(2_000), fine_tune_epochs(48_000)), (3, 3, 2));
         assert_eq!(TrainConfig::default().fine_tune(Some(7)).fit.epochs, 7);
     }
 }
