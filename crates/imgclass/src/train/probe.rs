@@ -8,6 +8,8 @@
 //! ```text
 //! mean over images of −log softmax(x W + b)[label]  +  λ/2 · ‖W‖²
 //! ```
+//! Every image counts once (`fit.balance` does not weight the probe; it weights the epochs after).
+//!
 //! Kumar et al. (ICLR 2022) show that fine-tuning from such a converged probe (LP-FT) distorts
 //! the pretrained features less than fine-tuning from a head trained for an epoch.
 
