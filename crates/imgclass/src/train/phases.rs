@@ -55,8 +55,10 @@ pub(crate) fn plan(cfg: &TrainConfig) -> Vec<Phase> {
         peaks,
     };
     let range = |low: f64, high: f64| even_mults(low, high, 3);
+    // The rates `fit.lr_range` gives, else `default`.
+    let peaks_or = |default: Vec<f64>| fit.lr_range.map_or(default, |(l, h)| range(l, h));
     if !cfg.model.starts_pretrained() {
-        return vec![whole(cfg.optimizer.schedule, fit.lr_range.map_or_else(|| vec![lr], |(l, h)| range(l, h)))];
+        return vec![whole(cfg.optimizer.schedule, peaks_or(vec![lr]))];
     }
     let one_cycle = |pct_start: f64, div: f64| match cfg.optimizer.schedule {
         Schedule::OneCycle { final_div, .. } => Schedule::OneCycle { pct_start, div, final_div },
@@ -75,16 +77,8 @@ pub(crate) fn plan(cfg: &TrainConfig) -> Vec<Phase> {
     };
     let mut phases = Vec::new();
     if fit.probe {
-        let schedule = Schedule::Constant;
-        phases.push(Phase {
-            epochs: 1,
-            frozen: true,
-            probe: true,
-            cached: true,
-            train_bn: false,
-            schedule,
-            peaks: vec![lr],
-        });
+        let probe = Phase { probe: true, cached: true, train_bn: false, ..frozen(1, Schedule::Constant) };
+        phases.push(probe);
     }
     if fit.freeze_epochs > 0 {
         phases.push(frozen(fit.freeze_epochs, one_cycle(0.99, 25.0)));
@@ -97,7 +91,7 @@ pub(crate) fn plan(cfg: &TrainConfig) -> Vec<Phase> {
         // fastai's rates for a head trained one epoch: lr/200 … lr/2; a converged probe
         // needs gentler ones (lr/200 … lr/20), or its first steps undo it.
         let high = if fit.probe { lr / 20.0 } else { lr / 2.0 };
-        let peaks = fit.lr_range.map_or_else(|| range(lr / 200.0, high), |(l, h)| range(l, h));
+        let peaks = peaks_or(range(lr / 200.0, high));
         let head_on_cache = fit.probe || cached;
         let train_bn = match fit.unfrozen_bn {
             BnMode::Train => true,
@@ -106,7 +100,7 @@ pub(crate) fn plan(cfg: &TrainConfig) -> Vec<Phase> {
         };
         phases.push(Phase { train_bn, ..whole(one_cycle(0.3, 5.0), peaks) });
     } else if fit.unfreeze {
-        phases.push(whole(cfg.optimizer.schedule, fit.lr_range.map_or_else(|| vec![lr], |(l, h)| range(l, h))));
+        phases.push(whole(cfg.optimizer.schedule, peaks_or(vec![lr])));
     } else {
         phases.push(frozen(fit.epochs, cfg.optimizer.schedule));
     }

@@ -122,20 +122,20 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 pub(super) fn fit(train: &Problem, valid: &Problem, init: Vec<f64>) -> Probe {
     let path: &[f64] = if valid.is_empty() { &[WITHOUT_VALIDATION] } else { &STRENGTHS };
     let (mut theta, mut trials) = (init, Vec::new());
-    let mut best: Option<(usize, Vec<f64>, f64)> = None;
+    let mut best: Option<(usize, Vec<f64>)> = None;
     for &lambda in path {
         let m = minimize(|t| train.value_grad(t, lambda), theta, Stop::default());
         theta = m.x;
         let (valid_loss, accuracy) = if valid.is_empty() { (f64::NAN, f64::NAN) } else { valid.score(&theta) };
         trials.push(Trial { strength: lambda, valid_loss, accuracy, iterations: m.iterations });
-        if best.as_ref().is_none_or(|(i, _, _)| valid_loss < trials[*i].valid_loss) {
-            best = Some((trials.len() - 1, theta.clone(), m.value));
+        if best.as_ref().is_none_or(|(i, _)| valid_loss < trials[*i].valid_loss) {
+            best = Some((trials.len() - 1, theta.clone()));
         }
-        if best.as_ref().is_some_and(|(i, _, _)| trials.len() - 1 - i >= PATIENCE) {
+        if best.as_ref().is_some_and(|(i, _)| trials.len() - 1 - i >= PATIENCE) {
             break;
         }
     }
-    let (i, theta, _) = best.expect("at least one strength tried");
+    let (i, theta) = best.expect("at least one strength tried");
     let (_, d, k) = train.dims;
     let train_loss = if train.is_empty() { f64::NAN } else { train.score(&theta).0 };
     Probe {

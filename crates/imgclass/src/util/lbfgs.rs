@@ -20,11 +20,10 @@ impl Default for Stop {
     }
 }
 
-/// The minimum found: the point, its value and the iterations taken.
+/// The minimum found: the point and the iterations taken.
 #[derive(Debug, Clone)]
 pub(crate) struct Minimum {
     pub x: Vec<f64>,
-    pub value: f64,
     pub iterations: usize,
 }
 
@@ -74,7 +73,7 @@ pub(crate) fn minimize(mut f: impl FnMut(&[f64]) -> (f64, Vec<f64>), x0: Vec<f64
             break;
         }
     }
-    Minimum { x, value: fx, iterations }
+    Minimum { x, iterations }
 }
 
 /// `-H g` by the two-loop recursion over `history` (`(s, y, 1 / sᵀy)`, oldest first).
