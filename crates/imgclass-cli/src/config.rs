@@ -7,17 +7,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::{Command, ValueEnum};
-use imgclass::config::{DataConfig, FINE_TUNE_LR, Schedule, TrainConfig, TransformConfig, Weights};
+use imgclass::config::{DataConfig, FINE_TUNE_LR, Mix, Schedule, TrainConfig, TransformConfig, Weights};
 use imgclass::data::Labels;
 use imgclass::models::{Arch, ArchKind, CnnConfig, MlpConfig};
 use imgclass::train::LrFindConfig;
 use imgclass::transforms::{AugPreset, Augment};
 
-use crate::args::{DataArgs, FitArgs, LoaderArgs, ModelArgs, RunArgs, SplitArgs, TransformArgs};
+use crate::args::{DataArgs, FitArgs, LoaderArgs, LossArgs, ModelArgs, RunArgs, SplitArgs, TransformArgs};
 
 /// The config of a run: `base` with every option of `a` that was given applied over it.
 pub fn run_config(a: &RunArgs, base: TrainConfig) -> Result<TrainConfig> {
-    let mut c = base;
+    let mut c = a.preset.map_or(base, TrainConfig::preset);
     if a.source.data.is_some()
         || a.source.labels.is_some()
         || a.source.label_regex.is_some()
@@ -30,6 +30,7 @@ pub fn run_config(a: &RunArgs, base: TrainConfig) -> Result<TrainConfig> {
     transforms(&a.transform, &mut c.transforms);
     model(&a.model, &mut c)?;
     fit(&a.fit, &mut c);
+    loss(&a.loss, &mut c);
     Ok(c)
 }
 
@@ -165,6 +166,16 @@ fn fit(a: &FitArgs, c: &mut TrainConfig) {
     c.fit.cache_features &= !a.no_cache_features;
 }
 
+fn loss(a: &LossArgs, c: &mut TrainConfig) {
+    set(&mut c.loss.label_smoothing, a.label_smoothing);
+    match (a.mixup, a.cutmix) {
+        (Some(alpha), _) => c.loss.mix = Mix::Mixup { alpha },
+        (None, Some(alpha)) => c.loss.mix = Mix::Cutmix { alpha },
+        (None, None) if a.no_mix => c.loss.mix = Mix::None,
+        (None, None) => {}
+    }
+}
+
 fn set<T>(field: &mut T, value: Option<T>) {
     if let Some(v) = value {
         *field = v;
@@ -225,6 +236,8 @@ const FLAGS: &[(&str, &str)] = &[
     ("fit.probe", "--probe"),
     ("fit.unfreeze", "--unfreeze"),
     ("fit.lr_range", "--lr-range"),
+    ("loss.label_smoothing", "--label-smoothing"),
+    ("loss.mix", "--mixup or --cutmix"),
     ("start_lr", "--start-lr"),
     ("end_lr", "--end-lr"),
     ("num_it", "--num-it"),
@@ -270,7 +283,7 @@ pub fn with_defaults(cmd: Command) -> Command {
         ("arch", name(d.model.arch.kind())),
         ("epochs", d.fit.epochs.to_string()),
         ("batch_size", d.fit.batch_size.to_string()),
-        ("lr", format!("{:e}; with --fine-tune fastai's {:e}", d.optimizer.lr, FINE_TUNE_LR)),
+        ("lr", format!("{:e}; with --fine-tune E --freeze-epochs N fastai's {:e}", d.optimizer.lr, FINE_TUNE_LR)),
         ("optimizer", name(d.optimizer.kind)),
         ("weight_decay", d.optimizer.weight_decay.to_string()),
         ("momentum", d.optimizer.momentum.to_string()),
@@ -285,6 +298,7 @@ pub fn with_defaults(cmd: Command) -> Command {
         ("test_pct", d.data.split.test_pct.to_string()),
         ("seed", d.seed.to_string()),
         ("freeze_epochs", d.fit.freeze_epochs.to_string()),
+        ("label_smoothing", d.loss.label_smoothing.to_string()),
         ("channels", join(&cnn.channels)),
         ("hidden", format!("cnn {}, mlp {}", join(&cnn.hidden), join(&mlp.hidden))),
         ("kernel_size", cnn.kernel_size.to_string()),
@@ -344,6 +358,32 @@ mod tests {
         assert_eq!(lr, FINE_TUNE_LR);
         let (fit, _) = fit_of(&["--probe", "--epochs", "0"]);
         assert!(fit.probe && !fit.unfreeze && fit.epochs == 0);
+    }
+
+    /// The config `imgclass train ARGS…` makes.
+    fn config_of(args: &[&str]) -> TrainConfig {
+        let cli = crate::args::Cli::try_parse_from(["imgclass", "train"].iter().chain(args)).unwrap();
+        let crate::args::Command::Train(t) = cli.command else { unreachable!() };
+        run_config(&t.run, TrainConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn a_preset_is_the_base_that_other_options_adjust() {
+        let preset = TrainConfig::preset(imgclass::config::Preset::Fashion);
+        assert_eq!(config_of(&["--preset", "fashion"]), preset);
+        let c = config_of(&["--preset", "fashion", "--epochs", "3", "--label-smoothing", "0", "--mixup"]);
+        assert_eq!((c.fit.epochs, c.loss.label_smoothing, c.loss.mix), (3, 0.0, Mix::MIXUP));
+        assert_eq!((c.model, c.transforms), (preset.model, preset.transforms));
+    }
+
+    #[test]
+    fn mixup_and_cutmix_take_fastais_alpha_unless_given_one() {
+        assert_eq!(config_of(&["--cutmix"]).loss.mix, Mix::CUTMIX);
+        assert_eq!(config_of(&["--mixup", "0.2"]).loss.mix, Mix::Mixup { alpha: 0.2 });
+        let both = crate::args::Cli::try_parse_from(["imgclass", "train", "--mixup", "--cutmix"]);
+        assert!(both.is_err(), "one mix at a time");
+        let c = config_of(&["--preset", "fashion", "--cutmix"]);
+        assert_eq!(c.loss.mix, Mix::CUTMIX);
     }
 
     #[test]

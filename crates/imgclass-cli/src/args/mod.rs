@@ -7,12 +7,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use imgclass::DeviceChoice;
-use imgclass::config::{Balance, BnMode, OptimizerKind};
+use imgclass::config::Preset;
 use imgclass::data::Residency;
 use imgclass::models::{Activation, ArchKind, Padding, Pool};
 use imgclass::transforms::{AugPreset, Normalize, ResizeMode};
 
+mod fit;
 mod look;
+pub use fit::*;
 pub use look::*;
 
 /// Train, evaluate and ship image classifiers from a folder of images.
@@ -164,7 +166,7 @@ pub struct TransformArgs {
     #[arg(long)]
     pub aug: Option<AugPreset>,
     /// Store training images at this square size and let augmentation sample the input size
-    /// from it (fastai's presizing) [default: 1.5 × --size when augmenting].
+    /// from it (fastai's presizing) [default: 1.5 × --size when augmentation resamples].
     #[arg(long)]
     pub presize: Option<usize>,
     /// Input normalization: auto is the pretrained body's own, else data (the training set's).
@@ -237,75 +239,21 @@ pub struct ModelArgs {
 }
 
 /// The optimizer and how long to train.
-#[derive(Args, Debug, Clone)]
-pub struct FitArgs {
-    /// Number of epochs (of the whole network, after --freeze-epochs).
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    /// Images per training step.
-    #[arg(long)]
-    pub batch_size: Option<usize>,
-    /// Peak learning rate of the one-cycle schedule.
-    #[arg(long)]
-    pub lr: Option<f64>,
-    /// Optimizer: sgd (with momentum), adam (L2 decay) or adamw (decoupled decay).
-    #[arg(long)]
-    pub optimizer: Option<OptimizerKind>,
-    /// Weight decay (decoupled for adamw, L2 for sgd and adam).
-    #[arg(long)]
-    pub weight_decay: Option<f64>,
-    /// Momentum for sgd.
-    #[arg(long)]
-    pub momentum: Option<f64>,
-    /// Use a constant learning rate instead of one-cycle.
-    #[arg(long)]
-    pub constant_lr: bool,
-    /// Counter class imbalance: weights (loss weighted by inverse class frequency) or
-    /// oversample (rare classes drawn more often).
-    #[arg(long)]
-    pub balance: Option<Balance>,
-    /// Stop after this many epochs without a better validation loss.
-    #[arg(long)]
-    pub patience: Option<usize>,
-    /// Fine-tune a pretrained body: the head fitted first as a linear probe (--probe), then E
-    /// epochs of the whole network with discriminative learning rates (lr/200 … lr/20), early
-    /// stopping after 2 epochs without a better validation loss. Without E: 3 epochs, 2 from
-    /// 20,000 training images. With --freeze-epochs N: fastai's fine_tune (N epochs training
-    /// the head, then E, base rate 2e-3, no early stopping).
-    #[arg(long, value_name = "E", num_args = 0..=1, conflicts_with_all = ["epochs", "unfreeze"])]
-    pub fine_tune: Option<Option<usize>>,
-    /// Fit the head first as a logistic regression on the frozen body's features (to
-    /// convergence, its L2 strength chosen on the validation images); with --epochs 0 that is all.
-    #[arg(long)]
-    pub probe: bool,
-    /// Epochs with the pretrained body frozen before --epochs of the whole network.
-    #[arg(long)]
-    pub freeze_epochs: Option<usize>,
-    /// Batch norms of the body once the whole network trains: train (batch statistics) or
-    /// inference (running statistics, fixed) [default: inference after a head fitted on cached features].
-    #[arg(long)]
-    pub unfrozen_bn: Option<BnMode>,
-    /// Train the whole pretrained network (without it, only the head and batch norms train).
-    #[arg(long)]
-    pub unfreeze: bool,
-    /// Discriminative learning rates for the unfrozen network: earliest layers, head (e.g. 1e-6:1e-4).
-    #[arg(long, value_name = "LOW:HIGH", value_parser = crate::config::parse_lr_range)]
-    pub lr_range: Option<(f64, f64)>,
-    /// While the body is frozen, run it every epoch instead of caching its features (its
-    /// batch norms then train, as fastai does; slower).
-    #[arg(long)]
-    pub no_cache_features: bool,
-}
-
 /// Everything that configures a run, for `train` and `lr-find`.
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     #[command(flatten)]
     pub source: DataArgs,
+    /// A named recipe that every other option then adjusts: fashion is a 3-block CNN with
+    /// padded-crop and flip augmentation and label smoothing, for 28-px greyscale images.
+    #[arg(long)]
+    pub preset: Option<Preset>,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
     pub fit: FitArgs,
+    #[command(flatten)]
+    pub loss: LossArgs,
     #[command(flatten)]
     pub transform: TransformArgs,
     #[command(flatten)]

@@ -185,3 +185,23 @@ fn a_run_stopped_with_ctrl_c_continues_with_resume_to_its_last_epoch() {
     let epochs: Vec<u64> = history.as_array().unwrap().iter().map(|m| m["epoch"].as_u64().unwrap()).collect();
     assert_eq!(epochs, (1..=60).collect::<Vec<u64>>(), "every epoch once, none partial");
 }
+
+#[test]
+fn the_fashion_preset_trains_with_cutmix_or_mixup_and_its_config_records_the_recipe() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    class_folder(&data, 8);
+    let preset = ["--preset", "fashion", "--valid-pct", "0.25"];
+    let (json, _, _) = train_tiny(t.path(), &data, &[&preset[..], &["--cutmix"]].concat());
+    assert_eq!(json["epochs"], 3, "--epochs adjusts the preset");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("run/config.json")).unwrap()).unwrap();
+    let train = &config["train"];
+    assert_eq!(train["loss"]["label_smoothing"], 0.1, "{config}");
+    assert_eq!(train["loss"]["mix"]["cutmix"]["alpha"], 1.0, "{config}");
+    assert_eq!(train["transforms"]["augment"]["crop_pad"], 0.1, "{config}");
+    let out = t.path().join("mixup");
+    let (json, _, _) =
+        train_tiny(t.path(), &data, &[&preset[..], &["--mixup", "--out", out.to_str().unwrap()]].concat());
+    assert!(json["valid_loss"].as_f64().is_some_and(f64::is_finite), "{json}");
+}

@@ -4,7 +4,8 @@
 //! [`TrainConfig`] nests one part per concern — [`DataConfig`] (source, labels, split, loader),
 //! [`TransformConfig`] (size, resizing, normalization, augmentation), [`ModelConfig`]
 //! (architecture, starting weights), [`OptimizerConfig`] (optimizer, rate, schedule) and
-//! [`FitConfig`] (epochs, batches, freezing, early stopping) — plus the seed. Every default
+//! [`FitConfig`] (epochs, batches, freezing, early stopping), [`LossConfig`] (label smoothing,
+//! mixup, CutMix) — plus the seed. Every default
 //! lives in the `Default` impls here, and nowhere else. [`TrainConfig::validate`] checks every
 //! value with a range, and its errors name the field by its dotted path (`fit.batch_size`).
 //!
@@ -22,15 +23,19 @@
 
 mod data;
 mod fit;
+mod loss;
 mod model;
 mod optim;
+mod preset;
 mod schedule;
 mod transforms;
 
 pub use data::{DataConfig, LoaderConfig, SplitConfig};
 pub use fit::{Balance, BnMode, FitConfig, fine_tune_epochs};
+pub use loss::{LossConfig, Mix};
 pub use model::{ModelConfig, Weights};
 pub use optim::{FINE_TUNE_LR, FINE_TUNE_PATIENCE, OptimizerConfig, OptimizerKind};
+pub use preset::{FASHION_EPOCHS, Preset};
 pub use schedule::Schedule;
 pub use transforms::TransformConfig;
 
@@ -54,6 +59,8 @@ pub struct TrainConfig {
     pub optimizer: OptimizerConfig,
     /// How long and in which phases to train.
     pub fit: FitConfig,
+    /// The training loss: label smoothing, mixup or CutMix.
+    pub loss: LossConfig,
     /// Seed for the split, the shuffles, the initial weights and dropout.
     pub seed: u64,
 }
@@ -66,6 +73,7 @@ impl Default for TrainConfig {
             model: ModelConfig::default(),
             optimizer: OptimizerConfig::default(),
             fit: FitConfig::default(),
+            loss: LossConfig::default(),
             seed: 42,
         }
     }
@@ -111,6 +119,7 @@ impl TrainConfig {
         self.transforms.validate()?;
         self.optimizer.validate()?;
         self.validate_fit()?;
+        self.loss.validate()?;
         let freezing = self.fit.freeze_epochs > 0 || self.fit.unfreeze || self.fit.probe;
         if (freezing || self.fit.lr_range.is_some()) && !self.model.arch.is_backbone() {
             return Err(Error::config(

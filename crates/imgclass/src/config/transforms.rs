@@ -18,7 +18,8 @@ pub struct TransformConfig {
     /// How images are fitted to the input size.
     pub resize: ResizeMode,
     /// Square size training images are stored at before augmentation samples the input size
-    /// from them (fastai's presizing); by default 1.5 × the input size when augmenting.
+    /// from them (fastai's presizing); by default 1.5 × the input size when augmentation
+    /// resamples (rotates, zooms, warps; flips and padded crops do not).
     pub presize: Option<usize>,
     /// The colour transparent pixels are composited onto (RGB).
     pub background: [u8; 3],
@@ -93,10 +94,10 @@ impl TrainConfig {
         }
     }
 
-    /// How the training data is stored: presized when augmenting, in memory or on disk.
+    /// How the training data is stored: presized when augmentation resamples, in memory or on disk.
     pub fn load_options(&self, size: (usize, usize)) -> LoadOptions {
-        let augmenting = !self.transforms.augment.is_identity();
-        let presize = self.transforms.presize.or(augmenting.then(|| (size.0.max(size.1) * 3).div_ceil(2)));
+        let resampling = self.transforms.augment.resamples();
+        let presize = self.transforms.presize.or(resampling.then(|| (size.0.max(size.1) * 3).div_ceil(2)));
         let loader = &self.data.loader;
         LoadOptions { presize, residency: loader.images_in, memory_budget: loader.memory_mb << 20 }
     }

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use burn::nn::loss::CrossEntropyLoss;
 use burn::prelude::*;
 
 use super::Callback;
 use super::checkpoint::{self, Progress};
+use super::loss::Objective;
 use super::phases::phase_after;
 use super::report::TrainReport;
 use super::run_dir::RunDir;
@@ -27,6 +27,7 @@ use crate::models::Net;
 use crate::models::pretrained::load_into;
 use crate::models::transfer::trainable_params;
 use crate::util::pool::worker_pool;
+use crate::util::rng::Rng;
 
 /// A network with its data, optimizer and training state.
 pub struct Learner {
@@ -229,7 +230,8 @@ impl Learner {
     /// them) and returns the images per second of the timed steps. Used by `bench/`.
     pub fn time_steps(&mut self, warmup: usize, steps: usize) -> f64 {
         let (env, state) = (&self.env, &mut self.state);
-        let loss_fn = CrossEntropyLoss::new(None, &env.device);
+        let objective = Objective::new(env);
+        let mut rng = Rng::new(env.config.seed);
         let n = env.data.train.len();
         let bs = env.config.fit.batch_size.min(n);
         let loader = Loader::new(&env.data.train, &env.data.preprocess);
@@ -242,8 +244,9 @@ impl Learner {
             }
             let first = (s * bs) % (n - bs + 1);
             let idx: Vec<usize> = (first..first + bs).collect();
+            let batch = loader.batch(&idx);
             net =
-                step_network(&mut state.optim, &env.device, net, loader.batch(&idx), env.config.optimizer.lr, &loss_fn)
+                step_network(&mut state.optim, &env.device, net, batch, env.config.optimizer.lr, &objective, &mut rng)
                     .0;
         }
         let _ = env.device.sync();

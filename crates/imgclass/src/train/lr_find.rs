@@ -7,9 +7,9 @@
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
-use burn::nn::loss::CrossEntropyLoss;
 use serde::Serialize;
 
+use super::loss::Objective;
 use super::trainee::step_network;
 use super::{Callback, Learner};
 use crate::data::Loader;
@@ -179,7 +179,7 @@ impl Learner {
             return Err(Error::config("lr_find", "lr_find needs 0 < start_lr < end_lr and at least 2 steps (num_it)"));
         }
         let (env, state) = self.parts();
-        let loss_fn = CrossEntropyLoss::new(None, &env.device);
+        let objective = Objective::new(env);
         let saved = state.net.clone();
         let saved_optim = std::mem::replace(&mut state.optim, env.config.optimizer.init());
         let mut net = state.net.take().expect("the learner holds its network outside `fit`");
@@ -203,7 +203,8 @@ impl Learner {
             }
             let idx: Vec<usize> = order.drain(..bs).collect();
             let lr = start_lr * (end_lr / start_lr).powf(i as f64 / (num_it - 1) as f64);
-            let (next, l) = step_network(&mut state.optim, &env.device, net, loader.batch(&idx), lr, &loss_fn);
+            let batch = loader.batch(&idx);
+            let (next, l) = step_network(&mut state.optim, &env.device, net, batch, lr, &objective, &mut rng);
             net = next;
             cb.batch_end(i + 1, l, lr);
             if !l.is_finite() {

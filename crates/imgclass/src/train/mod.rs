@@ -5,13 +5,14 @@
 //!
 //! Inside, one module per step of a run: `phases` cuts it into frozen and unfrozen phases with
 //! their learning rates, `trainer` runs the epochs, `trainee` is what one step trains (the
-//! network, or the head on cached features), `probe` fits that head by logistic regression, `checkpoint` saves where training stands,
+//! network, or the head on cached features), `probe` fits that head by logistic regression, `loss` is the training objective, `checkpoint` saves where training stands,
 //! `run_dir` writes the run folder, `report` holds what was measured, `state` what a learner
 //! holds.
 
 mod balance;
 mod checkpoint;
 mod learner;
+mod loss;
 mod lr_find;
 mod phases;
 mod probe;

@@ -6,16 +6,14 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use burn::module::ParamGroup;
-use burn::nn::loss::CrossEntropyLoss;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 
-use super::balance::class_weights;
 use super::checkpoint::Progress;
 use super::report::TrainReport;
 use super::run_dir::RunDir;
 use crate::bundle::{BundleMeta, BundleMetrics, DataInfo, Score};
-use crate::config::{Balance, TrainConfig};
+use crate::config::TrainConfig;
 use crate::data::DataSplits;
 use crate::metrics::EvalReport;
 use crate::models::Net;
@@ -52,16 +50,6 @@ pub(crate) struct Kept {
     pub net: Net,
     pub report: EvalReport,
     pub epoch: usize,
-}
-
-/// The training loss: cross-entropy, weighted per class with `fit.balance` weights.
-pub(crate) fn loss_fn(env: &Env) -> CrossEntropyLoss {
-    match env.config.fit.balance {
-        Some(Balance::Weights) => burn::nn::loss::CrossEntropyLossConfig::new()
-            .with_weights(Some(class_weights(&env.data.train.labels, env.data.classes.len())))
-            .init(&env.device),
-        _ => CrossEntropyLoss::new(None, &env.device),
-    }
 }
 
 /// The bundle metadata of a run: its data, preprocessing, config and (once known) metrics.

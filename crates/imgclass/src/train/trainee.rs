@@ -3,19 +3,20 @@
 //! alone on the stored features (the body, in inference mode, waits beside it).
 
 use burn::nn::Linear;
-use burn::nn::loss::CrossEntropyLoss;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
+use burn::tensor::TensorData;
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Int, TensorData};
 
+use super::loss::Objective;
 use super::probe::{self, Probe, Problem};
 use crate::data::{Batch, DataSplits, ImageData, Skipped};
 use crate::infer::{log_probs, map_batches};
 use crate::metrics::EvalReport;
 use crate::models::Net;
 use crate::transforms::Preprocess;
+use crate::util::rng::Rng;
 
 /// The network being trained, whole or as a body with its head apart.
 pub(super) enum Trainee {
@@ -82,26 +83,26 @@ impl Trainee {
     }
 
     /// One optimizer step; returns the trainee after it and the batch loss (`None` when the
-    /// batch held no readable image).
+    /// batch held no readable image). `rng` draws the batch's mixing, if any.
     pub fn step(
         self,
         optim: &mut ModuleOptimizer,
         device: &Device,
         input: StepInput<'_>,
         rates: Rates,
-        loss_fn: &CrossEntropyLoss,
-        labels: &[usize],
+        objective: &Objective,
+        rng: &mut Rng,
     ) -> (Trainee, Option<f32>) {
         match (self, input) {
             (Trainee::Network(net), StepInput::Images(batch)) if !batch.indices.is_empty() => {
-                let (net, loss) = step_network(optim, device, net, batch, rates.groups, loss_fn);
+                let (net, loss) = step_network(optim, device, net, batch, rates.groups, objective, rng);
                 (Trainee::Network(net), Some(loss))
             }
             (Trainee::Head { body, head, cache }, StepInput::Cached(idx)) => {
-                let Some((x, y)) = cache.train.batch(idx, labels, device) else {
+                let Some((x, y)) = cache.train.batch(idx, device) else {
                     return (Trainee::Head { body, head, cache }, None);
                 };
-                let loss = loss_fn.forward(head.forward(x), y);
+                let loss = objective.loss(head.forward(x), &y, None);
                 let grads = GradientsParams::from_grads(loss.backward(), &head);
                 let head = optim.step(rates.head, head, grads);
                 (Trainee::Head { body, head, cache }, Some(loss.into_scalar::<f32>()))
@@ -115,12 +116,11 @@ impl Trainee {
     pub fn probe(&mut self, data: &DataSplits, base: &Device) -> Option<Probe> {
         let Trainee::Head { head, cache, .. } = self else { return None };
         let (d, k) = (cache.train.dim, data.classes.len());
-        let problem = |f: &Features, split: &ImageData| {
-            let (x, labels) = f.matrix(split.labels());
+        let problem = |f: &Features| {
+            let (x, labels) = f.matrix();
             Problem::new(x, labels, d, k, base)
         };
-        let fitted =
-            probe::fit(&problem(&cache.train, &data.train), &problem(&cache.valid, &data.valid), vec![0.0; d * k + k]);
+        let fitted = probe::fit(&problem(&cache.train), &problem(&cache.valid), vec![0.0; d * k + k]);
         let weight = head.weight.clone().map(|w| {
             let values = TensorData::new(fitted.weight.clone(), [d, k]);
             Tensor::from_data(values, &w.device()).set_require_grad(w.is_require_grad())
@@ -147,26 +147,27 @@ impl Trainee {
             }
             Trainee::Head { body, head, cache } => {
                 let head = head.valid();
-                let report = cache.valid.report(&head, &data.valid, &data.classes, base);
+                let report = cache.valid.report(&head, &data.classes, base);
                 (report, body.valid().with_head(head), Vec::new())
             }
         }
     }
 }
 
-/// One optimizer step of the whole network on a prepared batch at rates `lr`; returns the
-/// updated network and the batch loss.
+/// One optimizer step of the whole network on a prepared batch at rates `lr`, the batch
+/// mixed as `objective` says with draws from `rng`; returns the updated network and the batch loss.
 pub(super) fn step_network(
     optim: &mut ModuleOptimizer,
     device: &Device,
     net: Net,
-    batch: Batch,
+    mut batch: Batch,
     lr: impl Into<ModuleLearningRate>,
-    loss_fn: &CrossEntropyLoss,
+    objective: &Objective,
+    rng: &mut Rng,
 ) -> (Net, f32) {
-    let y = Tensor::<1, Int>::from_data(TensorData::new(batch.y, [batch.shape[0]]), device);
+    let blend = objective.blend(&mut batch, rng);
     let x = Tensor::from_data(TensorData::new(batch.x, batch.shape), device);
-    let loss = loss_fn.forward(net.forward(x), y);
+    let loss = objective.loss(net.forward(x), &batch.y, blend.as_ref());
     let grads = GradientsParams::from_grads(loss.backward(), &net);
     let net = optim.step(lr, net, grads);
     (net, loss.into_scalar::<f32>())
@@ -178,6 +179,8 @@ struct Features {
     values: Vec<f32>,
     /// Features per image.
     dim: usize,
+    /// The label of each image of the split.
+    labels: Vec<usize>,
     /// The row of each image of the split (`None`: it could not be read).
     row: Vec<Option<usize>>,
 }
@@ -191,25 +194,25 @@ impl Features {
         for (r, &i) in rows.indices.iter().enumerate() {
             row[i] = Some(r);
         }
-        (Features { values: rows.values, dim: rows.dim, row }, rows.skipped)
+        (Features { values: rows.values, dim: rows.dim, labels: data.labels().to_vec(), row }, rows.skipped)
     }
 
     /// Every readable image's features (`rows × dim`) and label, in row order.
-    fn matrix(&self, labels: &[usize]) -> (Vec<f32>, Vec<usize>) {
+    fn matrix(&self) -> (Vec<f32>, Vec<usize>) {
         let mut by_row = vec![0; self.values.len() / self.dim.max(1)];
         for (i, r) in self.row.iter().enumerate() {
             if let Some(r) = r {
-                by_row[*r] = labels[i];
+                by_row[*r] = self.labels[i];
             }
         }
         (self.values.clone(), by_row)
     }
 
-    /// The features and labels of the readable images among `idx`, as tensors on `device`.
+    /// The features (a tensor on `device`) and labels of the readable images among `idx`.
     ///
     /// # Shapes
-    /// `[n, dim]` and `[n]`, `n` ≤ `idx.len()`
-    fn batch(&self, idx: &[usize], labels: &[usize], device: &Device) -> Option<(Tensor<2>, Tensor<1, Int>)> {
+    /// `[n, dim]` and `n` labels, `n` ≤ `idx.len()`
+    fn batch(&self, idx: &[usize], device: &Device) -> Option<(Tensor<2>, Vec<i64>)> {
         let present: Vec<(usize, usize)> = idx.iter().filter_map(|&i| self.row[i].map(|r| (i, r))).collect();
         if present.is_empty() {
             return None;
@@ -218,23 +221,20 @@ impl Features {
         for &(_, r) in &present {
             x.extend_from_slice(&self.values[r * self.dim..(r + 1) * self.dim]);
         }
-        let y: Vec<i64> = present.iter().map(|&(i, _)| labels[i] as i64).collect();
+        let y: Vec<i64> = present.iter().map(|&(i, _)| self.labels[i] as i64).collect();
         let n = present.len();
-        Some((
-            Tensor::from_data(TensorData::new(x, [n, self.dim]), device),
-            Tensor::from_data(TensorData::new(y, [n]), device),
-        ))
+        Some((Tensor::from_data(TensorData::new(x, [n, self.dim]), device), y))
     }
 
     /// The evaluation report of `head` on these (validation) features.
-    fn report(&self, head: &Linear, data: &ImageData, classes: &[String], device: &Device) -> EvalReport {
-        let all: Vec<usize> = (0..data.len()).collect();
-        let Some((x, _)) = self.batch(&all, data.labels(), device) else {
+    fn report(&self, head: &Linear, classes: &[String], device: &Device) -> EvalReport {
+        let all: Vec<usize> = (0..self.row.len()).collect();
+        let Some((x, labels)) = self.batch(&all, device) else {
             return EvalReport::from_log_probs(&[], &[], classes);
         };
         let lp =
             log_softmax(head.forward(x), 1).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values");
-        let labels: Vec<usize> = all.iter().filter(|&&i| self.row[i].is_some()).map(|&i| data.labels()[i]).collect();
+        let labels: Vec<usize> = labels.iter().map(|&y| y as usize).collect();
         EvalReport::from_log_probs(&lp, &labels, classes)
     }
 }

@@ -16,14 +16,13 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use burn::nn::loss::CrossEntropyLoss;
-
 use super::Callback;
 use super::balance::oversampled_order;
 use super::checkpoint;
+use super::loss::Objective;
 use super::phases::{Phase, plan};
 use super::report::{Ending, EpochMetrics, TrainReport};
-use super::state::{Env, Kept, State, bundle_meta, loss_fn};
+use super::state::{Env, Kept, State, bundle_meta};
 use super::trainee::{StepInput, Trainee};
 use crate::config::Balance;
 use crate::data::{Loader, Skipped};
@@ -49,7 +48,7 @@ pub(super) struct Trainer<'a> {
     cb: &'a mut dyn Callback,
     /// What trains; back into `state.net` when the trainer is dropped.
     trainee: Option<Trainee>,
-    loss_fn: CrossEntropyLoss,
+    objective: Objective,
     steps_per_epoch: usize,
     epochs: usize,
     started: Instant,
@@ -84,7 +83,7 @@ impl<'a> Trainer<'a> {
             state,
             cb,
             trainee: Some(Trainee::Network(net)),
-            loss_fn: loss_fn(env),
+            objective: Objective::new(env),
             steps_per_epoch,
             epochs,
             started: Instant::now(),
@@ -241,14 +240,14 @@ impl<'a> Trainer<'a> {
         let in_phase = (p.epochs_done - first) * spe + p.step;
         let rates = phase.lr(env.groups.as_deref(), in_phase, spe * phase.epochs);
         let head_lr = rates.head;
-        // Dropout draws from a generator keyed by the step (ours, or the device's where our
-        // kernels do not run): a resumed run draws what an uninterrupted one would.
+        // Dropout and mixing draw from generators keyed by the step (ours, or the device's where
+        // our kernels do not run): a resumed run draws what an uninterrupted one would.
         let step_seed = mix(env.config.seed, (p.epochs_done * spe + p.step) as u64);
         env.device.seed(step_seed);
         crate::kernels::seed_dropout(step_seed);
         let trainee = self.trainee.take().expect("a trainee during an epoch");
-        let labels = &env.data.train.labels;
-        let (trainee, loss) = trainee.step(&mut self.state.optim, &env.device, input, rates, &self.loss_fn, labels);
+        let mut rng = Rng::new(step_seed);
+        let (trainee, loss) = trainee.step(&mut self.state.optim, &env.device, input, rates, &self.objective, &mut rng);
         self.trainee = Some(trainee);
         let p = &mut self.state.progress;
         p.step += 1;

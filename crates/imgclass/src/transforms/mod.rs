@@ -5,6 +5,7 @@
 //! converts and normalizes exactly as training did.
 
 pub mod augment;
+mod geometry;
 mod normalize;
 pub(crate) mod resize;
 

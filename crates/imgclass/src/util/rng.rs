@@ -51,6 +51,41 @@ impl Rng {
         p > 0.0 && self.unit() < p
     }
 
+    /// A standard normal draw (Box–Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u = 1.0 - self.unit(); // in (0, 1], so the logarithm is finite
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * self.unit()).cos()
+    }
+
+    /// A Gamma(`shape`, 1) draw, `shape > 0` (Marsaglia & Tsang 2000; below 1 through
+    /// Gamma(shape + 1) · U^(1/shape)).
+    pub fn gamma(&mut self, shape: f64) -> f64 {
+        if shape < 1.0 {
+            let u = 1.0 - self.unit();
+            return self.gamma(shape + 1.0) * u.powf(1.0 / shape);
+        }
+        let d = shape - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        loop {
+            let x = self.normal();
+            let v = (1.0 + c * x).powi(3);
+            if v <= 0.0 {
+                continue;
+            }
+            let u = 1.0 - self.unit();
+            if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+                return d * v;
+            }
+        }
+    }
+
+    /// A Beta(`a`, `b`) draw in `[0, 1]`, `a, b > 0`, as mixup and CutMix draw their weights.
+    pub fn beta(&mut self, a: f64, b: f64) -> f64 {
+        let x = self.gamma(a);
+        let y = self.gamma(b);
+        if x + y > 0.0 { x / (x + y) } else { 0.5 }
+    }
+
     /// Fisher–Yates shuffle.
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
@@ -84,6 +119,20 @@ mod tests {
         a.next_u64();
         let mut b = Rng::from_state(a.state());
         assert_eq!((a.next_u64(), a.below(10)), (b.next_u64(), b.below(10)));
+    }
+
+    #[test]
+    fn beta_draws_have_the_distributions_mean_and_variance() {
+        let mut rng = Rng::new(1);
+        for (a, b) in [(0.4, 0.4), (1.0, 1.0), (2.0, 5.0)] {
+            let n = 200_000;
+            let draws: Vec<f64> = (0..n).map(|_| rng.beta(a, b)).collect();
+            assert!(draws.iter().all(|x| (0.0..=1.0).contains(x)));
+            let mean = draws.iter().sum::<f64>() / n as f64;
+            let var = draws.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+            let (m, v) = (a / (a + b), a * b / ((a + b).powi(2) * (a + b + 1.0)));
+            assert!((mean - m).abs() < 0.005 && (var - v).abs() < 0.005, "Beta({a}, {b}): {mean} {var}");
+        }
     }
 
     #[test]

@@ -118,7 +118,9 @@ pub fn out_of_fold(
         }
     }
     rows.sort_by_key(|r| r.index);
-    Ok(scored(source, rows, format!("{k}-fold out-of-fold predictions, {} epochs a fold", config.fit.epochs)))
+    let epochs = config.fit.epochs;
+    let how = format!("{k}-fold out-of-fold predictions, {epochs} epoch{} a fold", if epochs == 1 { "" } else { "s" });
+    Ok(scored(source, rows, how))
 }
 
 /// A model's view of decoded images: per readable image, its index in the source, class
