@@ -18,7 +18,8 @@ pub fn run(a: EvaluateArgs) -> Result<ExitCode> {
     let bundle = Bundle::load(&a.model, &device(a.device)?)?;
     let source = Source::open(&a.data)?;
     let pb = bar(source.len() as u64, "loading");
-    let result = bundle.evaluate_source(&source, a.allow_training_data, &|d, _| pb.set_position(d as u64));
+    let result = bundle
+        .evaluate_source(&source, a.allow_training_data, a.tta.unwrap_or_default(), &|d, _| pb.set_position(d as u64));
     pb.finish_and_clear();
     let out = result?;
     report_skipped(&out.skipped);

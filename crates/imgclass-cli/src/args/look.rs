@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use imgclass::DeviceChoice;
+use imgclass::infer::Tta;
 
 use super::{Pretrained, RunArgs};
 
@@ -23,6 +24,10 @@ pub struct EvaluateArgs {
     /// Evaluate even on the data the model was trained from (the score is then not a test score).
     #[arg(long)]
     pub allow_training_data: bool,
+    /// Test-time augmentation: flip averages each image's probabilities with its mirror
+    /// image's (for models trained with flips) [default: none].
+    #[arg(long)]
+    pub tta: Option<Tta>,
     /// Device to compute on [default: a GPU when the build has one (cuda, then a hardware wgpu adapter), else cpu].
     #[arg(long)]
     pub device: Option<DeviceChoice>,

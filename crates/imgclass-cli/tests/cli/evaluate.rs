@@ -30,6 +30,10 @@ fn evaluate_refuses_the_training_data_and_scores_held_out_data() {
     let v = last_json(&stdout);
     assert_eq!(v["n_images"], 10);
     assert!(v["accuracy"].is_number() && v["per_class"].as_array().unwrap().len() == 2, "{v}");
+    let (stdout, _) = ok(run(bin().args(["evaluate", &model]).arg(&held_out).args(["--tta", "flip", "--json"])));
+    let flipped = last_json(&stdout);
+    assert_eq!(flipped["n_images"], 10);
+    assert_ne!(flipped["loss"], v["loss"], "the mirror images change the probabilities: {flipped}");
     let (stdout, _) = ok(run(bin().args(["evaluate", &model]).arg(&held_out)));
     for needle in ["accuracy", "precision", "recall", "f1", "confusion matrix", "horizontal"] {
         assert!(stdout.contains(needle), "missing {needle}:\n{stdout}");

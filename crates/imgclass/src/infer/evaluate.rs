@@ -2,7 +2,7 @@
 //! (by name, or by index for IDX labels), and a guard against scoring a model on the data it
 //! was trained from.
 
-use super::evaluate as evaluate_images;
+use super::{Tta, evaluate_tta};
 use crate::bundle::Bundle;
 use crate::data::{ImageData, Skipped, Source};
 use crate::error::{Error, Result};
@@ -82,7 +82,8 @@ impl Bundle {
             .collect()
     }
 
-    /// Evaluates every image of `source`; its classes must be among the model's labels.
+    /// Evaluates every image of `source` (with test-time augmentation `tta`); its classes must
+    /// be among the model's labels.
     ///
     /// Unless `allow_training_data`, refuses an IDX file pair the model was trained on, and a
     /// folder in which 1% or more of the images (by content) were training or validation images.
@@ -90,12 +91,13 @@ impl Bundle {
         &self,
         source: &Source,
         allow_training_data: bool,
+        tta: Tta,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<EvalOutput> {
         let all: Vec<usize> = (0..source.len()).collect();
         let labelled = self.load_labelled(source, &all, allow_training_data, progress)?;
         let pre = self.meta().preprocess();
-        let report = evaluate_images(self.net(), &labelled.data, self.meta().labels(), pre, self.device());
+        let report = evaluate_tta(self.net(), &labelled.data, self.meta().labels(), pre, self.device(), tta);
         Ok(EvalOutput { report, skipped: labelled.skipped, training_overlap: labelled.training_overlap })
     }
 

@@ -86,13 +86,76 @@ pub(crate) fn map_batches(
     Rows { values, dim, indices, skipped }
 }
 
+/// Test-time augmentation: which views of each image a prediction averages (fastai's `tta`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[non_exhaustive]
+pub enum Tta {
+    /// The image alone.
+    #[default]
+    None,
+    /// The mean of the probabilities of the image and of its mirror image (left–right): for
+    /// data whose training augmentation flips.
+    Flip,
+}
+
 /// Class log-probabilities of the readable images of `data`.
 pub fn log_probs(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device) -> Rows {
-    map_batches(data, pre, device, |x| log_softmax(net.forward(x), 1))
+    log_probs_tta(net, data, pre, device, Tta::None)
+}
+
+/// Class log-probabilities of the readable images of `data`, averaged over the views of `tta`.
+pub fn log_probs_tta(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device, tta: Tta) -> Rows {
+    map_batches(data, pre, device, |x| match tta {
+        Tta::None => log_softmax(net.forward(x), 1),
+        Tta::Flip => {
+            let mirrored = log_softmax(net.forward(x.clone().flip([3])), 1);
+            log_mean_exp(log_softmax(net.forward(x), 1), mirrored)
+        }
+    })
+}
+
+/// `log((eᵃ + eᵇ) / 2)` elementwise, without overflow: the log of the mean of two probabilities.
+fn log_mean_exp(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    let m = a.clone().max_pair(b.clone());
+    ((a - m.clone()).exp() + (b - m.clone()).exp()).log() + m - std::f32::consts::LN_2
 }
 
 /// Evaluates `net` (in inference mode) on `data` (its readable images).
 pub fn evaluate(net: &Net, data: &ImageData, classes: &[String], pre: &Preprocess, device: &Device) -> EvalReport {
-    let lp = log_probs(net, data, pre, device);
+    evaluate_tta(net, data, classes, pre, device, Tta::None)
+}
+
+/// [`evaluate`] with test-time augmentation.
+pub fn evaluate_tta(
+    net: &Net,
+    data: &ImageData,
+    classes: &[String],
+    pre: &Preprocess,
+    device: &Device,
+    tta: Tta,
+) -> EvalReport {
+    let lp = log_probs_tta(net, data, pre, device, tta);
     EvalReport::from_log_probs(&lp.values, &lp.labels(data), classes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_mean_exp_of_two_log_probabilities_is_the_log_of_their_mean() {
+        let device = Device::default();
+        let t = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [1, 3]), &device);
+        let (p, q) = ([0.7f32, 0.2, 0.1], [0.1f32, 0.1, 0.8]);
+        let out = log_mean_exp(t(p.iter().map(|v| v.ln()).collect()), t(q.iter().map(|v| v.ln()).collect()));
+        let out: Vec<f32> = out.into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
+        for i in 0..3 {
+            assert!((out[i].exp() - (p[i] + q[i]) / 2.0).abs() < 1e-6, "{out:?}");
+        }
+        let huge = log_mean_exp(t(vec![-1000.0; 3]), t(vec![-1000.0; 3]));
+        assert!(
+            huge.into_data().convert::<f32>().try_into_vec::<f32>().unwrap().iter().all(|v| (v + 1000.0).abs() < 1e-3)
+        );
+    }
 }
