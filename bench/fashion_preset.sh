@@ -6,7 +6,8 @@
 # runs/fashion-preset/ablation.md.
 #
 # usage: bench/fashion_preset.sh [ROW ...]    (default: every row; about 25 minutes each on 2 cores)
-# rows: preset no_smoothing no_aug default_cnn mixup cutmix
+# rows: preset no_smoothing no_aug crop_flip (3-pixel crops and flips instead of 1-pixel shifts)
+#       default_cnn mixup cutmix
 # Needs Debian's dataset-fashion-mnist.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,12 +20,13 @@ declare -A flags=(
   [preset]=""
   [no_smoothing]="--label-smoothing 0"
   [no_aug]="--aug none"
+  [crop_flip]="--aug crop"
   [default_cnn]="--channels 32,64 --hidden 128"
   [mixup]="--mixup"
   [cutmix]="--cutmix"
 )
 rows=("$@")
-[ ${#rows[@]} -gt 0 ] || rows=(preset no_smoothing no_aug default_cnn mixup cutmix)
+[ ${#rows[@]} -gt 0 ] || rows=(preset no_smoothing no_aug crop_flip default_cnn mixup cutmix)
 for row in "${rows[@]}"; do
   [ -n "${flags[$row]+x}" ] || { echo "unknown row $row (rows: ${!flags[*]})" >&2; exit 2; }
   # shellcheck disable=SC2086  # the flags are words
@@ -36,7 +38,7 @@ python3 - $out "${rows[@]}" <<'PY'
 import json, os, sys
 out, rows = sys.argv[1], sys.argv[2:]
 lines = ["| row | epochs | training time | valid | test |", "|---|---|---|---|---|"]
-for row in [r for r in ["preset", "no_smoothing", "no_aug", "default_cnn", "mixup", "cutmix"]
+for row in [r for r in ["preset", "no_smoothing", "no_aug", "crop_flip", "default_cnn", "mixup", "cutmix"]
             if os.path.exists(f"{out}/{r}/report.json")]:
     r = json.load(open(f"{out}/{row}/report.json"))
     seconds = sum(m["seconds"] for m in r["history"])

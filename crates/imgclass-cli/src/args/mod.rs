@@ -245,7 +245,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub source: DataArgs,
     /// A named recipe that every other option then adjusts: fashion is a 3-block CNN with
-    /// padded-crop and flip augmentation and label smoothing, for 28-px greyscale images.
+    /// 1-pixel shifts and label smoothing, for 28-px greyscale images.
     #[arg(long)]
     pub preset: Option<Preset>,
     #[command(flatten)]
