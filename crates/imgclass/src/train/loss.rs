@@ -45,38 +45,35 @@ impl Objective {
     /// then needs to blend the targets (`None`: no mixing, or a batch of one image).
     pub fn blend(&self, batch: &mut Batch, rng: &mut Rng) -> Option<Blend> {
         let n = batch.shape[0];
-        if self.config.mix == Mix::None || n < 2 {
-            return None;
-        }
+        let (alpha, paste) = match self.config.mix {
+            _ if n < 2 => return None,
+            Mix::None => return None,
+            Mix::Mixup { alpha } => (alpha, false),
+            Mix::Cutmix { alpha } => (alpha, true),
+        };
         let mut perm: Vec<usize> = (0..n).collect();
         rng.shuffle(&mut perm);
         let plane = batch.x.len() / n;
         let source = batch.x.clone();
-        let lambda = match self.config.mix {
-            Mix::None => vec![1.0; n],
-            Mix::Mixup { alpha } => {
-                let lambda: Vec<f32> = (0..n).map(|_| rng.beta(alpha, alpha).max(0.5) as f32).collect();
-                for (i, (x, l)) in batch.x.chunks_mut(plane).zip(&lambda).enumerate() {
-                    let other = &source[perm[i] * plane..(perm[i] + 1) * plane];
-                    x.iter_mut().zip(other).for_each(|(a, b)| *a = l * *a + (1.0 - l) * b);
-                }
-                lambda
-            }
-            Mix::Cutmix { alpha } => {
-                let [_, c, h, w] = batch.shape;
-                let (rows, cols) = cut_box(rng.beta(alpha, alpha), (h, w), rng);
-                for (i, x) in batch.x.chunks_mut(plane).enumerate() {
-                    let other = &source[perm[i] * plane..(perm[i] + 1) * plane];
-                    for ch in 0..c {
-                        for r in rows.clone() {
-                            let at = ch * h * w + r * w;
-                            x[at + cols.start..at + cols.end].copy_from_slice(&other[at + cols.start..at + cols.end]);
-                        }
+        let partner = |i: usize| &source[perm[i] * plane..(perm[i] + 1) * plane];
+        let lambda = if paste {
+            let [_, c, h, w] = batch.shape;
+            let (rows, cols) = cut_box(rng.beta(alpha, alpha), (h, w), rng);
+            for (i, x) in batch.x.chunks_mut(plane).enumerate() {
+                for ch in 0..c {
+                    for r in rows.clone() {
+                        let at = ch * h * w + r * w + cols.start;
+                        x[at..at + cols.len()].copy_from_slice(&partner(i)[at..at + cols.len()]);
                     }
                 }
-                let kept = 1.0 - (rows.len() * cols.len()) as f32 / (h * w) as f32;
-                vec![kept; n]
             }
+            vec![1.0 - (rows.len() * cols.len()) as f32 / (h * w) as f32; n]
+        } else {
+            let lambda: Vec<f32> = (0..n).map(|_| rng.beta(alpha, alpha).max(0.5) as f32).collect();
+            for (i, (x, l)) in batch.x.chunks_mut(plane).zip(&lambda).enumerate() {
+                x.iter_mut().zip(partner(i)).for_each(|(a, b)| *a = l * *a + (1.0 - l) * b);
+            }
+            lambda
         };
         Some(Blend { partner: perm.iter().map(|&j| batch.y[j]).collect(), lambda })
     }

@@ -150,15 +150,12 @@ impl Augment {
 
     /// True when no augmentation can change an image.
     pub fn is_identity(&self) -> bool {
-        let geometric = self.p_affine > 0.0
-            && (self.max_rotate > 0.0 || self.max_zoom > 1.0 || self.max_translate > 0.0 || self.max_warp > 0.0);
         let lighting = self.p_lighting > 0.0
             && (self.max_brightness > 0.0 || self.max_contrast > 0.0 || self.max_saturation > 0.0);
         !(self.flip > 0.0
             || self.flip_vert > 0.0
-            || geometric
+            || self.resamples()
             || lighting
-            || self.min_scale < 1.0
             || self.crop_pad > 0.0
             || (self.p_erase > 0.0 && self.max_erase > 0.0))
     }
