@@ -6,7 +6,7 @@ use imgclass::DeviceChoice;
 use imgclass::config::TrainConfig;
 use imgclass::data::{DataSplits, Skipped};
 
-use crate::config::spell;
+use crate::help::spell;
 use crate::progress::bar;
 
 /// The device of `--device`, else the build's preferred one.

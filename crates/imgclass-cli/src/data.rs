@@ -10,7 +10,8 @@ use imgclass::interpret::save_batch_picture;
 
 use crate::args::{DataArgs, DataBenchArgs, DataCheckArgs, DataShowArgs};
 use crate::common::report_skipped;
-use crate::config::{data_config, loader, name, split, transforms};
+use crate::config::{data_config, loader, split, transforms};
+use crate::help::name;
 use crate::progress::bar;
 
 /// At most this many files are listed per problem in the text output (`--json` lists all).

@@ -1,5 +1,6 @@
 //! `imgclass`: the command-line front end. `args` holds the raw arguments, `config` turns
-//! them into the library's config, one module per command prints what the library returns.
+//! them into the library's config, `help` spells config fields as flags and shows defaults,
+//! one module per command prints what the library returns.
 
 mod args;
 mod clean;
@@ -8,6 +9,7 @@ mod config;
 mod data;
 mod evaluate;
 mod filters;
+mod help;
 mod interpret;
 mod lr_find;
 mod predict;
@@ -52,7 +54,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
 
 fn main() -> ExitCode {
     imgclass::kernels::keep_freed_memory();
-    let parsed = config::with_defaults(args::Cli::command())
+    let parsed = help::with_defaults(args::Cli::command())
         .try_get_matches()
         .and_then(|matches| args::Cli::from_arg_matches(&matches));
     let cli = match parsed {
@@ -83,7 +85,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             // The library names config fields; show them as the flags that set them.
-            eprintln!("imgclass: error: {}", config::spell(&format!("{err:#}")));
+            eprintln!("imgclass: error: {}", help::spell(&format!("{err:#}")));
             ExitCode::FAILURE
         }
     }

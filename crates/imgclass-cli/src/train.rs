@@ -89,7 +89,7 @@ fn train(mut learner: Learner, json: bool) -> Result<ExitCode> {
             .and_then(|bundle| write_report(&run_dir, &bundle));
         match html {
             Ok(path) => eprintln!("report: {}", path.display()),
-            Err(e) => eprintln!("warning: no report.html: {}", crate::config::spell(&format!("{e:#}"))),
+            Err(e) => eprintln!("warning: no report.html: {}", crate::help::spell(&format!("{e:#}"))),
         }
     }
     print_report(&report, &run_dir, json.then_some(learner.data().skipped().len()));

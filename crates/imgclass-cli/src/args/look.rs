@@ -25,7 +25,8 @@ pub struct EvaluateArgs {
     #[arg(long)]
     pub allow_training_data: bool,
     /// Test-time augmentation: flip averages each image's probabilities with its mirror
-    /// image's (for models trained with flips) [default: none].
+    /// image's (for models trained with flips), shift with its four one-pixel shifts' (for
+    /// models trained with crops or shifts, as --preset fashion) [default: none].
     #[arg(long)]
     pub tta: Option<Tta>,
     /// Device to compute on [default: a GPU when the build has one (cuda, then a hardware wgpu adapter), else cpu].

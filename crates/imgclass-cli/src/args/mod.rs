@@ -165,6 +165,10 @@ pub struct TransformArgs {
     /// Training-time augmentation preset (`default` is fastai's aug_transforms()).
     #[arg(long)]
     pub aug: Option<AugPreset>,
+    /// Random erasing (fastai's RandomErasing, after --aug): the probability that one rectangle
+    /// of up to 30% of the image is filled with noise; 0 turns it off.
+    #[arg(long, value_name = "P")]
+    pub erase: Option<f64>,
     /// Store training images at this square size and let augmentation sample the input size
     /// from it (fastai's presizing) [default: 1.5 × --size when augmentation resamples].
     #[arg(long)]

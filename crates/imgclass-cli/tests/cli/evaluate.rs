@@ -34,6 +34,10 @@ fn evaluate_refuses_the_training_data_and_scores_held_out_data() {
     let flipped = last_json(&stdout);
     assert_eq!(flipped["n_images"], 10);
     assert_ne!(flipped["loss"], v["loss"], "the mirror images change the probabilities: {flipped}");
+    let (stdout, _) = ok(run(bin().args(["evaluate", &model]).arg(&held_out).args(["--tta", "shift", "--json"])));
+    let shifted = last_json(&stdout);
+    assert_eq!(shifted["n_images"], 10);
+    assert_ne!(shifted["loss"], v["loss"], "the shifted images change the probabilities: {shifted}");
     let (stdout, _) = ok(run(bin().args(["evaluate", &model]).arg(&held_out)));
     for needle in ["accuracy", "precision", "recall", "f1", "confusion matrix", "horizontal"] {
         assert!(stdout.contains(needle), "missing {needle}:\n{stdout}");

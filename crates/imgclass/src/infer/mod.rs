@@ -13,6 +13,7 @@ pub use predict::{FilePrediction, PredictOutput, Prediction, expand_inputs};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use burn::tensor::activation::log_softmax;
+use burn::tensor::ops::PadMode;
 
 use crate::data::{ImageData, Loader, Skipped, chunks};
 use crate::metrics::EvalReport;
@@ -97,6 +98,10 @@ pub enum Tta {
     /// The mean of the probabilities of the image and of its mirror image (left–right): for
     /// data whose training augmentation flips.
     Flip,
+    /// The mean of the probabilities of the image and of its four one-pixel shifts (up, down,
+    /// left, right; black comes in at the edge): for data whose training augmentation shifts
+    /// (`--aug crop`, `--preset fashion`).
+    Shift,
 }
 
 /// Class log-probabilities of the readable images of `data`.
@@ -106,19 +111,38 @@ pub fn log_probs(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device)
 
 /// Class log-probabilities of the readable images of `data`, averaged over the views of `tta`.
 pub fn log_probs_tta(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device, tta: Tta) -> Rows {
-    map_batches(data, pre, device, |x| match tta {
-        Tta::None => log_softmax(net.forward(x), 1),
-        Tta::Flip => {
-            let mirrored = log_softmax(net.forward(x.clone().flip([3])), 1);
-            log_mean_exp(log_softmax(net.forward(x), 1), mirrored)
-        }
+    let (mean, std) = pre.mean_std();
+    let black: Vec<f32> = mean.iter().zip(std).map(|(m, s)| -m / s).collect();
+    let black = Tensor::<1>::from_data(TensorData::new(black.clone(), [black.len()]), device).reshape([1, -1, 1, 1]);
+    map_batches(data, pre, device, |x| {
+        let views = match tta {
+            Tta::None => return log_softmax(net.forward(x), 1),
+            Tta::Flip => vec![x.clone().flip([3]), x],
+            Tta::Shift => shifts(x, black.clone()),
+        };
+        log_mean_exp(views.into_iter().map(|v| log_softmax(net.forward(v), 1)).collect())
     })
 }
 
-/// `log((eᵃ + eᵇ) / 2)` elementwise, without overflow: the log of the mean of two probabilities.
-fn log_mean_exp(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
-    let m = a.clone().max_pair(b.clone());
-    ((a - m.clone()).exp() + (b - m.clone()).exp()).log() + m - std::f32::consts::LN_2
+/// `x` and its four one-pixel shifts, `black` (the normalized 0, one value per channel, shape
+/// `[1, C, 1, 1]`) coming in at the edge.
+fn shifts(x: Tensor<4>, black: Tensor<4>) -> Vec<Tensor<4>> {
+    let [_, _, h, w] = x.dims();
+    let padded = (x.clone() - black.clone()).pad((1, 1, 1, 1), PadMode::Constant(0.0)) + black;
+    let mut views = vec![x];
+    for (top, left) in [(0, 1), (2, 1), (1, 0), (1, 2)] {
+        views.push(padded.clone().narrow(2, top, h).narrow(3, left, w));
+    }
+    views
+}
+
+/// `log(mean(eˣ))` over the parts, elementwise and without overflow: the log of the mean of
+/// their probabilities.
+fn log_mean_exp(parts: Vec<Tensor<2>>) -> Tensor<2> {
+    let n = parts.len() as f32;
+    let stacked = Tensor::stack::<3>(parts, 0);
+    let m = stacked.clone().max_dim(0);
+    ((stacked - m.clone()).exp().sum_dim(0).log() + m - n.ln()).squeeze_dim(0)
 }
 
 /// Evaluates `net` (in inference mode) on `data` (its readable images).
@@ -144,18 +168,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_log_mean_exp_of_two_log_probabilities_is_the_log_of_their_mean() {
+    fn the_log_mean_exp_of_log_probabilities_is_the_log_of_their_mean() {
         let device = Device::default();
         let t = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [1, 3]), &device);
         let (p, q) = ([0.7f32, 0.2, 0.1], [0.1f32, 0.1, 0.8]);
-        let out = log_mean_exp(t(p.iter().map(|v| v.ln()).collect()), t(q.iter().map(|v| v.ln()).collect()));
+        let out = log_mean_exp(vec![t(p.iter().map(|v| v.ln()).collect()), t(q.iter().map(|v| v.ln()).collect())]);
         let out: Vec<f32> = out.into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
         for i in 0..3 {
             assert!((out[i].exp() - (p[i] + q[i]) / 2.0).abs() < 1e-6, "{out:?}");
         }
-        let huge = log_mean_exp(t(vec![-1000.0; 3]), t(vec![-1000.0; 3]));
+        let huge = log_mean_exp(vec![t(vec![-1000.0; 3]), t(vec![-1000.0; 3]), t(vec![-1000.0; 3])]);
         assert!(
             huge.into_data().convert::<f32>().try_into_vec::<f32>().unwrap().iter().all(|v| (v + 1000.0).abs() < 1e-3)
         );
+    }
+
+    #[test]
+    fn shifted_views_move_the_image_by_one_pixel_and_bring_in_black() {
+        let device = Device::default();
+        let x = Tensor::<4>::from_data(
+            TensorData::new((1..=9).map(|v| v as f32).collect::<Vec<_>>(), [1, 1, 3, 3]),
+            &device,
+        );
+        let black = Tensor::<4>::from_data(TensorData::new(vec![-2.0f32], [1, 1, 1, 1]), &device);
+        let views: Vec<Vec<f32>> =
+            shifts(x, black).into_iter().map(|v| v.into_data().convert::<f32>().try_into_vec().unwrap()).collect();
+        let b = -2.0;
+        assert_eq!(views[0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
+        assert_eq!(views[1], [b, b, b, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "down");
+        assert_eq!(views[2], [4.0, 5.0, 6.0, 7.0, 8.0, 9.0, b, b, b], "up");
+        assert_eq!(views[3], [b, 1.0, 2.0, b, 4.0, 5.0, b, 7.0, 8.0], "right");
+        assert_eq!(views[4], [2.0, 3.0, b, 5.0, 6.0, b, 8.0, 9.0, b], "left");
     }
 }

@@ -72,10 +72,15 @@ fn lane_sum2(a: &[f32], b: &[f32], g: impl Fn(f32, f32) -> f32, h: impl Fn(f32) 
         tail = [tail[0] + v, tail[1] + v * h(*b)];
     }
     for (a, b) in ac.zip(bc) {
+        // One lane-wise loop per sum: a loop carrying both sums would be vectorized across the
+        // pair instead of across the lanes.
+        let v: [f32; 8] = std::array::from_fn(|l| g(a[l], b[l]));
+        let w: [f32; 8] = std::array::from_fn(|l| v[l] * h(b[l]));
         for l in 0..8 {
-            let v = g(a[l], b[l]);
-            s[l] += v;
-            t[l] += v * h(b[l]);
+            s[l] += v[l];
+        }
+        for l in 0..8 {
+            t[l] += w[l];
         }
     }
     [s.iter().sum::<f32>() + tail[0], t.iter().sum::<f32>() + tail[1]]
@@ -112,7 +117,10 @@ impl Gate {
     /// The output gradient `g` behind the activation: `g` where it lets the gradient through.
     #[inline(always)]
     fn pass<A: ActFn>(&self, g: f32, x: f32) -> f32 {
-        if A::keep(x * self.scale + self.shift) { g } else { 0.0 }
+        // `if keep { g } else { 0.0 }` as a bit mask: as a branch, LLVM loads `g` lane by
+        // lane under the mask instead of vectorizing.
+        let mask = (-i32::from(A::keep(x * self.scale + self.shift))) as u32;
+        f32::from_bits(g.to_bits() & mask)
     }
 }
 
@@ -156,25 +164,38 @@ struct Channel {
 }
 
 vectorized! {
-    /// `(Σ dy, Σ dy · x̂)` over channel `c`, `dy` gated by the ReLU, `x̂ = (x − mean) · inv_std`.
-    fn grad_sums(p: &Planes, x: &[f32], dy: &[f32], c: usize, ch: &Channel) -> (f64, f64) = grad_sums_loops;
+    /// `[Σ dy, Σ dy · x̂]` over one plane, `dy` gated by the ReLU, `x̂ = (x − mean) · inv_std`.
+    fn plane_sums(x: &[f32], dy: &[f32], ch: &Channel) -> [f32; 2] = plane_sums_loops;
 }
 
 #[inline(always)]
-fn grad_sums_loops(p: &Planes, x: &[f32], dy: &[f32], c: usize, ch: &Channel) -> (f64, f64) {
-    per_act!(ch.gate.act, grad_sums_with(p, x, dy, c, ch))
+fn plane_sums_loops(x: &[f32], dy: &[f32], ch: &Channel) -> [f32; 2] {
+    per_act!(ch.gate.act, plane_sums_with(x, dy, ch))
 }
 
 #[inline(always)]
-fn grad_sums_with<A: ActFn>(p: &Planes, x: &[f32], dy: &[f32], c: usize, ch: &Channel) -> (f64, f64) {
-    let (mut dbeta, mut dgamma) = (0.0f64, 0.0f64);
-    for n in 0..p.n {
-        let r = (n * p.c + c) * p.hw..(n * p.c + c + 1) * p.hw;
-        let gate = |g, x| ch.gate.pass::<A>(g, x);
-        let [b, g] = lane_sum2(&dy[r.clone()], &x[r], gate, |x| (x - ch.mean) * ch.inv_std);
-        (dbeta, dgamma) = (dbeta + f64::from(b), dgamma + f64::from(g));
-    }
-    (dbeta, dgamma)
+fn plane_sums_with<A: ActFn>(x: &[f32], dy: &[f32], ch: &Channel) -> [f32; 2] {
+    lane_sum2(dy, x, |g, x| ch.gate.pass::<A>(g, x), |x| (x - ch.mean) * ch.inv_std)
+}
+
+/// `(Σ dy, Σ dy · x̂)` of every channel: each plane summed in memory order (the planes of one
+/// channel lie a whole sample apart, too far for the prefetcher), then each channel's planes
+/// added in sample order in `f64`.
+fn grad_sums(p: &Planes, x: &[f32], dy: &[f32], channel: impl Fn(usize) -> Channel + Sync) -> Vec<(f64, f64)> {
+    let planes: Vec<[f32; 2]> = x
+        .par_chunks(p.hw)
+        .zip(dy.par_chunks(p.hw))
+        .enumerate()
+        .map(|(i, (x, dy))| plane_sums(x, dy, &channel(i % p.c)))
+        .collect();
+    (0..p.c)
+        .map(|c| {
+            planes[c..]
+                .iter()
+                .step_by(p.c)
+                .fold((0.0f64, 0.0f64), |(b, g), [pb, pg]| (b + f64::from(*pb), g + f64::from(*pg)))
+        })
+        .collect()
 }
 
 /// The input gradient of one plane: `dx = k · (M·dy − Σdy − x̂·Σ(dy·x̂))`.
@@ -251,14 +272,8 @@ pub(crate) fn backward(p: &Planes, x: &[f32], a: Affine, [mean, var]: [&[f32]; 2
         mean: mean[c],
         inv_std: inv_std[c],
     };
-    let sums: Vec<(f32, f32)> = (0..p.c)
-        .into_par_iter()
-        .map(|c| {
-            let (dbeta, dgamma) = grad_sums(p, x, dy, c, &channel(c));
-            (dgamma as f32, dbeta as f32)
-        })
-        .collect();
-    let (dgamma, dbeta): (Vec<f32>, Vec<f32>) = sums.into_iter().unzip();
+    let (dbeta, dgamma): (Vec<f32>, Vec<f32>) =
+        grad_sums(p, x, dy, channel).into_iter().map(|(b, g)| (b as f32, g as f32)).unzip();
     let m = p.count() as f32;
     let write = |dx: &mut [MaybeUninit<f32>]| {
         dx.par_chunks_mut(p.hw).enumerate().for_each(|(i, dx)| {

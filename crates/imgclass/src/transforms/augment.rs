@@ -12,6 +12,10 @@ pub(crate) use super::geometry::rescale;
 use super::geometry::{IDENTITY, Mat3, affine, mul, sample, warp};
 use crate::util::rng::Rng;
 
+/// The largest fraction of the image that random erasing covers (fastai's `RandomErasing`
+/// default `sh`; Zhong et al.'s paper uses 0.4).
+pub const ERASE_MAX_AREA: f64 = 0.3;
+
 /// Named sets of augmentations (`--aug`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
@@ -141,7 +145,7 @@ impl Augment {
                 max_saturation: 0.3,
                 min_scale: 0.35,
                 p_erase: 0.25,
-                max_erase: 0.3,
+                max_erase: ERASE_MAX_AREA,
                 ..none
             },
             AugPreset::Crop => Self { flip: 0.5, crop_pad: 0.1, pad: PadMode::Zeros, ..none },

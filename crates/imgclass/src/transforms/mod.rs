@@ -9,7 +9,7 @@ mod geometry;
 mod normalize;
 pub(crate) mod resize;
 
-pub use augment::{AugPreset, Augment, PadMode};
+pub use augment::{AugPreset, Augment, ERASE_MAX_AREA, PadMode};
 pub use normalize::{IMAGENET_STATS, Normalize, PixelStats};
 pub use resize::{Placement, ResizeMode};
 
