@@ -253,9 +253,11 @@ mod tests {
 
     #[test]
     fn erase_adjusts_the_augmentation_that_aug_or_the_preset_chose() {
-        let off = config_of(&["--preset", "fashion", "--erase", "0"]).transforms.augment;
-        assert_eq!((off.p_erase, off.max_erase), (0.0, 0.0));
-        assert_eq!(off.crop_pad, TrainConfig::preset(imgclass::config::Preset::Fashion).transforms.augment.crop_pad);
+        let on = config_of(&["--preset", "fashion", "--erase", "0.5"]).transforms.augment;
+        assert_eq!((on.p_erase, on.max_erase), (0.5, ERASE_MAX_AREA));
+        assert_eq!(on.crop_pad, TrainConfig::preset(imgclass::config::Preset::Fashion).transforms.augment.crop_pad);
+        let off = config_of(&["--aug", "strong", "--erase", "0"]).transforms.augment;
+        assert_eq!((off.p_erase, off.max_erase, off.flip), (0.0, 0.0, 0.5));
         let crop = config_of(&["--aug", "crop", "--erase", "0.25"]).transforms.augment;
         assert_eq!((crop.flip, crop.p_erase, crop.max_erase), (0.5, 0.25, ERASE_MAX_AREA));
     }
