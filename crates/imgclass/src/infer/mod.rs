@@ -100,7 +100,7 @@ pub enum Tta {
     Flip,
     /// The mean of the probabilities of the image and of its four one-pixel shifts (up, down,
     /// left, right; black comes in at the edge): for data whose training augmentation shifts
-    /// (`--aug crop`, `--preset fashion`).
+    /// (`--aug crop`; on `--preset fashion` models it measured between -0.07 and +0.22 points).
     Shift,
 }
 
