@@ -9,8 +9,9 @@ use std::time::Instant;
 use anyhow::Result;
 use imgclass::bundle::Bundle;
 use imgclass::config::TrainConfig;
+use imgclass::curate::{LabelStore, apply, undo};
 use imgclass::interpret::clean::{
-    LabelStore, Scored, apply, model_scores, near_duplicates, out_of_fold, save_clean_csv, save_suspects_picture, undo,
+    Scored, model_scores, near_duplicates, out_of_fold, save_clean_csv, save_suspects_picture,
 };
 use imgclass::train::RunDir;
 
@@ -39,9 +40,16 @@ pub fn run(a: CleanArgs) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Some(CleanCommand::Undo { data }) => {
-            let n = undo(data)?;
-            println!("{}", if n == 0 { "nothing to undo".to_string() } else { format!("reverted {n} changes") });
-            return Ok(ExitCode::SUCCESS);
+            let done = undo(data)?;
+            if done.reverted + done.already + done.refused.len() == 0 {
+                println!("nothing to undo");
+            } else {
+                println!("reverted {} changes ({} were reverted already)", done.reverted, done.already);
+            }
+            for why in &done.refused {
+                eprintln!("not reverted: {why}");
+            }
+            return Ok(if done.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
         None => {}
     }

@@ -21,6 +21,7 @@
 //! - [`device`] — which device computations run on (`cpu`, and the GPUs a build has)
 //! - [`transforms`] — preprocessing (resize, colour, normalization) and augmentation
 //! - [`data`] — sources (folders, IDX, CSV, regex, lists), decoding, splits, the batch loader
+//! - [`curate`] — changing the user's dataset as a cleaning decided (`clean apply`), journalled, and undoing it
 //! - [`metrics`] — confusion matrix, per-class metrics, the evaluation report
 //! - [`plot`] — PNG charts and confusion matrices, no plotting stack
 //! - [`models`] — one architecture per file, pretrained weights and their name mapping
@@ -95,6 +96,7 @@ pub mod device;
 pub mod transforms;
 
 pub mod data;
+pub mod curate;
 pub mod metrics;
 pub mod plot;
 

@@ -22,6 +22,11 @@ pub(crate) fn sha256_file(path: &Path) -> Result<String> {
     Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The SHA-256 of `bytes`, as lowercase hex.
+pub(crate) fn sha256_bytes(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Errors unless the file at `path` has the SHA-256 `expected` (lowercase hex).
 pub(crate) fn check_sha256(path: &Path, expected: &str) -> Result<()> {
     let actual = sha256_file(path)?;

@@ -6,7 +6,6 @@
 //! same models' feature spaces find the outliers ([`outliers`]); a perceptual hash finds
 //! near-duplicates.
 
-mod apply;
 pub mod confident;
 mod duplicates;
 pub mod outliers;
@@ -17,13 +16,14 @@ use std::path::Path;
 
 use serde::Serialize;
 
-pub use apply::{Applied, LabelStore, apply, undo};
 pub use confident::RankBy;
 pub use score::{Scored, model_scores, out_of_fold};
 
 use crate::data::Source;
 use crate::error::Result;
-use crate::metrics::{argmax, csv_field};
+use crate::curate::{LabelStore, Sidecar, sidecar_path};
+use crate::error::Error;
+use crate::metrics::argmax;
 use crate::plot::{Tile, captioned_grid};
 use crate::util::fs::{atomic_write, write_json};
 
@@ -141,18 +141,23 @@ pub fn near_duplicates(source: &Source, max_bits: u32) -> Result<Vec<Suspect>> {
 }
 
 /// Writes `clean.csv`: `file,label,suggested,score,issue,other,action`, every action `keep` for the
-/// user to change to `relabel:CLASS` or `delete` before [`apply`]; and beside it `clean.json`,
-/// where the labels live (`store`, `None` when apply cannot edit them) and the `classes`.
+/// user to change to `relabel:CLASS` or `delete` before [`crate::curate::apply`]; and beside it `clean.json`,
+/// where the labels live (`store`, `None` when apply cannot edit them), the `classes` and the
+/// current folder (relative paths are relative to it).
 pub fn save_clean_csv(suspects: &[Suspect], store: Option<LabelStore>, classes: &[String], path: &Path) -> Result<()> {
-    let mut out = String::from("file,label,suggested,score,issue,other,action\n");
+    let csv_error = |e: csv::Error| Error::BadDataset { path: path.into(), message: e.to_string() };
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    w.write_record(["file", "label", "suggested", "score", "issue", "other", "action"]).map_err(csv_error)?;
     for s in suspects {
         let issue = serde_json::to_value(s.issue).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-        let (file, label, suggested) = (csv_field(&s.file), csv_field(&s.label), csv_field(&s.suggested));
-        let other = csv_field(s.other.as_deref().unwrap_or(""));
-        out += &format!("{file},{label},{suggested},{:.4},{issue},{other},keep\n", s.score);
+        let score = format!("{:.4}", s.score);
+        let other = s.other.as_deref().unwrap_or("");
+        w.write_record([&s.file, &s.label, &s.suggested, &score, &issue, other, "keep"]).map_err(csv_error)?;
     }
-    atomic_write(path, out.as_bytes())?;
-    write_json(&apply::sidecar_path(path), &apply::Sidecar { store, classes: classes.to_vec() })
+    let bytes = w.into_inner().map_err(|e| Error::BadDataset { path: path.into(), message: e.to_string() })?;
+    atomic_write(path, &bytes)?;
+    let base = std::env::current_dir().ok();
+    write_json(&sidecar_path(path), &Sidecar { store, classes: classes.to_vec(), base })
 }
 
 /// Draws suspects of `source` (prepared with `pre`) in a grid — the first `n` label errors,
@@ -185,4 +190,36 @@ pub fn save_suspects_picture(
     }
     let title = "given (red) / suggested (green), outlier or duplicate / score";
     captioned_grid(title, (pre.height(), pre.width()), 112, &tiles).save_png(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clean_csv_that_clean_writes_is_the_one_apply_reads() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("pets").join("cat");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("two\nlines, \"quoted\".png"), "x").unwrap();
+        let root = root.parent().unwrap().canonicalize().unwrap();
+        let odd = root.join("cat/two\nlines, \"quoted\".png").display().to_string();
+        let csv = t.path().join("clean.csv");
+        let suspect = |file: &str| Suspect {
+            file: file.into(),
+            label: "cat".into(),
+            suggested: "dog".into(),
+            score: 0.9,
+            issue: Issue::LabelError,
+            other: None,
+            index: 0,
+        };
+        let store = Some(LabelStore::ClassFolders { root: root.clone() });
+        save_clean_csv(&[suspect(&odd)], store, &["cat".to_string(), "dog".into()], &csv).unwrap();
+        let text = std::fs::read_to_string(&csv).unwrap().replace("keep", "relabel:dog");
+        std::fs::write(&csv, format!("\u{feff}{text}")).unwrap();
+        std::fs::create_dir(root.join("dog")).unwrap();
+        assert_eq!(crate::curate::apply(&csv).unwrap().0.relabelled, 1);
+        assert!(root.join("dog/two\nlines, \"quoted\".png").is_file());
+    }
 }
