@@ -10,7 +10,6 @@ use anyhow::{Result, bail};
 use imgclass::bundle::Bundle;
 use imgclass::infer::efficientnet_lite_imagenet;
 use imgclass::interpret::{CamOptions, predict_with_cam};
-use imgclass::metrics::csv_field;
 use imgclass::models::pretrained::efficientnet_lite_weights;
 
 use crate::args::PredictArgs;
@@ -43,13 +42,14 @@ pub fn run(a: PredictArgs) -> Result<ExitCode> {
         writeln!(w, "{}", serde_json::to_string(&out)?)?;
     } else if a.csv {
         let k = top_k.min(bundle.meta().labels().len());
-        let header: Vec<String> = (1..=k).map(|i| format!("label_{i},probability_{i}")).collect();
-        writeln!(w, "file,{}", header.join(","))?;
+        let mut csv = csv::WriterBuilder::new().flexible(true).terminator(csv::Terminator::Any(b'\n')).from_writer(w);
+        let header = (1..=k).flat_map(|i| [format!("label_{i}"), format!("probability_{i}")]);
+        csv.write_record(std::iter::once("file".to_string()).chain(header))?;
         for p in &out.predictions {
-            let cells: Vec<String> =
-                p.top.iter().map(|t| format!("{},{:.6}", csv_field(&t.label), t.probability)).collect();
-            writeln!(w, "{},{}", csv_field(&p.file), cells.join(","))?;
+            let cells = p.top.iter().flat_map(|t| [t.label.clone(), format!("{:.6}", t.probability)]);
+            csv.write_record(std::iter::once(p.file.clone()).chain(cells))?;
         }
+        csv.flush()?;
     } else {
         for p in &out.predictions {
             let tops: Vec<String> =

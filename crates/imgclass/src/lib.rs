@@ -95,8 +95,8 @@ pub(crate) mod util;
 pub mod device;
 pub mod transforms;
 
-pub mod data;
 pub mod curate;
+pub mod data;
 pub mod metrics;
 pub mod plot;
 

@@ -60,11 +60,6 @@ impl EvalReport {
     }
 }
 
-/// Quotes a CSV field when it holds a comma, a quote or a line break (RFC 4180).
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
-}
-
 /// Precision, recall and F1 of one class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassMetrics {
@@ -141,21 +136,12 @@ impl Confusion {
 
     /// The matrix as CSV: a header of predicted classes, one row per actual class.
     pub fn to_csv(&self) -> String {
-        let quote = csv_field;
-        let mut out = String::from("actual\\predicted");
-        for c in &self.classes {
-            out.push(',');
-            out.push_str(&quote(c));
-        }
-        out.push('\n');
-        for (c, row) in self.classes.iter().zip(&self.counts) {
-            out.push_str(&quote(c));
-            for v in row {
-                out.push_str(&format!(",{v}"));
-            }
-            out.push('\n');
-        }
-        out
+        let header = std::iter::once("actual\\predicted".to_string()).chain(self.classes.iter().cloned());
+        let rows =
+            self.classes.iter().zip(&self.counts).map(|(c, row)| {
+                std::iter::once(c.clone()).chain(row.iter().map(|v| v.to_string())).collect::<Vec<_>>()
+            });
+        crate::util::csv::csv_text(std::iter::once(header.collect::<Vec<_>>()).chain(rows))
     }
 
     /// The matrix as an aligned text table (rows actual, columns predicted by index).

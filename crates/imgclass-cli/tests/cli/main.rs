@@ -2,6 +2,7 @@
 //! temporary folder on tiny images it draws itself, and shows the whole output when it fails.
 //! The helpers are here; the tests are in one module per area.
 
+mod curate;
 mod data;
 mod errors;
 mod evaluate;

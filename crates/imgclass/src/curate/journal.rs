@@ -73,14 +73,16 @@ impl Journal {
         let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).at(&lock_path)?;
         lock.try_lock().map_err(|_| Error::BadDataset {
             path: root.into(),
-            message: "another `imgclass clean apply` or `clean undo` is working on this data folder; wait for it".into(),
+            message: "another `imgclass clean apply` or `clean undo` is working on this data folder; wait for it"
+                .into(),
         })?;
         if root.join(LEGACY).exists() {
             return Err(Error::BadDataset {
                 path: root.join(LEGACY),
-                message: "an undo log of an older imgclass: undo it with that version (or move the files it lists back \
+                message:
+                    "an undo log of an older imgclass: undo it with that version (or move the files it lists back \
                           by hand), then delete it"
-                    .into(),
+                        .into(),
             });
         }
         Ok(Journal { path: root.join(JOURNAL), _lock: lock })
@@ -186,7 +188,9 @@ fn revert(entry: &Entry, undone: &mut Undone) -> Result<Option<Entry>> {
                 }
                 match super::rename_no_replace(to, from) {
                     Ok(()) => undone.reverted += 1,
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(Some(in_the_way(entry, undone))),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        return Ok(Some(in_the_way(entry, undone)));
+                    }
                     Err(e) => return Err(e).at(to),
                 }
                 Ok(None)
@@ -197,7 +201,11 @@ fn revert(entry: &Entry, undone: &mut Undone) -> Result<Option<Entry>> {
             }
             (true, true) => Ok(Some(in_the_way(entry, undone))),
             (false, false) => {
-                undone.refused.push(format!("{} was moved to {}, and neither is there now", from.display(), to.display()));
+                undone.refused.push(format!(
+                    "{} was moved to {}, and neither is there now",
+                    from.display(),
+                    to.display()
+                ));
                 Ok(None)
             }
         },

@@ -161,7 +161,13 @@ fn apply_to(clean_csv: &Path, store: &LabelStore, classes: &[String], base: &Pat
 
 /// The labels CSV `text` (of `csv`) with the decided rows relabelled or dropped; every other
 /// row is kept byte for byte.
-fn rewrite_labels(csv: &Path, text: &str, root: &Path, decisions: &[Decision], applied: &mut Applied) -> Result<String> {
+fn rewrite_labels(
+    csv: &Path,
+    text: &str,
+    root: &Path,
+    decisions: &[Decision],
+    applied: &mut Applied,
+) -> Result<String> {
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut starts = Vec::new();
     let mut out = String::new();
@@ -188,9 +194,7 @@ fn rewrite_labels(csv: &Path, text: &str, root: &Path, decisions: &[Decision], a
                     Some(label) => *label = class,
                     None => fields.push(class),
                 }
-                let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
-                w.write_record(&fields).map_err(|e| Error::BadDataset { path: csv.into(), message: e.to_string() })?;
-                out.push_str(&String::from_utf8_lossy(&w.into_inner().unwrap_or_default()));
+                out.push_str(&crate::util::csv::csv_text([fields]));
                 applied.relabelled += 1;
             }
         }
@@ -217,7 +221,8 @@ pub(crate) fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
         let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
         let (f, t) = (c(from)?, c(to)?);
         // SAFETY: both are valid NUL-terminated paths that outlive the call.
-        let r = unsafe { libc::renameat2(libc::AT_FDCWD, f.as_ptr(), libc::AT_FDCWD, t.as_ptr(), libc::RENAME_NOREPLACE) };
+        let r =
+            unsafe { libc::renameat2(libc::AT_FDCWD, f.as_ptr(), libc::AT_FDCWD, t.as_ptr(), libc::RENAME_NOREPLACE) };
         if r == 0 {
             return Ok(());
         }

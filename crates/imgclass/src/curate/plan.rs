@@ -135,7 +135,10 @@ pub(crate) fn moves(clean_csv: &Path, root: &Path, decisions: &[Decision]) -> Re
                 }
                 let classes_dir = d.file.parent().and_then(Path::parent).filter(|p| p.starts_with(root));
                 let Some(classes_dir) = classes_dir else {
-                    return Err(bad(d.line, format!("{} is not inside a class folder of {}", d.file.display(), root.display())));
+                    return Err(bad(
+                        d.line,
+                        format!("{} is not inside a class folder of {}", d.file.display(), root.display()),
+                    ));
                 };
                 classes_dir.join(class).join(name)
             }
@@ -193,7 +196,8 @@ mod tests {
     #[test]
     fn a_relative_file_resolves_against_the_folder_clean_ran_in() {
         let (t, root) = dataset();
-        let (decisions, kept) = read(t.path(), &root, "file,action\npets/cat/a.png,delete\npets/dog/b.png,keep\n").unwrap();
+        let (decisions, kept) =
+            read(t.path(), &root, "file,action\npets/cat/a.png,delete\npets/dog/b.png,keep\n").unwrap();
         assert_eq!(kept, 1);
         assert_eq!(decisions, vec![Decision { line: 2, file: root.join("cat/a.png"), action: Action::Delete }]);
     }
@@ -213,7 +217,8 @@ mod tests {
         }
         assert!(plain_name("cat") && plain_name("Great Pyrenees") && plain_name("日本"));
         let (t, root) = dataset();
-        let d = vec![Decision { line: 2, file: root.join("cat/a.png"), action: Action::Relabel("../../escaped".into()) }];
+        let d =
+            vec![Decision { line: 2, file: root.join("cat/a.png"), action: Action::Relabel("../../escaped".into()) }];
         let e = moves(&t.path().join("clean.csv"), &root, &d).unwrap_err().to_string();
         assert!(e.contains("not a folder name"), "{e}");
     }

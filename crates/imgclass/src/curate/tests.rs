@@ -89,7 +89,10 @@ fn a_class_from_a_tampered_sidecar_cannot_move_files_out_of_the_data_folder() {
 #[test]
 fn a_file_named_twice_refuses_the_apply_before_any_move() {
     let (t, root) = pets(&["cat/a.png", "cat/b.png"]);
-    let csv = write_csv(t.path(), &[("pets/cat/b.png", "delete"), ("pets/cat/a.png", "delete"), ("pets/dog/../cat/a.png", "relabel:dog")]);
+    let csv = write_csv(
+        t.path(),
+        &[("pets/cat/b.png", "delete"), ("pets/cat/a.png", "delete"), ("pets/dog/../cat/a.png", "relabel:dog")],
+    );
     std::fs::create_dir_all(root.join("dog")).unwrap();
     let e = apply_to(&csv, &folders(&root), &classes(), t.path()).unwrap_err().to_string();
     assert!(e.contains("clean.csv:4") && e.contains("line 3"), "{e}");
@@ -174,7 +177,8 @@ fn a_labels_csv_is_rewritten_row_for_row_and_restored() {
     let labels = t.path().join("labels.csv");
     let original = "path,label\nimg/a.png, cat\r\nimg/b.png,dog\n\"img/c,d.png\",cat,extra\n";
     std::fs::write(&labels, original).unwrap();
-    let csv = write_csv(t.path(), &[("img/a.png", "relabel:dog"), ("img/b.png", "delete"), ("img/c,d.png", "relabel:dog")]);
+    let csv =
+        write_csv(t.path(), &[("img/a.png", "relabel:dog"), ("img/b.png", "delete"), ("img/c,d.png", "relabel:dog")]);
     let root = t.path().canonicalize().unwrap();
     let store = LabelStore::Csv { root: root.clone(), csv: labels.clone() };
     assert_eq!(apply_to(&csv, &store, &classes(), t.path()).unwrap(), Applied { relabelled: 2, deleted: 1, kept: 0 });

@@ -27,25 +27,6 @@ pub enum Labels {
     FileList(PathBuf),
 }
 
-/// Splits one CSV line into fields (RFC 4180 quoting: `"a, b"`, `""` for a quote).
-pub(crate) fn csv_fields(line: &str) -> Vec<String> {
-    let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => fields.push(std::mem::take(&mut field)),
-            _ => field.push(c),
-        }
-    }
-    fields.push(field);
-    fields.into_iter().map(|f| f.trim().to_string()).collect()
-}
-
 fn labelled(root: &Path, files: Vec<(PathBuf, String)>, problems: Vec<Skipped>) -> Result<Source> {
     let files = files.into_iter().map(|(p, c)| (p, c, None)).collect();
     Ok(Source::labelled_files(root, files, problems))
@@ -114,33 +95,39 @@ impl Source {
     /// relative to `root`). Rows naming missing files are reported as skipped; a row without a
     /// label is an error naming its line.
     pub fn from_csv(root: &Path, csv: &Path) -> Result<Source> {
-        let text = std::fs::read_to_string(csv).at(csv)?;
-        let bad = |line: usize, message: String| Error::BadDataset {
+        let text = std::fs::read(csv).at(csv)?;
+        let bad = |line: u64, message: String| Error::BadDataset {
             path: PathBuf::from(format!("{}:{line}", csv.display())),
             message,
         };
         let mut files = Vec::new();
         let mut problems = Vec::new();
-        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let fields = csv_fields(line);
-            if fields.len() < 2 || fields[1].is_empty() {
+        let mut reader =
+            csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(&text[..]);
+        for (n, record) in reader.records().enumerate() {
+            let record = record.map_err(|e| bad(e.position().map_or(0, |p| p.line()), e.to_string()))?;
+            let line = record.position().map_or(0, |p| p.line());
+            if record.iter().all(str::is_empty) {
+                continue;
+            }
+            let (Some(file), Some(label)) = (record.get(0), record.get(1).filter(|l| !l.is_empty())) else {
                 if n == 0 {
                     continue;
                 }
-                return Err(bad(n + 1, "expected `path,label`".into()));
-            }
-            let path = root.join(&fields[0]);
+                return Err(bad(line, "expected `path,label`".into()));
+            };
+            let path = root.join(file);
             if !path.is_file() {
                 // A first row naming no file is the header (`path,label`, `fname,labels`, …).
                 if n > 0 {
                     problems.push(Skipped {
                         path,
-                        reason: format!("listed on line {} of {} but not found", n + 1, csv.display()),
+                        reason: format!("listed on line {line} of {} but not found", csv.display()),
                     });
                 }
                 continue;
             }
-            files.push((path, fields[1].clone()));
+            files.push((path, label.to_string()));
         }
         if files.is_empty() {
             return Err(bad(1, format!("no row names an existing image below {}", root.display())));
@@ -204,9 +191,16 @@ mod tests {
     }
 
     #[test]
-    fn csv_fields_follow_rfc_4180_quoting() {
-        assert_eq!(csv_fields("a.png, cat"), vec!["a.png", "cat"]);
-        assert_eq!(csv_fields("\"x, y.png\",\"say \"\"hi\"\"\""), vec!["x, y.png", "say \"hi\""]);
+    fn a_labels_csv_with_a_byte_order_mark_quoted_fields_and_line_breaks_in_names_is_read() {
+        let t = tempfile::tempdir().unwrap();
+        for name in ["x, y.png", "two\nlines.png"] {
+            std::fs::write(t.path().join(name), b"x").unwrap();
+        }
+        let csv = t.path().join("labels.csv");
+        std::fs::write(&csv, "\u{feff}path,label\n\"x, y.png\", cat\n\"two\nlines.png\",\"say \"\"hi\"\"\"\n").unwrap();
+        let s = Source::from_csv(t.path(), &csv).unwrap();
+        assert_eq!(s.classes, vec!["cat".to_string(), "say \"hi\"".into()]);
+        assert!(s.problems.is_empty(), "{:?}", s.problems);
     }
 
     #[test]

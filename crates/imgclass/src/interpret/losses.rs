@@ -14,9 +14,10 @@ use crate::bundle::Bundle;
 use crate::data::{ImageData, Skipped, Source};
 use crate::error::{Error, Result};
 use crate::infer::log_probs;
-use crate::metrics::{EvalReport, argmax, csv_field};
+use crate::metrics::{EvalReport, argmax};
 use crate::plot::{Canvas, Heat, Tile, captioned_grid, jet};
 use crate::train::RunDir;
+use crate::util::csv::csv_text;
 use crate::util::fs::atomic_write;
 
 /// One image's loss.
@@ -113,12 +114,13 @@ pub fn validation_split(run: &RunDir) -> Result<(Source, Vec<usize>)> {
 impl Interpretation {
     /// The rows as CSV: `rank,file,label,predicted,probability,loss`.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("rank,file,label,predicted,probability,loss\n");
-        for r in &self.rows {
-            let (file, label, predicted) = (csv_field(&r.file), csv_field(&r.label), csv_field(&r.predicted));
-            out += &format!("{},{file},{label},{predicted},{:.6},{:.6}\n", r.rank, r.probability, r.loss);
-        }
-        out
+        let header = ["rank", "file", "label", "predicted", "probability", "loss"].map(String::from);
+        let rows = self.rows.iter().map(|r| {
+            let (rank, probability, loss) =
+                (r.rank.to_string(), format!("{:.6}", r.probability), format!("{:.6}", r.loss));
+            [rank, r.file.clone(), r.label.clone(), r.predicted.clone(), probability, loss]
+        });
+        csv_text(std::iter::once(header).chain(rows))
     }
 
     /// Writes [`Interpretation::to_csv`] to `path`, atomically.

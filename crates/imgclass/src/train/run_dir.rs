@@ -26,6 +26,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::models::Net;
 use crate::plot::{confusion_png, line_chart};
 use crate::transforms::Preprocess;
+use crate::util::csv::csv_text;
 use crate::util::fs::{atomic_write, read_json, write_json};
 
 /// A run folder.
@@ -148,13 +149,14 @@ impl RunDir {
 
     /// Rewrites `metrics.csv`, `metrics.json` and `loss.png` from the history so far.
     pub(crate) fn write_metrics(&self, history: &[EpochMetrics]) -> Result<()> {
-        let mut csv = String::from("epoch,train_loss,valid_loss,accuracy,error_rate,seconds,lr,frozen,partial\n");
-        for m in history {
-            csv.push_str(&format!(
-                "{},{:.6},{:.6},{:.6},{:.6},{:.2},{:.3e},{},{}\n",
-                m.epoch, m.train_loss, m.valid_loss, m.accuracy, m.error_rate, m.seconds, m.lr, m.frozen, m.partial
-            ));
-        }
+        let header = "epoch,train_loss,valid_loss,accuracy,error_rate,seconds,lr,frozen,partial".split(',');
+        let rows = history.iter().map(|m| {
+            let (f6, lr) = (|v: f64| format!("{v:.6}"), format!("{:.3e}", m.lr));
+            let (epoch, seconds) = (m.epoch.to_string(), format!("{:.2}", m.seconds));
+            let (loss, valid, acc, err) = (f6(m.train_loss), f6(m.valid_loss), f6(m.accuracy), f6(m.error_rate));
+            [epoch, loss, valid, acc, err, seconds, lr, m.frozen.to_string(), m.partial.to_string()]
+        });
+        let csv = csv_text(std::iter::once(header.map(String::from).collect::<Vec<_>>()).chain(rows.map(Vec::from)));
         atomic_write(&self.path.join("metrics.csv"), csv.as_bytes())?;
         write_json(&self.path.join("metrics.json"), history)?;
         let train: Vec<f64> = history.iter().map(|m| m.train_loss).collect();

@@ -19,12 +19,12 @@ use serde::Serialize;
 pub use confident::RankBy;
 pub use score::{Scored, model_scores, out_of_fold};
 
+use crate::curate::{LabelStore, Sidecar, sidecar_path};
 use crate::data::Source;
 use crate::error::Result;
-use crate::curate::{LabelStore, Sidecar, sidecar_path};
-use crate::error::Error;
 use crate::metrics::argmax;
 use crate::plot::{Tile, captioned_grid};
+use crate::util::csv::csv_text;
 use crate::util::fs::{atomic_write, write_json};
 
 /// What is suspected of an image.
@@ -145,17 +145,13 @@ pub fn near_duplicates(source: &Source, max_bits: u32) -> Result<Vec<Suspect>> {
 /// where the labels live (`store`, `None` when apply cannot edit them), the `classes` and the
 /// current folder (relative paths are relative to it).
 pub fn save_clean_csv(suspects: &[Suspect], store: Option<LabelStore>, classes: &[String], path: &Path) -> Result<()> {
-    let csv_error = |e: csv::Error| Error::BadDataset { path: path.into(), message: e.to_string() };
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
-    w.write_record(["file", "label", "suggested", "score", "issue", "other", "action"]).map_err(csv_error)?;
-    for s in suspects {
+    let header = ["file", "label", "suggested", "score", "issue", "other", "action"].map(String::from);
+    let rows = suspects.iter().map(|s| {
         let issue = serde_json::to_value(s.issue).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-        let score = format!("{:.4}", s.score);
-        let other = s.other.as_deref().unwrap_or("");
-        w.write_record([&s.file, &s.label, &s.suggested, &score, &issue, other, "keep"]).map_err(csv_error)?;
-    }
-    let bytes = w.into_inner().map_err(|e| Error::BadDataset { path: path.into(), message: e.to_string() })?;
-    atomic_write(path, &bytes)?;
+        let (score, other) = (format!("{:.4}", s.score), s.other.clone().unwrap_or_default());
+        [s.file.clone(), s.label.clone(), s.suggested.clone(), score, issue, other, "keep".into()]
+    });
+    atomic_write(path, csv_text(std::iter::once(header).chain(rows)).as_bytes())?;
     let base = std::env::current_dir().ok();
     write_json(&sidecar_path(path), &Sidecar { store, classes: classes.to_vec(), base })
 }
