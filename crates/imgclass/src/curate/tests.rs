@@ -101,7 +101,7 @@ fn a_file_named_twice_refuses_the_apply_before_any_move() {
 
 #[test]
 fn an_apply_killed_after_its_journal_line_is_undone_from_its_journal() {
-    let (t, root) = pets(&["cat/a.png", "cat/b.png", "cat/c.png"]);
+    let (_t, root) = pets(&["cat/a.png", "cat/b.png", "cat/c.png"]);
     // What a kill -9 leaves: two files moved, the third's line written but not moved, and a
     // fourth line cut short.
     let mut j = Journal::open(&root).unwrap().begin(Path::new("/x/clean.csv")).unwrap();
