@@ -120,7 +120,9 @@ pub(crate) fn backward_x(g: &Geometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
                 if g.pointwise() {
                     matmul([k, p, g.c_out], Dst::Overwrite(dx), lhs, (dy, 1, p as isize));
                 } else {
-                    matmul([k, p, g.c_out], Dst::Overwrite(as_uninit(&mut cols)), lhs, (dy, 1, p as isize));
+                    // SAFETY: the product writes every element of the columns with a value.
+                    let cols_out = unsafe { as_uninit(&mut cols) };
+                    matmul([k, p, g.c_out], Dst::Overwrite(cols_out), lhs, (dy, 1, p as isize));
                     col2im(g, &mut cols, dx);
                 }
             }
@@ -155,7 +157,9 @@ pub(crate) fn backward_w(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                 let dy = &dy[n * g.out_len()..][..g.out_len()];
                 // dWᵀ (K × C_out) = cols (K × P) · dyᵀ (P × C_out): `gemm` then runs along the
                 // columns' contiguous rows without repacking them (it packs `dy`, 9× smaller).
-                let dst = if i == 0 { Dst::Overwrite(as_uninit(&mut dwt)) } else { Dst::Accumulate(&mut dwt) };
+                // SAFETY: the product writes every element of `dwt` with a value.
+                let dst =
+                    if i == 0 { Dst::Overwrite(unsafe { as_uninit(&mut dwt) }) } else { Dst::Accumulate(&mut dwt) };
                 matmul([k, g.c_out, p], dst, (cols, 1, p as isize), (dy, p as isize, 1));
             }
             dwt

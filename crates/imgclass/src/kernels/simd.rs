@@ -22,15 +22,28 @@ use std::sync::OnceLock;
 /// and must write every element (`MaybeUninit::write`): an output buffer without the zero fill
 /// of `vec![0.0; len]`, which for a layer's activations costs a pass over memory.
 ///
+/// Debug builds and the unit tests fill the storage with a marker first and check that no
+/// element still holds it afterwards.
+///
 /// # Safety
 /// `write` must initialize all `len` elements.
 pub(crate) unsafe fn written(len: usize, write: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
     let mut v = Vec::with_capacity(len);
+    #[cfg(any(debug_assertions, test))]
+    v.spare_capacity_mut()[..len].fill(MaybeUninit::new(f32::from_bits(UNWRITTEN)));
     write(&mut v.spare_capacity_mut()[..len]);
     // SAFETY: the caller guarantees that `write` initialized every element.
     unsafe { v.set_len(len) };
+    #[cfg(any(debug_assertions, test))]
+    if let Some(i) = v.iter().position(|x| x.to_bits() == UNWRITTEN) {
+        panic!("a kernel left element {i} of its {len}-element output unwritten");
+    }
     v
 }
+
+/// The marker of unwritten output in checked builds: a NaN whose payload no arithmetic makes.
+#[cfg(any(debug_assertions, test))]
+const UNWRITTEN: u32 = 0x7fa5_a5a5;
 
 /// `buf` filled with zeros, as initialized values (for loops that add into their output).
 #[inline(always)]
@@ -51,10 +64,13 @@ pub(crate) unsafe fn assume_written(buf: &mut [MaybeUninit<f32>]) -> &mut [f32] 
 }
 
 /// `values` as storage to overwrite (for an output whose old values are not read).
-pub(crate) fn as_uninit(values: &mut [f32]) -> &mut [MaybeUninit<f32>] {
-    // SAFETY: same layout; through the returned slice only initialized `f32`s are written
-    // (`MaybeUninit::write`, or the matrix product), never an uninitialized value, so `values`
-    // stays initialized.
+///
+/// # Safety
+/// Only initialized `f32`s may be written through the returned slice (`MaybeUninit::write`,
+/// a matrix product's output), never `MaybeUninit::uninit()`: `values` is read as `f32`s
+/// afterwards.
+pub(crate) unsafe fn as_uninit(values: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+    // SAFETY: same layout; the caller writes only initialized values.
     unsafe { &mut *(values as *mut [f32] as *mut [MaybeUninit<f32>]) }
 }
 
@@ -171,6 +187,19 @@ pub(crate) use vectorized;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[should_panic(expected = "left element 2 of its 4-element output unwritten")]
+    fn an_output_element_a_kernel_forgot_to_write_is_caught() {
+        let skip_one = |buf: &mut [MaybeUninit<f32>]| {
+            for (i, x) in buf.iter_mut().enumerate().filter(|(i, _)| *i != 2) {
+                x.write(i as f32);
+            }
+        };
+        // SAFETY: deliberately broken, to see the check catch it: in checked builds the
+        // marker initializes every element first.
+        let _ = unsafe { written(4, skip_one) };
+    }
 
     #[inline(always)]
     fn loops(x: &[f32]) -> (Vec<f32>, f32) {
