@@ -15,6 +15,7 @@ use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
 use super::simd::{vectorized, written};
+use crate::util::rng::splitmix64 as mix;
 
 static KEY: AtomicU64 = AtomicU64::new(0);
 static CALLS: AtomicU64 = AtomicU64::new(0);
@@ -29,13 +30,6 @@ pub fn seed_dropout(seed: u64) {
     CALLS.store(0, Ordering::Relaxed);
 }
 
-/// SplitMix64's output function of `z`.
-#[inline(always)]
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 /// `n` mask values: `scale` with probability `keep`, else 0; element `i` from `mix(key, i)`.
 fn mask(key: u64, n: usize, keep: f64, scale: f32) -> Vec<f32> {

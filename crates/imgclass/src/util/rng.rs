@@ -25,10 +25,7 @@ impl Rng {
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        splitmix64(self.0)
     }
 
     /// A uniform integer in `0..n` (`n > 0`).
@@ -93,6 +90,15 @@ impl Rng {
             items.swap(i, j);
         }
     }
+}
+
+/// SplitMix64's output function (Steele et al. 2014): a bijective mix of all 64 bits of `z`.
+/// Always inlined, so that loops calling it are vectorized where they are compiled.
+#[inline(always)]
+pub(crate) fn splitmix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// A seed for the `index`-th use of `seed` (an epoch, a step): the first output of a generator
