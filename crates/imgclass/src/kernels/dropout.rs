@@ -30,7 +30,6 @@ pub fn seed_dropout(seed: u64) {
     CALLS.store(0, Ordering::Relaxed);
 }
 
-
 /// `n` mask values: `scale` with probability `keep`, else 0; element `i` from `mix(key, i)`.
 fn mask(key: u64, n: usize, keep: f64, scale: f32) -> Vec<f32> {
     let threshold = (keep * 4_294_967_296.0).min(4_294_967_295.0) as u64;

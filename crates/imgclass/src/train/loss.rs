@@ -179,15 +179,23 @@ mod tests {
     fn cutmix_pastes_one_rectangle_whose_area_sets_lambda() {
         let mut b = batch(6, 10, 10);
         let blend = objective(0.0, Mix::CUTMIX, vec![1.0; 6]).blend(&mut b, &mut Rng::new(5)).unwrap();
+        let mut mixed = 0;
         for i in 0..6 {
             let img = &b.x[i * 100..(i + 1) * 100];
             let pasted = img.iter().filter(|&&v| v != i as f32).count();
             let partner = blend.partner[i] as usize;
-            if partner != i {
-                assert!((1.0 - pasted as f32 / 100.0 - blend.lambda[i]).abs() < 1e-6);
-                assert!(img.iter().all(|&v| v == i as f32 || v == partner as f32));
+            assert!(
+                img.iter().all(|&v| v == i as f32 || v == partner as f32),
+                "image {i}: only its own or its partner's pixels"
+            );
+            if partner == i {
+                assert_eq!(pasted, 0, "image {i}, its own partner, pastes itself: unchanged");
+            } else {
+                assert!((1.0 - pasted as f32 / 100.0 - blend.lambda[i]).abs() < 1e-6, "image {i}: λ is the area kept");
+                mixed += 1;
             }
         }
+        assert!(mixed >= 3, "only {mixed} of 6 images have another image as partner");
     }
 
     #[test]
