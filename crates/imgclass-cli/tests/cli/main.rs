@@ -43,6 +43,16 @@ fn fails(o: Output) -> String {
     err
 }
 
+/// Asserts that `path` is a PNG picture with something drawn on it: it decodes, is at least
+/// 12 pixels a side and has at least 8 distinct colours (a blank or one-colour canvas fails).
+#[track_caller]
+fn assert_picture(path: &Path) {
+    let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8();
+    assert!(img.width() >= 12 && img.height() >= 12, "{}: {}x{}", path.display(), img.width(), img.height());
+    let colours: std::collections::HashSet<[u8; 3]> = img.pixels().map(|p| p.0).take(1 << 20).collect();
+    assert!(colours.len() >= 8, "{}: only {} colours, nothing drawn", path.display(), colours.len());
+}
+
 fn last_json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }

@@ -39,7 +39,7 @@ fn predict_imagenet_names_the_espresso_and_the_tripod() {
     assert_eq!(cam["grid"].as_array().unwrap().len(), 7);
     let [x, y]: [f64; 2] = serde_json::from_value(cam["peak"].clone()).unwrap();
     assert!((30.0..200.0).contains(&x) && (0.0..160.0).contains(&y), "peak ({x}, {y}) outside the cup");
-    assert!(t.path().join("cam/coffee_224.cam.png").is_file());
+    assert_picture(&t.path().join("cam/coffee_224.cam.png"));
 }
 
 #[test]
