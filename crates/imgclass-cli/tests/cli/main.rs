@@ -44,13 +44,18 @@ fn fails(o: Output) -> String {
 }
 
 /// Asserts that `path` is a PNG picture with something drawn on it: it decodes, is at least
-/// 12 pixels a side and has at least 8 distinct colours (a blank or one-colour canvas fails).
+/// 12 pixels a side, has at least 3 colours, and at least 1% of its pixels differ from the
+/// commonest colour (a blank or one-colour canvas fails).
 #[track_caller]
 fn assert_picture(path: &Path) {
     let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8();
     assert!(img.width() >= 12 && img.height() >= 12, "{}: {}x{}", path.display(), img.width(), img.height());
-    let colours: std::collections::HashSet<[u8; 3]> = img.pixels().map(|p| p.0).take(1 << 20).collect();
-    assert!(colours.len() >= 8, "{}: only {} colours, nothing drawn", path.display(), colours.len());
+    let mut counts = std::collections::HashMap::<[u8; 3], usize>::new();
+    img.pixels().for_each(|p| *counts.entry(p.0).or_default() += 1);
+    let background = counts.values().max().copied().unwrap_or(0);
+    let drawn = img.pixels().len() - background;
+    assert!(counts.len() >= 3, "{}: only {} colours, nothing drawn", path.display(), counts.len());
+    assert!(drawn * 100 >= img.pixels().len(), "{}: {drawn} pixels drawn, nearly blank", path.display());
 }
 
 fn last_json(stdout: &str) -> serde_json::Value {

@@ -96,8 +96,15 @@ fn lr_find_suggests_a_rate_and_writes_its_plot() {
         .args(["--size", "12", "--batch-size", "8", "--num-it", "40", "--json", "--out"])
         .arg(&out)));
     let v = last_json(&stdout);
+    // The valley is a rate the sweep tried, inside it, where the smoothed loss has fallen
+    // below where it started (a suggestion at either end, or on the flat start, fails).
     let valley = v["valley"].as_f64().unwrap();
-    assert!((1e-7..10.0).contains(&valley), "{v}");
+    let curve: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("lr_find.json")).unwrap()).unwrap();
+    let series = |k: &str| -> Vec<f64> { curve[k].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect() };
+    let (lrs, smoothed) = (series("lrs"), series("smoothed"));
+    let i = lrs.iter().position(|&lr| lr == valley).unwrap_or_else(|| panic!("{valley} is not a rate tried: {v}"));
+    assert!(i > 0 && i + 1 < lrs.len(), "valley at step {i} of {}: {v}", lrs.len());
+    assert!(smoothed[i] < smoothed[0], "the loss at the valley has not fallen: {v}");
     assert!(stdout.contains("suggested learning rates: valley"), "{stdout}");
     assert!(out.join("lr_find.json").is_file());
     assert_picture(&out.join("lr_find.png"));
