@@ -203,7 +203,7 @@ mod tests {
         let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
         // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        for (model, kind) in [(p.as_path(), "a FIFO"), (Path::new("/dev/zero"), "a device")] {
+        for (model, kind) in [(p.as_path(), "a FIFO"), (Path::new("/dev/zero"), "a character special file")] {
             let e = Bundle::load(model, &Device::flex()).err().unwrap().to_string();
             assert!(
                 e.contains(&*model.to_string_lossy()) && e.contains(&format!("not a regular file but {kind}")),

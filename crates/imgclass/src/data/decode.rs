@@ -22,10 +22,12 @@ use crate::util::fs::{MAX_IMAGE, open_regular, read_bounded};
 /// cannot decode at a reduced scale.
 pub const MAX_PIXELS: u64 = 2 * 89_478_485;
 
-/// The most bytes a decoder may allocate: an image of [`MAX_PIXELS`] at 16 bytes a pixel
-/// (RGBA of 32-bit floats, the widest colour type), so that no image under the pixel limit is
-/// refused for its colour type. `image`'s own default (512 MiB) would refuse some of them.
-const MAX_DECODE_BYTES: u64 = MAX_PIXELS * 16;
+/// The most bytes a decoder may allocate besides the decoded image: `image`'s own default,
+/// 512 MiB, which bounds what is read before the size is known (a PNG's compressed ICC profile,
+/// say). Once the size has passed [`MAX_PIXELS`], the decoded image's own bytes are added to
+/// it, so that no image under the pixel limit is refused for its colour type (TIFF decoding
+/// counts the image against the limit; with 512 MiB alone a 168-megapixel RGBA TIFF would fail).
+const MAX_DECODER_BYTES: u64 = 512 << 20;
 
 /// Decodes the image at `path`, rotated upright by its EXIF orientation.
 pub fn decode_file(path: &Path) -> Result<DynamicImage> {
@@ -34,12 +36,12 @@ pub fn decode_file(path: &Path) -> Result<DynamicImage> {
     decode_bytes(&bytes, path)
 }
 
-/// The limits every decoder runs under.
-fn limits() -> Limits {
+/// The limits a decoder runs under: no side over [`MAX_PIXELS`], at most `max_alloc` bytes.
+fn limits(max_alloc: u64) -> Limits {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_PIXELS as u32);
     limits.max_image_height = Some(MAX_PIXELS as u32);
-    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    limits.max_alloc = Some(max_alloc);
     limits
 }
 
@@ -61,9 +63,11 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
     if reader.format().is_none() {
         return Err(err(DecodeError::Unrecognised));
     }
-    reader.limits(limits());
+    reader.limits(limits(MAX_DECODER_BYTES));
     let mut decoder = reader.into_decoder().map_err(|e| err(DecodeError::Image(e)))?;
     check_pixels(decoder.dimensions()).map_err(err)?;
+    let image_bytes = decoder.total_bytes();
+    decoder.set_limits(limits(MAX_DECODER_BYTES + image_bytes)).map_err(|e| err(DecodeError::Image(e)))?;
     let orientation = decoder.orientation().ok();
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| err(DecodeError::Image(e)))?;
     if let Some(o) = orientation {
@@ -79,7 +83,7 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
 pub fn describe(path: &Path, image: &DynamicImage) -> Option<(image::ImageFormat, Vec<String>)> {
     let mut notes = Vec::new();
     let mut reader = header_reader(path)?;
-    reader.limits(limits());
+    reader.limits(limits(MAX_DECODER_BYTES));
     let format = reader.format()?;
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     let gif = format == image::ImageFormat::Gif;
@@ -217,7 +221,17 @@ mod tests {
         assert!(check_pixels((13_000, 13_000)).is_ok(), "a 169-megapixel image (openclipart's largest) loads");
         assert!(check_pixels((MAX_PIXELS as u32, 1)).is_ok());
         assert!(check_pixels((MAX_PIXELS as u32 + 1, 1)).is_err());
-        assert!(limits().max_alloc.is_some_and(|a| a >= 13_000 * 13_000 * 8), "RGBA 16-bit fits");
+    }
+
+    #[test]
+    fn a_large_rgba_tiff_is_not_refused_by_the_decoders_allocation_limit() {
+        // 12,000 × 12,000 RGBA: 576 MB decoded, over `image`'s default 512 MiB allocation limit.
+        let img = image::RgbaImage::from_pixel(12_000, 12_000, image::Rgba([1, 2, 3, 4]));
+        let mut tiff = Vec::new();
+        img.write_to(&mut Cursor::new(&mut tiff), image::ImageFormat::Tiff).unwrap();
+        drop(img);
+        let back = decode_bytes(&tiff, Path::new("big.tiff")).unwrap();
+        assert_eq!((back.width(), back.height(), back.color()), (12_000, 12_000, image::ColorType::Rgba8));
     }
 
     #[cfg(unix)]
@@ -227,7 +241,7 @@ mod tests {
         let p = t.path().join("z.jpg");
         std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
         let e = decode_file(&p).unwrap_err().to_string();
-        assert!(e.contains("z.jpg") && e.contains("not a regular file but a device"), "{e}");
+        assert!(e.contains("z.jpg") && e.contains("not a regular file but a character special file"), "{e}");
         assert_eq!(dimensions(&p), None);
     }
 

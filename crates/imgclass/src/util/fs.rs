@@ -94,8 +94,12 @@ fn kind_of(t: std::fs::FileType) -> &'static str {
         if t.is_fifo() {
             return "a FIFO";
         }
-        if t.is_char_device() || t.is_block_device() {
-            return "a device";
+        // POSIX's names: the CLI would spell a bare "device" as its --device flag.
+        if t.is_char_device() {
+            return "a character special file";
+        }
+        if t.is_block_device() {
+            return "a block special file";
         }
         if t.is_socket() {
             return "a socket";
@@ -213,7 +217,7 @@ mod tests {
     #[test]
     fn dev_zero_is_refused_at_once_as_a_device() {
         let e = read_file(Path::new("/dev/zero"), MAX_MODEL).unwrap_err().to_string();
-        assert!(e.starts_with("/dev/zero: not a regular file but a device"), "{e}");
+        assert!(e.starts_with("/dev/zero: not a regular file but a character special file"), "{e}");
     }
 
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
