@@ -150,6 +150,19 @@ pub enum DecodeError {
     /// The content is no image format imgclass reads.
     #[error("not an image format imgclass can read (unrecognised content)")]
     Unrecognised,
+    /// The header declares more pixels than imgclass decodes (`data::MAX_PIXELS`): a
+    /// decompression bomb, or an image to reduce before use.
+    #[error(
+        "declares {width} × {height} pixels, more than the {limit} pixels imgclass decodes (a guard against decompression bombs); reduce the image to use it"
+    )]
+    TooLarge {
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+        /// The most pixels decoded.
+        limit: u64,
+    },
 }
 
 /// Decoder messages may span lines; keep them on one.

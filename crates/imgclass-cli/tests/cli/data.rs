@@ -194,3 +194,73 @@ fn data_show_draws_a_batch_and_each_image_beside_its_augmented_versions() {
         .arg(&out)));
     assert_eq!(image::image_dimensions(&out).unwrap(), (3 * 102 + 6, 20 + 3 * 116 + 6));
 }
+
+/// A 2 × 2 PNG whose header then declares `side` × `side` pixels (its CRC fixed).
+fn png_bomb(side: u32) -> Vec<u8> {
+    let crc32 = |bytes: &[u8]| {
+        let mut c = !0u32;
+        for &b in bytes {
+            c ^= u32::from(b);
+            (0..8).for_each(|_| c = if c & 1 == 1 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 });
+        }
+        !c
+    };
+    let mut png = Vec::new();
+    RgbImage::from_pixel(2, 2, Rgb([9, 8, 7]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    png[16..20].copy_from_slice(&side.to_be_bytes());
+    png[20..24].copy_from_slice(&side.to_be_bytes());
+    let crc = crc32(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    png
+}
+
+/// An 8 × 8 JPEG (grey or RGB) whose SOF0 header then declares `side` × `side` pixels.
+fn jpeg_bomb(side: u16, grey: bool) -> Vec<u8> {
+    let img = if grey {
+        image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(8, 8, image::Luma([90])))
+    } else {
+        image::DynamicImage::ImageRgb8(RgbImage::from_pixel(8, 8, Rgb([9, 80, 7])))
+    };
+    let mut jpeg = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
+    let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    jpeg[sof + 5..sof + 7].copy_from_slice(&side.to_be_bytes());
+    jpeg[sof + 7..sof + 9].copy_from_slice(&side.to_be_bytes());
+    jpeg
+}
+
+#[test]
+fn decompression_bombs_a_fifo_and_dev_zero_are_named_and_skipped_by_data_check_train_and_predict() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    class_folder(&data, 6);
+    std::fs::write(data.join("horizontal/bomb.png"), png_bomb(50_000)).unwrap();
+    std::fs::write(data.join("vertical/bomb_rgb.jpg"), jpeg_bomb(65_500, false)).unwrap();
+    std::fs::write(data.join("vertical/bomb_grey.jpg"), jpeg_bomb(65_500, true)).unwrap();
+    let bombs = ["bomb.png", "bomb_rgb.jpg", "bomb_grey.jpg"];
+    let (stdout, _) = ok(run(bin().args(["data", "check"]).arg(&data)));
+    assert!(stdout.contains("12 readable images") && stdout.contains("unreadable (3)"), "{stdout}");
+    for b in bombs {
+        let line = stdout.lines().find(|l| l.contains(b)).unwrap_or_else(|| panic!("{b} not named:\n{stdout}"));
+        assert!(line.contains("pixels, more than the 178956970 pixels imgclass decodes"), "{line}");
+    }
+    let (json, _, stderr) = train_tiny(t.path(), &data, &["--arch", "logreg"]);
+    assert!(bombs.iter().all(|b| stderr.contains(b)) && json["skipped"] == 3, "{stderr}");
+
+    let fifo = t.path().join("pipe.png");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let model = json["model"].as_str().unwrap();
+    let o = run(bin().arg("predict").arg(model).arg(&data).arg(&fifo).arg("/dev/zero"));
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "some inputs skipped:\n{stdout}\n{stderr}");
+    assert_eq!(stdout.lines().count(), 12, "{stdout}");
+    assert!(bombs.iter().all(|b| stderr.contains(b)), "{stderr}");
+    assert!(stderr.contains("pipe.png: not a regular file but a FIFO"), "{stderr}");
+    assert!(stderr.contains("/dev/zero: not a regular file but a character special file"), "{stderr}");
+    for bad_model in [fifo.as_path(), Path::new("/dev/zero")] {
+        let err = fails(run(bin().arg("predict").arg(bad_model).arg(&data)));
+        assert!(err.contains("not a regular file"), "{err}");
+    }
+}

@@ -13,9 +13,9 @@ use std::path::Path;
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::models::Net;
-use crate::util::fs::atomic_write;
+use crate::util::fs::{MAX_MODEL, atomic_write, read_file};
 
 /// The safetensors metadata key holding [`BundleMeta`].
 const META_KEY: &str = "imgclass";
@@ -93,7 +93,7 @@ fn read_existing(path: &Path) -> Result<Vec<u8>> {
     if !path.exists() {
         return Err(bad(path, "no such model file; train one with `imgclass train`, which prints the bundle's path"));
     }
-    std::fs::read(path).at(path)
+    read_file(path, MAX_MODEL)
 }
 
 impl Bundle {
@@ -193,6 +193,23 @@ mod tests {
         let x = Tensor::<4>::ones([1, 1, 2, 2], &Device::flex());
         let (y0, y1) = (net.forward(x.clone()).into_data(), b.net.forward(x).into_data());
         assert_eq!(y0, y1);
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn a_fifo_or_dev_zero_given_as_the_model_is_refused_at_once() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("pipe.imgclass");
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        for (model, kind) in [(p.as_path(), "a FIFO"), (Path::new("/dev/zero"), "a character special file")] {
+            let e = Bundle::load(model, &Device::flex()).err().unwrap().to_string();
+            assert!(
+                e.contains(&*model.to_string_lossy()) && e.contains(&format!("not a regular file but {kind}")),
+                "{e}"
+            );
+        }
     }
 
     #[test]

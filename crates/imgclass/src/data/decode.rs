@@ -1,18 +1,56 @@
 //! Decoding one image file, whatever its extension says: the format is guessed from the
 //! content, EXIF orientation is applied, and every failure names the file.
+//!
+//! Decompression bombs are refused before any pixel is allocated: a file is read only if it is
+//! a regular file of at most 256 MiB, and an image is decoded only if its header declares at
+//! most [`MAX_PIXELS`] pixels. A 2.4 MB PNG declaring 50,000 × 50,000 pixels, or a 630-byte
+//! JPEG declaring 65,500 × 65,500, is an error naming the file, and so is skipped like any
+//! undecodable file. Legitimate large images load: the 168-megapixel clip-art of Debian's
+//! `openclipart-png` is under the limit (and needs about 0.7 GB of memory while it is decoded).
 
 use std::io::Cursor;
 use std::path::Path;
 
-use image::{DynamicImage, ImageDecoder, ImageReader};
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 
 use crate::error::{DecodeError, Error, Result};
+use crate::util::fs::{MAX_IMAGE, open_regular, read_bounded};
+
+/// The most pixels (width × height) an image may declare: Pillow's decompression-bomb error
+/// threshold, 2 × 89,478,485. Larger images are refused before decoding
+/// ([`DecodeError::TooLarge`]); they are not shrunk on load, since the decoders imgclass uses
+/// cannot decode at a reduced scale.
+pub const MAX_PIXELS: u64 = 2 * 89_478_485;
+
+/// The most bytes a decoder may allocate besides the decoded image: `image`'s own default,
+/// 512 MiB, which bounds what is read before the size is known (a PNG's compressed ICC profile,
+/// say). Once the size has passed [`MAX_PIXELS`], the decoded image's own bytes are added to
+/// it, so that no image under the pixel limit is refused for its colour type (TIFF decoding
+/// counts the image against the limit; with 512 MiB alone a 168-megapixel RGBA TIFF would fail).
+const MAX_DECODER_BYTES: u64 = 512 << 20;
 
 /// Decodes the image at `path`, rotated upright by its EXIF orientation.
 pub fn decode_file(path: &Path) -> Result<DynamicImage> {
     let bytes =
-        std::fs::read(path).map_err(|e| Error::Decode { path: path.to_path_buf(), source: DecodeError::Io(e) })?;
+        read_bounded(path, MAX_IMAGE).map_err(|e| Error::Decode { path: path.to_path_buf(), source: e.into() })?;
     decode_bytes(&bytes, path)
+}
+
+/// The limits a decoder runs under: no side over [`MAX_PIXELS`], at most `max_alloc` bytes.
+fn limits(max_alloc: u64) -> Limits {
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_PIXELS as u32);
+    limits.max_image_height = Some(MAX_PIXELS as u32);
+    limits.max_alloc = Some(max_alloc);
+    limits
+}
+
+/// Errors unless `width` × `height` is at most [`MAX_PIXELS`].
+fn check_pixels((width, height): (u32, u32)) -> Result<(), DecodeError> {
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(DecodeError::TooLarge { width, height, limit: MAX_PIXELS });
+    }
+    Ok(())
 }
 
 /// Decodes an image file's bytes (`path` names it in errors), rotated upright by its EXIF orientation.
@@ -21,11 +59,15 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
     if bytes.is_empty() {
         return Err(err(DecodeError::Empty));
     }
-    let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| err(DecodeError::Io(e)))?;
+    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| err(DecodeError::Io(e)))?;
     if reader.format().is_none() {
         return Err(err(DecodeError::Unrecognised));
     }
+    reader.limits(limits(MAX_DECODER_BYTES));
     let mut decoder = reader.into_decoder().map_err(|e| err(DecodeError::Image(e)))?;
+    check_pixels(decoder.dimensions()).map_err(err)?;
+    let image_bytes = decoder.total_bytes();
+    decoder.set_limits(limits(MAX_DECODER_BYTES + image_bytes)).map_err(|e| err(DecodeError::Image(e)))?;
     let orientation = decoder.orientation().ok();
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| err(DecodeError::Image(e)))?;
     if let Some(o) = orientation {
@@ -40,7 +82,8 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
 /// Reads only the file's header again; `None` when that cannot be read.
 pub fn describe(path: &Path, image: &DynamicImage) -> Option<(image::ImageFormat, Vec<String>)> {
     let mut notes = Vec::new();
-    let reader = ImageReader::open(path).ok()?.with_guessed_format().ok()?;
+    let mut reader = header_reader(path)?;
+    reader.limits(limits(MAX_DECODER_BYTES));
     let format = reader.format()?;
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     let gif = format == image::ImageFormat::Gif;
@@ -65,6 +108,18 @@ pub fn describe(path: &Path, image: &DynamicImage) -> Option<(image::ImageFormat
         ));
     }
     Some((format, notes))
+}
+
+/// A reader of the regular file at `path`, its format guessed from the content.
+fn header_reader(path: &Path) -> Option<ImageReader<std::io::BufReader<std::fs::File>>> {
+    let file = std::io::BufReader::new(open_regular(path).ok()?);
+    ImageReader::new(file).with_guessed_format().ok()
+}
+
+/// The width and height the image file at `path` declares, from its header; `None` when it
+/// is not a regular file or not an image.
+pub(crate) fn dimensions(path: &Path) -> Option<(u32, u32)> {
+    header_reader(path)?.into_dimensions().ok()
 }
 
 #[cfg(test)]
@@ -101,6 +156,106 @@ mod tests {
             notes.contains("Png content with a .jpg") && notes.contains("transparency") && notes.contains("16 bits"),
             "{notes}"
         );
+    }
+
+    /// The CRC-32 of PNG chunks (ISO 3309, as in the PNG specification's sample code).
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut c = !0u32;
+        for &b in bytes {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 == 1 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            }
+        }
+        !c
+    }
+
+    /// A valid 2 × 2 RGB PNG whose header then says `width` × `height` (CRC fixed).
+    fn png_declaring(width: u32, height: u32) -> Vec<u8> {
+        let mut png = Vec::new();
+        let img = image::RgbImage::from_pixel(2, 2, image::Rgb([9, 8, 7]));
+        img.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        // Signature (8), IHDR length (4), "IHDR" (4), width (4), height (4), 5 more, CRC.
+        png[16..20].copy_from_slice(&width.to_be_bytes());
+        png[20..24].copy_from_slice(&height.to_be_bytes());
+        let crc = crc32(&png[12..29]);
+        png[29..33].copy_from_slice(&crc.to_be_bytes());
+        png
+    }
+
+    /// A valid 8 × 8 JPEG (`grey` or RGB) whose SOF0 header then says `side` × `side`.
+    fn jpeg_declaring(side: u16, grey: bool) -> Vec<u8> {
+        let img = if grey {
+            DynamicImage::ImageLuma8(image::GrayImage::from_pixel(8, 8, image::Luma([90])))
+        } else {
+            DynamicImage::ImageRgb8(image::RgbImage::from_pixel(8, 8, image::Rgb([9, 80, 7])))
+        };
+        let mut jpeg = Vec::new();
+        img.write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
+        // FF C0, length (2), precision (1), height (2), width (2).
+        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        jpeg[sof + 5..sof + 7].copy_from_slice(&side.to_be_bytes());
+        jpeg[sof + 7..sof + 9].copy_from_slice(&side.to_be_bytes());
+        jpeg
+    }
+
+    #[test]
+    fn a_png_declaring_fifty_thousand_squared_pixels_is_refused_naming_the_file_and_the_pixels() {
+        let e = decode_bytes(&png_declaring(50_000, 50_000), Path::new("bomb.png")).unwrap_err().to_string();
+        assert!(e.starts_with("bomb.png: ") && e.contains("50000 × 50000 pixels"), "{e}");
+        assert!(e.contains(&format!("{MAX_PIXELS} pixels")), "{e}");
+        assert_eq!(decode_bytes(&png_declaring(2, 2), Path::new("ok.png")).unwrap().width(), 2);
+    }
+
+    #[test]
+    fn jpegs_declaring_65500_squared_pixels_are_refused_without_aborting_the_process() {
+        for grey in [false, true] {
+            let e = decode_bytes(&jpeg_declaring(65_500, grey), Path::new("bomb.jpg")).unwrap_err().to_string();
+            assert!(e.starts_with("bomb.jpg: ") && e.contains("65500 × 65500 pixels"), "{e}");
+        }
+        assert_eq!(decode_bytes(&jpeg_declaring(8, false), Path::new("ok.jpg")).unwrap().width(), 8);
+    }
+
+    #[test]
+    fn an_image_at_the_pixel_limit_is_not_refused_for_its_size() {
+        assert!(check_pixels((13_000, 13_000)).is_ok(), "a 169-megapixel image (openclipart's largest) loads");
+        assert!(check_pixels((MAX_PIXELS as u32, 1)).is_ok());
+        assert!(check_pixels((MAX_PIXELS as u32 + 1, 1)).is_err());
+    }
+
+    #[test]
+    fn a_large_rgba_tiff_is_not_refused_by_the_decoders_allocation_limit() {
+        // 12,000 × 12,000 RGBA: 576 MB decoded, over `image`'s default 512 MiB allocation limit.
+        let img = image::RgbaImage::from_pixel(12_000, 12_000, image::Rgba([1, 2, 3, 4]));
+        let mut tiff = Vec::new();
+        img.write_to(&mut Cursor::new(&mut tiff), image::ImageFormat::Tiff).unwrap();
+        drop(img);
+        let back = decode_bytes(&tiff, Path::new("big.tiff")).unwrap();
+        assert_eq!((back.width(), back.height(), back.color()), (12_000, 12_000, image::ColorType::Rgba8));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dev_zero_named_like_an_image_is_refused_at_once() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("z.jpg");
+        std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
+        let e = decode_file(&p).unwrap_err().to_string();
+        assert!(e.contains("z.jpg") && e.contains("not a regular file but a character special file"), "{e}");
+        assert_eq!(dimensions(&p), None);
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn a_fifo_named_like_an_image_is_refused_without_waiting_for_a_writer() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("pipe.png");
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = decode_file(&p).unwrap_err().to_string();
+        assert!(e.contains("pipe.png") && e.contains("not a regular file but a FIFO"), "{e}");
+        assert_eq!(dimensions(&p), None);
     }
 
     #[test]

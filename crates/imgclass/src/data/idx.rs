@@ -9,6 +9,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoContext, Result};
+use crate::util::fs::{MAX_IDX, read_file};
 
 /// The ten Fashion-MNIST class names, in label order.
 pub const FASHION_MNIST_CLASSES: [&str; 10] =
@@ -65,7 +66,7 @@ pub fn splits_in(dir: &Path) -> Vec<String> {
 
 /// Reads a whole file, gunzipping it when its name ends in `.gz`.
 fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).at(path)?;
+    let raw = read_file(path, MAX_IDX)?;
     if path.extension().is_some_and(|e| e == "gz") { gunzip(&raw, path) } else { Ok(raw) }
 }
 
@@ -148,10 +149,28 @@ pub fn split_from_bytes(
     })
 }
 
-/// Gunzips an in-memory `.gz` buffer.
+/// Gunzips an in-memory `.gz` IDX buffer, decompressing no more than its header declares
+/// (and at most [`MAX_IDX`]): a gzip bomb is an error naming the file, not a full memory. A
+/// buffer that does not start like an IDX file is returned as far as it goes, for [`parse`]
+/// to say what is wrong.
 pub fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(bytes.len() * 4);
-    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).at(path)?;
+    let mut gz = flate2::read::GzDecoder::new(bytes);
+    let mut out = Vec::new();
+    (&mut gz).take(4).read_to_end(&mut out).at(path)?;
+    if out.len() < 4 || out[..2] != [0, 0] {
+        return Ok(out);
+    }
+    (&mut gz).take(4 * u64::from(out[3])).read_to_end(&mut out).at(path)?;
+    let dim = |d: &[u8]| u64::from(u32::from_be_bytes([d[0], d[1], d[2], d[3]]));
+    let count = out[4..].chunks_exact(4).fold(1u64, |n, d| n.saturating_mul(dim(d)));
+    let declared = count.saturating_add(out.len() as u64).min(MAX_IDX.bytes);
+    (&mut gz).take(declared + 1 - out.len() as u64).read_to_end(&mut out).at(path)?;
+    if out.len() as u64 > declared {
+        return Err(Error::BadIdx {
+            path: path.into(),
+            message: format!("decompresses to more than the {declared} bytes its header declares"),
+        });
+    }
     Ok(out)
 }
 
@@ -190,5 +209,24 @@ mod tests {
         let img = idx(&[2, 1, 1], &[0, 1]);
         let lbl = idx(&[3], &[0, 1, 2]);
         assert!(split_from_bytes("t", &img, Path::new("i"), &lbl, Path::new("l")).is_err());
+    }
+
+    /// `parts` gzipped, one after the other.
+    fn gzip<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        parts.into_iter().for_each(|p| gz.write_all(p).unwrap());
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_at_the_size_its_header_declares() {
+        // A header declaring 10 images of 2 × 2 (40 bytes), followed by 64 MiB of zeros.
+        let (header, zeros) = (idx(&[10, 2, 2], &[]), vec![0u8; 1 << 20]);
+        let bomb = gzip(std::iter::once(&header[..]).chain(std::iter::repeat_n(&zeros[..], 64)));
+        let e = gunzip(&bomb, Path::new("bomb-images-idx3-ubyte.gz")).unwrap_err().to_string();
+        assert!(e.contains("bomb-images") && e.contains("more than the 56 bytes its header declares"), "{e}");
+        let exact = gunzip(&gzip([&idx(&[10, 2, 2], &[7; 40])[..]]), Path::new("ok")).unwrap();
+        assert_eq!(exact.len(), 56);
     }
 }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::folder::images_below;
 use super::{Skipped, Source};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
+use crate::util::fs::{MAX_TEXT, read_file, read_text};
 
 /// Where the labels of a folder of images come from.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -95,7 +96,7 @@ impl Source {
     /// relative to `root`). Rows naming missing files are reported as skipped; a row without a
     /// label is an error naming its line.
     pub fn from_csv(root: &Path, csv: &Path) -> Result<Source> {
-        let text = std::fs::read(csv).at(csv)?;
+        let text = read_file(csv, MAX_TEXT)?;
         let bad = |line: u64, message: String| Error::BadDataset {
             path: PathBuf::from(format!("{}:{line}", csv.display())),
             message,
@@ -139,7 +140,7 @@ impl Source {
     /// lines and `#` comments ignored), labelled by the name of their folder. Listed files that
     /// do not exist are reported as skipped.
     pub fn from_file_list(root: &Path, list: &Path) -> Result<Source> {
-        let text = std::fs::read_to_string(list).at(list)?;
+        let text = read_text(list, MAX_TEXT)?;
         let mut files = Vec::new();
         let mut problems = Vec::new();
         for (n, line) in

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use decode::{decode_bytes, decode_file, describe};
+pub use decode::{MAX_PIXELS, decode_bytes, decode_file, describe};
 pub use images::ImageData;
 pub use labels::Labels;
 pub use load::Loaded;
@@ -43,6 +43,7 @@ pub(crate) use stratify::assign as assign_splits;
 
 use crate::error::{Error, Result};
 use crate::transforms::{Preprocess, ResizeMode};
+use crate::util::fs::{MAX_TEXT, read_text};
 use crate::util::rng::{FNV_OFFSET, fnv1a};
 use idx::IdxSplit;
 
@@ -316,7 +317,7 @@ impl Source {
             .items
             .par_iter()
             .map(|it| match &it.origin {
-                Origin::File(p) => image::ImageReader::open(p).ok()?.with_guessed_format().ok()?.into_dimensions().ok(),
+                Origin::File(p) => decode::dimensions(p),
                 Origin::Idx { .. } => None,
             })
             .collect();
@@ -336,7 +337,7 @@ impl Source {
 /// Class names for an IDX folder: a `classes.txt` beside the files (one name a line), the
 /// Fashion-MNIST names when the folder's path says so, else none (labels are used as names).
 fn idx_class_names(dir: &Path) -> Option<Vec<String>> {
-    if let Ok(text) = std::fs::read_to_string(dir.join("classes.txt")) {
+    if let Ok(text) = read_text(&dir.join("classes.txt"), MAX_TEXT) {
         let names: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
         if !names.is_empty() {
             return Some(names);

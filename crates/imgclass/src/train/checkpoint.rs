@@ -20,9 +20,9 @@ use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::report::{Ending, EpochMetrics};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::models::Net;
-use crate::util::fs::atomic_write;
+use crate::util::fs::{MAX_MODEL, atomic_write, read_file};
 use crate::util::rng::{FNV_OFFSET, Rng, fnv1a};
 
 const MAGIC: &[u8] = b"imgclass-resume\n";
@@ -118,7 +118,7 @@ pub(crate) fn write(path: &Path, progress: &Progress, net: &Net, optim: &ModuleO
 
 /// Reads the checkpoint at `path`, checking its format and the tensors' hash.
 pub(crate) fn read(path: &Path) -> Result<Checkpoint> {
-    let bytes = std::fs::read(path).at(path)?;
+    let bytes = read_file(path, MAX_MODEL)?;
     let damaged = |what: &str| Error::Resume {
         path: path.into(),
         message: format!("the checkpoint is damaged ({what}); the run cannot continue from it, start it again"),

@@ -6,10 +6,11 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
+use crate::util::fs::open_regular;
 
 /// The SHA-256 of the file at `path`, as lowercase hex.
 pub(crate) fn sha256_file(path: &Path) -> Result<String> {
-    let mut file = std::fs::File::open(path).at(path)?;
+    let mut file = open_regular(path).at(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
