@@ -194,3 +194,17 @@ fn data_show_draws_a_batch_and_each_image_beside_its_augmented_versions() {
         .arg(&out)));
     assert_eq!(image::image_dimensions(&out).unwrap(), (3 * 102 + 6, 20 + 3 * 116 + 6));
 }
+
+#[test]
+fn class_names_holding_terminal_escape_sequences_are_printed_escaped() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    class_folder(&data, 3);
+    for i in 0..3 {
+        draw(&data.join("\u{1b}]0;x\u{7}").join(format!("{i}.png")), 0, 40 + i, (12, 12));
+    }
+    let (stdout, _) = ok(run(bin().args(["data", "check"]).arg(&data)));
+    assert!(!stdout.contains('\u{1b}') && !stdout.contains('\u{7}'), "{stdout:?}");
+    assert!(stdout.contains("\\u{1b}]0;x\\u{7}"), "{stdout}");
+    assert!(stdout.contains("horizontal"), "{stdout}");
+}
