@@ -23,9 +23,10 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
         Some(dir) => resumed(&a, dir, device)?,
         None => {
             let config = run_config(&a.run, TrainConfig::default())?;
-            let dir = run_folder(&a)?;
+            // After the data loads: a config or data error leaves no empty runs/expN behind.
             let data = load_data(&config)?;
-            Learner::new(data, config, device)?.with_run_dir(dir)
+            let learner = Learner::new(data, config, device)?;
+            learner.with_run_dir(run_folder(&a)?)
         }
     };
     train(learner, a.run.json)

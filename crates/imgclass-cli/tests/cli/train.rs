@@ -219,7 +219,7 @@ fn a_second_train_into_the_same_out_is_refused_unless_overwrite_and_a_locked_fol
         cmd.arg("train").arg(&data).args(["--arch", "mlp", "--epochs", "1", "--size", "12", "--out"]).arg(&out);
         cmd
     };
-    let err = fails(run(&mut mlp()));
+    let err = fails_last(run(&mut mlp()));
     assert!(err.contains("already holds a run") && err.contains("--resume") && err.contains("--overwrite"), "{err}");
     ok(run(mlp().arg("--overwrite")));
     let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
@@ -232,7 +232,7 @@ fn a_second_train_into_the_same_out_is_refused_unless_overwrite_and_a_locked_fol
     // Another process holds the folder's lock (this test, as a running `train` would).
     let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(out.join(".lock")).unwrap();
     lock.try_lock().unwrap();
-    let err = fails(run(mlp().arg("--overwrite")));
+    let err = fails_last(run(mlp().arg("--overwrite")));
     assert!(err.contains("run is in use by another imgclass run"), "{err}");
     let err = fails_last(run(bin().arg("train").arg("--resume").arg(&out)));
     assert!(err.contains("in use by another imgclass run"), "{err}");
