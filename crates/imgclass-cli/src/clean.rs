@@ -13,11 +13,12 @@ use imgclass::curate::{LabelStore, apply, undo};
 use imgclass::interpret::clean::{
     Scored, model_scores, near_duplicates, out_of_fold, save_clean_csv, save_suspects_picture,
 };
-use imgclass::train::RunDir;
+use imgclass::train::{Existing, RunDir};
 
 use crate::args::{CleanArgs, CleanCommand};
 use crate::common::device;
 use crate::config::run_config;
+use crate::show::{esc, esc_path};
 
 /// The quick recipe: `train`'s defaults with 3 epochs a fold.
 fn quick() -> TrainConfig {
@@ -57,7 +58,7 @@ pub fn run(a: CleanArgs) -> Result<ExitCode> {
     let device = device(a.run.device)?;
     let config = run_config(&a.run, quick())?;
     let source = config.data.open()?;
-    eprintln!("data: {} — {} images, {} classes", source.root().display(), source.len(), source.classes().len());
+    eprintln!("data: {} — {} images, {} classes", esc_path(source.root()), source.len(), source.classes().len());
     let (scored, pre): (Scored, _) = match &a.model {
         Some(path) => {
             let bundle = Bundle::load(path, &device)?;
@@ -76,7 +77,7 @@ pub fn run(a: CleanArgs) -> Result<ExitCode> {
     suspects.extend(scored.outliers());
     let outliers = suspects.len() - label_errors;
     suspects.extend(near_duplicates(&source, a.duplicate_bits)?);
-    let dir = RunDir::create(a.run.out.as_deref())?;
+    let dir = RunDir::create(a.run.out.as_deref(), Existing::Keep)?;
     let (csv, png) = (dir.path().join("clean.csv"), dir.path().join("suspects.png"));
     let store = config.data.root().and_then(|root| LabelStore::of(&config.data.labels, &root, source.is_idx()));
     save_clean_csv(&suspects, store, &scored.classes, &csv)?;
@@ -92,14 +93,16 @@ pub fn run(a: CleanArgs) -> Result<ExitCode> {
         suspects.len() - label_errors - outliers
     )?;
     for s in suspects[..label_errors].iter().take(10) {
-        writeln!(w, "  {:.3}  {} -> {}  {}", s.score, s.label, s.suggested, s.file)?;
+        writeln!(w, "  {:.3}  {} -> {}  {}", s.score, esc(&s.label), esc(&s.suggested), esc(&s.file))?;
     }
     for s in suspects[label_errors..label_errors + outliers].iter().take(5) {
-        writeln!(w, "  outlier {:.3}  {} ({}, looks most like {})", s.score, s.file, s.label, s.suggested)?;
+        let (file, label, like) = (esc(&s.file), esc(&s.label), esc(&s.suggested));
+        writeln!(w, "  outlier {:.3}  {file} ({label}, looks most like {like})", s.score)?;
     }
     for s in suspects[label_errors + outliers..].iter().take(5) {
-        let other = s.other.as_deref().unwrap_or("");
-        writeln!(w, "  duplicate {:.3}  {} ({}) ~ {other} ({})", s.score, s.file, s.label, s.suggested)?;
+        let (file, label) = (esc(&s.file), esc(&s.label));
+        let (other, its) = (esc(s.other.as_deref().unwrap_or("")), esc(&s.suggested));
+        writeln!(w, "  duplicate {:.3}  {file} ({label}) ~ {other} ({its})", s.score)?;
     }
     writeln!(w, "wrote {} (edit its action column) and {}", csv.display(), png.display())?;
     if a.run.json {

@@ -8,6 +8,7 @@ use imgclass::data::{DataSplits, Skipped};
 
 use crate::help::spell;
 use crate::progress::bar;
+use crate::show::{esc, esc_path};
 
 /// The device of `--device`, else the build's preferred one.
 pub fn device(choice: Option<DeviceChoice>) -> Result<imgclass::Device> {
@@ -20,7 +21,7 @@ pub fn load_data(config: &TrainConfig) -> Result<DataSplits> {
     config.validate()?;
     let source = config.data.open()?;
     source.require_two_classes()?;
-    eprintln!("data: {} — {} images, {} classes", source.root().display(), source.len(), source.classes().len());
+    eprintln!("data: {} — {} images, {} classes", esc_path(source.root()), source.len(), source.classes().len());
     let pb = bar(source.len() as u64, "loading");
     let data = config.load(&source, &|d, _| pb.set_position(d as u64));
     pb.finish_and_clear();
@@ -42,7 +43,7 @@ pub fn load_data(config: &TrainConfig) -> Result<DataSplits> {
 /// Names each skipped file and why, then the count, on stderr.
 pub fn report_skipped(skipped: &[Skipped]) {
     for s in skipped {
-        eprintln!("warning: skipped {}: {}", s.path.display(), spell(&s.reason));
+        eprintln!("warning: skipped {}: {}", esc_path(&s.path), esc(&spell(&s.reason)));
     }
     if !skipped.is_empty() {
         eprintln!("warning: {} file(s) skipped", skipped.len());

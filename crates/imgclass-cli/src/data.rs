@@ -13,6 +13,7 @@ use crate::common::report_skipped;
 use crate::config::{data_config, loader, split, transforms};
 use crate::help::name;
 use crate::progress::bar;
+use crate::show::esc;
 
 /// At most this many files are listed per problem in the text output (`--json` lists all).
 const SHOW: usize = 20;
@@ -35,11 +36,11 @@ pub fn check(a: DataCheckArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string(&r)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{}: {} readable images, {} classes", r.source, r.images, r.classes.len());
-    let width = r.classes.iter().map(|c| c.name.chars().count()).max().unwrap_or(5).max(5);
+    println!("{}: {} readable images, {} classes", esc(&r.source), r.images, r.classes.len());
+    let width = r.classes.iter().map(|c| esc(&c.name).chars().count()).max().unwrap_or(5).max(5);
     println!("\n{:<width$}  images", "class");
     for c in &r.classes {
-        println!("{:<width$}  {:>6}", c.name, c.images);
+        println!("{:<width$}  {:>6}", esc(&c.name), c.images);
     }
     let [min_w, min_h, max_w, max_h] = r.size_range;
     let common: Vec<String> =
@@ -51,7 +52,7 @@ pub fn check(a: DataCheckArgs) -> Result<ExitCode> {
         }
         println!("\n{title}");
         for l in lines.iter().take(SHOW) {
-            println!("  {l}");
+            println!("  {}", esc(l));
         }
         if lines.len() > SHOW {
             println!("  … and {} more (--json lists all)", lines.len() - SHOW);
@@ -94,7 +95,7 @@ pub fn check(a: DataCheckArgs) -> Result<ExitCode> {
     } else {
         println!();
         for w in &r.warnings {
-            println!("warning: {w}");
+            println!("warning: {}", esc(w));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -13,6 +13,7 @@ use imgclass::plot::save_confusion_png;
 use crate::args::EvaluateArgs;
 use crate::common::{device, report_skipped};
 use crate::progress::bar;
+use crate::show::{esc, esc_path};
 
 pub fn run(a: EvaluateArgs) -> Result<ExitCode> {
     let bundle = Bundle::load(&a.model, &device(a.device)?)?;
@@ -45,25 +46,36 @@ pub fn run(a: EvaluateArgs) -> Result<ExitCode> {
 fn print_text(out: &EvalOutput, source: &Source, png: &std::path::Path) -> Result<()> {
     let report = &out.report;
     let mut w = std::io::stdout().lock();
-    writeln!(w, "data: {} ({} images)", source.root().display(), report.n_images)?;
+    writeln!(w, "data: {} ({} images)", esc_path(source.root()), report.n_images)?;
     writeln!(
         w,
         "accuracy   {:.4}\nerror rate {:.4}\nloss       {:.4}\n",
         report.accuracy, report.error_rate, report.loss
     )?;
-    let cw = report.per_class.iter().map(|c| c.class.chars().count()).max().unwrap_or(5).max(5);
+    let cw = report.per_class.iter().map(|c| esc(&c.class).chars().count()).max().unwrap_or(5).max(5);
     writeln!(w, "{:>cw$}  {:>9}  {:>6}  {:>6}  {:>7}", "class", "precision", "recall", "f1", "support")?;
     for c in &report.per_class {
-        writeln!(w, "{:>cw$}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}", c.class, c.precision, c.recall, c.f1, c.support)?;
+        writeln!(
+            w,
+            "{:>cw$}  {:>9.4}  {:>6.4}  {:>6.4}  {:>7}",
+            esc(&c.class),
+            c.precision,
+            c.recall,
+            c.f1,
+            c.support
+        )?;
     }
-    writeln!(w, "\nconfusion matrix (rows: actual, columns: predicted)\n{}", report.confusion.to_text())?;
+    writeln!(w, "\nconfusion matrix (rows: actual, columns: predicted)")?;
+    for line in report.confusion.to_text().lines() {
+        writeln!(w, "{}", esc(line))?;
+    }
     let confused = report.confusion.most_confused(1);
     if !confused.is_empty() {
         writeln!(w, "most confused (actual -> predicted: count)")?;
         for (actual, predicted, n) in confused.iter().take(5) {
-            writeln!(w, "  {actual} -> {predicted}: {n}")?;
+            writeln!(w, "  {} -> {}: {n}", esc(actual), esc(predicted))?;
         }
     }
-    writeln!(w, "confusion matrix picture: {}", png.display())?;
+    writeln!(w, "confusion matrix picture: {}", esc_path(png))?;
     Ok(())
 }

@@ -46,6 +46,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("end_lr", "--end-lr"),
     ("num_it", "--num-it"),
     ("device", "--device"),
+    ("folds", "--folds"),
 ];
 
 /// `text` with every config field it names spelled as the flag that sets it.

@@ -15,6 +15,7 @@ use imgclass::train::RunDir;
 use crate::args::InterpretArgs;
 use crate::common::{device, report_skipped};
 use crate::progress::bar;
+use crate::show::{esc, esc_path};
 
 pub fn run(a: InterpretArgs) -> Result<ExitCode> {
     let run = if a.model.is_dir() { Some(RunDir::open(&a.model)?) } else { None };
@@ -70,20 +71,21 @@ pub fn run(a: InterpretArgs) -> Result<ExitCode> {
 fn print_text(interp: &Interpretation, what: &str, top: usize, files: &[PathBuf; 3]) -> Result<()> {
     let mut w = std::io::stdout().lock();
     let r = &interp.report;
-    writeln!(w, "data: {what} ({} images)\naccuracy {:.4}, loss {:.4}", r.n_images, r.accuracy, r.loss)?;
+    writeln!(w, "data: {} ({} images)\naccuracy {:.4}, loss {:.4}", esc(what), r.n_images, r.accuracy, r.loss)?;
     let confused = r.confusion.most_confused(1);
     if !confused.is_empty() {
         writeln!(w, "\nmost confused (actual -> predicted: count)")?;
         for (actual, predicted, n) in confused.iter().take(5) {
-            writeln!(w, "  {actual} -> {predicted}: {n}")?;
+            writeln!(w, "  {} -> {}: {n}", esc(actual), esc(predicted))?;
         }
     }
     writeln!(w, "\ntop losses (rank, loss, probability of the actual class, actual -> predicted, file)")?;
     for row in interp.rows.iter().take(top.min(10)) {
         let (rank, loss, p) = (row.rank, row.loss, row.probability);
-        writeln!(w, "  {rank:>3}  {loss:>6.3}  {p:>5.3}  {} -> {}  {}", row.label, row.predicted, row.file)?;
+        let (label, predicted, file) = (esc(&row.label), esc(&row.predicted), esc(&row.file));
+        writeln!(w, "  {rank:>3}  {loss:>6.3}  {p:>5.3}  {label} -> {predicted}  {file}")?;
     }
-    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let names: Vec<String> = files.iter().map(|f| esc_path(f)).collect();
     writeln!(w, "\nwrote {}", names.join(", "))?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use imgclass::config::TrainConfig;
-use imgclass::train::{Learner, LrFindConfig, RunDir};
+use imgclass::train::{Existing, Learner, LrFindConfig, RunDir};
 
 use crate::args::LrFindArgs;
 use crate::common::{device, load_data};
@@ -17,7 +17,7 @@ pub fn run(a: LrFindArgs) -> Result<ExitCode> {
     let config = run_config(&a.run, TrainConfig::default())?;
     let data = load_data(&config)?;
     let mut learner = Learner::new(data, config, device)?;
-    let dir = RunDir::create(a.run.out.as_deref())?;
+    let dir = RunDir::create(a.run.out.as_deref(), Existing::Keep)?;
     let d = LrFindConfig::default();
     let sweep = LrFindConfig {
         start_lr: a.start_lr.unwrap_or(d.start_lr),

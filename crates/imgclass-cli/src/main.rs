@@ -14,6 +14,7 @@ mod interpret;
 mod lr_find;
 mod predict;
 mod progress;
+mod show;
 mod train;
 
 use std::process::ExitCode;

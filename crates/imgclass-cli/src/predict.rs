@@ -14,6 +14,7 @@ use imgclass::models::pretrained::efficientnet_lite_weights;
 
 use crate::args::PredictArgs;
 use crate::common::{device, report_skipped};
+use crate::show::{esc, esc_path};
 
 pub fn run(a: PredictArgs) -> Result<ExitCode> {
     let device = device(a.device)?;
@@ -53,8 +54,8 @@ pub fn run(a: PredictArgs) -> Result<ExitCode> {
     } else {
         for p in &out.predictions {
             let tops: Vec<String> =
-                p.top.iter().map(|t| format!("{} ({:.1}%)", t.label, 100.0 * t.probability)).collect();
-            writeln!(w, "{}: {}", p.file, tops.join(", "))?;
+                p.top.iter().map(|t| format!("{} ({:.1}%)", esc(&t.label), 100.0 * t.probability)).collect();
+            writeln!(w, "{}: {}", esc(&p.file), tops.join(", "))?;
         }
     }
     Ok(if out.skipped.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
@@ -70,10 +71,11 @@ fn explained(bundle: &Bundle, inputs: &[PathBuf], k: usize, options: &CamOptions
     } else {
         for e in &out.predictions {
             let tops: Vec<String> =
-                e.prediction.top.iter().map(|t| format!("{} ({:.1}%)", t.label, 100.0 * t.probability)).collect();
+                e.prediction.top.iter().map(|t| format!("{} ({:.1}%)", esc(&t.label), 100.0 * t.probability)).collect();
             let [x, y] = e.cam.peak;
-            let png = e.cam.png.as_ref().map_or(String::new(), |p| format!(" -> {}", p.display()));
-            writeln!(w, "{}: {}; {} found at ({x:.0}, {y:.0}){png}", e.prediction.file, tops.join(", "), e.cam.class)?;
+            let png = e.cam.png.as_ref().map_or(String::new(), |p| format!(" -> {}", esc_path(p)));
+            let (file, class) = (esc(&e.prediction.file), esc(&e.cam.class));
+            writeln!(w, "{file}: {}; {class} found at ({x:.0}, {y:.0}){png}", tops.join(", "))?;
         }
     }
     Ok(if out.skipped.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })

@@ -9,12 +9,13 @@ use anyhow::{Context, Result, bail};
 use imgclass::bundle::Bundle;
 use imgclass::config::TrainConfig;
 use imgclass::interpret::write_report;
-use imgclass::train::{Learner, RunDir, TrainReport};
+use imgclass::train::{Existing, Learner, RunDir, TrainReport};
 
 use crate::args::TrainArgs;
 use crate::common::{device, load_data};
 use crate::config::run_config;
 use crate::progress::{TrainProgress, fmt_time};
+use crate::show::esc_path;
 
 pub fn run(a: TrainArgs) -> Result<ExitCode> {
     let device = device(a.run.device)?;
@@ -22,12 +23,25 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
         Some(dir) => resumed(&a, dir, device)?,
         None => {
             let config = run_config(&a.run, TrainConfig::default())?;
+            // After the data loads: a config or data error leaves no empty runs/expN behind.
             let data = load_data(&config)?;
             let learner = Learner::new(data, config, device)?;
-            learner.with_run_dir(RunDir::create(a.run.out.as_deref())?)
+            learner.with_run_dir(run_folder(&a)?)
         }
     };
     train(learner, a.run.json)
+}
+
+/// The run folder of a fresh run: an earlier run's folder is refused unless `--overwrite`.
+fn run_folder(a: &TrainArgs) -> Result<RunDir> {
+    let existing = if a.overwrite { Existing::Overwrite } else { Existing::Refuse };
+    match RunDir::create(a.run.out.as_deref(), existing) {
+        Err(imgclass::Error::RunExists { path, file }) => bail!(
+            "{} already holds a run ({file}); continue it with --resume {0}, or train afresh in it with --overwrite",
+            esc_path(&path)
+        ),
+        created => Ok(created?),
+    }
 }
 
 /// The learner of the run in `dir`, with its saved config: only the loader's options (and

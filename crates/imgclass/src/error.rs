@@ -78,7 +78,7 @@ pub enum Error {
         message: String,
     },
     /// Reading or writing tensors (burn-store) failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: cannot read or write its tensors")]
     Store {
         /// The file involved (`<memory>` for in-memory buffers).
         path: PathBuf,
@@ -125,6 +125,20 @@ pub enum Error {
         path: PathBuf,
         /// Why, and what to do.
         message: String,
+    },
+    /// Another process holds the run folder's lock.
+    #[error("{path} is in use by another imgclass run")]
+    RunInUse {
+        /// The run folder.
+        path: PathBuf,
+    },
+    /// A fresh run was asked to write into a folder that holds an earlier run.
+    #[error("{path} already holds a run ({file}); resume it, or overwrite its run files to start afresh")]
+    RunExists {
+        /// The run folder.
+        path: PathBuf,
+        /// The earlier run's file found there (`model.imgclass`, `config.json`, …).
+        file: &'static str,
     },
     /// Evaluating a model on the data it was trained on would report a leaked score.
     #[error("{0}")]
@@ -177,8 +191,8 @@ impl Error {
     }
 
     /// A burn-store error about `path`.
-    pub(crate) fn store(path: impl Into<PathBuf>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Error::Store { path: path.into(), source: Box::new(source) }
+    pub(crate) fn store(path: impl Into<PathBuf>, source: impl std::error::Error) -> Self {
+        Error::Store { path: path.into(), source: Box::new(Brief::of(&source)) }
     }
 
     /// The message without the path (for lists of skipped files, which show the path beside it).
@@ -190,6 +204,39 @@ impl Error {
         }
     }
 }
+
+/// An error underneath, shortened to its first line and at most [`Brief::MAX`] characters:
+/// burn-store's errors list every tensor of a network that does not fit, kilobytes of shapes
+/// that would drown the one line that says what is wrong.
+#[derive(Debug)]
+pub(crate) struct Brief(String);
+
+impl Brief {
+    /// Characters kept.
+    const MAX: usize = 160;
+
+    /// The brief text of `e`.
+    pub(crate) fn of(e: &dyn std::error::Error) -> Brief {
+        Brief::text(&e.to_string())
+    }
+
+    /// `text`'s first line, cut to [`Brief::MAX`] characters.
+    pub(crate) fn text(text: &str) -> Brief {
+        let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
+        match line.char_indices().nth(Brief::MAX) {
+            Some((cut, _)) => Brief(format!("{}…", &line[..cut])),
+            None => Brief(line.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for Brief {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Brief {}
 
 /// The result type of the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -217,6 +264,15 @@ mod tests {
         let e = e.unwrap_err();
         assert!(e.to_string().starts_with("x.png: "), "{e}");
         assert!(e.source().is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()));
+    }
+
+    #[test]
+    fn a_store_error_is_shown_once_on_one_short_line() {
+        let dump = format!("ShapeMismatch {{\n{}}}", "    tensor: [64, 3, 3, 3] vs [32, 3, 3, 3],\n".repeat(200));
+        let e = Error::store("m.imgclass", std::io::Error::other(dump));
+        let chain = format!("{e}: {}", e.source().unwrap());
+        assert_eq!(chain.lines().count(), 1, "{chain}");
+        assert!(chain.chars().count() < 220 && chain.matches("ShapeMismatch").count() == 1, "{chain}");
     }
 
     #[test]

@@ -284,6 +284,10 @@ pub struct TrainArgs {
     /// --device and --json may be given beside it.
     #[arg(long, value_name = "RUN_DIR", conflicts_with = "out")]
     pub resume: Option<PathBuf>,
+    /// Train afresh in an --out folder that holds an earlier run, deleting that run's files
+    /// (model, checkpoints, config, metrics, plots; no other file) instead of refusing it.
+    #[arg(long, conflicts_with = "resume")]
+    pub overwrite: bool,
 }
 
 #[derive(Args, Debug)]

@@ -264,3 +264,17 @@ fn decompression_bombs_a_fifo_and_dev_zero_are_named_and_skipped_by_data_check_t
         assert!(err.contains("not a regular file"), "{err}");
     }
 }
+
+#[test]
+fn class_names_holding_terminal_escape_sequences_are_printed_escaped() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    class_folder(&data, 3);
+    for i in 0..3 {
+        draw(&data.join("\u{1b}]0;x\u{7}").join(format!("{i}.png")), 0, 40 + i, (12, 12));
+    }
+    let (stdout, _) = ok(run(bin().args(["data", "check"]).arg(&data)));
+    assert!(!stdout.contains('\u{1b}') && !stdout.contains('\u{7}'), "{stdout:?}");
+    assert!(stdout.contains("\\u{1b}]0;x\\u{7}"), "{stdout}");
+    assert!(stdout.contains("horizontal"), "{stdout}");
+}

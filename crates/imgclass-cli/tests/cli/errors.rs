@@ -114,3 +114,13 @@ fn resume_takes_only_loader_options_and_needs_a_run_folder() {
         (json["accuracy"].clone(), json["epochs"].clone())
     );
 }
+
+#[test]
+fn clean_with_more_folds_than_images_is_refused_before_training_any_fold() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    class_folder(&data, 10);
+    let err =
+        fails_last(run(bin().arg("clean").arg(&data).args(["--folds", "25", "--size", "12", "--out"]).arg(t.path())));
+    assert!(err.contains("--folds (25) is more than the 20 images"), "{err}");
+}

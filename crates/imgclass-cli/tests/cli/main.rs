@@ -58,6 +58,17 @@ fn assert_picture(path: &Path) {
     assert!(drawn * 100 >= img.pixels().len(), "{}: {drawn} pixels drawn, nearly blank", path.display());
 }
 
+/// Like [`fails`], for a command that says what it loaded before failing: the last line.
+#[track_caller]
+fn fails_last(o: Output) -> String {
+    let (out, err) = text(&o);
+    assert!(!o.status.success(), "expected failure\n--- stdout\n{out}\n--- stderr\n{err}");
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "panic instead of an error:\n{err}");
+    let last = err.trim().lines().last().unwrap_or_default().to_string();
+    assert!(last.starts_with("imgclass: error: "), "{err}");
+    last
+}
+
 fn last_json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }

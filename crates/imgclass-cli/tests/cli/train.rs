@@ -213,3 +213,78 @@ fn the_fashion_preset_trains_with_cutmix_or_mixup_and_its_config_records_the_rec
         train_tiny(t.path(), &data, &[&preset[..], &["--mixup", "--out", out.to_str().unwrap()]].concat());
     assert!(json["valid_loss"].as_f64().is_some_and(f64::is_finite), "{json}");
 }
+
+#[test]
+fn a_second_train_into_the_same_out_is_refused_unless_overwrite_and_a_locked_folder_is_in_use() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 4);
+    let out = t.path().join("run");
+    train_tiny(t.path(), &data, &["--arch", "logreg"]);
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let mlp = || {
+        let mut cmd = bin();
+        cmd.arg("train").arg(&data).args(["--arch", "mlp", "--epochs", "1", "--size", "12", "--out"]).arg(&out);
+        cmd
+    };
+    let err = fails_last(run(&mut mlp()));
+    assert!(err.contains("already holds a run") && err.contains("--resume") && err.contains("--overwrite"), "{err}");
+    ok(run(mlp().arg("--overwrite")));
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 2, "the new run's one epoch only: {metrics}");
+    assert!(out.join("notes.txt").is_file(), "a file no run writes stays");
+    // lr-find writes its plot beside the run's model and keeps it.
+    ok(run(bin().arg("lr-find").arg(&data).args(["--size", "12", "--num-it", "3", "--out"]).arg(&out)));
+    assert!(out.join("lr_find.png").is_file() && out.join("model.imgclass").is_file());
+
+    // Another process holds the folder's lock (this test, as a running `train` would).
+    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(out.join(".lock")).unwrap();
+    lock.try_lock().unwrap();
+    let err = fails_last(run(mlp().arg("--overwrite")));
+    assert!(err.contains("run is in use by another imgclass run"), "{err}");
+    let err = fails_last(run(bin().arg("train").arg("--resume").arg(&out)));
+    assert!(err.contains("in use by another imgclass run"), "{err}");
+    assert!(out.join("model.imgclass").is_file(), "untouched while in use");
+}
+
+/// Rewrites the header of the resume checkpoint `path` with `edit`.
+fn edit_checkpoint_header(path: &Path, edit: impl Fn(&mut serde_json::Value)) {
+    let bytes = std::fs::read(path).unwrap();
+    let (magic, rest) = bytes.split_at(16);
+    let len = u64::from_le_bytes(rest[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&rest[8..8 + len]).unwrap();
+    edit(&mut header);
+    let json = serde_json::to_vec(&header).unwrap();
+    let mut out = magic.to_vec();
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&rest[8 + len..]);
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn a_resume_checkpoint_whose_header_no_run_of_its_config_reaches_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 4);
+    train_tiny(t.path(), &data, &["--arch", "logreg"]);
+    let ckpt = t.path().join("run/checkpoints/resume.ckpt");
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [(Edit, &str); 2] = [
+        (
+            |h| (h["progress"]["step"], h["progress"]["ended"]) = (1_000_000_000_000_000u64.into(), None::<u8>.into()),
+            "step",
+        ),
+        (
+            |h| (h["progress"]["epochs_done"], h["progress"]["ended"]) = (100.into(), None::<u8>.into()),
+            "100 epochs done",
+        ),
+    ];
+    let original = std::fs::read(&ckpt).unwrap();
+    for (edit, needle) in edits {
+        std::fs::write(&ckpt, &original).unwrap();
+        edit_checkpoint_header(&ckpt, edit);
+        let err = fails_last(run(bin().arg("train").arg("--resume").arg(t.path().join("run"))));
+        assert!(err.contains("resume.ckpt") && err.contains("cannot resume") && err.contains(needle), "{err}");
+    }
+}

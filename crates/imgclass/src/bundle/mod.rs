@@ -13,7 +13,7 @@ use std::path::Path;
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 
-use crate::error::{Error, Result};
+use crate::error::{Brief, Error, Result};
 use crate::models::Net;
 use crate::util::fs::{MAX_MODEL, atomic_write, read_file};
 
@@ -33,8 +33,8 @@ fn bad(path: &Path, message: impl Into<String>) -> Error {
 }
 
 /// A bad-bundle error with the error underneath as its source.
-fn bad_because(path: &Path, message: &str, source: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::BadBundle { path: path.into(), message: message.into(), source: Some(Box::new(source)) }
+fn bad_because(path: &Path, message: &str, source: impl std::error::Error) -> Error {
+    Error::BadBundle { path: path.into(), message: message.into(), source: Some(Box::new(Brief::of(&source))) }
 }
 
 /// The JSON text of the bundle in `bytes` (the safetensors header's `imgclass` entry).
@@ -152,7 +152,7 @@ impl Bundle {
                 .missing
                 .first()
                 .map(|m| format!("{m:?} missing"))
-                .or_else(|| applied.errors.first().map(|e| e.to_string()))
+                .or_else(|| applied.errors.first().map(|e| Brief::text(&e.to_string()).to_string()))
                 .unwrap_or_default();
             return Err(bad(
                 path,
@@ -258,8 +258,13 @@ mod tests {
         net.save_into(&mut store).unwrap();
         let p = t.path().join("relabelled.imgclass");
         std::fs::write(&p, store.get_bytes().unwrap()).unwrap();
-        let e = Bundle::load(&p, &d).unwrap_err().to_string();
-        assert!(e.contains("relabelled.imgclass") && e.contains("do not fit"), "{e}");
+        let e = Bundle::load(&p, &d).unwrap_err();
+        // As the CLI prints it (`{:#}`: the message, then each cause): one short line.
+        let chain: Vec<String> =
+            std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source()).map(|e| e.to_string()).collect();
+        let chain = chain.join(": ");
+        assert!(chain.contains("relabelled.imgclass") && chain.contains("do not fit"), "{chain}");
+        assert!(chain.lines().count() == 1 && chain.chars().count() < 300, "{chain}");
     }
 
     /// Writes a bundle whose metadata JSON was edited by `edit`, and loads it.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
-use crate::util::fs::atomic_write;
+use crate::util::fs::{MAX_TEXT, atomic_write, read_file, read_text};
 
 const JOURNAL: &str = ".imgclass-undo.jsonl";
 const LOCK: &str = ".imgclass-undo.lock";
@@ -91,11 +91,10 @@ impl Journal {
     /// The entries, each with the byte offset of its line. A last line cut short (the process
     /// killed while writing it) is dropped: its change was never made.
     fn read(&self) -> Result<Vec<(usize, Entry)>> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).at(&self.path),
-        };
+        if !self.path.exists() {
+            return Ok(Vec::new());
+        }
+        let text = read_text(&self.path, MAX_TEXT)?;
         let mut entries = Vec::new();
         let mut offset = 0;
         for (n, line) in text.split_inclusive('\n').enumerate() {
@@ -115,7 +114,7 @@ impl Journal {
     /// Starts writing an apply: drops a cut-short last line, then returns the appender.
     pub(crate) fn begin(&mut self, clean_csv: &Path) -> Result<Appender> {
         self.read()?; // a damaged journal is refused before anything is added to it
-        let text = std::fs::read(&self.path).unwrap_or_default();
+        let text = if self.path.exists() { read_file(&self.path, MAX_TEXT)? } else { Vec::new() };
         let end = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let file = OpenOptions::new().create(true).append(true).open(&self.path).at(&self.path)?;
         if end < text.len() {
@@ -140,7 +139,7 @@ impl Journal {
                 left.push(keep);
             }
         }
-        let text = std::fs::read_to_string(&self.path).at(&self.path)?;
+        let text = read_text(&self.path, MAX_TEXT)?;
         let mut kept = text[..entries[start].0].to_string();
         if !left.is_empty() {
             left.reverse();
@@ -210,7 +209,7 @@ fn revert(entry: &Entry, undone: &mut Undone) -> Result<Option<Entry>> {
             }
         },
         Entry::Rewrite { file, before, after_sha256 } => {
-            let now = std::fs::read(file).at(file)?;
+            let now = read_file(file, MAX_TEXT)?;
             if now == before.as_bytes() {
                 undone.already += 1;
             } else if crate::util::sha256::sha256_bytes(&now) == *after_sha256 {

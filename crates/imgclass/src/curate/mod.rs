@@ -23,7 +23,7 @@ use plan::{Action, Decision, at_line, confine, moves, read_decisions};
 
 use crate::data::Labels;
 use crate::error::{Error, IoContext, Result};
-use crate::util::fs::{atomic_write, read_json};
+use crate::util::fs::{MAX_TEXT, atomic_write, read_file, read_json, read_text};
 
 /// The folder below the data folder that deleted images move into.
 pub(crate) const TRASH: &str = ".imgclass-trash";
@@ -122,7 +122,7 @@ pub fn apply(clean_csv: &Path) -> Result<(Applied, PathBuf)> {
 fn apply_to(clean_csv: &Path, store: &LabelStore, classes: &[String], base: &Path) -> Result<Applied> {
     let root = base.join(store.root());
     let root = root.canonicalize().map_err(|_| Error::DataNotFound(root.clone()))?;
-    let bytes = std::fs::read(clean_csv).at(clean_csv)?;
+    let bytes = read_file(clean_csv, MAX_TEXT)?;
     let (decisions, kept) = read_decisions(clean_csv, &bytes, base, &root, classes)?;
     let mut applied = Applied { kept, ..Applied::default() };
     let clean_csv = clean_csv.canonicalize().at(clean_csv)?;
@@ -145,7 +145,7 @@ fn apply_to(clean_csv: &Path, store: &LabelStore, classes: &[String], base: &Pat
         }
         LabelStore::Csv { csv, .. } => {
             let csv = base.join(csv);
-            let before = std::fs::read_to_string(&csv).at(&csv)?;
+            let before = read_text(&csv, MAX_TEXT)?;
             let after = rewrite_labels(&csv, &before, &root, &decisions, &mut applied)?;
             if after != before {
                 let mut journal = Journal::open(&root)?.begin(&clean_csv)?;

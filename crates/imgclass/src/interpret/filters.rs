@@ -64,7 +64,7 @@ impl Kernel {
                     )
                 };
                 let rows: Vec<Vec<f32>> = serde_json::from_str(custom).map_err(|_| bad("is not a kernel"))?;
-                if rows.is_empty() || rows.iter().any(|r| r.len() != rows.len()) {
+                if !is_square(&rows) {
                     return Err(bad("is not square"));
                 }
                 Kernel::Custom(rows)
@@ -129,12 +129,17 @@ pub fn apply_kernels(image: &Path, kernels: &[Kernel], stride: usize, same: bool
     let (w, h) = (grey.width() as usize, grey.height() as usize);
     let pixels = grey.into_raw();
     let device = Device::flex();
-    let x = Tensor::<4>::from_data(TensorData::new(pixels.iter().map(|&v| v as f32).collect(), [1, 1, h, w]), &device);
+    let plane: Vec<f32> = pixels.iter().map(|&v| v as f32).collect();
     let mut out = Vec::new();
     for kernel in kernels {
         let rows = kernel.rows();
+        if !is_square(&rows) {
+            return Err(Error::config("kernel", format!("the kernel {} is not square", kernel.name())));
+        }
         let k = rows.len();
-        let pad = if same { k / 2 } else { 0 };
+        let pad = if same { k - 1 } else { 0 };
+        let (ph, pw) = (h + pad, w + pad);
+        let x = Tensor::<4>::from_data(TensorData::new(padded(&plane, [h, w], pad), [1, 1, ph, pw]), &device);
         if !same && (k > h || k > w) {
             return Err(Error::config(
                 "kernel",
@@ -142,7 +147,7 @@ pub fn apply_kernels(image: &Path, kernels: &[Kernel], stride: usize, same: bool
             ));
         }
         let weights = Tensor::<4>::from_data(TensorData::new(rows.concat(), [1, 1, k, k]), &device);
-        let y = conv2d(x.clone(), weights, None, ConvOptions::new([stride, stride], [pad, pad], [1, 1], 1));
+        let y = conv2d(x, weights, None, ConvOptions::new([stride, stride], [0, 0], [1, 1], 1));
         let [_, _, oh, ow] = y.dims();
         let values = y.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 values");
         let signed = rows.concat().iter().sum::<f32>().abs() < 1e-6;
@@ -154,6 +159,23 @@ pub fn apply_kernels(image: &Path, kernels: &[Kernel], stride: usize, same: bool
         out.push(Filtered { kernel: kernel.name(), input: [h, w], output: [oh, ow], pixels });
     }
     Ok((pixels, out))
+}
+
+/// Whether `rows` are a non-empty square.
+fn is_square(rows: &[Vec<f32>]) -> bool {
+    !rows.is_empty() && rows.iter().all(|r| r.len() == rows.len())
+}
+
+/// The `h × w` plane with `pad` rows and columns of zeros around it as PyTorch's
+/// `padding='same'` places them: half before, the odd one after (right and bottom), so an
+/// even-sized kernel keeps the size at stride 1 too.
+fn padded(plane: &[f32], [h, w]: [usize; 2], pad: usize) -> Vec<f32> {
+    let (before, pw) = (pad / 2, w + pad);
+    let mut out = vec![0.0; (h + pad) * pw];
+    for (y, row) in plane.chunks(w).enumerate() {
+        out[(y + before) * pw + before..][..w].copy_from_slice(row);
+    }
+    out
 }
 
 /// Writes the original image and each filtered one side by side, captioned with the kernel
@@ -268,5 +290,23 @@ mod tests {
         assert!(out[1].pixels.iter().all(|&v| v == 0), "no horizontal edge");
         let (_, same) = apply_kernels(&path, &[Kernel::BoxBlur], 2, true).unwrap();
         assert_eq!(same[0].output, [3, 4], "same padding at stride 2: ⌈6/2⌉ × ⌈8/2⌉");
+    }
+
+    #[test]
+    fn an_even_sized_kernel_with_same_padding_keeps_the_size_and_pads_right_and_bottom_as_pytorch() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("ramp.png");
+        image::GrayImage::from_fn(5, 4, |x, y| image::Luma([(10 * x + y) as u8])).save(&path).unwrap();
+        let kernel = Kernel::parse("[[1,2],[3,4]]").unwrap();
+        let (original, out) = apply_kernels(&path, std::slice::from_ref(&kernel), 1, true).unwrap();
+        assert_eq!(out[0].output, [4, 5], "same padding at stride 1 keeps 4×5");
+        // PyTorch, padding='same': the extra row and column of zeros go right and bottom, so
+        // the top-left output sees pixels (0,0) (0,1) (1,0) (1,1) = 0, 10, 1, 11.
+        assert_eq!(out[0].pixels[0], (2 * 10 + 3 + 4 * 11) as u8);
+        assert_eq!(out[0].pixels[4], (40 + 3 * 41) as u8, "the last column sees zeros on its right");
+        save_filtered(&original, &out, &t.path().join("out.png")).unwrap();
+        assert!(Kernel::parse("[]").unwrap_err().to_string().contains("not square"));
+        let ragged = Kernel::Custom(vec![vec![1.0, 2.0], vec![3.0]]);
+        assert!(apply_kernels(&path, &[ragged], 1, true).unwrap_err().to_string().contains("not square"));
     }
 }

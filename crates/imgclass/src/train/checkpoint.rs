@@ -77,6 +77,29 @@ impl Progress {
     }
 }
 
+impl Progress {
+    /// Whether this can be where a run of `epochs` epochs of `steps` steps each stands; the
+    /// problem when not (a header edited, or written for another config, would otherwise
+    /// train past the schedule or stop at once on every resume).
+    pub fn check(&self, epochs: usize, steps: usize) -> Result<(), String> {
+        let done = self.epochs_done;
+        let problem = if done > epochs {
+            format!("{done} epochs done of the {epochs} it trains")
+        } else if self.step >= steps || (self.step > 0 && done == epochs) {
+            format!("step {} of epoch {} of {epochs}, with {steps} steps an epoch", self.step, done + 1)
+        } else if self.history.len() != done {
+            format!("{} epochs in its history for {done} done", self.history.len())
+        } else if self.best.is_some_and(|(e, _)| e == 0 || e > done) || self.since_best > done {
+            format!("a best epoch that is not among the {done} done")
+        } else if self.loss_count > self.step {
+            format!("{} losses summed over {} steps", self.loss_count, self.step)
+        } else {
+            return Ok(());
+        };
+        Err(problem)
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Header {
     format: u32,
@@ -191,5 +214,20 @@ mod tests {
         std::fs::write(&p, &bytes).unwrap();
         let e = read(&p).err().unwrap().to_string();
         assert!(e.contains("damaged"), "{e}");
+    }
+
+    #[test]
+    fn progress_that_no_run_of_the_config_reaches_is_refused() {
+        let mut p = Progress::start(1);
+        assert_eq!(p.check(5, 4), Ok(()));
+        p.step = 3;
+        assert_eq!(p.check(5, 4), Ok(()), "interrupted before the last step of epoch 1");
+        p.step = 1_000_000_000_000_000;
+        assert!(p.check(5, 4).unwrap_err().contains("step 1000000000000000"));
+        p.step = 0;
+        p.epochs_done = 100;
+        assert!(p.check(5, 4).unwrap_err().contains("100 epochs done of the 5"));
+        p.epochs_done = 1;
+        assert!(p.check(5, 4).unwrap_err().contains("history"));
     }
 }

@@ -12,12 +12,12 @@ use burn::prelude::*;
 use super::Callback;
 use super::checkpoint::{self, Progress};
 use super::loss::Objective;
-use super::phases::phase_after;
+use super::phases::{phase_after, plan};
 use super::report::TrainReport;
 use super::run_dir::RunDir;
 use super::state::{Env, Kept, State, bundle_meta};
 use super::trainee::step_network;
-use super::trainer::Trainer;
+use super::trainer::{Trainer, steps_per_epoch};
 use crate::bundle::{Bundle, BundleMeta};
 use crate::config::TrainConfig;
 use crate::data::{DataSplits, Loader};
@@ -81,6 +81,7 @@ impl Learner {
     /// (`dir`'s `split.json`), and `config` the run's config (`RunDir::read_config`; only
     /// `data.loader` may differ).
     pub fn resume(data: DataSplits, config: TrainConfig, device: Device, dir: RunDir) -> Result<Learner> {
+        let dir = dir.lock()?;
         let saved = dir.read_config()?;
         let mut same = config.clone();
         same.data.loader = saved.data.loader;
@@ -109,6 +110,13 @@ impl Learner {
         }
         let checkpoint = checkpoint::read(&resume)?;
         let mut learner = Learner::new(data, config, device)?.with_run_dir(dir.clone());
+        let e = &learner.env;
+        let epochs = plan(&e.config).iter().map(|p| p.epochs).sum();
+        let steps = steps_per_epoch(e.data.train.len(), e.config.fit.batch_size);
+        checkpoint.progress.check(epochs, steps).map_err(|problem| Error::Resume {
+            path: resume.clone(),
+            message: format!("the checkpoint does not fit the run's config ({problem}); start the run again"),
+        })?;
         let state = &mut learner.state;
         let mut net = state.net.take().expect("a new learner holds its network");
         checkpoint.load_net(&mut net, &resume)?;

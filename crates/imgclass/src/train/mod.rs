@@ -25,7 +25,7 @@ mod trainer;
 pub use learner::Learner;
 pub use lr_find::{LrFind, LrFindConfig, Smoother};
 pub use report::{Ending, EpochMetrics, TrainReport};
-pub use run_dir::RunDir;
+pub use run_dir::{Existing, RunDir};
 
 /// Receives progress events from training. Every method has an empty default.
 pub trait Callback {

@@ -14,7 +14,9 @@
 //! ```
 //! Every file is written atomically.
 
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,10 +31,51 @@ use crate::transforms::Preprocess;
 use crate::util::csv::csv_text;
 use crate::util::fs::{atomic_write, read_json, write_json};
 
-/// A run folder.
+/// The files of a run that mark a folder as holding one: a fresh run refuses such a folder
+/// unless told to overwrite it.
+const RUN_MARKS: [&str; 4] = ["model.imgclass", "checkpoints/resume.ckpt", "checkpoints/best.imgclass", "config.json"];
+
+/// Every file a training run writes: what [`Existing::Overwrite`] deletes (and nothing else:
+/// `lr_find.*`, `clean.csv` or a user's own files stay).
+const RUN_FILES: [&str; 13] = [
+    "model.imgclass",
+    "checkpoints/resume.ckpt",
+    "checkpoints/best.imgclass",
+    "config.json",
+    "split.json",
+    "metrics.csv",
+    "metrics.json",
+    "loss.png",
+    "confusion.png",
+    "confusion.csv",
+    "report.json",
+    "report.html",
+    "top_losses.png",
+];
+
+/// The advisory lock file of a run folder: held open and locked while a process writes the run.
+const LOCK_FILE: &str = ".lock";
+
+/// What [`RunDir::create`] does with a folder that already holds a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Existing {
+    /// Refuse it ([`Error::RunExists`]): its model and checkpoints would mix with the new run's.
+    #[default]
+    Refuse,
+    /// Delete the earlier run's files first (only the files a training run writes).
+    Overwrite,
+    /// Keep them and add this command's own files beside them (`lr_find.png`, `clean.csv`):
+    /// for commands that write no model.
+    Keep,
+}
+
+/// A run folder. One made by [`RunDir::create`] (or resumed) holds the folder's lock, shared
+/// by its clones, until the last of them is dropped: a second process is refused the folder.
 #[derive(Debug, Clone)]
 pub struct RunDir {
     path: PathBuf,
+    lock: Option<Arc<File>>,
 }
 
 /// `config.json` as written.
@@ -61,19 +104,33 @@ struct SavedConfig {
 }
 
 impl RunDir {
-    /// Uses `out` when given (creating it), else the first free `runs/expN` below the current folder.
-    pub fn create(out: Option<&Path>) -> Result<RunDir> {
+    /// Uses `out` when given (creating it), else the first free `runs/expN` below the current
+    /// folder; locks it, then deals with an earlier run in it as `existing` says.
+    pub fn create(out: Option<&Path>, existing: Existing) -> Result<RunDir> {
         let path = match out {
-            Some(p) => p.to_path_buf(),
-            None => (1..).map(|i| PathBuf::from(format!("runs/exp{i}"))).find(|p| !p.exists()).unwrap_or_default(),
+            Some(p) => {
+                std::fs::create_dir_all(p).at(p)?;
+                p.to_path_buf()
+            }
+            None => next_free(Path::new("runs"))?,
         };
-        std::fs::create_dir_all(&path).at(&path)?;
-        Ok(RunDir { path })
+        let dir = RunDir { path, lock: None }.lock()?;
+        match existing {
+            Existing::Refuse => {
+                if let Some(file) = RUN_MARKS.into_iter().find(|f| dir.path.join(f).is_file()) {
+                    return Err(Error::RunExists { path: dir.path, file });
+                }
+            }
+            Existing::Overwrite => dir.clear()?,
+            Existing::Keep => {}
+        }
+        Ok(dir)
     }
 
-    /// An existing run folder, to resume: it must hold the run's `config.json`.
+    /// An existing run folder, to read or resume (resuming locks it): it must hold the run's
+    /// `config.json`.
     pub fn open(path: &Path) -> Result<RunDir> {
-        let dir = RunDir { path: path.to_path_buf() };
+        let dir = RunDir { path: path.to_path_buf(), lock: None };
         if !dir.config_path().is_file() {
             return Err(Error::Resume {
                 path: path.into(),
@@ -83,6 +140,33 @@ impl RunDir {
             });
         }
         Ok(dir)
+    }
+
+    /// The folder, locked for this process (already locked: as it is).
+    pub(crate) fn lock(mut self) -> Result<RunDir> {
+        if self.lock.is_some() {
+            return Ok(self);
+        }
+        let path = self.path.join(LOCK_FILE);
+        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).at(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(Error::RunInUse { path: self.path }),
+            Err(TryLockError::Error(e)) => return Err(e).at(path),
+        }
+        self.lock = Some(Arc::new(file));
+        Ok(self)
+    }
+
+    /// Deletes the files an earlier training run left (each one a run writes; no other file).
+    fn clear(&self) -> Result<()> {
+        for name in RUN_FILES {
+            let path = self.path.join(name);
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() || m.is_symlink()) {
+                std::fs::remove_file(&path).at(&path)?;
+            }
+        }
+        Ok(())
     }
 
     /// Its path.
@@ -178,5 +262,66 @@ impl RunDir {
         confusion_png(confusion, &title).save_png(&self.confusion_path())?;
         atomic_write(&self.path.join("confusion.csv"), confusion.to_csv().as_bytes())?;
         write_json(&self.path.join("report.json"), report)
+    }
+}
+
+/// Creates the first `parent/expN` that does not exist yet (`create_dir`, not a test then a
+/// create: two runs started at once get two folders).
+fn next_free(parent: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(parent).at(parent)?;
+    let mut i = 1u64;
+    loop {
+        let path = parent.join(format!("exp{i}"));
+        match std::fs::create_dir(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => i += 1,
+            Err(e) => return Err(e).at(path),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_locked_by_a_run_is_refused_to_another_until_the_run_ends() {
+        let t = tempfile::tempdir().unwrap();
+        let first = RunDir::create(Some(t.path()), Existing::Refuse).unwrap();
+        let clone = first.clone();
+        drop(first);
+        let e = RunDir::create(Some(t.path()), Existing::Keep).unwrap_err();
+        assert_eq!(e.to_string(), format!("{} is in use by another imgclass run", t.path().display()));
+        drop(clone);
+        RunDir::create(Some(t.path()), Existing::Keep).unwrap();
+    }
+
+    #[test]
+    fn a_fresh_run_refuses_an_earlier_runs_folder_and_overwriting_deletes_only_run_files() {
+        let t = tempfile::tempdir().unwrap();
+        for f in ["model.imgclass", "checkpoints/resume.ckpt", "metrics.csv", "lr_find.png", "notes.txt"] {
+            let path = t.path().join(f);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"x").unwrap();
+        }
+        let e = RunDir::create(Some(t.path()), Existing::Refuse).unwrap_err();
+        assert!(matches!(e, Error::RunExists { file: "model.imgclass", .. }), "{e}");
+        RunDir::create(Some(t.path()), Existing::Keep).unwrap();
+        assert!(t.path().join("model.imgclass").is_file(), "kept");
+        RunDir::create(Some(t.path()), Existing::Overwrite).unwrap();
+        for (f, kept) in [("model.imgclass", false), ("checkpoints/resume.ckpt", false), ("metrics.csv", false)] {
+            assert_eq!(t.path().join(f).exists(), kept, "{f}");
+        }
+        assert!(t.path().join("lr_find.png").is_file() && t.path().join("notes.txt").is_file());
+        RunDir::create(Some(t.path()), Existing::Refuse).unwrap();
+    }
+
+    #[test]
+    fn runs_without_a_folder_get_the_next_free_one_each() {
+        let t = tempfile::tempdir().unwrap();
+        let runs = t.path().join("runs");
+        std::fs::create_dir_all(runs.join("exp1")).unwrap();
+        assert_eq!(next_free(&runs).unwrap(), runs.join("exp2"));
+        assert_eq!(next_free(&runs).unwrap(), runs.join("exp3"));
     }
 }

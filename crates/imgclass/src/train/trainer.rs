@@ -41,6 +41,12 @@ enum EpochEnd {
     Diverged,
 }
 
+/// The steps of an epoch of `n` training images in batches of `bs`: the last incomplete batch
+/// is dropped (fastai's `drop_last`), unless that would leave none.
+pub(super) fn steps_per_epoch(n: usize, bs: usize) -> usize {
+    if n >= bs { n / bs } else { 1 }
+}
+
 /// One fit of a learner's network.
 pub(super) struct Trainer<'a> {
     env: &'a Env,
@@ -73,9 +79,7 @@ impl<'a> Trainer<'a> {
     /// Takes the network out of `state` for the fit.
     pub fn new(env: &'a Env, state: &'a mut State, cb: &'a mut dyn Callback) -> Self {
         let net = state.net.take().expect("the learner holds its network outside `fit`");
-        let (n, bs) = (env.data.train.len(), env.config.fit.batch_size);
-        // Drop the last incomplete batch (fastai's `drop_last`), unless that would leave none.
-        let steps_per_epoch = if n >= bs { n / bs } else { 1 };
+        let steps_per_epoch = steps_per_epoch(env.data.train.len(), env.config.fit.batch_size);
         let epochs = plan(&env.config).iter().map(|p| p.epochs).sum();
         Trainer {
             env,

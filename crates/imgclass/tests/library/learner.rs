@@ -5,7 +5,7 @@ use imgclass::config::TrainConfig;
 use imgclass::data::{DataSplits, LoadOptions, Loader, Residency, Source, SplitOptions};
 use imgclass::infer::log_probs;
 use imgclass::models::{Arch, ArchKind, MlpConfig};
-use imgclass::train::{Learner, RunDir, Silent};
+use imgclass::train::{Existing, Learner, RunDir, Silent};
 use imgclass::transforms::{AugPreset, Augment, Preprocess, ResizeMode};
 
 use super::{Record, config, splits};
@@ -63,7 +63,7 @@ fn an_interrupt_still_saves_a_usable_bundle() {
     let _rng = super::device_rng();
     let t = tempfile::tempdir().unwrap();
     let config = config(|c| c.model.arch = ArchKind::Logreg.arch());
-    let dir = RunDir::create(Some(&t.path().join("run"))).unwrap();
+    let dir = RunDir::create(Some(&t.path().join("run")), Existing::Refuse).unwrap();
     let mut learner = Learner::new(splits(40), config, imgclass::default_device()).unwrap().with_run_dir(dir.clone());
     learner.interrupt_handle().store(true, std::sync::atomic::Ordering::SeqCst);
     let report = learner.fit(&mut Silent).unwrap();
@@ -80,7 +80,7 @@ fn the_learner_gets_its_trained_network_back_when_writing_the_run_folder_fails()
     let run = t.path().join("run");
     std::fs::create_dir_all(run.join("metrics.csv").join("blocker")).unwrap();
     let config = config(|c| (c.model.arch, c.fit.epochs) = (ArchKind::Cnn.arch(), 2));
-    let dir = RunDir::create(Some(&run)).unwrap();
+    let dir = RunDir::create(Some(&run), Existing::Refuse).unwrap();
     let mut learner = Learner::new(splits(40), config, imgclass::default_device()).unwrap().with_run_dir(dir);
     let before = learner.num_params();
     let e = learner.fit(&mut Silent).unwrap_err().to_string();

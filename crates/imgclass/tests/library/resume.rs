@@ -11,7 +11,7 @@ use imgclass::config::TrainConfig;
 use imgclass::data::Source;
 use imgclass::data::idx::IdxSplit;
 use imgclass::models::{Arch, CnnConfig, Net};
-use imgclass::train::{Callback, EpochMetrics, Learner, RunDir, Silent, TrainReport};
+use imgclass::train::{Callback, EpochMetrics, Existing, Learner, RunDir, Silent, TrainReport};
 
 /// 96 grey 8×8 images of 3 classes: a bright bar in row 1, 4 or 6, over noise.
 fn source() -> Source {
@@ -83,7 +83,7 @@ fn logits(net: &Net) -> Vec<f32> {
 fn start(dir: &Path, at: Option<(usize, Option<usize>)>) -> (TrainReport, Vec<f32>) {
     let data = config().load(&source(), &|_, _| {}).unwrap();
     let learner = Learner::new(data, config(), imgclass::default_device()).unwrap();
-    fit(learner.with_run_dir(RunDir::create(Some(dir)).unwrap()), at)
+    fit(learner.with_run_dir(RunDir::create(Some(dir), Existing::Refuse).unwrap()), at)
 }
 
 fn resume(dir: &Path, at: Option<(usize, Option<usize>)>) -> (TrainReport, Vec<f32>) {
@@ -133,7 +133,7 @@ fn a_finished_run_resumes_to_its_report_without_training() {
     short.fit.epochs = 1;
     let data = short.load(&source(), &|_, _| {}).unwrap();
     let mut learner = Learner::new(data, short, imgclass::default_device()).unwrap();
-    learner = learner.with_run_dir(RunDir::create(Some(t.path())).unwrap());
+    learner = learner.with_run_dir(RunDir::create(Some(t.path()), Existing::Refuse).unwrap());
     let (done, done_logits) = fit(learner, None);
     let (again, again_logits) = resume(t.path(), None);
     assert_eq!((curve(&again), again.best_epoch), (curve(&done), done.best_epoch));
