@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-20000}
 rounds=${2:-10}
-bin=target/release/imgclass
+bin=${IMGCLASS:-target/release/imgclass}  # IMGCLASS=path/to/imgclass measures another build
 [ -x "$bin" ] || cargo build --release -p imgclass-cli
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

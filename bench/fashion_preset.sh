@@ -31,7 +31,7 @@ rows=("$@")
 for row in "${rows[@]}"; do
   [ -n "${flags[$row]+x}" ] || { echo "unknown row $row (rows: ${!flags[*]})" >&2; exit 2; }
   # shellcheck disable=SC2086  # the flags are words
-  $bin train $data --preset fashion ${flags[$row]} --out $out/$row --json > $out/$row.log 2>&1 \
+  $bin train $data --preset fashion ${flags[$row]} --out $out/$row --overwrite --json > $out/$row.log 2>&1 \
     || { cat $out/$row.log; exit 1; }
   # Test-time augmentation: the test images and their one-pixel shifts (the bundled sample is
   # the same 10,000 test images).

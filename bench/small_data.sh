@@ -48,7 +48,7 @@ for seed in $seeds; do
   for name in $recipes; do
     run=$out/$arch-$size-$name-$seed
     # shellcheck disable=SC2086  # the flags are words
-    $bin train $out/data-$seed --arch "$arch" --pretrained --size "$size" --seed "$seed" --out "$run" \
+    $bin train $out/data-$seed --arch "$arch" --pretrained --size "$size" --seed "$seed" --out "$run" --overwrite \
       ${flags[$name]} ${EXTRA:-} > "$run.log" 2>&1 || { cat "$run.log"; exit 1; }
   done
 done

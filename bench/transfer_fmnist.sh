@@ -15,7 +15,7 @@ bin=target/release/imgclass
 out=runs/transfer
 mkdir -p $out
 python3 bench/fmnist_subset.py /usr/share/datasets/fashion-mnist $out/data 250 0
-train() { local name=$1; shift; $bin train $out/data --out $out/$name "$@" > $out/$name.log 2>&1 || { cat $out/$name.log; exit 1; }; }
+train() { local name=$1; shift; $bin train $out/data --out $out/$name --overwrite "$@" > $out/$name.log 2>&1 || { cat $out/$name.log; exit 1; }; }
 train effnet --arch efficientnet_lite0 --pretrained --fine-tune "$ft" --size "$size"
 train effnet-fastai --arch efficientnet_lite0 --pretrained --fine-tune "$ft" --freeze-epochs 1 --size "$size"
 train effnet-probe --arch efficientnet_lite0 --pretrained --probe --epochs 0 --size "$size"
