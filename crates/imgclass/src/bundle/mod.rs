@@ -200,9 +200,7 @@ mod tests {
     fn a_fifo_or_dev_zero_given_as_the_model_is_refused_at_once() {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("pipe.imgclass");
-        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-        // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        crate::util::fs::make_fifo(&p);
         for (model, kind) in [(p.as_path(), "a FIFO"), (Path::new("/dev/zero"), "a character special file")] {
             let e = Bundle::load(model, &Device::flex()).err().unwrap().to_string();
             assert!(

@@ -250,9 +250,7 @@ mod tests {
     fn a_fifo_named_like_an_image_is_refused_without_waiting_for_a_writer() {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("pipe.png");
-        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-        // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        crate::util::fs::make_fifo(&p);
         let e = decode_file(&p).unwrap_err().to_string();
         assert!(e.contains("pipe.png") && e.contains("not a regular file but a FIFO"), "{e}");
         assert_eq!(dimensions(&p), None);

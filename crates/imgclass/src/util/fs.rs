@@ -171,6 +171,14 @@ pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_slice(&bytes).map_err(|source| Error::Json { path: path.into(), source })
 }
 
+/// Makes a FIFO at `path`, for tests of what reading one does.
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+pub(crate) fn make_fifo(path: &Path) {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,9 +233,7 @@ mod tests {
     fn a_fifo_is_refused_naming_the_file_without_waiting_for_a_writer() {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("pipe.json");
-        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-        // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        crate::util::fs::make_fifo(&p);
         let e = read_json::<Vec<u32>>(&p).unwrap_err().to_string();
         assert!(e.contains("pipe.json") && e.contains("not a regular file but a FIFO"), "{e}");
     }
