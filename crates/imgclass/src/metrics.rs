@@ -136,12 +136,12 @@ impl Confusion {
 
     /// The matrix as CSV: a header of predicted classes, one row per actual class.
     pub fn to_csv(&self) -> String {
-        let header = std::iter::once("actual\\predicted".to_string()).chain(self.classes.iter().cloned());
-        let rows =
-            self.classes.iter().zip(&self.counts).map(|(c, row)| {
-                std::iter::once(c.clone()).chain(row.iter().map(|v| v.to_string())).collect::<Vec<_>>()
-            });
-        crate::util::csv::csv_text(std::iter::once(header.collect::<Vec<_>>()).chain(rows))
+        let header: Vec<&str> =
+            std::iter::once("actual\\predicted").chain(self.classes.iter().map(String::as_str)).collect();
+        let rows = self.classes.iter().zip(&self.counts).map(|(class, row)| {
+            std::iter::once(class.clone()).chain(row.iter().map(usize::to_string)).collect::<Vec<_>>()
+        });
+        crate::util::csv::csv_table(&header, rows)
     }
 
     /// The matrix as an aligned text table (rows actual, columns predicted by index).

@@ -88,11 +88,11 @@ impl Journal {
         Ok(Journal { path: root.join(JOURNAL), _lock: lock })
     }
 
-    /// The entries, each with the byte offset of its line. A last line cut short (the process
-    /// killed while writing it) is dropped: its change was never made.
-    fn read(&self) -> Result<Vec<(usize, Entry)>> {
+    /// The journal's text and its entries, each with the byte offset of its line. A last line
+    /// cut short (the process killed while writing it) is not an entry: its change was never made.
+    fn read(&self) -> Result<(String, Vec<(usize, Entry)>)> {
         if !self.path.exists() {
-            return Ok(Vec::new());
+            return Ok((String::new(), Vec::new()));
         }
         let text = read_text(&self.path, MAX_TEXT)?;
         let mut entries = Vec::new();
@@ -108,14 +108,13 @@ impl Journal {
             entries.push((offset, entry));
             offset += line.len();
         }
-        Ok(entries)
+        Ok((text, entries))
     }
 
     /// Starts writing an apply: drops a cut-short last line, then returns the appender.
     pub(crate) fn begin(&mut self, clean_csv: &Path) -> Result<Appender> {
-        self.read()?; // a damaged journal is refused before anything is added to it
-        let text = if self.path.exists() { read_file(&self.path, MAX_TEXT)? } else { Vec::new() };
-        let end = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let (text, _) = self.read()?; // a damaged journal is refused before anything is added to it
+        let end = text.rfind('\n').map_or(0, |i| i + 1);
         let file = OpenOptions::new().create(true).append(true).open(&self.path).at(&self.path)?;
         if end < text.len() {
             file.set_len(end as u64).at(&self.path)?;
@@ -128,7 +127,7 @@ impl Journal {
     /// Reverts the last apply's changes, last first. Entries refused because a file is in the
     /// way stay in the journal (under their apply) for the next undo.
     pub(crate) fn undo_last(&mut self) -> Result<Undone> {
-        let entries = self.read()?;
+        let (text, entries) = self.read()?;
         let Some(start) = entries.iter().rposition(|(_, e)| matches!(e, Entry::Begin { .. })) else {
             return Ok(Undone::default());
         };
@@ -139,7 +138,6 @@ impl Journal {
                 left.push(keep);
             }
         }
-        let text = read_text(&self.path, MAX_TEXT)?;
         let mut kept = text[..entries[start].0].to_string();
         if !left.is_empty() {
             left.reverse();

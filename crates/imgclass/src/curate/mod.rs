@@ -13,6 +13,7 @@
 mod journal;
 mod plan;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -182,10 +183,11 @@ fn rewrite_labels(
     }
     starts.push(text.len());
     out.push_str(&text[..starts[0]]);
+    let wanted: HashMap<&Path, &Action> = decisions.iter().map(|d| (d.file.as_path(), &d.action)).collect();
     for (i, record) in records.iter().enumerate() {
         let verbatim = &text[starts[i]..starts[i + 1]];
         let file = record.get(0).map(str::trim).and_then(|f| confine(f, root, root).ok());
-        match file.and_then(|f| decisions.iter().find(|d| d.file == f)).map(|d| &d.action) {
+        match file.and_then(|f| wanted.get(f.as_path()).copied()) {
             None => out.push_str(verbatim),
             Some(Action::Delete) => applied.deleted += 1,
             Some(Action::Relabel(class)) => {
@@ -194,7 +196,7 @@ fn rewrite_labels(
                     Some(label) => *label = class,
                     None => fields.push(class),
                 }
-                out.push_str(&crate::util::csv::csv_text([fields]));
+                out.push_str(&crate::util::csv::csv_records([fields]));
                 applied.relabelled += 1;
             }
         }

@@ -31,9 +31,13 @@ const MAX_DECODER_BYTES: u64 = 512 << 20;
 
 /// Decodes the image at `path`, rotated upright by its EXIF orientation.
 pub fn decode_file(path: &Path) -> Result<DynamicImage> {
-    let bytes =
-        read_bounded(path, MAX_IMAGE).map_err(|e| Error::Decode { path: path.to_path_buf(), source: e.into() })?;
-    decode_bytes(&bytes, path)
+    decode_bytes(&read_image(path)?, path)
+}
+
+/// The bytes of the image file at `path`: a regular file of at most 256 MiB, else a decode
+/// error naming it (so that it is skipped like any undecodable file).
+pub(crate) fn read_image(path: &Path) -> Result<Vec<u8>> {
+    read_bounded(path, MAX_IMAGE).map_err(|e| Error::Decode { path: path.to_path_buf(), source: e.into() })
 }
 
 /// The limits a decoder runs under: no side over [`MAX_PIXELS`], at most `max_alloc` bytes.
@@ -158,18 +162,6 @@ mod tests {
         );
     }
 
-    /// The CRC-32 of PNG chunks (ISO 3309, as in the PNG specification's sample code).
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut c = !0u32;
-        for &b in bytes {
-            c ^= u32::from(b);
-            for _ in 0..8 {
-                c = if c & 1 == 1 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
-            }
-        }
-        !c
-    }
-
     /// A valid 2 × 2 RGB PNG whose header then says `width` × `height` (CRC fixed).
     fn png_declaring(width: u32, height: u32) -> Vec<u8> {
         let mut png = Vec::new();
@@ -178,7 +170,7 @@ mod tests {
         // Signature (8), IHDR length (4), "IHDR" (4), width (4), height (4), 5 more, CRC.
         png[16..20].copy_from_slice(&width.to_be_bytes());
         png[20..24].copy_from_slice(&height.to_be_bytes());
-        let crc = crc32(&png[12..29]);
+        let crc = crc32fast::hash(&png[12..29]);
         png[29..33].copy_from_slice(&crc.to_be_bytes());
         png
     }

@@ -6,13 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
-use super::decode::decode_bytes;
+use super::decode::{decode_bytes, read_image};
 use super::images::{ImageData, Streamed};
 use super::{Item, Origin, Skipped, Source};
-use crate::error::{DecodeError, Error, Result};
+use crate::error::{Error, Result};
 use crate::transforms::resize::is_grey;
 use crate::transforms::{PixelStats, Preprocess};
-use crate::util::fs::{MAX_IMAGE, read_bounded};
 use crate::util::rng::{FNV_OFFSET, fnv1a};
 
 /// What [`Source::load`] gives: the images, what was skipped, whether every image was grey,
@@ -34,8 +33,7 @@ impl Source {
     fn decode(&self, item: &Item) -> Result<(image::DynamicImage, u64)> {
         match &item.origin {
             Origin::File(p) => {
-                let bytes = read_bounded(p, MAX_IMAGE)
-                    .map_err(|e| Error::Decode { path: p.clone(), source: DecodeError::Io(e) })?;
+                let bytes = read_image(p)?;
                 Ok((decode_bytes(&bytes, p)?, fnv1a(FNV_OFFSET, &bytes)))
             }
             Origin::Idx { part, index } => {

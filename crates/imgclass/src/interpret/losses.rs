@@ -17,7 +17,7 @@ use crate::infer::log_probs;
 use crate::metrics::{EvalReport, argmax};
 use crate::plot::{Canvas, Heat, Tile, captioned_grid, jet};
 use crate::train::RunDir;
-use crate::util::csv::csv_text;
+use crate::util::csv::csv_table;
 use crate::util::fs::atomic_write;
 
 /// One image's loss.
@@ -114,13 +114,13 @@ pub fn validation_split(run: &RunDir) -> Result<(Source, Vec<usize>)> {
 impl Interpretation {
     /// The rows as CSV: `rank,file,label,predicted,probability,loss`.
     pub fn to_csv(&self) -> String {
-        let header = ["rank", "file", "label", "predicted", "probability", "loss"].map(String::from);
+        let header = ["rank", "file", "label", "predicted", "probability", "loss"];
         let rows = self.rows.iter().map(|r| {
             let (rank, probability, loss) =
                 (r.rank.to_string(), format!("{:.6}", r.probability), format!("{:.6}", r.loss));
             [rank, r.file.clone(), r.label.clone(), r.predicted.clone(), probability, loss]
         });
-        csv_text(std::iter::once(header).chain(rows))
+        csv_table(&header, rows)
     }
 
     /// Writes [`Interpretation::to_csv`] to `path`, atomically.

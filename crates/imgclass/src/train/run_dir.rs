@@ -28,7 +28,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::models::Net;
 use crate::plot::{confusion_png, line_chart};
 use crate::transforms::Preprocess;
-use crate::util::csv::csv_text;
+use crate::util::csv::csv_table;
 use crate::util::fs::{atomic_write, read_json, write_json};
 
 /// The files of a run that mark a folder as holding one: a fresh run refuses such a folder
@@ -233,14 +233,22 @@ impl RunDir {
 
     /// Rewrites `metrics.csv`, `metrics.json` and `loss.png` from the history so far.
     pub(crate) fn write_metrics(&self, history: &[EpochMetrics]) -> Result<()> {
-        let header = "epoch,train_loss,valid_loss,accuracy,error_rate,seconds,lr,frozen,partial".split(',');
+        let header =
+            ["epoch", "train_loss", "valid_loss", "accuracy", "error_rate", "seconds", "lr", "frozen", "partial"];
         let rows = history.iter().map(|m| {
-            let (f6, lr) = (|v: f64| format!("{v:.6}"), format!("{:.3e}", m.lr));
-            let (epoch, seconds) = (m.epoch.to_string(), format!("{:.2}", m.seconds));
-            let (loss, valid, acc, err) = (f6(m.train_loss), f6(m.valid_loss), f6(m.accuracy), f6(m.error_rate));
-            [epoch, loss, valid, acc, err, seconds, lr, m.frozen.to_string(), m.partial.to_string()]
+            [
+                m.epoch.to_string(),
+                format!("{:.6}", m.train_loss),
+                format!("{:.6}", m.valid_loss),
+                format!("{:.6}", m.accuracy),
+                format!("{:.6}", m.error_rate),
+                format!("{:.2}", m.seconds),
+                format!("{:.3e}", m.lr),
+                m.frozen.to_string(),
+                m.partial.to_string(),
+            ]
         });
-        let csv = csv_text(std::iter::once(header.map(String::from).collect::<Vec<_>>()).chain(rows.map(Vec::from)));
+        let csv = csv_table(&header, rows);
         atomic_write(&self.path.join("metrics.csv"), csv.as_bytes())?;
         write_json(&self.path.join("metrics.json"), history)?;
         let train: Vec<f64> = history.iter().map(|m| m.train_loss).collect();

@@ -24,7 +24,7 @@ use crate::data::Source;
 use crate::error::Result;
 use crate::metrics::argmax;
 use crate::plot::{Tile, captioned_grid};
-use crate::util::csv::csv_text;
+use crate::util::csv::csv_table;
 use crate::util::fs::{atomic_write, write_json};
 
 /// What is suspected of an image.
@@ -145,13 +145,13 @@ pub fn near_duplicates(source: &Source, max_bits: u32) -> Result<Vec<Suspect>> {
 /// where the labels live (`store`, `None` when apply cannot edit them), the `classes` and the
 /// current folder (relative paths are relative to it).
 pub fn save_clean_csv(suspects: &[Suspect], store: Option<LabelStore>, classes: &[String], path: &Path) -> Result<()> {
-    let header = ["file", "label", "suggested", "score", "issue", "other", "action"].map(String::from);
+    let header = ["file", "label", "suggested", "score", "issue", "other", "action"];
     let rows = suspects.iter().map(|s| {
         let issue = serde_json::to_value(s.issue).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         let (score, other) = (format!("{:.4}", s.score), s.other.clone().unwrap_or_default());
         [s.file.clone(), s.label.clone(), s.suggested.clone(), score, issue, other, "keep".into()]
     });
-    atomic_write(path, csv_text(std::iter::once(header).chain(rows)).as_bytes())?;
+    atomic_write(path, csv_table(&header, rows).as_bytes())?;
     let base = std::env::current_dir().ok();
     write_json(&sidecar_path(path), &Sidecar { store, classes: classes.to_vec(), base })
 }
