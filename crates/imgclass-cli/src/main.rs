@@ -2,6 +2,7 @@
 //! them into the library's config, `help` spells config fields as flags and shows defaults,
 //! one module per command prints what the library returns.
 
+mod alloc;
 mod args;
 mod clean;
 mod common;
@@ -54,7 +55,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    imgclass::kernels::keep_freed_memory();
+    alloc::keep_freed_memory();
     let parsed = help::with_defaults(args::Cli::command())
         .try_get_matches()
         .and_then(|matches| args::Cli::from_arg_matches(&matches));

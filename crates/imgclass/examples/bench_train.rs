@@ -8,6 +8,9 @@
 //! `BENCH_MODE=infer` (time batches through the network in inference mode instead of training
 //! steps: `steps` batches after `warmup`).
 
+#[path = "support/alloc.rs"]
+mod alloc;
+
 use imgclass::DeviceChoice;
 use imgclass::config::{Schedule, TrainConfig};
 use imgclass::data::Source;
@@ -26,7 +29,7 @@ fn env_enum<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
 fn main() -> Result<(), imgclass::Error> {
     let arg = |i: usize, default: usize| std::env::args().nth(i).and_then(|s| s.parse().ok()).unwrap_or(default);
     let (steps, warmup, batch) = (arg(1, 200), arg(2, 10), arg(3, 64));
-    imgclass::kernels::keep_freed_memory();
+    alloc::keep_freed_memory();
     imgclass::kernels::use_own_kernels(std::env::var("BENCH_KERNELS").as_deref() != Ok("flex"));
     let mut config = TrainConfig { seed: 0, ..TrainConfig::default() };
     (config.fit.batch_size, config.optimizer.schedule, config.optimizer.lr) = (batch, Schedule::Constant, 1e-3);

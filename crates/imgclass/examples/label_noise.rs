@@ -11,6 +11,9 @@
 //!
 //! usage: `label_noise [percent flipped] [epochs] [folds]`; prints one JSON line.
 
+#[path = "support/alloc.rs"]
+mod alloc;
+
 use std::collections::HashSet;
 use std::time::Instant;
 
@@ -61,7 +64,7 @@ fn add_foreign(part: &mut imgclass::data::idx::IdxSplit, state: &mut u64) -> Vec
 fn main() -> Result<(), imgclass::Error> {
     let arg = |i: usize, default: f64| std::env::args().nth(i).and_then(|s| s.parse().ok()).unwrap_or(default);
     let (percent, epochs, folds) = (arg(1, 5.0), arg(2, 3.0) as usize, arg(3, 5.0) as usize);
-    imgclass::kernels::keep_freed_memory();
+    alloc::keep_freed_memory();
     let device = imgclass::default_device();
     let mut part = bundled::fashion_mnist_t10k()?;
     let n = part.labels.len();

@@ -3,12 +3,13 @@
 //! generator state to step through, so a mask costs a fraction of a ChaCha draw per element
 //! and depends only on (key, index) — the same on any number of threads and on every device.
 //!
-//! The key is the training step's seed ([`seed_dropout`]) mixed with a count of dropout calls
-//! since it was set, so each layer of each step draws its own mask and a resumed run draws the
-//! masks of an uninterrupted one.
+//! The key is a value, not process-wide state: each training step draws a [`DropoutKey`] from
+//! its own generator and hands it to the network (`Net::with_dropout_key`), and each place in
+//! the network that applies dropout derives its own key from it with [`DropoutKey::site`]. So
+//! each layer of each step draws its own mask, a resumed run draws the masks of an
+//! uninterrupted one, and two networks training in one process never see each other's keys.
 
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use burn::nn::Dropout;
 use burn::tensor::{Tensor, TensorData};
@@ -17,17 +18,26 @@ use rayon::prelude::*;
 use super::simd::{vectorized, written};
 use crate::util::rng::splitmix64 as mix;
 
-static KEY: AtomicU64 = AtomicU64::new(0);
-static CALLS: AtomicU64 = AtomicU64::new(0);
-
 /// Elements per parallel task.
 const CHUNK: usize = 1 << 14;
 
-/// Sets the key of the next dropout masks (the trainer calls it before every step with a hash
-/// of the run's seed and the step) and restarts the count of calls.
-pub fn seed_dropout(seed: u64) {
-    KEY.store(seed, Ordering::Relaxed);
-    CALLS.store(0, Ordering::Relaxed);
+/// The key of one training step's dropout masks. A network holds the key of the step it is in
+/// (the default, 0, until a step sets one); a place that applies dropout masks with
+/// [`DropoutKey::site`] of it, so no two places share a mask.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct DropoutKey(u64);
+
+impl DropoutKey {
+    /// The key drawn for a step (from the step's generator).
+    pub fn new(key: u64) -> Self {
+        DropoutKey(key)
+    }
+
+    /// The key of dropout site `site` of the network (block `i`'s dropout, the head's `j`th…):
+    /// independent of the other sites' keys and of other steps' keys.
+    pub fn site(self, site: u64) -> DropoutKey {
+        DropoutKey(mix(self.0 ^ mix(site.wrapping_add(1))))
+    }
 }
 
 /// `n` mask values: `scale` with probability `keep`, else 0; element `i` from `mix(key, i)`.
@@ -59,16 +69,14 @@ fn fill_mask_loops(chunk: &mut [MaybeUninit<f32>], first: u64, key: u64, thresho
 }
 
 /// A [`Dropout`] layer's forward, as [`Dropout::forward`] (identity outside training), with
-/// its mask from this module's generator.
-pub(crate) fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D> {
+/// the mask of `key` (a site's key: see [`DropoutKey::site`]) from this module's generator.
+pub(crate) fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>, key: DropoutKey) -> Tensor<D> {
     if !layer.training.is_enabled() || !x.device().is_autodiff() || layer.prob == 0.0 {
         return x;
     }
-    let call = CALLS.fetch_add(1, Ordering::Relaxed);
-    let key = mix(KEY.load(Ordering::Relaxed) ^ mix(call.wrapping_add(1)));
     let keep = 1.0 - layer.prob;
     let shape = x.shape();
-    let values = mask(key, shape.num_elements(), keep, (1.0 / keep) as f32);
+    let values = mask(key.0, shape.num_elements(), keep, (1.0 / keep) as f32);
     let mask = Tensor::from_data(TensorData::new(values, shape), &x.device());
     x * mask
 }
@@ -93,6 +101,16 @@ mod tests {
         let (a, b) = (mask(3, 100_000, 0.5, 2.0), mask(4, 100_000, 0.5, 2.0));
         let same = a.iter().zip(&b).filter(|(x, y)| x == y).count();
         assert!((45_000..55_000).contains(&same), "{same} equal of 100000: keys are not independent");
+    }
+
+    #[test]
+    fn each_site_of_a_step_and_each_step_has_its_own_key() {
+        let steps = [DropoutKey::new(1), DropoutKey::new(2)];
+        let keys: Vec<DropoutKey> = steps.iter().flat_map(|k| (0..3).map(|site| k.site(site))).collect();
+        for (i, a) in keys.iter().enumerate() {
+            assert!(keys[i + 1..].iter().all(|b| b != a), "key {i} repeats: {keys:?}");
+        }
+        assert_eq!(DropoutKey::new(1).site(2), steps[0].site(2), "a key is a function of its inputs alone");
     }
 
     #[test]

@@ -11,10 +11,16 @@
 //! - `conv` — 2-D convolution: forward, input and weight gradients (im2col + `gemm`, NCHW)
 //! - `norm` — batch norm in training mode: statistics, output and gradients in a few passes
 //! - `pool` — 2×2 max pooling with stride 2, forward and gradient
-//! - `dropout` — dropout masks from a counter-based generator, keyed by the training step
+//! - `dropout` — dropout masks from a counter-based generator, keyed by the step and the layer
 //! - `ext` — the backend-extension op trait and its `Flex` implementation
 //! - `autodiff` — its `Autodiff` implementation: the ops recorded with their backward
 //! - `simd` — runs the loops above compiled for the CPU's widest vectors (AVX-512, AVX2)
+//!
+//! The kernels allocate each step's activations afresh. With glibc, blocks that large are
+//! mapped from the kernel and unmapped when freed, so every step pays page faults for them; a
+//! program that trains should make the allocator keep freed memory (the CLI does, with
+//! `mallopt`, in its `alloc` module). That is the program's decision: the library leaves the
+//! allocator as it finds it.
 
 mod act;
 mod autodiff;
@@ -28,8 +34,7 @@ mod pool;
 mod simd;
 
 use act::Act;
-pub(crate) use dropout::dropout;
-pub use dropout::seed_dropout;
+pub(crate) use dropout::{DropoutKey, dropout};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -48,30 +53,6 @@ static OWN_KERNELS: AtomicBool = AtomicBool::new(true);
 /// within float rounding either way.
 pub fn use_own_kernels(on: bool) {
     OWN_KERNELS.store(on, Ordering::Relaxed);
-}
-
-/// Makes the C allocator keep freed memory for reuse, for a program that trains or predicts:
-/// glibc's malloc serves each block over its threshold (dynamic, at most 32 MB) with fresh
-/// pages from the kernel and unmaps it when freed, so every step of a network whose batches of
-/// activations are larger (EfficientNet-Lite0 at 224 px: 150 MB each) takes page faults, page
-/// zeroing and TLB flushes for all of them — measured, a third of its training time. This sets
-/// the threshold to 32 MB, fixed, stops trimming the heap, and turns the mapping of blocks off
-/// altogether, so that the blocks over 32 MB come from the heap too (measured: Lite0
-/// inference 87 → 120 img/s, training unchanged); the memory a run peaked at stays with the
-/// process until it exits. Call it once, first thing (the CLI and the benchmarks do). Returns
-/// whether it applied: only on Linux with glibc.
-pub fn keep_freed_memory() -> bool {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: mallopt only changes the allocator's parameters; the values are in range.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20) == 1
-                && libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX) == 1
-                && libc::mallopt(libc::M_MMAP_MAX, 0) == 1
-        }
-    }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    false
 }
 
 /// Whether the tensors of `device` live on the flex backend (with or without autodiff).

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::activation::Activation;
 use crate::error::{Error, Result};
-use crate::kernels::{conv_bn, conv_bn_relu, conv2d_module, dropout, max_pool2d};
+use crate::kernels::{DropoutKey, conv_bn, conv_bn_relu, conv2d_module, dropout, max_pool2d};
 
 /// Convolution padding, as Keras names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +124,10 @@ pub struct Cnn {
     /// Non-linearity.
     #[module(skip)]
     pub activation: Activation,
+    /// The current training step's dropout key (block `i` masks with site `i`, the head's
+    /// dense layer `j` with site `blocks + j`).
+    #[module(skip)]
+    pub(crate) dropout_key: DropoutKey,
 }
 
 fn conv_out(size: usize, k: usize, stride: usize, padding: Padding) -> usize {
@@ -252,6 +256,7 @@ impl CnnConfig {
             output: LinearConfig::new(width_in, classes).init(device),
             head_dropout: DropoutConfig::new(self.head_dropout).init(),
             activation: self.activation,
+            dropout_key: DropoutKey::default(),
         })
     }
 }
@@ -282,7 +287,7 @@ impl Cnn {
         if let Some(p) = &block.avg_pool {
             x = p.forward(x);
         }
-        dropout(&block.dropout, x)
+        dropout(&block.dropout, x, self.dropout_key.site(i as u64))
     }
 
     /// The names of the blocks: `block1`, `block2`, …
@@ -295,7 +300,8 @@ impl Cnn {
     /// # Shapes
     /// `[batch, last_channels, h', w']` → `[batch, classes]`
     pub fn head(&self, x: Tensor<4>) -> Tensor<2> {
-        self.output.forward(dropout(&self.head_dropout, self.head_embed(x)))
+        let site = self.head_site(self.hidden.len());
+        self.output.forward(dropout(&self.head_dropout, self.head_embed(x), site))
     }
 
     /// The head up to the output layer's input (the last hidden layer's activations).
@@ -307,10 +313,15 @@ impl Cnn {
             x = p.forward(x);
         }
         let mut x: Tensor<2> = x.flatten(1, 3); // [batch, c·h·w]
-        for layer in &self.hidden {
-            x = self.activation.forward(layer.forward(dropout(&self.head_dropout, x)));
+        for (j, layer) in self.hidden.iter().enumerate() {
+            x = self.activation.forward(layer.forward(dropout(&self.head_dropout, x, self.head_site(j))));
         }
         x
+    }
+
+    /// The dropout key of the head's dense layer `j` (the output layer is `hidden.len()`).
+    fn head_site(&self, j: usize) -> DropoutKey {
+        self.dropout_key.site((self.blocks.len() + j) as u64)
     }
 
     /// # Shapes

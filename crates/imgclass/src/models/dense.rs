@@ -6,7 +6,7 @@ use burn::prelude::*;
 
 use super::activation::Activation;
 
-use crate::kernels::dropout;
+use crate::kernels::{DropoutKey, dropout};
 
 /// Configuration of a multi-layer perceptron; with no hidden layer it is logistic regression.
 #[derive(Config, Debug, PartialEq)]
@@ -47,6 +47,7 @@ impl MlpConfig {
             output: LinearConfig::new(width, classes).init(device),
             dropout: DropoutConfig::new(self.dropout).init(),
             activation: self.activation,
+            dropout_key: DropoutKey::default(),
         }
     }
 }
@@ -63,6 +64,9 @@ pub struct Mlp {
     /// Non-linearity after each hidden layer.
     #[module(skip)]
     pub activation: Activation,
+    /// The current training step's dropout key (hidden layer `j` masks with site `j`).
+    #[module(skip)]
+    pub(crate) dropout_key: DropoutKey,
 }
 
 impl Mlp {
@@ -80,8 +84,8 @@ impl Mlp {
     /// `[batch, channels, height, width]` → `[batch, width of the last hidden layer]`
     pub fn embed(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x: Tensor<2> = x.flatten(1, 3); // [batch, channels·height·width]
-        for layer in &self.hidden {
-            x = dropout(&self.dropout, self.activation.forward(layer.forward(x)));
+        for (j, layer) in self.hidden.iter().enumerate() {
+            x = dropout(&self.dropout, self.activation.forward(layer.forward(x)), self.dropout_key.site(j as u64));
         }
         x
     }

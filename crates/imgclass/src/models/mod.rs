@@ -23,6 +23,7 @@ pub use resnet::{ResNet, ResNetConfig};
 pub use transfer::trainable_params;
 
 use crate::error::{Error, Result};
+use crate::kernels::DropoutKey;
 
 /// The architectures by name, without their hyper-parameters (what `--arch` chooses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,6 +232,18 @@ impl Net {
             Net::ResNet(m) => m.forward(x),
             Net::EfficientNet(m) => m.forward(x),
         }
+    }
+
+    /// The network with the dropout key of a training step: its dropout layers mask with keys
+    /// derived from `key` (see [`crate::kernels`]'s `dropout`), so the masks are a function of
+    /// the step, not of anything else in the process. Networks without dropout are unchanged.
+    pub(crate) fn with_dropout_key(mut self, key: DropoutKey) -> Net {
+        match &mut self {
+            Net::Mlp(m) => m.dropout_key = key,
+            Net::Cnn(m) => m.dropout_key = key,
+            Net::ResNet(_) | Net::EfficientNet(_) => {}
+        }
+        self
     }
 
     /// The stages of a convolutional body, first to last, by name: the layers whose

@@ -3,10 +3,11 @@
 //! [`Learner::fit`] hands it to the [`Trainer`], which runs the epochs.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+use burn::module::{ModuleVisitor, Param};
 use burn::prelude::*;
 
 use super::Callback;
@@ -29,6 +30,36 @@ use crate::models::transfer::trainable_params;
 use crate::util::pool::worker_pool;
 use crate::util::rng::Rng;
 
+/// Serializes the drawing of initial weights. Burn's backends keep one random generator per
+/// process (burn-flex's `SEED`) and draw a parameter's initial values when it is first read; a
+/// learner seeds the generator and draws every initial weight while holding this lock, so
+/// learners built side by side each get the weights of their own seed. Nothing else in the
+/// library draws from the device's generator (dropout masks come from the step's key).
+static DEVICE_GENERATOR: Mutex<()> = Mutex::new(());
+
+/// The network of `config.model` for `input` (`[channels, height, width]`) and `classes`, its
+/// body loaded from the pretrained weights the config names, every other weight drawn now from
+/// the device's generator seeded with `config.seed`.
+fn initial_net(config: &TrainConfig, input: [usize; 3], classes: usize, device: &Device) -> Result<Net> {
+    let _drawing = DEVICE_GENERATOR.lock().unwrap_or_else(PoisonError::into_inner);
+    device.seed(config.seed);
+    let mut net = config.model.arch.init(input, classes, device)?;
+    if let Some(path) = config.model.weights_file()? {
+        load_into(&mut net, &path, false)?;
+    }
+    net.visit(&mut DrawInitialValues);
+    Ok(net)
+}
+
+/// Reads every parameter once, so that the lazily initialized ones draw their values.
+struct DrawInitialValues;
+
+impl ModuleVisitor for DrawInitialValues {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
 /// A network with its data, optimizer and training state.
 pub struct Learner {
     env: Env,
@@ -50,15 +81,9 @@ impl Learner {
                 "a pretrained body needs RGB input with its own normalization: build the preprocessing with TrainConfig::preprocess",
             ));
         }
-        device.seed(config.seed);
-        crate::kernels::seed_dropout(config.seed);
         let base = device.clone();
         let device = device.autodiff();
-        let mut net =
-            config.model.arch.init([p.input_channels(), p.height(), p.width()], data.classes.len(), &device)?;
-        if let Some(path) = config.model.weights_file()? {
-            load_into(&mut net, &path, false)?;
-        }
+        let mut net = initial_net(&config, [p.input_channels(), p.height(), p.width()], data.classes.len(), &device)?;
         if let Some(phase) = phase_after(&config, 0) {
             net = phase.set_freezing(net);
         }

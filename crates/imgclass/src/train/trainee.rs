@@ -13,6 +13,7 @@ use super::loss::Objective;
 use super::probe::{self, Probe, Problem};
 use crate::data::{Batch, DataSplits, ImageData, Skipped};
 use crate::infer::{log_probs, map_batches};
+use crate::kernels::DropoutKey;
 use crate::metrics::EvalReport;
 use crate::models::Net;
 use crate::transforms::Preprocess;
@@ -83,7 +84,7 @@ impl Trainee {
     }
 
     /// One optimizer step; returns the trainee after it and the batch loss (`None` when the
-    /// batch held no readable image). `rng` draws the batch's mixing, if any.
+    /// batch held no readable image). `rng` draws the batch's mixing, if any, and dropout key.
     pub fn step(
         self,
         optim: &mut ModuleOptimizer,
@@ -155,7 +156,8 @@ impl Trainee {
 }
 
 /// One optimizer step of the whole network on a prepared batch at rates `lr`, the batch
-/// mixed as `objective` says with draws from `rng`; returns the updated network and the batch loss.
+/// mixed as `objective` says and the dropout key drawn from `rng` (the step's generator);
+/// returns the updated network and the batch loss.
 pub(super) fn step_network(
     optim: &mut ModuleOptimizer,
     device: &Device,
@@ -166,6 +168,7 @@ pub(super) fn step_network(
     rng: &mut Rng,
 ) -> (Net, f32) {
     let blend = objective.blend(&mut batch, rng);
+    let net = net.with_dropout_key(DropoutKey::new(rng.next_u64()));
     let x = Tensor::from_data(TensorData::new(batch.x, batch.shape), device);
     let loss = objective.loss(net.forward(x), &batch.y, blend.as_ref());
     let grads = GradientsParams::from_grads(loss.backward(), &net);

@@ -8,8 +8,8 @@
 //!
 //! Everything random is a function of the seed and the position in the run — the shuffling
 //! generator's state is saved at each epoch start, the augmentation is seeded by (seed, epoch,
-//! image), and the device generator (dropout) is re-seeded before every step by (seed, step) —
-//! so a run resumed from any step ends with the weights an uninterrupted run ends with.
+//! image), and each step's generator (mixing, the dropout key) is seeded by (seed, step) — so a
+//! run resumed from any step ends with the weights an uninterrupted run ends with.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -244,11 +244,9 @@ impl<'a> Trainer<'a> {
         let in_phase = (p.epochs_done - first) * spe + p.step;
         let rates = phase.lr(env.groups.as_deref(), in_phase, spe * phase.epochs);
         let head_lr = rates.head;
-        // Dropout and mixing draw from generators keyed by the step (ours, or the device's where
-        // our kernels do not run): a resumed run draws what an uninterrupted one would.
+        // Mixing and dropout draw from a generator seeded by the step: a resumed run draws what
+        // an uninterrupted one would.
         let step_seed = mix(env.config.seed, (p.epochs_done * spe + p.step) as u64);
-        env.device.seed(step_seed);
-        crate::kernels::seed_dropout(step_seed);
         let trainee = self.trainee.take().expect("a trainee during an epoch");
         let mut rng = Rng::new(step_seed);
         let (trainee, loss) = trainee.step(&mut self.state.optim, &env.device, input, rates, &self.objective, &mut rng);
