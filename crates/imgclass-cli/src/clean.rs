@@ -10,9 +10,7 @@ use anyhow::Result;
 use imgclass::bundle::Bundle;
 use imgclass::config::TrainConfig;
 use imgclass::curate::{LabelStore, apply, undo};
-use imgclass::interpret::clean::{
-    Scored, model_scores, near_duplicates, out_of_fold, save_clean_csv, save_suspects_picture,
-};
+use imgclass::interpret::clean::{CleanReport, Scored, model_scores, out_of_fold};
 use imgclass::train::{Existing, RunDir};
 
 use crate::args::{CleanArgs, CleanCommand};
@@ -29,7 +27,15 @@ fn quick() -> TrainConfig {
 
 pub fn run(a: CleanArgs) -> Result<ExitCode> {
     match &a.then {
-        Some(CleanCommand::Apply { csv }) => {
+        Some(then) => apply_or_undo(then),
+        None => find(a),
+    }
+}
+
+/// `clean apply CSV` and `clean undo DATA`.
+fn apply_or_undo(then: &CleanCommand) -> Result<ExitCode> {
+    match then {
+        CleanCommand::Apply { csv } => {
             let (done, root) = apply(csv)?;
             println!(
                 "relabelled {}, moved {} to the trash (or out of the labels file), kept {}; undo with: imgclass clean undo {}",
@@ -38,9 +44,9 @@ pub fn run(a: CleanArgs) -> Result<ExitCode> {
                 done.kept,
                 root.display()
             );
-            return Ok(ExitCode::SUCCESS);
+            Ok(ExitCode::SUCCESS)
         }
-        Some(CleanCommand::Undo { data }) => {
+        CleanCommand::Undo { data } => {
             let done = undo(data)?;
             if done.reverted + done.already + done.refused.len() == 0 {
                 println!("nothing to undo");
@@ -50,10 +56,13 @@ pub fn run(a: CleanArgs) -> Result<ExitCode> {
             for why in &done.refused {
                 eprintln!("not reverted: {why}");
             }
-            return Ok(if done.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+            Ok(if done.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        None => {}
     }
+}
+
+/// `clean [DATA]`: scores the images, finds the suspects, writes clean.csv and suspects.png.
+fn find(a: CleanArgs) -> Result<ExitCode> {
     let start = Instant::now();
     let device = device(a.run.device)?;
     let config = run_config(&a.run, quick())?;
@@ -72,42 +81,20 @@ pub fn run(a: CleanArgs) -> Result<ExitCode> {
             (scored, config.preprocess(&source, config.input_size(&source)))
         }
     };
-    let mut suspects = scored.label_errors(a.rank_by);
-    let label_errors = suspects.len();
-    suspects.extend(scored.outliers());
-    let outliers = suspects.len() - label_errors;
-    suspects.extend(near_duplicates(&source, a.duplicate_bits)?);
+    let report = CleanReport::find(&source, scored, a.rank_by, a.duplicate_bits)?;
     let dir = RunDir::create(a.run.out.as_deref(), Existing::Keep)?;
     let (csv, png) = (dir.path().join("clean.csv"), dir.path().join("suspects.png"));
     let store = config.data.root().and_then(|root| LabelStore::of(&config.data.labels, &root, source.is_idx()));
-    save_clean_csv(&suspects, store, &scored.classes, &csv)?;
-    save_suspects_picture(&source, &suspects, &pre, a.show.into(), &png)?;
+    report.save_csv(store, &csv)?;
+    report.save_picture(&source, &pre, a.show.into(), &png)?;
     let seconds = start.elapsed().as_secs_f64();
     let mut w = std::io::stdout().lock();
-    writeln!(
-        w,
-        "scored {} images with {}: accuracy {:.4}; {label_errors} suspected label errors, {outliers} outliers, {} near-duplicates ({seconds:.0} s)",
-        scored.labels.len(),
-        scored.method,
-        scored.accuracy(),
-        suspects.len() - label_errors - outliers
-    )?;
-    for s in suspects[..label_errors].iter().take(10) {
-        writeln!(w, "  {:.3}  {} -> {}  {}", s.score, esc(&s.label), esc(&s.suggested), esc(&s.file))?;
-    }
-    for s in suspects[label_errors..label_errors + outliers].iter().take(5) {
-        let (file, label, like) = (esc(&s.file), esc(&s.label), esc(&s.suggested));
-        writeln!(w, "  outlier {:.3}  {file} ({label}, looks most like {like})", s.score)?;
-    }
-    for s in suspects[label_errors + outliers..].iter().take(5) {
-        let (file, label) = (esc(&s.file), esc(&s.label));
-        let (other, its) = (esc(s.other.as_deref().unwrap_or("")), esc(&s.suggested));
-        writeln!(w, "  duplicate {:.3}  {file} ({label}) ~ {other} ({its})", s.score)?;
-    }
+    print_summary(&mut w, &report, seconds)?;
     writeln!(w, "wrote {} (edit its action column) and {}", csv.display(), png.display())?;
     if a.run.json {
+        let scored = &report.scored;
         let v = serde_json::json!({
-            "suspects": suspects,
+            "suspects": report.suspects().collect::<Vec<_>>(),
             "images": scored.labels.len(),
             "method": scored.method,
             "accuracy": scored.accuracy(),
@@ -119,4 +106,32 @@ pub fn run(a: CleanArgs) -> Result<ExitCode> {
         writeln!(w, "{v}")?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The counts of each kind of suspect and the first few of each.
+fn print_summary(w: &mut impl Write, report: &CleanReport, seconds: f64) -> std::io::Result<()> {
+    let CleanReport { scored, label_errors, outliers, duplicates } = report;
+    writeln!(
+        w,
+        "scored {} images with {}: accuracy {:.4}; {} suspected label errors, {} outliers, {} near-duplicates ({seconds:.0} s)",
+        scored.labels.len(),
+        scored.method,
+        scored.accuracy(),
+        label_errors.len(),
+        outliers.len(),
+        duplicates.len()
+    )?;
+    for s in label_errors.iter().take(10) {
+        writeln!(w, "  {:.3}  {} -> {}  {}", s.score, esc(&s.label), esc(&s.suggested), esc(&s.file))?;
+    }
+    for s in outliers.iter().take(5) {
+        let (file, label, like) = (esc(&s.file), esc(&s.label), esc(&s.suggested));
+        writeln!(w, "  outlier {:.3}  {file} ({label}, looks most like {like})", s.score)?;
+    }
+    for s in duplicates.iter().take(5) {
+        let (file, label) = (esc(&s.file), esc(&s.label));
+        let (other, its) = (esc(s.other.as_deref().unwrap_or("")), esc(&s.suggested));
+        writeln!(w, "  duplicate {:.3}  {file} ({label}) ~ {other} ({its})", s.score)?;
+    }
+    Ok(())
 }

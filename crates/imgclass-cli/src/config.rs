@@ -139,8 +139,8 @@ fn cnn_options(a: &ModelArgs, m: &mut CnnConfig) {
 
 fn fit(a: &FitArgs, c: &mut TrainConfig) {
     match (a.fine_tune, a.freeze_epochs) {
-        (Some(epochs), Some(frozen)) => *c = std::mem::take(c).fine_tune_fastai(frozen, epochs.unwrap_or(1)),
-        (Some(epochs), None) => *c = std::mem::take(c).fine_tune(epochs),
+        (Some(epochs), Some(frozen)) => *c = std::mem::take(c).fastai_fine_tune(frozen, epochs.unwrap_or(1)),
+        (Some(epochs), None) => *c = std::mem::take(c).probe_then_fine_tune(epochs),
         (None, frozen) => set(&mut c.fit.freeze_epochs, frozen),
     }
     set(&mut c.fit.epochs, a.epochs);

@@ -17,7 +17,7 @@
 //!
 //! - `error` — the one error type: every variant names its file or config field and keeps its cause
 //! - `util` — atomic file writes, seeded generator and hashes, SHA-256, thread pools (crate-private)
-//! - [`kernels`] — our own CPU kernels (convolution) for Burn's flex backend, with fallbacks
+//! - [`kernels`] — our own CPU kernels (convolutions, batch norm, pooling, dropout) for Burn's flex backend
 //! - [`device`] — which device computations run on (`cpu`, and the GPUs a build has)
 //! - [`transforms`] — preprocessing (resize, colour, normalization) and augmentation
 //! - [`data`] — sources (folders, IDX, CSV, regex, lists), decoding, splits, the batch loader
@@ -63,8 +63,9 @@
 //!
 //! Transfer learning: a pretrained EfficientNet-Lite0 body with a new head, first fitted as a
 //! logistic regression on the frozen body's features (a linear probe), then three epochs of
-//! the whole network with discriminative learning rates (LP-FT; `fine_tune_fastai` is fastai's
-//! `vision_learner(…).fine_tune(3)`). Needs the weights:
+//! the whole network with discriminative learning rates (LP-FT,
+//! [`config::TrainConfig::probe_then_fine_tune`]; fastai's `vision_learner(…).fine_tune(3)` is
+//! [`config::TrainConfig::fastai_fine_tune`] or [`train::Learner::fastai_fine_tune`]). Needs the weights:
 //! [`models::pretrained::fetch_efficientnet_lite`], i.e. `imgclass weights fetch efficientnet_lite0`;
 //! `efficientnet_lite1` and `efficientnet_lite2` are larger, at 240 and 260 px.
 //!
@@ -74,7 +75,7 @@
 //! use imgclass::models::ArchKind;
 //! use imgclass::train::{Learner, Silent};
 //!
-//! let mut config = TrainConfig::default().fine_tune(Some(3));
+//! let mut config = TrainConfig::default().probe_then_fine_tune(Some(3));
 //! config.model.arch = ArchKind::EfficientnetLite0.arch();
 //! config.model.weights = Weights::Pretrained;
 //! // RGB input at 224 px with the backbone's own normalization, stored in the bundle.

@@ -1,7 +1,7 @@
 //! Raw command-line arguments (clap). Options that configure a run are `Option`s with no
 //! default here: left out, the library's default applies (or, with `--resume`, the run's saved
-//! value). `config.rs` turns them into a `TrainConfig` and shows the library's defaults in
-//! `--help`.
+//! value). `config.rs` turns them into a `TrainConfig`; `help.rs` shows the library's defaults
+//! in `--help`.
 
 use std::path::PathBuf;
 

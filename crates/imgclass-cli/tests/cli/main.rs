@@ -113,6 +113,28 @@ fn train_tiny(dir: &Path, data: &Path, extra: &[&str]) -> (serde_json::Value, St
     (last_json(&stdout), stdout, stderr)
 }
 
+/// Checks a finished run's JSON summary against its run folder and returns metrics.json's rows:
+/// one per epoch, numbered 1 to `epochs`; every loss finite and positive, every accuracy in
+/// [0, 1]; the summary's accuracy and validation loss those of its best epoch.
+fn assert_run(json: &serde_json::Value, epochs: u64) -> Vec<serde_json::Value> {
+    let run = PathBuf::from(json["run_dir"].as_str().unwrap_or_else(|| panic!("no run_dir: {json}")));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(run.join("metrics.json")).unwrap()).unwrap();
+    let numbers: Vec<u64> = rows.iter().map(|m| m["epoch"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, (1..=epochs).collect::<Vec<u64>>(), "{json}");
+    assert_eq!(json["epochs"], epochs, "{json}");
+    for m in &rows {
+        let (train, valid) = (m["train_loss"].as_f64().unwrap(), m["valid_loss"].as_f64().unwrap());
+        assert!(train.is_finite() && train > 0.0 && valid.is_finite() && valid > 0.0, "{m}");
+        assert!((0.0..=1.0).contains(&m["accuracy"].as_f64().unwrap()), "{m}");
+    }
+    let best = &rows[json["best_epoch"].as_u64().unwrap() as usize - 1];
+    for k in ["valid_loss", "accuracy"] {
+        let (summary, epoch) = (json[k].as_f64().unwrap(), best[k].as_f64().unwrap());
+        assert!((summary - epoch).abs() < 1e-9, "{k}: summary {summary}, best epoch {epoch}\n{json}");
+    }
+    rows
+}
+
 fn write_idx(dir: &Path, prefix: &str, images: &[[u8; 16]], labels: &[u8]) {
     use std::io::Write;
     let gz = |name: String, bytes: Vec<u8>| {

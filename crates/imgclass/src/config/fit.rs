@@ -16,10 +16,13 @@ pub struct FitConfig {
     /// Before anything else, fit the head as a logistic regression on the frozen body's
     /// features, to convergence, its L2 strength chosen on the validation images (a linear
     /// probe; one epoch in the history). Then `epochs` train the whole network when
-    /// `unfreeze` is set (LP-FT, [`TrainConfig::fine_tune`](super::TrainConfig::fine_tune)), else the head.
+    /// `unfreeze` is set (LP-FT,
+    /// [`TrainConfig::probe_then_fine_tune`](super::TrainConfig::probe_then_fine_tune)), else
+    /// the head.
     pub probe: bool,
     /// Epochs with the pretrained body frozen (the head and batch norms train) before the
-    /// `epochs` epochs of the whole network (fastai's `fine_tune`).
+    /// `epochs` epochs of the whole network (fastai's `fine_tune`:
+    /// [`TrainConfig::fastai_fine_tune`](super::TrainConfig::fastai_fine_tune)).
     pub freeze_epochs: usize,
     /// With a pretrained body and no `freeze_epochs`: train the whole network in `epochs`
     /// (else only the head and batch norms train, as in fastai's frozen `vision_learner`).
@@ -73,7 +76,8 @@ pub enum BnMode {
     Inference,
 }
 
-/// The unfrozen epochs of [`TrainConfig::fine_tune`](super::TrainConfig::fine_tune) for
+/// The unfrozen epochs of
+/// [`TrainConfig::probe_then_fine_tune`](super::TrainConfig::probe_then_fine_tune) for
 /// `train_images` training images when none are given: 3, and 2 from 20,000 images.
 ///
 /// Measured (`bench/small_data.sh`, `bench/transfer_fmnist.sh`): on 384 photos (after a head

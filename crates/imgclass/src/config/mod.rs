@@ -85,7 +85,7 @@ impl TrainConfig {
     /// discriminative rates gentle enough for a converged head (lr/200 … lr/20), stopping
     /// early after 2 epochs without a better validation loss. `None`: the epochs are chosen
     /// from the data ([`fine_tune_epochs`]). Needs a pretrained body.
-    pub fn fine_tune(mut self, epochs: Option<usize>) -> Self {
+    pub fn probe_then_fine_tune(mut self, epochs: Option<usize>) -> Self {
         (self.fit.probe, self.fit.unfreeze, self.fit.freeze_epochs) = (true, true, 0);
         self.fit.epochs = epochs.unwrap_or(0);
         self.fit.epochs_from_data = epochs.is_none();
@@ -96,7 +96,7 @@ impl TrainConfig {
     /// fastai's `fine_tune(epochs)`: the body frozen for `freeze_epochs` (at least one)
     /// epochs, then `epochs` epochs of the whole network with discriminative rates, at
     /// fastai's base rate [`FINE_TUNE_LR`]. Needs a pretrained body.
-    pub fn fine_tune_fastai(mut self, freeze_epochs: usize, epochs: usize) -> Self {
+    pub fn fastai_fine_tune(mut self, freeze_epochs: usize, epochs: usize) -> Self {
         self.fit.freeze_epochs = freeze_epochs.max(1);
         self.fit.unfreeze = true;
         self.fit.epochs = epochs;
@@ -105,7 +105,7 @@ impl TrainConfig {
     }
 
     /// Sets what the config leaves to the data: `fit.epochs` when `fit.epochs_from_data`.
-    pub fn settle(&mut self, train_images: usize) {
+    pub fn fill_in_from_data(&mut self, train_images: usize) {
         if std::mem::take(&mut self.fit.epochs_from_data) {
             self.fit.epochs = fine_tune_epochs(train_images);
         }
@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn the_config_round_trips_through_json_and_fills_missing_fields_with_defaults() {
-        let mut c = TrainConfig::default().fine_tune(Some(3));
+        let mut c = TrainConfig::default().probe_then_fine_tune(Some(3));
         c.model.arch = ArchKind::EfficientnetLite0.arch();
         c.model.weights = Weights::Pretrained;
         c.fit.balance = Some(Balance::Oversample);
@@ -236,21 +236,21 @@ mod tests {
 
     #[test]
     fn fastais_fine_tune_freezes_at_least_one_epoch_at_its_base_rate() {
-        let c = TrainConfig::default().fine_tune_fastai(0, 3);
+        let c = TrainConfig::default().fastai_fine_tune(0, 3);
         assert_eq!((c.fit.freeze_epochs, c.fit.unfreeze, c.fit.epochs, c.optimizer.lr), (1, true, 3, FINE_TUNE_LR));
         assert!(!c.fit.probe && c.fit.patience.is_none());
     }
 
     #[test]
     fn fine_tune_probes_then_unfreezes_with_early_stopping_and_epochs_settled_by_the_data() {
-        let mut c = TrainConfig::default().fine_tune(None);
+        let mut c = TrainConfig::default().probe_then_fine_tune(None);
         assert!(c.fit.probe && c.fit.unfreeze && c.fit.freeze_epochs == 0);
         assert_eq!(c.fit.patience, Some(FINE_TUNE_PATIENCE));
-        c.settle(384);
+        c.fill_in_from_data(384);
         assert_eq!((c.fit.epochs, c.fit.epochs_from_data), (fine_tune_epochs(384), false));
-        c.settle(100_000);
+        c.fill_in_from_data(100_000);
         assert_eq!(c.fit.epochs, fine_tune_epochs(384), "settled once");
         assert_eq!((fine_tune_epochs(384), fine_tune_epochs(2_000), fine_tune_epochs(48_000)), (3, 3, 2));
-        assert_eq!(TrainConfig::default().fine_tune(Some(7)).fit.epochs, 7);
+        assert_eq!(TrainConfig::default().probe_then_fine_tune(Some(7)).fit.epochs, 7);
     }
 }

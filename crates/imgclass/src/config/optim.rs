@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 
 /// fastai's `fine_tune` base learning rate (`fine_tune(epochs, base_lr=2e-3)`).
 pub const FINE_TUNE_LR: f64 = 2e-3;
-/// Epochs without a better validation loss after which [`TrainConfig::fine_tune`](super::TrainConfig::fine_tune) stops.
+/// Epochs without a better validation loss after which
+/// [`TrainConfig::probe_then_fine_tune`](super::TrainConfig::probe_then_fine_tune) stops.
 pub const FINE_TUNE_PATIENCE: usize = 2;
 
 /// Which optimizer updates the weights.

@@ -31,11 +31,11 @@ impl<B: Backend + KernelGrads> Backward<B, 2> for ConvBackward {
         let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(xs);
         let w = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(ws);
         if let Some(node) = node_x {
-            let dx = B::conv2d_nb_dx(x.shape().to_vec(), w.clone(), dy.clone(), options.clone());
+            let dx = B::conv2d_no_bias_dx(x.shape().to_vec(), w.clone(), dy.clone(), options.clone());
             grads.register::<B>(node.id, dx);
         }
         if let Some(node) = node_w {
-            grads.register::<B>(node.id, B::conv2d_nb_dw(x, w.shape().to_vec(), dy, options));
+            grads.register::<B>(node.id, B::conv2d_no_bias_dw(x, w.shape().to_vec(), dy, options));
         }
     }
 }
@@ -79,15 +79,15 @@ impl<B: Backend + KernelGrads> Backward<B, 3> for BatchNormBackward {
 }
 
 impl<B: Backend + Kernels + KernelGrads, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
-    fn conv2d_nb(x: FloatTensor<Self>, w: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
+    fn conv2d_no_bias(x: FloatTensor<Self>, w: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
         match ConvBackward.prepare::<C>([x.node(), w.node()]).compute_bound().stateful() {
             OpsKind::Tracked(mut prep) => {
                 let xs = prep.checkpoint(&x);
                 let ws = prep.checkpoint(&w);
-                let out = B::conv2d_nb(x.into_primitive(), w.into_primitive(), options.clone());
+                let out = B::conv2d_no_bias(x.into_primitive(), w.into_primitive(), options.clone());
                 prep.finish((xs, ws, options), out)
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::conv2d_nb(x.into_primitive(), w.into_primitive(), options)),
+            OpsKind::UnTracked(prep) => prep.finish(B::conv2d_no_bias(x.into_primitive(), w.into_primitive(), options)),
         }
     }
 
@@ -121,7 +121,7 @@ impl<B: Backend + Kernels + KernelGrads, C: CheckpointStrategy> Kernels for Auto
         // Only inference, without autodiff, routes here; composed of differentiable ops all
         // the same, so that a gradient would be right.
         let c = shift.shape()[0];
-        let y = Self::conv2d_nb(x, w, options);
+        let y = Self::conv2d_no_bias(x, w, options);
         let y = Self::float_add(y, Self::float_reshape(shift, Shape::from(vec![1, c, 1, 1])));
         activation::<Self>(y, act)
     }

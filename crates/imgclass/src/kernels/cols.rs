@@ -65,12 +65,12 @@ impl Geometry {
     }
 
     /// Rows of an image's column matrix: `C_in · kh · kw`.
-    pub(super) fn k(&self) -> usize {
+    pub(super) fn col_rows(&self) -> usize {
         self.c_in * self.kh * self.kw
     }
 
     /// Columns of an image's column matrix: output pixels.
-    pub(super) fn p(&self) -> usize {
+    pub(super) fn out_pixels(&self) -> usize {
         let (oh, ow) = self.out_hw();
         oh * ow
     }
@@ -91,7 +91,7 @@ impl Geometry {
     }
 
     pub(super) fn out_len(&self) -> usize {
-        self.c_out * self.p()
+        self.c_out * self.out_pixels()
     }
 
     /// Images per task: one group per thread.

@@ -74,7 +74,7 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], w: &[f32], post: Post) -> Vec<f32
     if g.depthwise {
         return depthwise::forward(g, x, w, post);
     }
-    let (k, p) = (g.k(), g.p());
+    let (k, p) = (g.col_rows(), g.out_pixels());
     let group = g.group();
     let write = |out: &mut [MaybeUninit<f32>]| {
         out.par_chunks_mut(group * g.out_len()).enumerate().for_each(|(t, outs)| {
@@ -108,7 +108,7 @@ pub(crate) fn backward_x(g: &Geometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
     if g.depthwise {
         return depthwise::backward_x(g, w, dy);
     }
-    let (k, p) = (g.k(), g.p());
+    let (k, p) = (g.col_rows(), g.out_pixels());
     let group = g.group();
     let write = |dx: &mut [MaybeUninit<f32>]| {
         dx.par_chunks_mut(group * g.in_len()).enumerate().for_each(|(t, dxs)| {
@@ -139,7 +139,7 @@ pub(crate) fn backward_w(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     if g.depthwise {
         return depthwise::backward_w(g, x, dy);
     }
-    let (k, p) = (g.k(), g.p());
+    let (k, p) = (g.col_rows(), g.out_pixels());
     let group = g.group();
     let partials: Vec<Vec<f32>> = (0..g.batch.div_ceil(group))
         .into_par_iter()

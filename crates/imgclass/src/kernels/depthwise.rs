@@ -164,19 +164,19 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], w: &[f32], post: Post) -> Vec<f32
     let planes = g.batch * g.c_in;
     let run = run_len(planes);
     let write = |out: &mut [MaybeUninit<f32>]| {
-        out.par_chunks_mut(run * g.p()).enumerate().for_each(|(t, out)| {
+        out.par_chunks_mut(run * g.out_pixels()).enumerate().for_each(|(t, out)| {
             forward_run(g, x, w, t * run, out);
             if let Some((shift, act)) = post {
                 // SAFETY: `forward_run` wrote every value of its planes.
                 let out = unsafe { assume_written(out) };
-                for (i, plane) in out.chunks_exact_mut(g.p()).enumerate() {
+                for (i, plane) in out.chunks_exact_mut(g.out_pixels()).enumerate() {
                     shift_act(plane, shift[(t * run + i) % g.c_in], act);
                 }
             }
         });
     };
     // SAFETY: the runs cover the buffer, and each output row is copied whole from `wide`.
-    unsafe { written(planes * g.p(), write) }
+    unsafe { written(planes * g.out_pixels(), write) }
 }
 
 /// The output gradient of one plane laid out as [`Phases`] lays out outputs, after `front`

@@ -19,7 +19,7 @@ use super::pool::{self, Pool2};
 pub trait Kernels: Backend {
     /// 2-D convolution without bias (f32, groups 1 or depthwise, dilation 1: see
     /// [`Geometry::covered`]).
-    fn conv2d_nb(x: FloatTensor<Self>, w: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self>;
+    fn conv2d_no_bias(x: FloatTensor<Self>, w: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self>;
     /// Batch norm in training mode over dim 1 (f32), then the activation `act`: the output, the
     /// batch mean and variance.
     fn batch_norm_train_fused(
@@ -41,7 +41,7 @@ pub trait Kernels: Backend {
         var: FloatTensor<Self>,
         options: (f64, Act),
     ) -> FloatTensor<Self>;
-    /// Inference: a convolution without bias (as [`Kernels::conv2d_nb`]), then `+ shift` per
+    /// Inference: a convolution without bias (as [`Kernels::conv2d_no_bias`]), then `+ shift` per
     /// output channel and the activation, applied as each image's output is written — a batch
     /// norm folded into the weights and `shift`.
     fn conv2d_shift_act(
@@ -54,15 +54,15 @@ pub trait Kernels: Backend {
 
 /// The backward kernels, called by the autodiff op on the backend it wraps (so no dispatch).
 pub trait KernelGrads: Backend {
-    /// The input gradient of [`Kernels::conv2d_nb`], from its weight and output gradient.
-    fn conv2d_nb_dx(
+    /// The input gradient of [`Kernels::conv2d_no_bias`], from its weight and output gradient.
+    fn conv2d_no_bias_dx(
         x_shape: Vec<usize>,
         w: FloatTensor<Self>,
         dy: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self>;
-    /// The weight gradient of [`Kernels::conv2d_nb`], from its input and output gradient.
-    fn conv2d_nb_dw(
+    /// The weight gradient of [`Kernels::conv2d_no_bias`], from its input and output gradient.
+    fn conv2d_no_bias_dw(
         x: FloatTensor<Self>,
         w_shape: Vec<usize>,
         dy: FloatTensor<Self>,
@@ -102,7 +102,7 @@ fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FloatTensor<Flex> {
 }
 
 impl Kernels for Flex {
-    fn conv2d_nb(x: FloatTensor<Self>, w: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
+    fn conv2d_no_bias(x: FloatTensor<Self>, w: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
         let g = geometry(&x.shape(), &w.shape(), &options);
         let (oh, ow) = g.out_hw();
         tensor(conv::forward(&g, &values(&x), &values(&w), None), vec![g.batch, g.c_out, oh, ow])
@@ -159,7 +159,7 @@ impl Kernels for Flex {
 }
 
 impl KernelGrads for Flex {
-    fn conv2d_nb_dx(
+    fn conv2d_no_bias_dx(
         x_shape: Vec<usize>,
         w: FloatTensor<Self>,
         dy: FloatTensor<Self>,
@@ -169,7 +169,7 @@ impl KernelGrads for Flex {
         tensor(conv::backward_x(&g, &values(&w), &values(&dy)), x_shape)
     }
 
-    fn conv2d_nb_dw(
+    fn conv2d_no_bias_dw(
         x: FloatTensor<Self>,
         w_shape: Vec<usize>,
         dy: FloatTensor<Self>,
@@ -244,5 +244,5 @@ pub(crate) fn conv2d_dispatch(
     w: FloatTensor<Dispatch>,
     options: ConvOptions<2>,
 ) -> FloatTensor<Dispatch> {
-    <Dispatch as Kernels>::conv2d_nb(x, w, options)
+    <Dispatch as Kernels>::conv2d_no_bias(x, w, options)
 }

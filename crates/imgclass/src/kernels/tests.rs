@@ -268,7 +268,7 @@ fn every_instruction_set_the_cpu_has_gives_the_baseline_results_bit_for_bit() {
         let pool_grad = pool::backward(&pooling, &y, &vals(pooled.len(), 4));
         let depthwise = ConvOptions::new_with_padding([2, 2], [(1, 2), (1, 2)], [1, 1], 4);
         let d = Geometry::covered([3, 4, 9, 7], [4, 1, 5, 5], &depthwise).expect("depthwise");
-        let (dw, dy_d) = (vals(4 * 25, 5), vals(3 * 4 * d.p(), 6));
+        let (dw, dy_d) = (vals(4 * 25, 5), vals(3 * 4 * d.out_pixels(), 6));
         [
             conv::forward(&g, &x, &w, None),
             conv::backward_x(&g, &w, &dy),

@@ -70,9 +70,9 @@ impl Learner {
     /// Builds the network of `config.model` for `data` on `device` (seeded by `config.seed`),
     /// with its body loaded from the pretrained weights the config names (a new head), and
     /// frozen when the run starts frozen. What the config leaves to the data is settled here
-    /// ([`TrainConfig::settle`]).
+    /// ([`TrainConfig::fill_in_from_data`]).
     pub fn new(data: DataSplits, mut config: TrainConfig, device: Device) -> Result<Learner> {
-        config.settle(data.train.len());
+        config.fill_in_from_data(data.train.len());
         config.validate()?;
         let p = &data.preprocess;
         if config.model.starts_pretrained() && !p.rgb_model() {
@@ -239,9 +239,9 @@ impl Learner {
     /// least 1) at `base_lr`, then unfreezes and trains `epochs` epochs with discriminative
     /// rates from `base_lr / 200` (earliest layers) to `base_lr / 2` (head), unless
     /// `fit.lr_range` says otherwise. Needs a pretrained body.
-    pub fn fine_tune(&mut self, epochs: usize, base_lr: f64, cb: &mut dyn Callback) -> Result<TrainReport> {
+    pub fn fastai_fine_tune(&mut self, epochs: usize, base_lr: f64, cb: &mut dyn Callback) -> Result<TrainReport> {
         let freeze_epochs = self.env.config.fit.freeze_epochs;
-        let mut config = self.env.config.clone().fine_tune_fastai(freeze_epochs, epochs);
+        let mut config = self.env.config.clone().fastai_fine_tune(freeze_epochs, epochs);
         config.optimizer.lr = base_lr;
         config.validate()?;
         self.env.config = config;

@@ -1,9 +1,9 @@
 //! How a run is cut into phases — the head fitted or trained with the body frozen, then the
 //! whole network — and the learning rates of each phase's parameter groups.
 //!
-//! imgclass's `fine_tune` (LP-FT, Kumar et al. 2022) fits the head as a linear probe first (one
-//! epoch in the history, see `probe`), then trains the whole network as fastai does after its
-//! frozen epochs. fastai's `fine_tune` (`--freeze-epochs N`):
+//! imgclass's `probe_then_fine_tune` (LP-FT, Kumar et al. 2022) fits the head as a linear
+//! probe first (one epoch in the history, see `probe`), then trains the whole network as fastai
+//! does after its frozen epochs. fastai's `fine_tune` (`fastai_fine_tune`, `--freeze-epochs N`):
 //!
 //! ```text
 //! freeze();   fit_one_cycle(freeze_epochs, base_lr, pct_start=0.99)
@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn fastais_fine_tune_is_a_frozen_epoch_at_lr_then_discriminative_rates_up_to_half_of_it() {
-        let cfg = pretrained(Arch::EfficientnetLite0, Weights::Pretrained).fine_tune_fastai(1, 3);
+        let cfg = pretrained(Arch::EfficientnetLite0, Weights::Pretrained).fastai_fine_tune(1, 3);
         let p = plan(&cfg);
         assert_eq!(p.len(), 2);
         assert!(p[0].frozen && p[0].cached && p[0].epochs == 1 && p[0].peaks == vec![2e-3]);
@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn lp_ft_is_a_probe_epoch_then_unfrozen_epochs_with_batch_norms_in_inference_mode() {
-        let mut cfg = pretrained(Arch::EfficientnetLite0, Weights::Pretrained).fine_tune(Some(3));
+        let mut cfg = pretrained(Arch::EfficientnetLite0, Weights::Pretrained).probe_then_fine_tune(Some(3));
         cfg.transforms.augment = crate::transforms::Augment::preset(crate::transforms::AugPreset::Default);
         let p = plan(&cfg);
         assert_eq!(
@@ -203,7 +203,7 @@ mod tests {
             peaks: vec![3e-3],
         };
         assert_eq!(plan(&TrainConfig::default()), vec![scratch]);
-        let tune = pretrained(Arch::EfficientnetLite0, Weights::Pretrained).fine_tune_fastai(1, 3);
+        let tune = pretrained(Arch::EfficientnetLite0, Weights::Pretrained).fastai_fine_tune(1, 3);
         assert!(phase_after(&tune, 0).unwrap().frozen && !phase_after(&tune, 1).unwrap().frozen);
         assert!(!phase_after(&tune, 4).unwrap().frozen, "a finished run is in its last phase");
     }

@@ -1,6 +1,5 @@
-//! What a learner holds: what training reads and never changes ([`Env`]), what it changes
-//! ([`State`]), and the two things both the learner and the trainer build from them — the loss
-//! and a bundle's metadata.
+//! What a learner holds: what a fit reads and leaves alone ([`Env`]), what it changes
+//! ([`State`]), and what both the learner and the trainer build from them: a bundle's metadata.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -18,7 +17,8 @@ use crate::data::DataSplits;
 use crate::metrics::EvalReport;
 use crate::models::Net;
 
-/// What training reads and never changes.
+/// What a fit reads and leaves alone. The learner changes it between fits: `fastai_fine_tune`
+/// replaces the config, `resume` the layer groups, `with_run_dir` the run folder.
 pub(crate) struct Env {
     pub config: TrainConfig,
     pub data: DataSplits,

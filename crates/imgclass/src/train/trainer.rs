@@ -239,14 +239,14 @@ impl<'a> Trainer<'a> {
         if let StepInput::Images(batch) = &input {
             self.report_skipped(batch.skipped.clone());
         }
-        let (env, spe) = (self.env, self.steps_per_epoch);
+        let (env, steps_per_epoch) = (self.env, self.steps_per_epoch);
         let p = &self.state.progress;
-        let in_phase = (p.epochs_done - first) * spe + p.step;
-        let rates = phase.lr(env.groups.as_deref(), in_phase, spe * phase.epochs);
+        let in_phase = (p.epochs_done - first) * steps_per_epoch + p.step;
+        let rates = phase.lr(env.groups.as_deref(), in_phase, steps_per_epoch * phase.epochs);
         let head_lr = rates.head;
         // Mixing and dropout draw from a generator seeded by the step: a resumed run draws what
         // an uninterrupted one would.
-        let step_seed = mix(env.config.seed, (p.epochs_done * spe + p.step) as u64);
+        let step_seed = mix(env.config.seed, (p.epochs_done * steps_per_epoch + p.step) as u64);
         let trainee = self.trainee.take().expect("a trainee during an epoch");
         let mut rng = Rng::new(step_seed);
         let (trainee, loss) = trainee.step(&mut self.state.optim, &env.device, input, rates, &self.objective, &mut rng);

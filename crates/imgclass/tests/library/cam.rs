@@ -9,7 +9,7 @@ use burn::prelude::*;
 use imgclass::data::idx::IdxSplit;
 use imgclass::data::{DataSplits, Source, SplitOptions};
 use imgclass::interpret::{CamMap, cam_layer, grad_cam};
-use imgclass::models::ArchKind;
+use imgclass::config::TrainConfig;
 use imgclass::train::{Learner, Silent};
 use imgclass::transforms::{Preprocess, ResizeMode};
 
@@ -101,14 +101,13 @@ fn spearman(a: &[f32], b: &[f32]) -> f64 {
 
 #[test]
 fn grad_cam_finds_the_shape_and_changes_when_the_weights_are_random() {
-    let _rng = super::device_rng();
     let device = imgclass::default_device();
     let (pixels, labels, _) = shapes(900, 1);
     let opts = SplitOptions { valid_pct: 0.2, test_pct: 0.0, seed: 3 };
     let pre = Preprocess::new(SIDE, SIDE, 1, ResizeMode::Squish);
     let data = DataSplits::load(&source(pixels, labels), pre, opts, &|_, _| {}).unwrap();
     let config = config(|c| (c.fit.epochs, c.fit.batch_size) = (4, 32));
-    let mut learner = Learner::new(data, config, device.clone()).unwrap();
+    let mut learner = Learner::new(data.clone(), config.clone(), device.clone()).unwrap();
     let report = learner.fit(&mut Silent).unwrap();
     assert!(report.final_metrics.accuracy > 0.9, "the task is learnt: {:?}", report.final_metrics);
 
@@ -130,7 +129,8 @@ fn grad_cam_finds_the_shape_and_changes_when_the_weights_are_random() {
     eprintln!("Grad-CAM peak inside the shape's box: {inside} of {} ({:.0}%)", maps.len(), 100.0 * rate);
     assert!(rate >= 0.8, "the peak lies in the shape's box for {inside} of {} images", maps.len());
 
-    let random = ArchKind::Cnn.arch().init([1, SIDE, SIDE], 3, &device).unwrap();
+    // Random weights as a learner draws them (seeded, from the device's generator).
+    let random = Learner::new(data, TrainConfig { seed: 1, ..config }, device).unwrap().model();
     let random_maps: Vec<CamMap> = grad_cam(&random, x, layer, Some(&classes));
     let rho: f64 =
         maps.iter().zip(&random_maps).map(|(a, b)| spearman(&a.values, &b.values)).sum::<f64>() / maps.len() as f64;

@@ -33,7 +33,6 @@ fn noisy_part(n: usize) -> (IdxSplit, Vec<usize>) {
 
 #[test]
 fn out_of_fold_confident_learning_flags_the_flipped_labels() {
-    let _rng = super::device_rng();
     let (source, flipped) = noisy(400);
     let config = config(|c| {
         c.model.arch = Arch::Mlp(MlpConfig::new().with_hidden(vec![16]));
@@ -67,7 +66,6 @@ fn out_of_fold_confident_learning_flags_the_flipped_labels() {
 
 #[test]
 fn images_unlike_every_class_are_the_outliers() {
-    let _rng = super::device_rng();
     // Four foreign images: checkerboards, unlike both half-bright classes.
     let (mut part, _) = noisy_part(400);
     for k in 0..4 {

@@ -50,7 +50,6 @@ fn setup(arch: ArchKind, side: usize, n: usize, edit: impl FnOnce(&mut TrainConf
 /// Trains `arch` for an epoch on the CPU, saves the bundle, loads it on the CPU and on wgpu and
 /// checks that their validation probabilities differ by less than 1e-4.
 fn predicts_on_wgpu_what_it_predicts_on_the_cpu(arch: ArchKind, side: usize) {
-    let _rng = super::device_rng();
     let t = tempfile::tempdir().unwrap();
     let (config, data) = setup(arch, side, 40, |c| (c.fit.epochs, c.fit.batch_size) = (1, 8));
     let mut learner = Learner::new(data, config, Device::flex()).unwrap();
@@ -98,7 +97,6 @@ fn efficientnet_lite0_predicts_on_wgpu_what_it_predicts_on_the_cpu() {
 
 #[test]
 fn the_default_cnn_learns_on_wgpu() {
-    let _rng = super::device_rng();
     let (config, data) =
         setup(ArchKind::Cnn, 28, 80, |c| (c.fit.epochs, c.fit.batch_size, c.optimizer.lr) = (3, 8, 3e-3));
     let mut learner = Learner::new(data, config, wgpu()).unwrap();

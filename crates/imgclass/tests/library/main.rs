@@ -60,14 +60,6 @@ impl Callback for Record {
     }
 }
 
-/// Serializes the tests that build or train networks: Burn's CPU backend draws initial weights
-/// and dropout masks from one process-wide generator, so tests running side by side would
-/// take each other's draws (a single training run per process is unaffected).
-pub fn device_rng() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// The EfficientNet-Lite0 checkpoint, as [`lite_weights_or_skip`].
 pub fn efficientnet_weights_or_skip(test: &str) -> Option<std::path::PathBuf> {
     lite_weights_or_skip(imgclass::models::LiteVariant::Lite0, test)

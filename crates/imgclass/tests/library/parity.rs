@@ -267,7 +267,6 @@ fn stem_and_bn(learner: &Learner) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
 
 #[test]
 fn fine_tune_keeps_the_body_while_frozen_and_trains_it_once_unfrozen() {
-    let _rng = super::device_rng();
     if efficientnet_weights_or_skip("fine_tune_keeps_the_body_while_frozen_and_trains_it_once_unfrozen").is_none() {
         return;
     }
@@ -298,9 +297,9 @@ fn fine_tune_keeps_the_body_while_frozen_and_trains_it_once_unfrozen() {
     assert_eq!(before.0, after.0);
     assert_ne!(before.1, after.1, "batch-norm statistics did not update");
 
-    // fine_tune: one frozen epoch, then the whole network trains.
+    // fastai_fine_tune: one frozen epoch, then the whole network trains.
     let mut tuned = Learner::new(rgb_splits(&base), base, imgclass::default_device()).unwrap();
-    let report = tuned.fine_tune(1, 2e-3, &mut Silent).unwrap();
+    let report = tuned.fastai_fine_tune(1, 2e-3, &mut Silent).unwrap();
     assert_eq!(report.history.iter().map(|m| m.frozen).collect::<Vec<_>>(), vec![true, false]);
     assert_ne!(before.0, stem_and_bn(&tuned).0, "the unfrozen body did not train");
 }

@@ -28,8 +28,8 @@ fn source() -> Source {
     Source::from_idx("memory".into(), vec![part], Some(vec!["top".into(), "middle".into(), "bottom".into()]))
 }
 
-/// The default CNN made small — one block, batch norm, dropout (so the device's random
-/// generator matters) — for 5 epochs of 4 steps.
+/// The default CNN made small — one block, batch norm, dropout (so the dropout keys matter) —
+/// for 5 epochs of 4 steps.
 fn config() -> TrainConfig {
     super::config(|c| {
         c.model.arch = Arch::Cnn(CnnConfig::new().with_channels(vec![4]).with_hidden(vec![8]));
@@ -100,7 +100,6 @@ fn curve(r: &TrainReport) -> Vec<(f64, f64, f64, bool)> {
 
 #[test]
 fn a_run_interrupted_after_epoch_2_of_5_and_resumed_ends_with_the_weights_of_an_uninterrupted_run() {
-    let _rng = super::device_rng();
     let t = tempfile::tempdir().unwrap();
     let (whole, whole_logits) = start(&t.path().join("whole"), None);
     assert_eq!(whole.history.len(), 5);
@@ -127,7 +126,6 @@ fn a_run_interrupted_after_epoch_2_of_5_and_resumed_ends_with_the_weights_of_an_
 
 #[test]
 fn a_finished_run_resumes_to_its_report_without_training() {
-    let _rng = super::device_rng();
     let t = tempfile::tempdir().unwrap();
     let mut short = config();
     short.fit.epochs = 1;
@@ -142,7 +140,6 @@ fn a_finished_run_resumes_to_its_report_without_training() {
 
 #[test]
 fn resuming_with_another_config_or_changed_data_is_refused_with_the_reason() {
-    let _rng = super::device_rng();
     let t = tempfile::tempdir().unwrap();
     start(t.path(), Some((1, None)));
     let run = RunDir::open(t.path()).unwrap();
@@ -160,4 +157,57 @@ fn resuming_with_another_config_or_changed_data_is_refused_with_the_reason() {
 
     let e = RunDir::open(&t.path().join("nothing")).unwrap_err().to_string();
     assert!(e.contains("not a run folder"), "{e}");
+}
+
+/// Makes threads take their steps together: each waits in `batch_end` until all have finished
+/// the step (or 10 s have passed, so that a thread that failed cannot hang the others).
+struct Lockstep {
+    /// Threads arrived at the current step, and how many steps all have finished.
+    arrived: std::sync::Mutex<(usize, usize)>,
+    all_arrived: std::sync::Condvar,
+    threads: usize,
+}
+
+impl Callback for &Lockstep {
+    fn batch_end(&mut self, _: usize, _: f32, _: f64) {
+        let mut state = self.arrived.lock().unwrap();
+        let step = state.1;
+        state.0 += 1;
+        if state.0 == self.threads {
+            *state = (0, step + 1);
+            self.all_arrived.notify_all();
+        } else {
+            let timeout = std::time::Duration::from_secs(10);
+            drop(self.all_arrived.wait_timeout_while(state, timeout, |s| s.1 == step).unwrap());
+        }
+    }
+}
+
+/// Trains `config()` with `seed` from scratch (reporting to `cb`); the report and the last
+/// weights' logits.
+fn alone(seed: u64, cb: &mut dyn Callback) -> (TrainReport, Vec<f32>) {
+    let config = TrainConfig { seed, ..config() };
+    let data = config.load(&source(), &|_, _| {}).unwrap();
+    let mut learner = Learner::new(data, config, imgclass::default_device()).unwrap();
+    let report = learner.fit(cb).unwrap();
+    (report, logits(&learner.last_model()))
+}
+
+#[test]
+fn learners_training_side_by_side_in_one_process_end_as_each_would_alone() {
+    // Two learners take their steps at the same moments. With the dropout key or the initial
+    // weights' generator shared by the process, each step would draw with the other's key.
+    let seeds = [0, 1];
+    let lockstep = Lockstep { arrived: Default::default(), all_arrived: Default::default(), threads: seeds.len() };
+    let side_by_side: Vec<(TrainReport, Vec<f32>)> = std::thread::scope(|s| {
+        let lockstep = &lockstep;
+        let runs: Vec<_> = seeds.iter().map(|&seed| s.spawn(move || alone(seed, &mut { lockstep }))).collect();
+        runs.into_iter().map(|run| run.join().unwrap()).collect()
+    });
+    for (seed, (report, logits)) in seeds.into_iter().zip(&side_by_side) {
+        let (want, want_logits) = alone(seed, &mut Silent);
+        assert_eq!(curve(report), curve(&want), "seed {seed}: the same losses every epoch");
+        assert_eq!(logits, &want_logits, "seed {seed}: the same last weights, bit for bit");
+    }
+    assert_ne!(side_by_side[0].1, side_by_side[1].1, "another seed, other weights");
 }

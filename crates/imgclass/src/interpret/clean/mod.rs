@@ -24,6 +24,7 @@ use crate::data::Source;
 use crate::error::Result;
 use crate::metrics::argmax;
 use crate::plot::{Tile, captioned_grid};
+use crate::transforms::Preprocess;
 use crate::util::csv::csv_table;
 use crate::util::fs::{atomic_write, write_json};
 
@@ -140,13 +141,83 @@ pub fn near_duplicates(source: &Source, max_bits: u32) -> Result<Vec<Suspect>> {
         .collect())
 }
 
-/// Writes `clean.csv`: `file,label,suggested,score,issue,other,action`, every action `keep` for the
-/// user to change to `relabel:CLASS` or `delete` before [`crate::curate::apply`]; and beside it `clean.json`,
-/// where the labels live (`store`, `None` when apply cannot edit them), the `classes` and the
-/// current folder (relative paths are relative to it).
-pub fn save_clean_csv(suspects: &[Suspect], store: Option<LabelStore>, classes: &[String], path: &Path) -> Result<()> {
+/// What `clean` finds in a dataset: three kinds of suspect, each most suspicious first, and
+/// the scores the label errors and outliers come from.
+#[derive(Debug, Clone)]
+pub struct CleanReport {
+    /// The predictions and neighbour distances every image was scored with.
+    pub scored: Scored,
+    /// Images whose label the predictions contradict (confident learning).
+    pub label_errors: Vec<Suspect>,
+    /// Images far from every other one in the scoring models' feature space.
+    pub outliers: Vec<Suspect>,
+    /// Images that (nearly) repeat an earlier one.
+    pub duplicates: Vec<Suspect>,
+}
+
+impl CleanReport {
+    /// The suspects of `source` given its `scored` images: label errors ranked by `rank`,
+    /// outliers, and near-duplicates at most `duplicate_bits` of 256 apart ([`near_duplicates`]).
+    pub fn find(source: &Source, scored: Scored, rank: RankBy, duplicate_bits: u32) -> Result<CleanReport> {
+        Ok(CleanReport {
+            label_errors: scored.label_errors(rank),
+            outliers: scored.outliers(),
+            duplicates: near_duplicates(source, duplicate_bits)?,
+            scored,
+        })
+    }
+
+    /// Every suspect: the label errors, then the outliers, then the duplicates (the rows of
+    /// `clean.csv`, in order).
+    pub fn suspects(&self) -> impl Iterator<Item = &Suspect> {
+        self.label_errors.iter().chain(&self.outliers).chain(&self.duplicates)
+    }
+
+    /// Writes `clean.csv` and `clean.json` beside it (see [`crate::curate::apply`]): a row per
+    /// suspect, `file,label,suggested,score,issue,other,action`, every action `keep` for the
+    /// user to change to `relabel:CLASS` or `delete`; the JSON says where the labels live
+    /// (`store`, `None` when apply cannot edit them), the classes and the current folder
+    /// (relative paths are relative to it).
+    pub fn save_csv(&self, store: Option<LabelStore>, path: &Path) -> Result<()> {
+        write_clean_csv(self.suspects(), store, &self.scored.classes, path)
+    }
+
+    /// Draws suspects of `source` (prepared with `pre`) in a grid — the first `n` label errors,
+    /// then the first outliers and near-duplicates (up to 10 and 5) — each captioned with its
+    /// given label, the suggested one (or what else it is) and its score, and writes it as PNG
+    /// to `path`.
+    pub fn save_picture(&self, source: &Source, pre: &Preprocess, n: usize, path: &Path) -> Result<()> {
+        let shown = self.label_errors.iter().take(n).chain(self.outliers.iter().take(10));
+        let shown: Vec<&Suspect> = shown.chain(self.duplicates.iter().take(5)).collect();
+        let indices: Vec<usize> = shown.iter().map(|s| s.index).collect();
+        let loaded = source.load(&indices, pre, true, &|_, _| {});
+        let names = loaded.data.names();
+        let by_name: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+        let mut tiles = Vec::new();
+        for s in shown {
+            let Some(&i) = by_name.get(s.file.as_str()) else { continue };
+            let middle = match s.issue {
+                Issue::LabelError => (s.suggested.clone(), [0, 100, 0]),
+                Issue::Outlier => ("outlier".to_string(), [150, 90, 0]),
+                Issue::Duplicate => (format!("dup of {}", s.suggested), [0, 70, 160]),
+            };
+            let captions = vec![(s.label.clone(), [180, 0, 0]), middle, (format!("{:.3}", s.score), [80, 80, 80])];
+            tiles.push(Tile { bytes: loaded.data.image(i)?.into_owned(), captions, heat: None });
+        }
+        let title = "given (red) / suggested (green), outlier or duplicate / score";
+        captioned_grid(title, (pre.height(), pre.width()), 112, &tiles).save_png(path)
+    }
+}
+
+/// Writes `suspects` as `clean.csv` at `path`, and its `clean.json` (see [`CleanReport::save_csv`]).
+fn write_clean_csv<'a>(
+    suspects: impl Iterator<Item = &'a Suspect>,
+    store: Option<LabelStore>,
+    classes: &[String],
+    path: &Path,
+) -> Result<()> {
     let header = ["file", "label", "suggested", "score", "issue", "other", "action"];
-    let rows = suspects.iter().map(|s| {
+    let rows = suspects.map(|s| {
         let issue = serde_json::to_value(s.issue).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         let (score, other) = (format!("{:.4}", s.score), s.other.clone().unwrap_or_default());
         [s.file.clone(), s.label.clone(), s.suggested.clone(), score, issue, other, "keep".into()]
@@ -154,38 +225,6 @@ pub fn save_clean_csv(suspects: &[Suspect], store: Option<LabelStore>, classes: 
     atomic_write(path, csv_table(&header, rows).as_bytes())?;
     let base = std::env::current_dir().ok();
     write_json(&sidecar_path(path), &Sidecar { store, classes: classes.to_vec(), base })
-}
-
-/// Draws suspects of `source` (prepared with `pre`) in a grid — the first `n` label errors,
-/// then the first outliers and near-duplicates (up to 10 and 5) — each captioned with its
-/// given label, the suggested one (or what else it is) and its score, and writes it as PNG to
-/// `path`.
-pub fn save_suspects_picture(
-    source: &Source,
-    suspects: &[Suspect],
-    pre: &crate::transforms::Preprocess,
-    n: usize,
-    path: &Path,
-) -> Result<()> {
-    let of = |issue: Issue, most: usize| suspects.iter().filter(move |s| s.issue == issue).take(most);
-    let shown: Vec<&Suspect> =
-        of(Issue::LabelError, n).chain(of(Issue::Outlier, 10)).chain(of(Issue::Duplicate, 5)).collect();
-    let indices: Vec<usize> = shown.iter().map(|s| s.index).collect();
-    let loaded = source.load(&indices, pre, true, &|_, _| {});
-    let by_name: HashMap<&str, usize> = loaded.data.names().iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
-    let mut tiles = Vec::new();
-    for s in shown {
-        let Some(&i) = by_name.get(s.file.as_str()) else { continue };
-        let middle = match s.issue {
-            Issue::LabelError => (s.suggested.clone(), [0, 100, 0]),
-            Issue::Outlier => ("outlier".to_string(), [150, 90, 0]),
-            Issue::Duplicate => (format!("dup of {}", s.suggested), [0, 70, 160]),
-        };
-        let captions = vec![(s.label.clone(), [180, 0, 0]), middle, (format!("{:.3}", s.score), [80, 80, 80])];
-        tiles.push(Tile { bytes: loaded.data.image(i)?.into_owned(), captions, heat: None });
-    }
-    let title = "given (red) / suggested (green), outlier or duplicate / score";
-    captioned_grid(title, (pre.height(), pre.width()), 112, &tiles).save_png(path)
 }
 
 #[cfg(test)]
@@ -211,11 +250,44 @@ mod tests {
             index: 0,
         };
         let store = Some(LabelStore::ClassFolders { root: root.clone() });
-        save_clean_csv(&[suspect(&odd)], store, &["cat".to_string(), "dog".into()], &csv).unwrap();
+        write_clean_csv([suspect(&odd)].iter(), store, &["cat".to_string(), "dog".into()], &csv).unwrap();
         let text = std::fs::read_to_string(&csv).unwrap().replace("keep", "relabel:dog");
         std::fs::write(&csv, format!("\u{feff}{text}")).unwrap();
         std::fs::create_dir(root.join("dog")).unwrap();
         assert_eq!(crate::curate::apply(&csv).unwrap().0.relabelled, 1);
         assert!(root.join("dog/two\nlines, \"quoted\".png").is_file());
+    }
+
+    #[test]
+    fn the_report_keeps_each_kind_of_suspect_apart_and_clean_csv_lists_them_in_that_order() {
+        // Six 2×2 images: 0 and 1 the same picture; 2 labelled top but predicted bottom; 5
+        // beyond its outlier fence.
+        let pixels: Vec<u8> = [[9, 9, 0, 0], [9, 9, 0, 0], [0, 0, 99, 99], [0, 0, 40, 40], [0, 0, 180, 180], [255, 0, 255, 0]]
+            .concat();
+        let part = crate::data::idx::IdxSplit { prefix: "t10k".into(), pixels, labels: vec![0, 0, 0, 1, 1, 1], height: 2, width: 2 };
+        let source = Source::from_idx("six".into(), vec![part], Some(vec!["top".into(), "bottom".into()]));
+        let scored = Scored {
+            classes: vec!["top".into(), "bottom".into()],
+            indices: (0..6).collect(),
+            names: (0..6).map(|i| source.name(i)).collect(),
+            labels: vec![0, 0, 0, 1, 1, 1],
+            probs: vec![0.9, 0.1, 0.9, 0.1, 0.05, 0.95, 0.1, 0.9, 0.1, 0.9, 0.1, 0.9],
+            distances: vec![0.1, 0.1, 0.1, 0.1, 0.1, 0.8],
+            fences: vec![0.5; 6],
+            method: "test".into(),
+        };
+        let report = CleanReport::find(&source, scored, RankBy::SelfConfidence, 0).unwrap();
+        let indices = |s: &[Suspect]| s.iter().map(|s| s.index).collect::<Vec<_>>();
+        assert_eq!(indices(&report.label_errors), [2]);
+        assert_eq!(indices(&report.outliers), [5]);
+        assert_eq!(indices(&report.duplicates), [1]);
+        assert_eq!(report.duplicates[0].other.as_deref(), Some(source.name(0).as_str()));
+
+        let t = tempfile::tempdir().unwrap();
+        let csv = t.path().join("clean.csv");
+        report.save_csv(None, &csv).unwrap();
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let issues: Vec<&str> = text.lines().skip(1).map(|row| row.split(',').nth(4).unwrap()).collect();
+        assert_eq!(issues, ["label_error", "outlier", "duplicate"], "{text}");
     }
 }
