@@ -118,7 +118,8 @@ fn train_tiny(dir: &Path, data: &Path, extra: &[&str]) -> (serde_json::Value, St
 /// [0, 1]; the summary's accuracy and validation loss those of its best epoch.
 fn assert_run(json: &serde_json::Value, epochs: u64) -> Vec<serde_json::Value> {
     let run = PathBuf::from(json["run_dir"].as_str().unwrap_or_else(|| panic!("no run_dir: {json}")));
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(run.join("metrics.json")).unwrap()).unwrap();
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(run.join("metrics.json")).unwrap()).unwrap();
     let numbers: Vec<u64> = rows.iter().map(|m| m["epoch"].as_u64().unwrap()).collect();
     assert_eq!(numbers, (1..=epochs).collect::<Vec<u64>>(), "{json}");
     assert_eq!(json["epochs"], epochs, "{json}");

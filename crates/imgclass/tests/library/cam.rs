@@ -6,10 +6,10 @@
 //! correlation with the trained maps below 0.5).
 
 use burn::prelude::*;
+use imgclass::config::TrainConfig;
 use imgclass::data::idx::IdxSplit;
 use imgclass::data::{DataSplits, Source, SplitOptions};
 use imgclass::interpret::{CamMap, cam_layer, grad_cam};
-use imgclass::config::TrainConfig;
 use imgclass::train::{Learner, Silent};
 use imgclass::transforms::{Preprocess, ResizeMode};
 

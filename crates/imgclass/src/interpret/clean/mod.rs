@@ -260,11 +260,19 @@ mod tests {
 
     #[test]
     fn the_report_keeps_each_kind_of_suspect_apart_and_clean_csv_lists_them_in_that_order() {
-        // Six 2×2 images: 0 and 1 the same picture; 2 labelled top but predicted bottom; 5
+        // Six 2×2 images: 0 and 1 the same picture (the only ones whose rows rise left to
+        // right: the hash sees the others as flat); 2 labelled top but predicted bottom; 5
         // beyond its outlier fence.
-        let pixels: Vec<u8> = [[9, 9, 0, 0], [9, 9, 0, 0], [0, 0, 99, 99], [0, 0, 40, 40], [0, 0, 180, 180], [255, 0, 255, 0]]
-            .concat();
-        let part = crate::data::idx::IdxSplit { prefix: "t10k".into(), pixels, labels: vec![0, 0, 0, 1, 1, 1], height: 2, width: 2 };
+        let pixels: Vec<u8> =
+            [[0, 90, 0, 90], [0, 90, 0, 90], [0, 0, 99, 99], [0, 0, 40, 40], [0, 0, 180, 180], [255, 0, 255, 0]]
+                .concat();
+        let part = crate::data::idx::IdxSplit {
+            prefix: "t10k".into(),
+            pixels,
+            labels: vec![0, 0, 0, 1, 1, 1],
+            height: 2,
+            width: 2,
+        };
         let source = Source::from_idx("six".into(), vec![part], Some(vec!["top".into(), "bottom".into()]));
         let scored = Scored {
             classes: vec!["top".into(), "bottom".into()],
