@@ -28,7 +28,7 @@ impl MlpConfig {
         if self.hidden.contains(&0) {
             return Err(crate::Error::config(
                 "model.arch.hidden",
-                "model.arch.hidden: every hidden layer needs a width ≥ 1",
+                "must be ≥ 1 for every hidden layer",
             ));
         }
         super::cnn::check_dropout("model.arch.dropout", self.dropout)

@@ -55,7 +55,7 @@ fn early_stopping_ends_training_once_validation_loss_stops_improving() {
     });
     let mut learner = Learner::new(splits(40), config, imgclass::default_device()).unwrap();
     let report = learner.fit(&mut Silent).unwrap();
-    assert!(report.early_stopped && report.history.len() < 10, "{} epochs", report.history.len());
+    assert!(report.early_stopped() && report.history.len() < 10, "{} epochs", report.history.len());
 }
 
 #[test]
@@ -67,7 +67,7 @@ fn an_interrupt_still_saves_a_usable_bundle() {
     let mut learner = Learner::new(splits(40), config, imgclass::default_device()).unwrap().with_run_dir(dir.clone());
     learner.interrupt_handle().store(true, std::sync::atomic::Ordering::SeqCst);
     let report = learner.fit(&mut Silent).unwrap();
-    assert!(report.interrupted && report.history.is_empty());
+    assert!(report.interrupted() && report.history.is_empty());
     assert!(Bundle::load(&dir.model_path(), &imgclass::default_device()).is_ok());
     assert!(dir.resume_path().is_file(), "an interrupted run leaves a checkpoint to resume from");
 }

@@ -107,12 +107,12 @@ fn a_run_interrupted_after_epoch_2_of_5_and_resumed_ends_with_the_weights_of_an_
 
     let cut = t.path().join("cut");
     let (first, _) = start(&cut, Some((2, None)));
-    assert!(first.interrupted && first.history.len() == 2, "{:?}", curve(&first));
+    assert!(first.interrupted() && first.history.len() == 2, "{:?}", curve(&first));
     // Resumed, then interrupted again after step 3 of epoch 4's 4 steps.
     let (second, _) = resume(&cut, Some((4, Some(3))));
-    assert!(second.interrupted && second.history.last().is_some_and(|m| m.epoch == 4 && m.partial));
+    assert!(second.interrupted() && second.history.last().is_some_and(|m| m.epoch == 4 && m.partial));
     let (last, last_logits) = resume(&cut, None);
-    assert!(!last.interrupted);
+    assert!(!last.interrupted());
 
     assert_eq!(curve(&last), curve(&whole), "the same losses and accuracy every epoch");
     assert_eq!(last_logits, whole_logits, "the same last weights, bit for bit");
