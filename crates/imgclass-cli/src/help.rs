@@ -145,7 +145,10 @@ mod tests {
         let mut config = TrainConfig::default();
         config.fit.batch_size = 0;
         let e = config.validate().unwrap_err();
-        assert_eq!(chain(&anyhow::Error::new(e).context("training failed")), "training failed: --batch-size must be at least 1");
+        assert_eq!(
+            chain(&anyhow::Error::new(e).context("training failed")),
+            "training failed: --batch-size must be at least 1"
+        );
     }
 
     /// Every string literal of the library's non-test code that is a dotted config path, or is
@@ -200,5 +203,4 @@ mod tests {
         let shown = chain(&anyhow::Error::new(imgclass::Error::DataNotFound(path)));
         assert!(shown.starts_with("/data/device/fit.epochs/cat.png: no such file"), "{shown}");
     }
-
 }

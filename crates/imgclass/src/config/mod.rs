@@ -149,19 +149,13 @@ impl TrainConfig {
     fn validate_fit(&self) -> Result<()> {
         let fit = &self.fit;
         if fit.epochs + fit.freeze_epochs + usize::from(fit.probe || fit.epochs_from_data) == 0 {
-            return Err(Error::config(
-                "fit.epochs",
-                "(with the frozen epochs, or the probe) must be at least 1",
-            ));
+            return Err(Error::config("fit.epochs", "(with the frozen epochs, or the probe) must be at least 1"));
         }
         if fit.batch_size == 0 {
             return Err(Error::config("fit.batch_size", "must be at least 1"));
         }
         if fit.patience == Some(0) {
-            return Err(Error::config(
-                "fit.patience",
-                "must be at least 1 epoch (leave it out to train every epoch)",
-            ));
+            return Err(Error::config("fit.patience", "must be at least 1 epoch (leave it out to train every epoch)"));
         }
         if let Some(LrRange { low, high }) = fit.lr_range
             && !(low.is_finite() && high.is_finite() && low > 0.0 && high >= low)
@@ -228,7 +222,8 @@ mod tests {
             match c.validate() {
                 Err(Error::Config { field: f, message }) => {
                     assert_eq!(f, field, "{message}");
-                    let dotted = message.split_whitespace().any(|w| w.contains('.') && w.starts_with(char::is_lowercase));
+                    let dotted =
+                        message.split_whitespace().any(|w| w.contains('.') && w.starts_with(char::is_lowercase));
                     assert!(!dotted, "the message names no field by its dotted path: {message}");
                 }
                 other => panic!("{field}: expected a config error, got {other:?}"),

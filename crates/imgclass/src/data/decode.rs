@@ -189,7 +189,10 @@ mod tests {
 
     #[test]
     fn an_image_at_the_pixel_limit_is_not_refused_for_its_size() {
-        assert!(check_pixels((13_000, 13_000), MAX_PIXELS).is_ok(), "a 169-megapixel image (openclipart's largest) loads");
+        assert!(
+            check_pixels((13_000, 13_000), MAX_PIXELS).is_ok(),
+            "a 169-megapixel image (openclipart's largest) loads"
+        );
         assert!(check_pixels((MAX_PIXELS as u32, 1), MAX_PIXELS).is_ok());
         assert!(check_pixels((MAX_PIXELS as u32 + 1, 1), MAX_PIXELS).is_err());
     }

@@ -51,17 +51,12 @@ impl Source {
             // regex's message draws a caret under the pattern over several lines; keep the last.
             let msg = e.to_string();
             let why = msg.lines().last().unwrap_or_default().trim().trim_start_matches("error: ").to_string();
-            Error::config(
-                "data.labels.name_regex",
-                format!("{pattern:?} is not a valid regular expression: {why}"),
-            )
+            Error::config("data.labels.name_regex", format!("{pattern:?} is not a valid regular expression: {why}"))
         })?;
         if re.captures_len() < 2 {
             return Err(Error::config(
                 "data.labels.name_regex",
-                format!(
-                    "{pattern:?} needs a group in parentheses that captures the label, e.g. '^(.+)_\\d+\\.jpg$'"
-                ),
+                format!("{pattern:?} needs a group in parentheses that captures the label, e.g. '^(.+)_\\d+\\.jpg$'"),
             ));
         }
         if !root.is_dir() {
@@ -75,10 +70,8 @@ impl Source {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             match re.captures(&name).and_then(|c| c.get(1)).map(|m| m.as_str().to_string()).filter(|l| !l.is_empty()) {
                 Some(label) => files.push((path, label)),
-                None => problems.push(Skipped {
-                    path,
-                    reason: format!("file name does not match the label regex {pattern:?}"),
-                }),
+                None => problems
+                    .push(Skipped { path, reason: format!("file name does not match the label regex {pattern:?}") }),
             }
         }
         if files.is_empty() {

@@ -31,8 +31,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use decode::MAX_PIXELS;
-pub(crate) use decode::describe;
 pub(crate) use decode::decode_file;
+pub(crate) use decode::describe;
 pub use images::ImageData;
 pub use labels::Labels;
 pub use load::Loaded;

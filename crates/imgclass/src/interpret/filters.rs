@@ -141,10 +141,7 @@ pub fn apply_kernels(image: &Path, kernels: &[Kernel], stride: usize, same: bool
         let (ph, pw) = (h + pad, w + pad);
         let x = Tensor::<4>::from_data(TensorData::new(padded(&plane, [h, w], pad), [1, 1, ph, pw]), &device);
         if !same && (k > h || k > w) {
-            return Err(Error::config(
-                "kernel",
-                format!("({k}×{k}) does not fit a {w}×{h} image without padding"),
-            ));
+            return Err(Error::config("kernel", format!("({k}×{k}) does not fit a {w}×{h} image without padding")));
         }
         let weights = Tensor::<4>::from_data(TensorData::new(rows.concat(), [1, 1, k, k]), &device);
         let y = conv2d(x, weights, None, ConvOptions::new([stride, stride], [0, 0], [1, 1], 1));
@@ -203,9 +200,10 @@ fn to_bytes(values: &[f32], lo: f32, hi: f32) -> Vec<u8> {
 /// Writes a trained model's first-layer filters as a grid (one colour tile per filter for RGB
 /// input, grey for grey input; one scale for all, so their strengths compare) to `path`.
 pub fn save_first_filters(bundle: &Bundle, path: &Path) -> Result<usize> {
-    let w = bundle.net().first_conv_weights().ok_or_else(|| {
-        Error::config("model", "has no convolution: its first layer is dense (logreg, mlp)")
-    })?;
+    let w = bundle
+        .net()
+        .first_conv_weights()
+        .ok_or_else(|| Error::config("model", "has no convolution: its first layer is dense (logreg, mlp)"))?;
     let [n, c, k, _] = w.dims();
     let values = w.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 weights");
     let (lo, hi) = values.iter().fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(*v), b.max(*v)));

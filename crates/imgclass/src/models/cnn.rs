@@ -164,10 +164,7 @@ impl CnnConfig {
             ));
         }
         if self.channels.is_empty() || self.channels.contains(&0) {
-            return Err(Error::config(
-                "model.arch.channels",
-                "must name at least one block, each with ≥ 1 channel",
-            ));
+            return Err(Error::config("model.arch.channels", "must name at least one block, each with ≥ 1 channel"));
         }
         if self.hidden.contains(&0) {
             return Err(Error::config("model.arch.hidden", "must be ≥ 1 for every hidden layer"));

@@ -176,7 +176,12 @@ impl Learner {
     pub fn lr_find(&mut self, sweep: LrFindConfig, cb: &mut dyn Callback) -> Result<LrFind> {
         let LrFindConfig { start_lr, end_lr, num_it } = sweep;
         if !(start_lr > 0.0 && end_lr > start_lr && num_it >= 2) {
-            return Err(Error::config("start_lr", format!("({start_lr}) must be positive and below the end rate ({end_lr}), with at least 2 steps ({num_it})")));
+            return Err(Error::config(
+                "start_lr",
+                format!(
+                    "({start_lr}) must be positive and below the end rate ({end_lr}), with at least 2 steps ({num_it})"
+                ),
+            ));
         }
         let (env, state) = self.parts();
         let objective = Objective::new(env);

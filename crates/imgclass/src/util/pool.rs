@@ -8,10 +8,7 @@ pub(crate) const MAX_WORKERS: usize = 256;
 /// Errors when `workers` is more than [`MAX_WORKERS`]; `field` names the config field.
 pub(crate) fn check_workers(workers: usize, field: &'static str) -> Result<()> {
     if workers > MAX_WORKERS {
-        return Err(Error::config(
-            field,
-            format!("must be at most {MAX_WORKERS} (0: one per core); got {workers}"),
-        ));
+        return Err(Error::config(field, format!("must be at most {MAX_WORKERS} (0: one per core); got {workers}")));
     }
     Ok(())
 }

@@ -24,7 +24,7 @@ fn source() -> Source {
             (0..64).map(|p| if p / 8 == bar { 180 + (i * 7 % 60) as u8 } else { (i * 31 + p * 17) as u8 % 90 }),
         );
     }
-    let part = IdxSplit { prefix: "t10k".into(), pixels, labels, height: 8, width: 8 };
+    let part = IdxSplit::new("t10k", pixels, labels, 8, 8).unwrap();
     Source::from_idx("memory".into(), vec![part], Some(vec!["top".into(), "middle".into(), "bottom".into()]))
 }
 
