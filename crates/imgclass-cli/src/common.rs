@@ -6,7 +6,6 @@ use imgclass::DeviceChoice;
 use imgclass::config::TrainConfig;
 use imgclass::data::{DataSplits, Skipped};
 
-use crate::help::spell;
 use crate::progress::bar;
 use crate::show::{esc, esc_path};
 
@@ -43,7 +42,7 @@ pub fn load_data(config: &TrainConfig) -> Result<DataSplits> {
 /// Names each skipped file and why, then the count, on stderr.
 pub fn report_skipped(skipped: &[Skipped]) {
     for s in skipped {
-        eprintln!("warning: skipped {}: {}", esc_path(&s.path), esc(&spell(&s.reason)));
+        eprintln!("warning: skipped {}: {}", esc_path(&s.path), esc(&s.reason));
     }
     if !skipped.is_empty() {
         eprintln!("warning: {} file(s) skipped", skipped.len());

@@ -20,8 +20,10 @@ pub fn run_config(a: &RunArgs, base: TrainConfig) -> Result<TrainConfig> {
         || a.source.label_regex.is_some()
         || a.source.files.is_some()
     {
-        c.data = DataConfig { split: c.data.split, loader: c.data.loader, ..data_config(&a.source, true)? };
+        let (split, loader, max_pixels) = (c.data.split, c.data.loader, c.data.max_pixels);
+        c.data = DataConfig { split, loader, max_pixels, ..data_config(&a.source, true)? };
     }
+    set(&mut c.data.max_pixels, a.source.max_pixels);
     split(&a.split, &mut c);
     loader(&a.loader, &mut c);
     transforms(&a.transform, &mut c.transforms);
@@ -43,7 +45,9 @@ pub fn data_config(a: &DataArgs, absolute: bool) -> Result<DataConfig> {
         (None, None, Some(list)) => Labels::FileList(fix(list)),
         (None, None, None) => Labels::Folders,
     };
-    Ok(DataConfig { path: a.data.as_deref().map(fix), labels, ..DataConfig::default() })
+    let mut c = DataConfig { path: a.data.as_deref().map(fix), labels, ..DataConfig::default() };
+    set(&mut c.max_pixels, a.max_pixels);
+    Ok(c)
 }
 
 /// Applies the split options to `c`.
@@ -180,29 +184,6 @@ fn loss(a: &LossArgs, c: &mut TrainConfig) {
 fn set<T>(field: &mut T, value: Option<T>) {
     if let Some(v) = value {
         *field = v;
-    }
-}
-
-/// `--background`: white, black, grey or R,G,B.
-pub fn parse_background(s: &str) -> Result<[u8; 3], String> {
-    let rgb: Option<Vec<u8>> = match s {
-        "white" => Some(vec![255; 3]),
-        "black" => Some(vec![0; 3]),
-        "grey" | "gray" => Some(vec![128; 3]),
-        _ => s.split(',').map(|v| v.trim().parse::<u8>().ok()).collect(),
-    };
-    match rgb.as_deref() {
-        Some(&[r, g, b]) => Ok([r, g, b]),
-        _ => Err("use white, black, grey or R,G,B with each in 0..=255".into()),
-    }
-}
-
-/// `--lr-range LOW:HIGH`.
-pub fn parse_lr_range(s: &str) -> Result<(f64, f64), String> {
-    let parse = |v: &str| v.trim().parse::<f64>().ok();
-    match s.split_once(':').map(|(l, h)| (parse(l), parse(h))) {
-        Some((Some(l), Some(h))) => Ok((l, h)),
-        _ => Err("use LOW:HIGH, e.g. 1e-6:1e-4".into()),
     }
 }
 

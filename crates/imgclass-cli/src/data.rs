@@ -127,7 +127,8 @@ pub fn bench(a: DataBenchArgs) -> Result<ExitCode> {
     let pre = config.preprocess(&source, size);
     let stored = config.load_options(size).stored(&pre);
     let workers = config.data.loader.workers;
-    let r = imgclass::data::bench(&source, &stored, &pre, &config.transforms.augment, workers, a.batch_size as usize)?;
+    let r =
+        imgclass::bench::loader(&source, &stored, &pre, &config.transforms.augment, workers, a.batch_size as usize)?;
     let rate = r.images as f64 / r.seconds;
     let aug = name(a.transform.aug.unwrap_or_default());
     if a.json {

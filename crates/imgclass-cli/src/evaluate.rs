@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use imgclass::bundle::Bundle;
-use imgclass::data::Source;
+use imgclass::data::{MAX_PIXELS, Source};
 use imgclass::infer::EvalOutput;
 use imgclass::plot::save_confusion_png;
 
@@ -17,7 +17,7 @@ use crate::show::{esc, esc_path};
 
 pub fn run(a: EvaluateArgs) -> Result<ExitCode> {
     let bundle = Bundle::load(&a.model, &device(a.device)?)?;
-    let source = Source::open(&a.data)?;
+    let source = Source::open(&a.data)?.with_max_pixels(a.max_pixels.unwrap_or(MAX_PIXELS));
     let pb = bar(source.len() as u64, "loading");
     let result = bundle
         .evaluate_source(&source, a.allow_training_data, a.tta.unwrap_or_default(), &|d, _| pb.set_position(d as u64));

@@ -1,5 +1,5 @@
 //! `imgclass`: the command-line front end. `args` holds the raw arguments, `config` turns
-//! them into the library's config, `help` spells config fields as flags and shows defaults,
+//! them into the library's config, `help` shows config errors' fields as flags and shows defaults,
 //! one module per command prints what the library returns.
 
 mod alloc;
@@ -86,8 +86,8 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            // The library names config fields; show them as the flags that set them.
-            eprintln!("imgclass: error: {}", help::spell(&format!("{err:#}")));
+            // The chain as `{err:#}` prints it, config fields shown as the flags that set them.
+            eprintln!("imgclass: error: {}", help::chain(&err));
             ExitCode::FAILURE
         }
     }

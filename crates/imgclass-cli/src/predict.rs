@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use imgclass::bundle::Bundle;
+use imgclass::data::MAX_PIXELS;
 use imgclass::infer::efficientnet_lite_imagenet;
 use imgclass::interpret::{CamOptions, predict_with_cam};
 use imgclass::models::pretrained::efficientnet_lite_weights;
@@ -31,6 +32,7 @@ pub fn run(a: PredictArgs) -> Result<ExitCode> {
         }
         (Bundle::load(&a.paths[0], &device)?, &a.paths[1..])
     };
+    let bundle = bundle.with_max_pixels(a.max_pixels.unwrap_or(MAX_PIXELS));
     let top_k = a.top_k.map_or(if a.imagenet { 5 } else { 3 }, usize::from);
     if a.cam {
         let options = CamOptions { layer: a.cam_layer, class: a.class, out: Some(a.out) };

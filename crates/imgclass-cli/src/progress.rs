@@ -84,7 +84,7 @@ impl Callback for TrainProgress {
     }
 
     fn message(&mut self, text: &str) {
-        let text = &crate::show::esc(&crate::help::spell(text)).into_owned();
+        let text = &crate::show::esc(text).into_owned();
         if let Some(pb) = &self.bar {
             pb.suspend(|| eprintln!("{text}"));
         } else {

@@ -97,23 +97,23 @@ fn train(mut learner: Learner, json: bool) -> Result<ExitCode> {
     });
 
     let report = learner.fit(&mut TrainProgress::new()).context("training failed")?;
-    if !report.diverged {
+    if !report.diverged() {
         // The model is saved whatever happens here: a failed report is a warning.
         let html = Bundle::load(&run_dir.model_path(), &imgclass::default_device())
             .and_then(|bundle| write_report(&run_dir, &bundle));
         match html {
             Ok(path) => eprintln!("report: {}", path.display()),
-            Err(e) => eprintln!("warning: no report.html: {}", crate::help::spell(&format!("{e:#}"))),
+            Err(e) => eprintln!("warning: no report.html: {}", crate::help::chain(&e.into())),
         }
     }
     print_report(&report, &run_dir, json.then_some(learner.data().skipped().len()));
-    if report.diverged {
+    if report.diverged() {
         bail!(
             "training diverged (the loss became NaN); the best weights before that are in {}; lower --lr and train again",
             run_dir.model_path().display()
         );
     }
-    if report.interrupted {
+    if report.interrupted() {
         eprintln!("continue with: imgclass train --resume {}", run_dir.path().display());
         return Ok(ExitCode::from(130));
     }
@@ -150,7 +150,7 @@ fn print_report(report: &TrainReport, run_dir: &RunDir, json: Option<usize>) {
             "confusion_matrix": run_dir.confusion_path(),
             "seconds": report.seconds,
             "ending": report.ending,
-            "interrupted": report.interrupted,
+            "interrupted": report.interrupted(),
             "skipped": skipped,
         });
         println!("{out}");

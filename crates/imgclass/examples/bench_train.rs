@@ -30,7 +30,7 @@ fn main() -> Result<(), imgclass::Error> {
     let arg = |i: usize, default: usize| std::env::args().nth(i).and_then(|s| s.parse().ok()).unwrap_or(default);
     let (steps, warmup, batch) = (arg(1, 200), arg(2, 10), arg(3, 64));
     alloc::keep_freed_memory();
-    imgclass::kernels::use_own_kernels(std::env::var("BENCH_KERNELS").as_deref() != Ok("flex"));
+    imgclass::bench::use_own_kernels(std::env::var("BENCH_KERNELS").as_deref() != Ok("flex"));
     let mut config = TrainConfig { seed: 0, ..TrainConfig::default() };
     (config.fit.batch_size, config.optimizer.schedule, config.optimizer.lr) = (batch, Schedule::Constant, 1e-3);
     if let Some(arch) = env_enum::<ArchKind>("BENCH_ARCH") {

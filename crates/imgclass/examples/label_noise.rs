@@ -35,8 +35,8 @@ fn draw(state: &mut u64, n: usize) -> usize {
 /// Appends 20 images unlike any garment to `part` (28×28), each with a random label: 8 white
 /// shapes on black (ring, disc, cross, bars, a diagonal, a frame, a dot grid), 6 garments with
 /// inverted colours, 6 of uniform noise. Returns their indices.
-fn add_foreign(part: &mut imgclass::data::idx::IdxSplit, state: &mut u64) -> Vec<usize> {
-    let n = part.labels.len();
+fn add_foreign(pixels: &mut Vec<u8>, labels: &mut Vec<u8>, state: &mut u64) -> Vec<usize> {
+    let n = labels.len();
     let shapes: [fn(i32, i32) -> bool; 8] = [
         |x, y| ((x - 14).pow(2) + (y - 14).pow(2) - 81).abs() < 20,
         |x, y| (x - 14).pow(2) + (y - 14).pow(2) < 40,
@@ -48,16 +48,16 @@ fn add_foreign(part: &mut imgclass::data::idx::IdxSplit, state: &mut u64) -> Vec
         |_, y| y % 9 < 3,
     ];
     for shape in shapes {
-        part.pixels.extend((0..28 * 28).map(|p| if shape(p % 28, p / 28) { 255 } else { 0 }));
+        pixels.extend((0..28 * 28).map(|p| if shape(p % 28, p / 28) { 255 } else { 0 }));
     }
     for k in 0..6 {
-        let garment = part.pixels[k * 997 * 784..(k * 997 + 1) * 784].to_vec();
-        part.pixels.extend(garment.iter().map(|v| 255 - v));
+        let garment = pixels[k * 997 * 784..(k * 997 + 1) * 784].to_vec();
+        pixels.extend(garment.iter().map(|v| 255 - v));
     }
     for _ in 0..6 {
-        part.pixels.extend((0..28 * 28).map(|_| draw(state, 256) as u8));
+        pixels.extend((0..28 * 28).map(|_| draw(state, 256) as u8));
     }
-    part.labels.extend((0..20).map(|_| draw(state, 10) as u8));
+    labels.extend((0..20).map(|_| draw(state, 10) as u8));
     (n..n + 20).collect()
 }
 
@@ -66,17 +66,18 @@ fn main() -> Result<(), imgclass::Error> {
     let (percent, epochs, folds) = (arg(1, 5.0), arg(2, 3.0) as usize, arg(3, 5.0) as usize);
     alloc::keep_freed_memory();
     let device = imgclass::default_device();
-    let mut part = bundled::fashion_mnist_t10k()?;
-    let n = part.labels.len();
+    let (mut pixels, mut labels) = bundled::fashion_mnist_t10k()?.into_parts();
+    let n = labels.len();
     let mut state = 7u64;
     let mut flipped = HashSet::new();
     while flipped.len() < (n as f64 * percent / 100.0).round() as usize {
         flipped.insert(draw(&mut state, n));
     }
     for &i in &flipped {
-        part.labels[i] = ((part.labels[i] as usize + 1 + draw(&mut state, 9)) % 10) as u8;
+        labels[i] = ((labels[i] as usize + 1 + draw(&mut state, 9)) % 10) as u8;
     }
-    let foreign = add_foreign(&mut part, &mut state);
+    let foreign = add_foreign(&mut pixels, &mut labels, &mut state);
+    let part = imgclass::data::idx::IdxSplit::new("t10k", pixels, labels, 28, 28)?;
     let source = Source::from_idx("noisy".into(), vec![part], bundled::classes());
     let mut config = TrainConfig::default();
     config.fit.epochs = epochs;

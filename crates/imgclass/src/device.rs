@@ -68,7 +68,7 @@ impl DeviceChoice {
             #[cfg(not(feature = "cuda"))]
             DeviceChoice::Cuda => Err(Error::config(
                 "device",
-                "device cuda is not in this build: rebuild with `--features cuda` (its build downloads LLVM, see the README), or use device cpu",
+                "cuda is not in this build: rebuild with `--features cuda` (its build downloads LLVM, see the README), or use cpu",
             )),
         }
     }
@@ -154,7 +154,7 @@ mod wgpu {
             Err(e) => Err(Error::config(
                 "device",
                 format!(
-                    "device wgpu found no adapter ({e}): install the GPU's Vulkan driver (on Debian or Ubuntu without a GPU, `mesa-vulkan-drivers` gives a software one), or use device cpu"
+                    "wgpu found no adapter ({e}): install the GPU's Vulkan driver (on Debian or Ubuntu without a GPU, `mesa-vulkan-drivers` gives a software one), or use cpu"
                 ),
             )),
         }
@@ -175,7 +175,7 @@ mod wgpu {
     pub(super) fn device() -> Result<Device> {
         Err(Error::config(
             "device",
-            "device wgpu is not in this build: rebuild with `--features wgpu` (Vulkan, Metal or DirectX 12; builds from crates.io alone), or use device cpu",
+            "wgpu is not in this build: rebuild with `--features wgpu` (Vulkan, Metal or DirectX 12; builds from crates.io alone), or use cpu",
         ))
     }
 }

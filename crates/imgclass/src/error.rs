@@ -3,8 +3,8 @@
 //! Every variant that comes from a file names the file, keeps the error underneath as its
 //! `source`, and its message says what the user can do about it. Configuration errors name the
 //! config field (`fit.batch_size`); a front end may show its own spelling of that field (the
-//! CLI shows `--batch-size`). The binary prints the chain with `{:#}`; nothing here panics on
-//! bad input.
+//! CLI shows `--batch-size`). A message never repeats its `source`: the binary prints the
+//! chain with `{:#}`, so each cause shows once. Nothing here panics on bad input.
 
 use std::path::PathBuf;
 
@@ -12,8 +12,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// An I/O error while reading or writing `path`.
-    #[error("{path}: {source}")]
+    /// An I/O error while reading or writing `path` (the message is the path; the cause is the
+    /// `source`).
+    #[error("{path}")]
     Io {
         /// The file or folder involved.
         path: PathBuf,
@@ -41,7 +42,7 @@ pub enum Error {
         message: String,
     },
     /// An image could not be read or decoded.
-    #[error("{path}: cannot decode image: {source}")]
+    #[error("{path}: cannot decode image")]
     Decode {
         /// The image file.
         path: PathBuf,
@@ -61,12 +62,16 @@ pub enum Error {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
-    /// A configuration value is out of range or inconsistent with another.
-    #[error("invalid configuration: {message}")]
+    /// A configuration value is out of range or inconsistent with another. Shown as the field
+    /// followed by the message (`fit.batch_size must be at least 1`); a front end shows its own
+    /// spelling of `field` in its place.
+    #[error("{field} {message}")]
     Config {
         /// The config field at fault, as a dotted path (`fit.batch_size`).
         field: &'static str,
-        /// What is wrong, naming the field(s) by their dotted paths.
+        /// What is wrong, as the rest of a sentence whose subject is the field (`must be at
+        /// least 1`); it names no other field by its dotted path, so it reads the same under
+        /// any spelling of the fields.
         message: String,
     },
     /// A weights file is missing or does not fit the network.
@@ -109,8 +114,8 @@ pub enum Error {
         #[source]
         source: Option<std::io::Error>,
     },
-    /// A JSON document could not be read or written.
-    #[error("{path}: {source}")]
+    /// A JSON document could not be read or written (the cause is the `source`).
+    #[error("{path}: cannot read or write it as JSON")]
     Json {
         /// The file involved.
         path: PathBuf,
@@ -153,11 +158,12 @@ pub enum Error {
 #[non_exhaustive]
 pub enum DecodeError {
     /// The file could not be read.
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
-    /// The decoder rejected the content (its message kept on one line).
+    /// The decoder rejected the content (its message kept on one line, and not also kept as a
+    /// `source`, so it shows once).
     #[error("{}", one_line(&.0.to_string()))]
-    Image(#[from] image::ImageError),
+    Image(image::ImageError),
     /// The file is empty.
     #[error("empty file")]
     Empty,
@@ -179,13 +185,19 @@ pub enum DecodeError {
     },
 }
 
+impl From<image::ImageError> for DecodeError {
+    fn from(e: image::ImageError) -> Self {
+        DecodeError::Image(e)
+    }
+}
+
 /// Decoder messages may span lines; keep them on one.
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl Error {
-    /// A configuration error about `field`; `message` names it (and any other field involved).
+    /// A configuration error about `field`; `message` is the rest of the sentence.
     pub(crate) fn config(field: &'static str, message: impl Into<String>) -> Self {
         Error::Config { field, message: message.into() }
     }
@@ -253,6 +265,12 @@ impl<T> IoContext<T> for std::result::Result<T, std::io::Error> {
     }
 }
 
+/// `e` and its causes on one line, as the binary prints them (`{:#}`).
+#[cfg(test)]
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    std::iter::successors(Some(e), |e| e.source()).map(ToString::to_string).collect::<Vec<_>>().join(": ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,8 +280,22 @@ mod tests {
     fn an_io_error_keeps_its_cause_as_the_source() {
         let e: Result<()> = Err(std::io::Error::from(std::io::ErrorKind::NotFound)).at("x.png");
         let e = e.unwrap_err();
-        assert!(e.to_string().starts_with("x.png: "), "{e}");
+        assert_eq!(e.to_string(), "x.png");
         assert!(e.source().is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()));
+    }
+
+    #[test]
+    fn each_cause_is_printed_once_in_the_chain() {
+        let disk_full = || std::io::Error::new(std::io::ErrorKind::StorageFull, "No space left on device");
+        let io = Error::Io { path: "data/device/x.png".into(), source: disk_full() };
+        assert_eq!(chain(&io), "data/device/x.png: No space left on device");
+        let decode = Error::Decode { path: "x.png".into(), source: DecodeError::Io(disk_full()) };
+        assert_eq!(chain(&decode), "x.png: cannot decode image: No space left on device");
+        let bad = image::ImageError::IoError(std::io::Error::other("truncated"));
+        let decode = Error::Decode { path: "x.png".into(), source: bad.into() };
+        assert_eq!(chain(&decode).matches("truncated").count(), 1, "{}", chain(&decode));
+        let json = Error::Json { path: "c.json".into(), source: serde_json::from_str::<u8>("x").unwrap_err() };
+        assert_eq!(chain(&json).matches("expected value").count(), 1, "{}", chain(&json));
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //!
 //! - `error` — the one error type: every variant names its file or config field and keeps its cause
 //! - `util` — atomic file writes, seeded generator and hashes, SHA-256, thread pools (crate-private)
-//! - [`kernels`] — our own CPU kernels (convolutions, batch norm, pooling, dropout) for Burn's flex backend
+//! - `kernels` — our own CPU kernels (convolutions, batch norm, pooling, dropout) for Burn's flex backend
 //! - [`device`] — which device computations run on (`cpu`, and the GPUs a build has)
 //! - [`transforms`] — preprocessing (resize, colour, normalization) and augmentation
 //! - [`data`] — sources (folders, IDX, CSV, regex, lists), decoding, splits, the batch loader
@@ -90,7 +90,7 @@
 #![deny(missing_docs)]
 
 mod error;
-pub mod kernels;
+mod kernels;
 pub(crate) mod util;
 
 pub mod device;
@@ -111,6 +111,15 @@ pub mod infer;
 pub mod train;
 
 pub mod interpret;
+
+/// Switches and throughput measurements for `imgclass data bench`, the scripts in `bench/` and
+/// the examples: the kernel switch, and the data loader's benchmark. Not part
+/// of the supported API: they may change in any release.
+#[doc(hidden)]
+pub mod bench {
+    pub use crate::data::loader::{LoaderBench, bench as loader};
+    pub use crate::kernels::use_own_kernels;
+}
 
 pub use burn::prelude::Device;
 pub use device::{DeviceChoice, default_device, device_name};

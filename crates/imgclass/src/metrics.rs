@@ -35,7 +35,7 @@ pub(crate) fn argmax(row: &[f32]) -> usize {
 
 impl EvalReport {
     /// The report of class log-probabilities `lp` (`labels.len() × classes` row-major).
-    pub fn from_log_probs(lp: &[f32], labels: &[usize], classes: &[String]) -> EvalReport {
+    pub(crate) fn from_log_probs(lp: &[f32], labels: &[usize], classes: &[String]) -> EvalReport {
         let k = classes.len();
         let mut predicted = Vec::with_capacity(labels.len());
         let mut losses = Vec::with_capacity(labels.len());

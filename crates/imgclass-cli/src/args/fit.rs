@@ -1,7 +1,7 @@
 //! The options of how a run trains: its length, optimizer, phases and loss.
 
 use clap::Args;
-use imgclass::config::{Balance, BnMode, OptimizerKind};
+use imgclass::config::{Balance, BnMode, LrRange, OptimizerKind};
 
 #[derive(Args, Debug, Clone)]
 pub struct FitArgs {
@@ -55,8 +55,8 @@ pub struct FitArgs {
     #[arg(long)]
     pub unfreeze: bool,
     /// Discriminative learning rates for the unfrozen network: earliest layers, head (e.g. 1e-6:1e-4).
-    #[arg(long, value_name = "LOW:HIGH", value_parser = crate::config::parse_lr_range)]
-    pub lr_range: Option<(f64, f64)>,
+    #[arg(long, value_name = "LOW:HIGH")]
+    pub lr_range: Option<LrRange>,
     /// While the body is frozen, run it every epoch instead of caching its features (its
     /// batch norms then train, as fastai does; slower).
     #[arg(long)]

@@ -29,6 +29,10 @@ pub struct EvaluateArgs {
     /// models trained with crops or shifts; measured -0.07 to +0.22 points) [default: none].
     #[arg(long)]
     pub tta: Option<Tta>,
+    /// Skip, as undecodable, images whose header declares more pixels (width × height) than
+    /// this: a guard against decompression bombs.
+    #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_pixels: Option<u64>,
     /// Device to compute on [default: a GPU when the build has one (cuda, then a hardware wgpu adapter), else cpu].
     #[arg(long)]
     pub device: Option<DeviceChoice>,
@@ -181,6 +185,10 @@ pub struct PredictArgs {
     /// How many classes to show per image (default 3, or 5 with --imagenet).
     #[arg(long, short = 'k', value_parser = clap::value_parser!(u16).range(1..))]
     pub top_k: Option<u16>,
+    /// Skip, as undecodable, images whose header declares more pixels (width × height) than
+    /// this: a guard against decompression bombs.
+    #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_pixels: Option<u64>,
     /// Print JSON.
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use imgclass::DeviceChoice;
-use imgclass::config::Preset;
+use imgclass::config::{Background, Preset};
 use imgclass::data::Residency;
 use imgclass::models::{Activation, ArchKind, Padding, Pool};
 use imgclass::transforms::{AugPreset, Normalize, ResizeMode};
@@ -136,6 +136,10 @@ pub struct DataArgs {
     /// the list's folder), each labelled by the folder it is in.
     #[arg(long, value_name = "LIST", conflicts_with = "labels")]
     pub files: Option<PathBuf>,
+    /// Skip, as undecodable, images whose header declares more pixels (width × height) than
+    /// this: a guard against decompression bombs.
+    #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_pixels: Option<u64>,
 }
 
 /// How the data is split into train / valid / test.
@@ -177,8 +181,8 @@ pub struct TransformArgs {
     #[arg(long)]
     pub normalize: Option<Normalize>,
     /// Colour that transparent pixels are composited onto: white, black, grey or R,G,B.
-    #[arg(long, value_parser = crate::config::parse_background)]
-    pub background: Option<[u8; 3]>,
+    #[arg(long)]
+    pub background: Option<Background>,
 }
 
 /// How batches are made (may change on --resume).

@@ -103,7 +103,7 @@ fn labels_can_come_from_a_csv_file_or_from_file_names() {
     std::fs::write(flat.join("labels.csv"), csv).unwrap();
     let (json, _, stderr) = train_tiny(t.path(), &flat, &["--label-regex", r"^(.+)_\d+\.png$", "--arch", "logreg"]);
     assert_run(&json, 3);
-    assert!(stderr.contains("notes_about_data.png") && stderr.contains("does not match --label-regex"), "{stderr}");
+    assert!(stderr.contains("notes_about_data.png") && stderr.contains("does not match the label regex"), "{stderr}");
     let (stdout, _) = ok(run(bin().args(["data", "check", "--labels"]).arg(flat.join("labels.csv"))));
     assert!(stdout.contains("16 readable images, 2 classes") && stdout.contains("missing.png"), "{stdout}");
     let out = t.path().join("csv-run");
@@ -195,32 +195,23 @@ fn data_show_draws_a_batch_and_each_image_beside_its_augmented_versions() {
     assert_eq!(image::image_dimensions(&out).unwrap(), (3 * 102 + 6, 20 + 3 * 116 + 6));
 }
 
-/// A 2 × 2 PNG whose header then declares `side` × `side` pixels (its CRC fixed).
-fn png_bomb(side: u32) -> Vec<u8> {
-    let mut png = Vec::new();
-    RgbImage::from_pixel(2, 2, Rgb([9, 8, 7]))
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .unwrap();
-    png[16..20].copy_from_slice(&side.to_be_bytes());
-    png[20..24].copy_from_slice(&side.to_be_bytes());
-    let crc = crc32fast::hash(&png[12..29]);
-    png[29..33].copy_from_slice(&crc.to_be_bytes());
-    png
-}
+include!("../../../imgclass/tests/support/bombs.rs");
 
-/// An 8 × 8 JPEG (grey or RGB) whose SOF0 header then declares `side` × `side` pixels.
-fn jpeg_bomb(side: u16, grey: bool) -> Vec<u8> {
-    let img = if grey {
-        image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(8, 8, image::Luma([90])))
-    } else {
-        image::DynamicImage::ImageRgb8(RgbImage::from_pixel(8, 8, Rgb([9, 80, 7])))
-    };
-    let mut jpeg = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
-    let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
-    jpeg[sof + 5..sof + 7].copy_from_slice(&side.to_be_bytes());
-    jpeg[sof + 7..sof + 9].copy_from_slice(&side.to_be_bytes());
-    jpeg
+#[test]
+fn an_image_over_max_pixels_is_named_and_skipped_by_data_check() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    class_folder(&data, 4);
+    RgbImage::from_pixel(40, 30, Rgb([9, 9, 9])).save(data.join("horizontal/big.png")).unwrap();
+    let check = |limit: &str| ok(run(bin().args(["data", "check", "--max-pixels", limit]).arg(&data))).0;
+    let stdout = check("1200");
+    assert!(stdout.contains("9 readable images") && !stdout.contains("unreadable"), "{stdout}");
+    let stdout = check("1199");
+    assert!(stdout.contains("8 readable images") && stdout.contains("unreadable (1)"), "{stdout}");
+    let line = stdout.lines().find(|l| l.contains("big.png")).unwrap_or_else(|| panic!("not named:\n{stdout}"));
+    assert!(line.contains("40 × 30 pixels, more than the 1199 pixels"), "{line}");
+    let err = fails(run(bin().args(["data", "check", "--max-pixels", "0"]).arg(&data)));
+    assert!(err.contains("--max-pixels"), "{err}");
 }
 
 #[test]
@@ -228,9 +219,9 @@ fn decompression_bombs_a_fifo_and_dev_zero_are_named_and_skipped_by_data_check_t
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("data");
     class_folder(&data, 6);
-    std::fs::write(data.join("horizontal/bomb.png"), png_bomb(50_000)).unwrap();
-    std::fs::write(data.join("vertical/bomb_rgb.jpg"), jpeg_bomb(65_500, false)).unwrap();
-    std::fs::write(data.join("vertical/bomb_grey.jpg"), jpeg_bomb(65_500, true)).unwrap();
+    std::fs::write(data.join("horizontal/bomb.png"), png_declaring(50_000, 50_000)).unwrap();
+    std::fs::write(data.join("vertical/bomb_rgb.jpg"), jpeg_declaring(65_500, false)).unwrap();
+    std::fs::write(data.join("vertical/bomb_grey.jpg"), jpeg_declaring(65_500, true)).unwrap();
     let bombs = ["bomb.png", "bomb_rgb.jpg", "bomb_grey.jpg"];
     let (stdout, _) = ok(run(bin().args(["data", "check"]).arg(&data)));
     assert!(stdout.contains("12 readable images") && stdout.contains("unreadable (3)"), "{stdout}");

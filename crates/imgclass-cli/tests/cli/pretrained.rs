@@ -127,7 +127,7 @@ fn transfer_options_that_cannot_apply_say_what_to_do() {
         .arg("train")
         .arg(&data)
         .args(["--arch", "efficientnet_lite0", "--pretrained", "--size", "32"])));
-    assert!(err.contains("imgclass weights fetch efficientnet_lite0") && err.contains("--weights"), "{err}");
+    assert!(err.contains("imgclass weights fetch efficientnet_lite0") && err.contains("checkpoint file"), "{err}");
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../imgclass/tests/fixtures/resnet/resnet18_w4_torchvision.pth");
     for (args, needle) in [
         (&["--freeze-epochs", "1"][..], "apply to resnet18, resnet34, efficientnet_lite0, efficientnet_lite1 and"),

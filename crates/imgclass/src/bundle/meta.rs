@@ -149,7 +149,7 @@ impl BundleMeta {
     /// Checks that the metadata does not contradict itself: labels present and distinct, the
     /// preprocessing valid, the input shape that of the preprocessing, the architecture able
     /// to take it. `Err` names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if self.labels.is_empty() {
             return Err("labels is empty".into());
         }

@@ -13,6 +13,7 @@ use std::path::Path;
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 
+use crate::data::MAX_PIXELS;
 use crate::error::{Brief, Error, Result};
 use crate::models::Net;
 use crate::util::fs::{MAX_MODEL, atomic_write, read_file};
@@ -26,6 +27,8 @@ pub struct Bundle {
     meta: BundleMeta,
     net: Net,
     device: Device,
+    /// The most pixels an input image may declare to be decoded.
+    max_pixels: u64,
 }
 
 fn bad(path: &Path, message: impl Into<String>) -> Error {
@@ -98,8 +101,19 @@ fn read_existing(path: &Path) -> Result<Vec<u8>> {
 
 impl Bundle {
     /// A bundle of `net` (in inference mode) and `meta`.
+    /// The same bundle, decoding only input images that declare at most `max_pixels` pixels
+    /// (larger ones are skipped as undecodable); [`MAX_PIXELS`] by default.
+    pub fn with_max_pixels(self, max_pixels: u64) -> Bundle {
+        Bundle { max_pixels, ..self }
+    }
+
+    /// The most pixels an input image may declare to be decoded.
+    pub(crate) fn max_pixels(&self) -> u64 {
+        self.max_pixels
+    }
+
     pub(crate) fn from_parts(meta: BundleMeta, net: Net, device: Device) -> Bundle {
-        Bundle { meta, net, device }
+        Bundle { meta, net, device, max_pixels: MAX_PIXELS }
     }
 
     /// Metadata.
@@ -164,7 +178,7 @@ impl Bundle {
                 ),
             ));
         }
-        Ok(Bundle { meta, net: net.valid(), device: device.clone() })
+        Ok(Bundle { meta, net: net.valid(), device: device.clone(), max_pixels: MAX_PIXELS })
     }
 }
 
@@ -202,7 +216,7 @@ mod tests {
         let p = t.path().join("pipe.imgclass");
         crate::util::fs::make_fifo(&p);
         for (model, kind) in [(p.as_path(), "a FIFO"), (Path::new("/dev/zero"), "a character special file")] {
-            let e = Bundle::load(model, &Device::flex()).err().unwrap().to_string();
+            let e = crate::error::chain(&Bundle::load(model, &Device::flex()).err().unwrap());
             assert!(
                 e.contains(&*model.to_string_lossy()) && e.contains(&format!("not a regular file but {kind}")),
                 "{e}"

@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Labels, Residency, Source, SplitOptions};
+use crate::data::{Labels, MAX_PIXELS, Residency, Source, SplitOptions};
 use crate::error::{Error, Result};
 use crate::util::pool::check_workers;
 
 /// The data of a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DataConfig {
     /// The data folder; `None` is the bundled Fashion-MNIST sample, or, with labels from a CSV
@@ -21,6 +21,21 @@ pub struct DataConfig {
     pub split: SplitConfig,
     /// How batches are made.
     pub loader: LoaderConfig,
+    /// The most pixels (width × height) an image may declare to be decoded; larger images are
+    /// skipped as undecodable (a guard against decompression bombs).
+    pub max_pixels: u64,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            labels: Labels::default(),
+            split: SplitConfig::default(),
+            loader: LoaderConfig::default(),
+            max_pixels: MAX_PIXELS,
+        }
+    }
 }
 
 /// Fractions of each class held out (when the data's layout does not fix the split).
@@ -76,19 +91,24 @@ impl DataConfig {
     /// Opens the data with its labels.
     pub fn open(&self) -> Result<Source> {
         self.validate()?;
-        match self.root() {
-            Some(root) => Source::open_labelled(&root, &self.labels),
-            None => Source::bundled(),
-        }
+        let source = match self.root() {
+            Some(root) => Source::open_labelled(&root, &self.labels)?,
+            None => Source::bundled()?,
+        };
+        Ok(source.with_max_pixels(self.max_pixels))
     }
 
-    /// Checks the split fractions, the loader settings, and that file-name labels have a folder.
+    /// Checks the split fractions, the loader settings, the pixel limit, and that file-name
+    /// labels have a folder.
     pub(crate) fn validate(&self) -> Result<()> {
         if self.root().is_none() && matches!(self.labels, Labels::NameRegex(_)) {
             return Err(Error::config(
                 "data.path",
-                "data.labels.name_regex needs data.path, the folder whose file names carry the labels",
+                "is needed with a label regex: the folder whose file names carry the labels",
             ));
+        }
+        if self.max_pixels == 0 {
+            return Err(Error::config("data.max_pixels", "must be at least 1"));
         }
         SplitOptions { valid_pct: self.split.valid_pct, test_pct: self.split.test_pct, seed: 0 }.validate()?;
         check_workers(self.loader.workers, "data.loader.workers")

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::LrRange;
+
 /// How long and in which phases to train.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -29,7 +31,7 @@ pub struct FitConfig {
     pub unfreeze: bool,
     /// Discriminative learning rates `(earliest layers, head)` for the unfrozen epochs; layer
     /// groups between get rates evenly spaced on a log scale.
-    pub lr_range: Option<(f64, f64)>,
+    pub lr_range: Option<LrRange>,
     /// While the body is frozen, compute its features once and train the head on them (the
     /// body then runs in inference mode: its batch norms do not train).
     pub cache_features: bool,

@@ -54,12 +54,12 @@ impl LossConfig {
         if !(0.0..1.0).contains(&self.label_smoothing) {
             return Err(Error::config(
                 "loss.label_smoothing",
-                format!("loss.label_smoothing must be in [0, 1), not {}", self.label_smoothing),
+                format!("must be in [0, 1), not {}", self.label_smoothing),
             ));
         }
         match self.mix {
             Mix::Mixup { alpha } | Mix::Cutmix { alpha } if !(alpha > 0.0 && alpha.is_finite()) => {
-                Err(Error::config("loss.mix", format!("loss.mix: α must be a positive number, not {alpha}")))
+                Err(Error::config("loss.mix", format!("needs α, a positive number, not {alpha}")))
             }
             _ => Ok(()),
         }

@@ -29,6 +29,7 @@ mod optim;
 mod preset;
 mod schedule;
 mod transforms;
+mod values;
 
 pub use data::{DataConfig, LoaderConfig, SplitConfig};
 pub use fit::{Balance, BnMode, FitConfig, fine_tune_epochs};
@@ -38,6 +39,7 @@ pub use optim::{FINE_TUNE_LR, FINE_TUNE_PATIENCE, OptimizerConfig, OptimizerKind
 pub use preset::{FASHION_EPOCHS, Preset};
 pub use schedule::Schedule;
 pub use transforms::TransformConfig;
+pub use values::{Background, LrRange, ParseValueError};
 
 use serde::{Deserialize, Serialize};
 
@@ -124,19 +126,19 @@ impl TrainConfig {
         if (freezing || self.fit.lr_range.is_some()) && !self.model.arch.is_backbone() {
             return Err(Error::config(
                 "fit.freeze_epochs",
-                "fit.probe, fit.freeze_epochs, fit.unfreeze and fit.lr_range apply to resnet18, resnet34, efficientnet_lite0, efficientnet_lite1 and efficientnet_lite2 (model.arch)",
+                "(like probing, unfreezing and discriminative rates) applies to resnet18, resnet34, efficientnet_lite0, efficientnet_lite1 and efficientnet_lite2 only",
             ));
         }
         if freezing && !self.model.starts_pretrained() {
             return Err(Error::config(
                 "fit.freeze_epochs",
-                "freezing (fit.probe, fit.freeze_epochs, fit.unfreeze) only makes sense for a pretrained body: set model.weights",
+                "(like probing and unfreezing) only makes sense for a pretrained body: give pretrained weights",
             ));
         }
         if self.transforms.normalize == Normalize::Pretrained && self.model.arch.pretrained_stats().is_none() {
             return Err(Error::config(
                 "transforms.normalize",
-                "transforms.normalize pretrained needs a pretrained architecture (resnet18, resnet34, efficientnet_lite0, efficientnet_lite1, efficientnet_lite2)",
+                "pretrained needs a pretrained architecture (resnet18, resnet34, efficientnet_lite0, efficientnet_lite1, efficientnet_lite2)",
             ));
         }
         let s = self.transforms.size.unwrap_or(self.model.arch.default_size());
@@ -147,24 +149,18 @@ impl TrainConfig {
     fn validate_fit(&self) -> Result<()> {
         let fit = &self.fit;
         if fit.epochs + fit.freeze_epochs + usize::from(fit.probe || fit.epochs_from_data) == 0 {
-            return Err(Error::config(
-                "fit.epochs",
-                "fit.epochs (with fit.freeze_epochs, or fit.probe) must be at least 1",
-            ));
+            return Err(Error::config("fit.epochs", "(with the frozen epochs, or the probe) must be at least 1"));
         }
         if fit.batch_size == 0 {
-            return Err(Error::config("fit.batch_size", "fit.batch_size must be at least 1"));
+            return Err(Error::config("fit.batch_size", "must be at least 1"));
         }
         if fit.patience == Some(0) {
-            return Err(Error::config(
-                "fit.patience",
-                "fit.patience must be at least 1 epoch (leave it out to train every epoch)",
-            ));
+            return Err(Error::config("fit.patience", "must be at least 1 epoch (leave it out to train every epoch)"));
         }
-        if let Some((low, high)) = fit.lr_range
+        if let Some(LrRange { low, high }) = fit.lr_range
             && !(low.is_finite() && high.is_finite() && low > 0.0 && high >= low)
         {
-            return Err(Error::config("fit.lr_range", "fit.lr_range LOW:HIGH needs 0 < LOW ≤ HIGH"));
+            return Err(Error::config("fit.lr_range", "LOW:HIGH needs 0 < LOW ≤ HIGH"));
         }
         Ok(())
     }
@@ -226,7 +222,9 @@ mod tests {
             match c.validate() {
                 Err(Error::Config { field: f, message }) => {
                     assert_eq!(f, field, "{message}");
-                    assert!(message.contains(field), "{message}");
+                    let dotted =
+                        message.split_whitespace().any(|w| w.contains('.') && w.starts_with(char::is_lowercase));
+                    assert!(!dotted, "the message names no field by its dotted path: {message}");
                 }
                 other => panic!("{field}: expected a config error, got {other:?}"),
             }

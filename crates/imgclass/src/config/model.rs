@@ -49,7 +49,7 @@ impl ModelConfig {
                 Some(variant) => efficientnet_lite_weights(variant).map(Some),
                 None => Err(Error::config(
                     "model.weights",
-                    "imgclass fetches pretrained weights for efficientnet_lite0, efficientnet_lite1 and efficientnet_lite2 only (model.weights); for a ResNet give torchvision weights in a file",
+                    "are fetched for efficientnet_lite0, efficientnet_lite1 and efficientnet_lite2 only; for a ResNet give torchvision weights in a file",
                 )),
             },
             Weights::File(path) => require_file(path, self.arch.name()).map(|()| Some(path.clone())),
@@ -61,7 +61,7 @@ impl ModelConfig {
         if self.starts_pretrained() && !self.arch.is_backbone() {
             return Err(Error::config(
                 "model.weights",
-                "model.weights apply to resnet18, resnet34, efficientnet_lite0, efficientnet_lite1 and efficientnet_lite2 (model.arch)",
+                "apply to resnet18, resnet34, efficientnet_lite0, efficientnet_lite1 and efficientnet_lite2 only",
             ));
         }
         self.weights_file().map(drop)

@@ -73,16 +73,13 @@ impl OptimizerConfig {
     /// Checks the rate, the decay and the momentum.
     pub(crate) fn validate(&self) -> Result<()> {
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(Error::config(
-                "optimizer.lr",
-                format!("optimizer.lr must be a positive number, not {}", self.lr),
-            ));
+            return Err(Error::config("optimizer.lr", format!("must be a positive number, not {}", self.lr)));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(Error::config("optimizer.weight_decay", "optimizer.weight_decay must be ≥ 0"));
+            return Err(Error::config("optimizer.weight_decay", "must be ≥ 0"));
         }
         if !(0.0..1.0).contains(&self.momentum) {
-            return Err(Error::config("optimizer.momentum", "optimizer.momentum must be in [0, 1)"));
+            return Err(Error::config("optimizer.momentum", "must be in [0, 1)"));
         }
         self.schedule.validate()
     }

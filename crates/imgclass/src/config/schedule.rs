@@ -47,7 +47,7 @@ impl Schedule {
         {
             return Err(Error::config(
                 "optimizer.schedule",
-                "optimizer.schedule: one-cycle needs pct_start in [0, 1) and div, final_div ≥ 1",
+                "one-cycle needs pct_start in [0, 1) and div, final_div ≥ 1",
             ));
         }
         Ok(())

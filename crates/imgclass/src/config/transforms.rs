@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::TrainConfig;
+use super::{Background, TrainConfig};
 use crate::data::{LoadOptions, Source, choose_size, default_preprocess};
 use crate::error::{Error, Result};
 use crate::transforms::{Augment, IMAGENET_STATS, MAX_SIDE, Normalize, Preprocess, ResizeMode};
@@ -22,7 +22,7 @@ pub struct TransformConfig {
     /// resamples (rotates, zooms, warps; flips and padded crops do not).
     pub presize: Option<usize>,
     /// The colour transparent pixels are composited onto (RGB).
-    pub background: [u8; 3],
+    pub background: Background,
     /// Which normalization statistics the inputs get.
     pub normalize: Normalize,
     /// Training-time augmentation (see [`Augment::preset`]).
@@ -35,7 +35,7 @@ impl Default for TransformConfig {
             size: None,
             resize: ResizeMode::Squish,
             presize: None,
-            background: [255, 255, 255],
+            background: Background::WHITE,
             normalize: Normalize::Auto,
             augment: Augment::default(),
         }
@@ -47,10 +47,10 @@ impl TransformConfig {
     pub(crate) fn validate(&self) -> Result<()> {
         for (field, v) in [("transforms.size", self.size), ("transforms.presize", self.presize)] {
             if v.is_some_and(|s| s == 0 || s > MAX_SIDE) {
-                return Err(Error::config(field, format!("{field} must be 1..={MAX_SIDE} pixels")));
+                return Err(Error::config(field, format!("must be 1..={MAX_SIDE} pixels")));
             }
         }
-        self.augment.validate().map_err(|m| Error::config("transforms.augment", m))
+        self.augment.validate()
     }
 }
 
@@ -69,7 +69,7 @@ impl TrainConfig {
     /// take RGB input.
     pub fn preprocess(&self, source: &Source, size: (usize, usize)) -> Preprocess {
         let t = &self.transforms;
-        let pre = default_preprocess(source, size, t.resize).with_background(t.background);
+        let pre = default_preprocess(source, size, t.resize).with_background(t.background.0);
         let pretrained = self.model.starts_pretrained();
         let rgb = pretrained || self.model.arch.lite_variant().is_some();
         let fixed = match t.normalize {
@@ -82,7 +82,7 @@ impl TrainConfig {
         match fixed {
             Some((mean, std)) => {
                 let mut p = Preprocess::pretrained(size.0, size.1, pre.channels, t.resize, mean, std);
-                (p.rgb_model, p.background) = (rgb, t.background);
+                (p.rgb_model, p.background) = (rgb, t.background.0);
                 if !rgb {
                     p.mean.truncate(pre.channels);
                     p.std.truncate(pre.channels);

@@ -72,13 +72,13 @@ impl LabelStore {
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Sidecar {
     /// Where the labels live, when `apply` can edit them.
-    pub store: Option<LabelStore>,
+    pub(crate) store: Option<LabelStore>,
     /// The dataset's classes.
-    pub classes: Vec<String>,
+    pub(crate) classes: Vec<String>,
     /// The folder `clean` ran in: relative paths of `clean.csv` are relative to it (older
     /// sidecars have none: then the current folder).
     #[serde(default)]
-    pub base: Option<PathBuf>,
+    pub(crate) base: Option<PathBuf>,
 }
 
 /// The path of the sidecar of `clean_csv`.

@@ -22,11 +22,11 @@ pub(crate) enum Action {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Decision {
     /// The row's line in `clean.csv`.
-    pub line: u64,
+    pub(crate) line: u64,
     /// The file, absolute, its folder canonicalized (the file itself may be a link: the link moves).
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// What to do with it.
-    pub action: Action,
+    pub(crate) action: Action,
 }
 
 /// The rows of `clean_csv` that change something, and how many rows keep their image. A

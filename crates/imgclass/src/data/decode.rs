@@ -3,7 +3,7 @@
 //!
 //! Decompression bombs are refused before any pixel is allocated: a file is read only if it is
 //! a regular file of at most 256 MiB, and an image is decoded only if its header declares at
-//! most [`MAX_PIXELS`] pixels. A 2.4 MB PNG declaring 50,000 × 50,000 pixels, or a 630-byte
+//! most `max_pixels` pixels ([`MAX_PIXELS`] unless `data.max_pixels` says otherwise). A 2.4 MB PNG declaring 50,000 × 50,000 pixels, or a 630-byte
 //! JPEG declaring 65,500 × 65,500, is an error naming the file, and so is skipped like any
 //! undecodable file. Legitimate large images load: the 168-megapixel clip-art of Debian's
 //! `openclipart-png` is under the limit (and needs about 0.7 GB of memory while it is decoded).
@@ -16,8 +16,8 @@ use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 use crate::error::{DecodeError, Error, Result};
 use crate::util::fs::{MAX_IMAGE, open_regular, read_bounded};
 
-/// The most pixels (width × height) an image may declare: Pillow's decompression-bomb error
-/// threshold, 2 × 89,478,485. Larger images are refused before decoding
+/// The most pixels (width × height) an image may declare by default (`data.max_pixels`):
+/// Pillow's decompression-bomb error threshold, 2 × 89,478,485. Larger images are refused before decoding
 /// ([`DecodeError::TooLarge`]); they are not shrunk on load, since the decoders imgclass uses
 /// cannot decode at a reduced scale.
 pub const MAX_PIXELS: u64 = 2 * 89_478_485;
@@ -29,9 +29,10 @@ pub const MAX_PIXELS: u64 = 2 * 89_478_485;
 /// counts the image against the limit; with 512 MiB alone a 168-megapixel RGBA TIFF would fail).
 const MAX_DECODER_BYTES: u64 = 512 << 20;
 
-/// Decodes the image at `path`, rotated upright by its EXIF orientation.
-pub fn decode_file(path: &Path) -> Result<DynamicImage> {
-    decode_bytes(&read_image(path)?, path)
+/// Decodes the image at `path`, rotated upright by its EXIF orientation, if it declares at
+/// most `max_pixels` pixels.
+pub(crate) fn decode_file(path: &Path, max_pixels: u64) -> Result<DynamicImage> {
+    decode_bytes(&read_image(path)?, path, max_pixels)
 }
 
 /// The bytes of the image file at `path`: a regular file of at most 256 MiB, else a decode
@@ -40,25 +41,27 @@ pub(crate) fn read_image(path: &Path) -> Result<Vec<u8>> {
     read_bounded(path, MAX_IMAGE).map_err(|e| Error::Decode { path: path.to_path_buf(), source: e.into() })
 }
 
-/// The limits a decoder runs under: no side over [`MAX_PIXELS`], at most `max_alloc` bytes.
-fn limits(max_alloc: u64) -> Limits {
+/// The limits a decoder runs under: no side over `max_pixels`, at most `max_alloc` bytes.
+fn limits(max_alloc: u64, max_pixels: u64) -> Limits {
+    let side = u32::try_from(max_pixels).unwrap_or(u32::MAX);
     let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_PIXELS as u32);
-    limits.max_image_height = Some(MAX_PIXELS as u32);
+    limits.max_image_width = Some(side);
+    limits.max_image_height = Some(side);
     limits.max_alloc = Some(max_alloc);
     limits
 }
 
-/// Errors unless `width` × `height` is at most [`MAX_PIXELS`].
-fn check_pixels((width, height): (u32, u32)) -> Result<(), DecodeError> {
-    if u64::from(width) * u64::from(height) > MAX_PIXELS {
-        return Err(DecodeError::TooLarge { width, height, limit: MAX_PIXELS });
+/// Errors unless `width` × `height` is at most `max_pixels`.
+fn check_pixels((width, height): (u32, u32), max_pixels: u64) -> Result<(), DecodeError> {
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(DecodeError::TooLarge { width, height, limit: max_pixels });
     }
     Ok(())
 }
 
-/// Decodes an image file's bytes (`path` names it in errors), rotated upright by its EXIF orientation.
-pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
+/// Decodes an image file's bytes (`path` names it in errors), rotated upright by its EXIF
+/// orientation, if it declares at most `max_pixels` pixels.
+pub(crate) fn decode_bytes(bytes: &[u8], path: &Path, max_pixels: u64) -> Result<DynamicImage> {
     let err = |source: DecodeError| Error::Decode { path: path.to_path_buf(), source };
     if bytes.is_empty() {
         return Err(err(DecodeError::Empty));
@@ -67,11 +70,11 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
     if reader.format().is_none() {
         return Err(err(DecodeError::Unrecognised));
     }
-    reader.limits(limits(MAX_DECODER_BYTES));
+    reader.limits(limits(MAX_DECODER_BYTES, max_pixels));
     let mut decoder = reader.into_decoder().map_err(|e| err(DecodeError::Image(e)))?;
-    check_pixels(decoder.dimensions()).map_err(err)?;
+    check_pixels(decoder.dimensions(), max_pixels).map_err(err)?;
     let image_bytes = decoder.total_bytes();
-    decoder.set_limits(limits(MAX_DECODER_BYTES + image_bytes)).map_err(|e| err(DecodeError::Image(e)))?;
+    decoder.set_limits(limits(MAX_DECODER_BYTES + image_bytes, max_pixels)).map_err(|e| err(DecodeError::Image(e)))?;
     let orientation = decoder.orientation().ok();
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| err(DecodeError::Image(e)))?;
     if let Some(o) = orientation {
@@ -84,10 +87,10 @@ pub fn decode_bytes(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
 /// beyond a plain 8-bit RGB or grey read, one line each: content of another format than the
 /// extension says, EXIF rotation, transparency, 16-bit depth, a GIF's later frames dropped.
 /// Reads only the file's header again; `None` when that cannot be read.
-pub fn describe(path: &Path, image: &DynamicImage) -> Option<(image::ImageFormat, Vec<String>)> {
+pub(crate) fn describe(path: &Path, image: &DynamicImage) -> Option<(image::ImageFormat, Vec<String>)> {
     let mut notes = Vec::new();
     let mut reader = header_reader(path)?;
-    reader.limits(limits(MAX_DECODER_BYTES));
+    reader.limits(limits(MAX_DECODER_BYTES, MAX_PIXELS));
     let format = reader.format()?;
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     let gif = format == image::ImageFormat::Gif;
@@ -129,13 +132,14 @@ pub(crate) fn dimensions(path: &Path) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::chain;
 
     #[test]
     fn a_png_named_jpg_decodes_from_its_content() {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("really_png.jpg");
         image::RgbImage::from_pixel(3, 2, image::Rgb([1, 2, 3])).save_with_format(&p, image::ImageFormat::Png).unwrap();
-        assert_eq!(decode_file(&p).unwrap().width(), 3);
+        assert_eq!(decode_file(&p, MAX_PIXELS).unwrap().width(), 3);
     }
 
     #[test]
@@ -143,7 +147,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("notes.png");
         std::fs::write(&p, "hello").unwrap();
-        let e = decode_file(&p).unwrap_err().to_string();
+        let e = decode_file(&p, MAX_PIXELS).unwrap_err().to_string();
         assert!(e.contains("notes.png"), "{e}");
     }
 
@@ -153,7 +157,7 @@ mod tests {
         let p = t.path().join("x.jpg");
         let img = image::ImageBuffer::<image::Rgba<u16>, _>::from_pixel(2, 2, image::Rgba([1, 2, 3, 4]));
         image::DynamicImage::ImageRgba16(img).save_with_format(&p, image::ImageFormat::Png).unwrap();
-        let (format, notes) = describe(&p, &decode_file(&p).unwrap()).unwrap();
+        let (format, notes) = describe(&p, &decode_file(&p, MAX_PIXELS).unwrap()).unwrap();
         assert_eq!(format, image::ImageFormat::Png);
         let notes = notes.join("; ");
         assert!(
@@ -162,57 +166,35 @@ mod tests {
         );
     }
 
-    /// A valid 2 × 2 RGB PNG whose header then says `width` × `height` (CRC fixed).
-    fn png_declaring(width: u32, height: u32) -> Vec<u8> {
-        let mut png = Vec::new();
-        let img = image::RgbImage::from_pixel(2, 2, image::Rgb([9, 8, 7]));
-        img.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
-        // Signature (8), IHDR length (4), "IHDR" (4), width (4), height (4), 5 more, CRC.
-        png[16..20].copy_from_slice(&width.to_be_bytes());
-        png[20..24].copy_from_slice(&height.to_be_bytes());
-        let crc = crc32fast::hash(&png[12..29]);
-        png[29..33].copy_from_slice(&crc.to_be_bytes());
-        png
-    }
-
-    /// A valid 8 × 8 JPEG (`grey` or RGB) whose SOF0 header then says `side` × `side`.
-    fn jpeg_declaring(side: u16, grey: bool) -> Vec<u8> {
-        let img = if grey {
-            DynamicImage::ImageLuma8(image::GrayImage::from_pixel(8, 8, image::Luma([90])))
-        } else {
-            DynamicImage::ImageRgb8(image::RgbImage::from_pixel(8, 8, image::Rgb([9, 80, 7])))
-        };
-        let mut jpeg = Vec::new();
-        img.write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
-        // FF C0, length (2), precision (1), height (2), width (2).
-        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
-        jpeg[sof + 5..sof + 7].copy_from_slice(&side.to_be_bytes());
-        jpeg[sof + 7..sof + 9].copy_from_slice(&side.to_be_bytes());
-        jpeg
-    }
+    include!("../../tests/support/bombs.rs");
 
     #[test]
     fn a_png_declaring_fifty_thousand_squared_pixels_is_refused_naming_the_file_and_the_pixels() {
-        let e = decode_bytes(&png_declaring(50_000, 50_000), Path::new("bomb.png")).unwrap_err().to_string();
+        let e = chain(&decode_bytes(&png_declaring(50_000, 50_000), Path::new("bomb.png"), MAX_PIXELS).unwrap_err());
         assert!(e.starts_with("bomb.png: ") && e.contains("50000 × 50000 pixels"), "{e}");
         assert!(e.contains(&format!("{MAX_PIXELS} pixels")), "{e}");
-        assert_eq!(decode_bytes(&png_declaring(2, 2), Path::new("ok.png")).unwrap().width(), 2);
+        assert_eq!(decode_bytes(&png_declaring(2, 2), Path::new("ok.png"), MAX_PIXELS).unwrap().width(), 2);
+        let e = chain(&decode_bytes(&png_declaring(2, 2), Path::new("small.png"), 3).unwrap_err());
+        assert!(e.contains("2 × 2 pixels, more than the 3 pixels"), "a lower limit is the one applied: {e}");
     }
 
     #[test]
     fn jpegs_declaring_65500_squared_pixels_are_refused_without_aborting_the_process() {
         for grey in [false, true] {
-            let e = decode_bytes(&jpeg_declaring(65_500, grey), Path::new("bomb.jpg")).unwrap_err().to_string();
+            let e = chain(&decode_bytes(&jpeg_declaring(65_500, grey), Path::new("bomb.jpg"), MAX_PIXELS).unwrap_err());
             assert!(e.starts_with("bomb.jpg: ") && e.contains("65500 × 65500 pixels"), "{e}");
         }
-        assert_eq!(decode_bytes(&jpeg_declaring(8, false), Path::new("ok.jpg")).unwrap().width(), 8);
+        assert_eq!(decode_bytes(&jpeg_declaring(8, false), Path::new("ok.jpg"), MAX_PIXELS).unwrap().width(), 8);
     }
 
     #[test]
     fn an_image_at_the_pixel_limit_is_not_refused_for_its_size() {
-        assert!(check_pixels((13_000, 13_000)).is_ok(), "a 169-megapixel image (openclipart's largest) loads");
-        assert!(check_pixels((MAX_PIXELS as u32, 1)).is_ok());
-        assert!(check_pixels((MAX_PIXELS as u32 + 1, 1)).is_err());
+        assert!(
+            check_pixels((13_000, 13_000), MAX_PIXELS).is_ok(),
+            "a 169-megapixel image (openclipart's largest) loads"
+        );
+        assert!(check_pixels((MAX_PIXELS as u32, 1), MAX_PIXELS).is_ok());
+        assert!(check_pixels((MAX_PIXELS as u32 + 1, 1), MAX_PIXELS).is_err());
     }
 
     #[test]
@@ -222,7 +204,7 @@ mod tests {
         let mut tiff = Vec::new();
         img.write_to(&mut Cursor::new(&mut tiff), image::ImageFormat::Tiff).unwrap();
         drop(img);
-        let back = decode_bytes(&tiff, Path::new("big.tiff")).unwrap();
+        let back = decode_bytes(&tiff, Path::new("big.tiff"), MAX_PIXELS).unwrap();
         assert_eq!((back.width(), back.height(), back.color()), (12_000, 12_000, image::ColorType::Rgba8));
     }
 
@@ -232,7 +214,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("z.jpg");
         std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
-        let e = decode_file(&p).unwrap_err().to_string();
+        let e = chain(&decode_file(&p, MAX_PIXELS).unwrap_err());
         assert!(e.contains("z.jpg") && e.contains("not a regular file but a character special file"), "{e}");
         assert_eq!(dimensions(&p), None);
     }
@@ -243,7 +225,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("pipe.png");
         crate::util::fs::make_fifo(&p);
-        let e = decode_file(&p).unwrap_err().to_string();
+        let e = chain(&decode_file(&p, MAX_PIXELS).unwrap_err());
         assert!(e.contains("pipe.png") && e.contains("not a regular file but a FIFO"), "{e}");
         assert_eq!(dimensions(&p), None);
     }
@@ -253,6 +235,6 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("empty.jpg");
         std::fs::write(&p, b"").unwrap();
-        assert!(decode_file(&p).is_err());
+        assert!(decode_file(&p, MAX_PIXELS).is_err());
     }
 }

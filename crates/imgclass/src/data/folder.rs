@@ -18,7 +18,7 @@ pub const IMAGE_EXTENSIONS: &[&str] = &[
 ];
 
 /// True when the file name ends in an image extension.
-pub fn is_image_path(path: &Path) -> bool {
+pub(crate) fn is_image_path(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
@@ -57,7 +57,7 @@ fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Lists every image file below `dir`, sorted (following links; loops and unreadable folders
 /// are added to `problems`).
-pub fn images_below(dir: &Path, problems: &mut Vec<(PathBuf, String)>) -> Vec<PathBuf> {
+pub(crate) fn images_below(dir: &Path, problems: &mut Vec<(PathBuf, String)>) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name() {
         match entry {

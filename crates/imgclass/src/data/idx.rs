@@ -15,22 +15,60 @@ use crate::util::fs::{MAX_IDX, read_file};
 pub const FASHION_MNIST_CLASSES: [&str; 10] =
     ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
-/// One pair of IDX files: `n` grey images of `height × width` bytes and their labels.
+/// One pair of IDX files: `n` grey images of `height × width` bytes and their labels; built
+/// by [`IdxSplit::new`], which checks that the pixels and labels agree.
 #[derive(Debug, Clone)]
 pub struct IdxSplit {
     /// `"train"` or `"t10k"`: the prefix of the file names.
-    pub prefix: String,
+    pub(crate) prefix: String,
     /// Pixels, `n × height × width`, row-major, 0 = black.
-    pub pixels: Vec<u8>,
+    pub(crate) pixels: Vec<u8>,
     /// One label per image.
-    pub labels: Vec<u8>,
+    pub(crate) labels: Vec<u8>,
     /// Image height in pixels.
-    pub height: usize,
+    pub(crate) height: usize,
     /// Image width in pixels.
-    pub width: usize,
+    pub(crate) width: usize,
 }
 
 impl IdxSplit {
+    /// A split of `labels.len()` grey `height × width` images (`pixels` row-major, 0 =
+    /// black), named by `prefix` (`"train"`, `"t10k"`); an error unless `pixels` holds
+    /// exactly one image per label.
+    pub fn new(prefix: &str, pixels: Vec<u8>, labels: Vec<u8>, height: usize, width: usize) -> Result<IdxSplit> {
+        if height == 0 || width == 0 || pixels.len() != labels.len() * height * width {
+            return Err(Error::BadIdx {
+                path: prefix.into(),
+                message: format!(
+                    "{} bytes of pixels are not {} images of {height} × {width}",
+                    pixels.len(),
+                    labels.len()
+                ),
+            });
+        }
+        Ok(IdxSplit { prefix: prefix.into(), pixels, labels, height, width })
+    }
+
+    /// The prefix of the file names (`"train"`, `"t10k"`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// One label per image.
+    pub fn labels(&self) -> &[u8] {
+        &self.labels
+    }
+
+    /// Image height and width in pixels.
+    pub fn size(&self) -> (usize, usize) {
+        (self.height, self.width)
+    }
+
+    /// The pixels and the labels, to edit and build a new split from ([`IdxSplit::new`]).
+    pub fn into_parts(self) -> (Vec<u8>, Vec<u8>) {
+        (self.pixels, self.labels)
+    }
+
     /// Number of images.
     pub fn len(&self) -> usize {
         self.labels.len()
@@ -56,7 +94,7 @@ fn find(dir: &Path, prefix: &str, kind: &str, dims: &str) -> Option<PathBuf> {
 }
 
 /// The prefixes (`train`, `t10k`) for which `dir` holds both an image and a label file.
-pub fn splits_in(dir: &Path) -> Vec<String> {
+pub(crate) fn splits_in(dir: &Path) -> Vec<String> {
     ["train", "t10k"]
         .into_iter()
         .filter(|p| find(dir, p, "images", "idx3").is_some() && find(dir, p, "labels", "idx1").is_some())
@@ -71,7 +109,7 @@ fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// The Fashion-MNIST class names as owned strings.
-pub fn fashion_mnist_classes() -> Vec<String> {
+pub(crate) fn fashion_mnist_classes() -> Vec<String> {
     FASHION_MNIST_CLASSES.iter().map(|s| s.to_string()).collect()
 }
 
@@ -101,7 +139,7 @@ pub fn parse<'a>(bytes: &'a [u8], path: &Path) -> Result<(Vec<usize>, &'a [u8])>
 }
 
 /// Reads the image and label files of `prefix` from `dir`.
-pub fn read_split(dir: &Path, prefix: &str) -> Result<IdxSplit> {
+pub(crate) fn read_split(dir: &Path, prefix: &str) -> Result<IdxSplit> {
     let missing = |what: &str| Error::BadDataset {
         path: dir.to_path_buf(),
         message: format!("no {prefix}-{what} IDX file here"),
@@ -114,7 +152,7 @@ pub fn read_split(dir: &Path, prefix: &str) -> Result<IdxSplit> {
 }
 
 /// Builds a split from in-memory IDX files (already gunzipped).
-pub fn split_from_bytes(
+pub(crate) fn split_from_bytes(
     prefix: &str,
     img_bytes: &[u8],
     img_path: &Path,
@@ -153,7 +191,7 @@ pub fn split_from_bytes(
 /// (and at most [`MAX_IDX`]): a gzip bomb is an error naming the file, not a full memory. A
 /// buffer that does not start like an IDX file is returned as far as it goes, for [`parse`]
 /// to say what is wrong.
-pub fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
     let mut gz = flate2::read::GzDecoder::new(bytes);
     let mut out = Vec::new();
     (&mut gz).take(4).read_to_end(&mut out).at(path)?;
@@ -177,6 +215,13 @@ pub fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_split_whose_pixels_do_not_fit_its_labels_is_refused() {
+        assert!(IdxSplit::new("t10k", vec![0; 8], vec![0, 1], 2, 2).is_ok_and(|s| s.size() == (2, 2)));
+        let e = IdxSplit::new("t10k", vec![0; 7], vec![0, 1], 2, 2).unwrap_err().to_string();
+        assert!(e.contains("7 bytes of pixels are not 2 images of 2 × 2"), "{e}");
+    }
 
     fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
         let mut out = vec![0, 0, 8, dims.len() as u8];

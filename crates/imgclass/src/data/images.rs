@@ -32,9 +32,11 @@ pub struct ImageData {
 #[derive(Debug, Clone)]
 pub(crate) struct Streamed {
     /// One file per image.
-    pub files: Vec<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
     /// The preprocessing that gives the stored bytes.
-    pub preprocess: Preprocess,
+    pub(crate) preprocess: Preprocess,
+    /// The most pixels an image may declare to be decoded.
+    pub(crate) max_pixels: u64,
 }
 
 impl ImageData {
@@ -78,7 +80,7 @@ impl ImageData {
     pub fn image(&self, i: usize) -> Result<Cow<'_, [u8]>> {
         match &self.stream {
             None => Ok(Cow::Borrowed(&self.pixels[i * self.image_len..(i + 1) * self.image_len])),
-            Some(s) => Ok(Cow::Owned(s.preprocess.apply(&decode_file(&s.files[i])?))),
+            Some(s) => Ok(Cow::Owned(s.preprocess.apply(&decode_file(&s.files[i], s.max_pixels)?))),
         }
     }
 
@@ -115,7 +117,7 @@ mod tests {
             hashes: vec![0],
             image_len: 4,
             size: (2, 2),
-            stream: Some(Streamed { files: vec![p.clone()], preprocess: pre }),
+            stream: Some(Streamed { files: vec![p.clone()], preprocess: pre, max_pixels: crate::data::MAX_PIXELS }),
             ..Default::default()
         };
         assert_eq!(data.image(0).unwrap().len(), 4);

@@ -35,7 +35,7 @@ fn labelled(root: &Path, files: Vec<(PathBuf, String)>, problems: Vec<Skipped>) 
 
 impl Source {
     /// Opens `data` with labels from `labels`.
-    pub fn open_labelled(data: &Path, labels: &Labels) -> Result<Source> {
+    pub(crate) fn open_labelled(data: &Path, labels: &Labels) -> Result<Source> {
         match labels {
             Labels::Folders => Source::open(data),
             Labels::Csv(csv) => Source::from_csv(data, csv),
@@ -46,22 +46,17 @@ impl Source {
 
     /// Every image below `root`, labelled by capture group 1 of `pattern` matched against its
     /// file name. Files whose names do not match are reported as skipped.
-    pub fn from_name_regex(root: &Path, pattern: &str) -> Result<Source> {
+    pub(crate) fn from_name_regex(root: &Path, pattern: &str) -> Result<Source> {
         let re = regex::Regex::new(pattern).map_err(|e| {
             // regex's message draws a caret under the pattern over several lines; keep the last.
             let msg = e.to_string();
             let why = msg.lines().last().unwrap_or_default().trim().trim_start_matches("error: ").to_string();
-            Error::config(
-                "data.labels.name_regex",
-                format!("data.labels.name_regex {pattern:?} is not a valid regular expression: {why}"),
-            )
+            Error::config("data.labels.name_regex", format!("{pattern:?} is not a valid regular expression: {why}"))
         })?;
         if re.captures_len() < 2 {
             return Err(Error::config(
                 "data.labels.name_regex",
-                format!(
-                    "data.labels.name_regex {pattern:?} needs a group in parentheses that captures the label, e.g. '^(.+)_\\d+\\.jpg$'"
-                ),
+                format!("{pattern:?} needs a group in parentheses that captures the label, e.g. '^(.+)_\\d+\\.jpg$'"),
             ));
         }
         if !root.is_dir() {
@@ -75,17 +70,15 @@ impl Source {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             match re.captures(&name).and_then(|c| c.get(1)).map(|m| m.as_str().to_string()).filter(|l| !l.is_empty()) {
                 Some(label) => files.push((path, label)),
-                None => problems.push(Skipped {
-                    path,
-                    reason: format!("file name does not match data.labels.name_regex {pattern:?}"),
-                }),
+                None => problems
+                    .push(Skipped { path, reason: format!("file name does not match the label regex {pattern:?}") }),
             }
         }
         if files.is_empty() {
             return Err(Error::BadDataset {
                 path: root.into(),
                 message: format!(
-                    "no image file name matches data.labels.name_regex {pattern:?}; it is matched against the file name alone"
+                    "no image file name matches the label regex {pattern:?}; it is matched against the file name alone"
                 ),
             });
         }
@@ -139,7 +132,7 @@ impl Source {
     /// The images listed in the text file `list` (one path a line, relative to `root`; blank
     /// lines and `#` comments ignored), labelled by the name of their folder. Listed files that
     /// do not exist are reported as skipped.
-    pub fn from_file_list(root: &Path, list: &Path) -> Result<Source> {
+    pub(crate) fn from_file_list(root: &Path, list: &Path) -> Result<Source> {
         let text = read_text(list, MAX_TEXT)?;
         let mut files = Vec::new();
         let mut problems = Vec::new();

@@ -34,7 +34,7 @@ impl Source {
         match &item.origin {
             Origin::File(p) => {
                 let bytes = read_image(p)?;
-                Ok((decode_bytes(&bytes, p)?, fnv1a(FNV_OFFSET, &bytes)))
+                Ok((decode_bytes(&bytes, p, self.max_pixels)?, fnv1a(FNV_OFFSET, &bytes)))
             }
             Origin::Idx { part, index } => {
                 let p = &self.idx[*part];
@@ -110,7 +110,7 @@ impl Source {
             }
         }
         if !keep {
-            data.stream = Some(Streamed { files, preprocess: pre.clone() });
+            data.stream = Some(Streamed { files, preprocess: pre.clone(), max_pixels: self.max_pixels });
         }
         out
     }
@@ -136,7 +136,7 @@ impl Source {
             hashes: vec![0; indices.len()],
             image_len: pre.image_len(),
             size: (pre.height, pre.width),
-            stream: Some(Streamed { files, preprocess: pre.clone() }),
+            stream: Some(Streamed { files, preprocess: pre.clone(), max_pixels: self.max_pixels }),
         }
     }
 }

@@ -21,7 +21,7 @@ pub mod idx;
 mod images;
 pub mod labels;
 mod load;
-mod loader;
+pub(crate) mod loader;
 mod splits;
 mod stratify;
 
@@ -30,11 +30,13 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use decode::{MAX_PIXELS, decode_bytes, decode_file, describe};
+pub use decode::MAX_PIXELS;
+pub(crate) use decode::decode_file;
+pub(crate) use decode::describe;
 pub use images::ImageData;
 pub use labels::Labels;
 pub use load::Loaded;
-pub use loader::{Batch, Loader, LoaderBench, bench};
+pub use loader::{Batch, Loader};
 pub use splits::{DataSplits, LoadOptions, Residency, SplitOptions, SplitRecord};
 pub use stratify::Split;
 
@@ -65,11 +67,11 @@ pub(crate) enum Origin {
 #[derive(Debug, Clone)]
 pub(crate) struct Item {
     /// Where its pixels are.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
     /// Index into [`Source::classes`].
-    pub label: usize,
+    pub(crate) label: usize,
     /// The split the data layout fixes for it (a `train/` folder, a `t10k` file), if any.
-    pub hint: Option<Split>,
+    pub(crate) hint: Option<Split>,
 }
 
 /// A file that was passed over, and why.
@@ -104,6 +106,8 @@ pub struct Source {
     pub(crate) items: Vec<Item>,
     pub(crate) problems: Vec<Skipped>,
     pub(crate) idx: Vec<IdxSplit>,
+    /// The most pixels an image may declare to be decoded ([`MAX_PIXELS`] by default).
+    pub(crate) max_pixels: u64,
 }
 
 impl Source {
@@ -154,7 +158,16 @@ impl Source {
                 hint,
             }));
         }
-        Source { root, kind: SourceKind::Idx, classes, numbered, items, problems: Vec::new(), idx: parts }
+        Source {
+            root,
+            kind: SourceKind::Idx,
+            classes,
+            numbered,
+            items,
+            problems: Vec::new(),
+            idx: parts,
+            max_pixels: MAX_PIXELS,
+        }
     }
 
     fn from_folder(path: &Path) -> Result<Source> {
@@ -202,11 +215,18 @@ impl Source {
             items,
             problems,
             idx: Vec::new(),
+            max_pixels: MAX_PIXELS,
         }
     }
 
+    /// The same source, decoding only images that declare at most `max_pixels` pixels (larger
+    /// ones are skipped as undecodable); [`MAX_PIXELS`] by default.
+    pub fn with_max_pixels(self, max_pixels: u64) -> Source {
+        Source { max_pixels, ..self }
+    }
+
     /// An unlabelled source over image files (for prediction): every item has label 0.
-    pub fn from_files(files: Vec<PathBuf>) -> Source {
+    pub(crate) fn from_files(files: Vec<PathBuf>) -> Source {
         let files = files.into_iter().map(|p| (p, String::new(), None)).collect();
         Self::labelled_files(Path::new(""), files, Vec::new())
     }
@@ -228,7 +248,7 @@ impl Source {
 
     /// Whether the classes are IDX label numbers with no names (no `classes.txt`): such
     /// labels mean class indices, not names.
-    pub fn numbered_classes(&self) -> bool {
+    pub(crate) fn numbered_classes(&self) -> bool {
         self.numbered
     }
 
@@ -309,7 +329,7 @@ impl Source {
     }
 
     /// The size every image shares, when they all share one (IDX files always do).
-    pub fn common_size(&self) -> Option<(usize, usize)> {
+    pub(crate) fn common_size(&self) -> Option<(usize, usize)> {
         if let Some(p) = self.idx.first() {
             return self.idx.iter().all(|q| (q.height, q.width) == (p.height, p.width)).then_some((p.height, p.width));
         }

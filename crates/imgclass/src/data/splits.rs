@@ -27,7 +27,7 @@ impl SplitOptions {
             return Err(Error::config(
                 "data.split.valid_pct",
                 format!(
-                    "data.split.valid_pct and data.split.test_pct ({} and {}) must be in [0, 1) and leave some data to train on",
+                    "({}) and the test share ({}) must each be in [0, 1) and leave some data to train on",
                     self.valid_pct, self.test_pct
                 ),
             ));
@@ -196,7 +196,7 @@ impl DataSplits {
             return Err(empty("no readable training image"));
         }
         if valid.is_empty() {
-            return Err(empty("the validation split is empty; raise data.split.valid_pct or add a valid/ folder"));
+            return Err(empty("the validation split is empty; raise the validation share or add a valid/ folder"));
         }
         if preprocess.channels == 3 && tr.all_grey && v.all_grey && t.all_grey {
             preprocess.narrow_to_grey();

@@ -36,7 +36,13 @@ impl Split {
 /// Items without a hint are split per class: `round(n × test_pct)` to test, `round(n ×
 /// valid_pct)` to valid, the rest to train. When every item has a hint the hints are kept,
 /// except that a missing valid split is carved out of train with `valid_pct`.
-pub fn assign(labels: &[usize], hints: &[Option<Split>], valid_pct: f64, test_pct: f64, seed: u64) -> Vec<Split> {
+pub(crate) fn assign(
+    labels: &[usize],
+    hints: &[Option<Split>],
+    valid_pct: f64,
+    test_pct: f64,
+    seed: u64,
+) -> Vec<Split> {
     let mut out: Vec<Split> = hints.iter().map(|h| h.unwrap_or(Split::Train)).collect();
     let has_valid_hint = hints.contains(&Some(Split::Valid));
     // Items that may be moved: those with no hint, and train-hinted ones when no valid split exists.

@@ -39,7 +39,7 @@ impl Bundle {
     }
 
     /// Errors when `source` holds an IDX file pair the model was trained or validated on.
-    pub fn check_not_training_data(&self, source: &Source) -> Result<()> {
+    pub(crate) fn check_not_training_data(&self, source: &Source) -> Result<()> {
         let Some(info) = self.meta().data() else { return Ok(()) };
         if source.part_fingerprints().iter().any(|f| info.fingerprints.contains(f)) {
             return Err(self.leakage(source, "these IDX files are the data this model was trained on".into()));
@@ -140,11 +140,11 @@ impl Bundle {
 /// Labelled images prepared for a model ([`Bundle::load_labelled`]).
 pub(crate) struct Labelled {
     /// The readable images, labels in the model's classes.
-    pub data: ImageData,
+    pub(crate) data: ImageData,
     /// What could not be read.
-    pub skipped: Vec<Skipped>,
+    pub(crate) skipped: Vec<Skipped>,
     /// How many were among the model's training or validation images.
-    pub training_overlap: usize,
+    pub(crate) training_overlap: usize,
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ mod predict;
 
 pub use evaluate::EvalOutput;
 pub use imagenet::efficientnet_lite_imagenet;
-pub use predict::{FilePrediction, PredictOutput, Prediction, expand_inputs};
+pub use predict::{FilePrediction, PredictOutput, Prediction};
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -110,7 +110,7 @@ pub fn log_probs(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device)
 }
 
 /// Class log-probabilities of the readable images of `data`, averaged over the views of `tta`.
-pub fn log_probs_tta(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device, tta: Tta) -> Rows {
+pub(crate) fn log_probs_tta(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device, tta: Tta) -> Rows {
     let (mean, std) = pre.mean_std();
     let black: Vec<f32> = mean.iter().zip(std).map(|(m, s)| -m / s).collect();
     let black = Tensor::<1>::from_data(TensorData::new(black.clone(), [black.len()]), device).reshape([1, -1, 1, 1]);
@@ -151,7 +151,7 @@ pub fn evaluate(net: &Net, data: &ImageData, classes: &[String], pre: &Preproces
 }
 
 /// [`evaluate`] with test-time augmentation.
-pub fn evaluate_tta(
+pub(crate) fn evaluate_tta(
     net: &Net,
     data: &ImageData,
     classes: &[String],

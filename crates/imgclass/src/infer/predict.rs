@@ -39,7 +39,7 @@ pub struct PredictOutput {
 }
 
 /// Expands folders (recursively, image files only, sorted) and keeps files as given.
-pub fn expand_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<Skipped>) {
+pub(crate) fn expand_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<Skipped>) {
     let mut files = Vec::new();
     let mut problems = Vec::new();
     for input in inputs {
@@ -74,7 +74,7 @@ impl Bundle {
                 message: "no image file to predict".into(),
             });
         }
-        let source = Source::from_files(files);
+        let source = Source::from_files(files).with_max_pixels(self.max_pixels());
         let all: Vec<usize> = (0..source.len()).collect();
         let loaded = source.load(&all, self.meta().preprocess(), true, &|_, _| {});
         skipped.extend(loaded.skipped);

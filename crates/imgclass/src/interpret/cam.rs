@@ -38,7 +38,7 @@ impl CamMap {
     }
 
     /// The cell `(column, row)` with the largest value (the first one, in row-major order).
-    pub fn peak_cell(&self) -> (usize, usize) {
+    pub(crate) fn peak_cell(&self) -> (usize, usize) {
         let i = argmax(&self.values);
         (i % self.width, i / self.width)
     }
@@ -74,14 +74,14 @@ pub fn cam_layer(net: &Net, layer: Option<&str>) -> Result<usize> {
     if names.is_empty() {
         return Err(Error::config(
             "cam",
-            "Grad-CAM needs a convolutional network (cnn, resnet18/34, efficientnet_lite0/1/2); this one has no \
+            "(Grad-CAM) needs a convolutional network (cnn, resnet18/34, efficientnet_lite0/1/2); this one has no \
              convolutional stage",
         ));
     }
     match layer {
         None => Ok(names.len() - 1),
         Some(l) => names.iter().position(|n| n == l).ok_or_else(|| {
-            Error::config("cam_layer", format!("no layer {l:?} in this model; its layers are {}", names.join(", ")))
+            Error::config("cam_layer", format!("{l:?} is no layer of this model; its layers are {}", names.join(", ")))
         }),
     }
 }

@@ -70,7 +70,7 @@ pub fn predict_with_cam(bundle: &Bundle, inputs: &[PathBuf], k: usize, options: 
     let class = match &options.class {
         None => None,
         Some(name) => Some(labels.iter().position(|l| l == name).ok_or_else(|| {
-            Error::config("class", format!("no class {name:?} in this model; its classes are {}", labels.join(", ")))
+            Error::config("class", format!("{name:?} is no class of this model; its classes are {}", labels.join(", ")))
         })?),
     };
     let (data, skipped) = bundle.load_inputs(inputs)?;
@@ -88,7 +88,7 @@ pub fn predict_with_cam(bundle: &Bundle, inputs: &[PathBuf], k: usize, options: 
         .enumerate()
         .map(|(i, (map, prediction))| {
             let png = options.out.as_ref().map(|dir| picture_path(dir, &prediction.file, i));
-            let peak = explain_file(Path::new(&prediction.file), &map, pre, png.as_deref())?;
+            let peak = explain_file(Path::new(&prediction.file), &map, pre, png.as_deref(), bundle.max_pixels())?;
             let (class, grid) = (labels[map.class].clone(), map.grid());
             let cam = CamRecord { class, layer: name.clone(), peak, grid, png };
             Ok(ExplainedPrediction { prediction, cam })
@@ -105,9 +105,9 @@ fn picture_path(dir: &Path, file: &str, index: usize) -> PathBuf {
 }
 
 /// The peak of `map` in the pixels of the image `file`; with `png`, writes the map over the
-/// image there.
-fn explain_file(file: &Path, map: &CamMap, pre: &Preprocess, png: Option<&Path>) -> Result<[f32; 2]> {
-    let image = decode_file(file)?;
+/// image there (decoded if it declares at most `max_pixels` pixels).
+fn explain_file(file: &Path, map: &CamMap, pre: &Preprocess, png: Option<&Path>, max_pixels: u64) -> Result<[f32; 2]> {
+    let image = decode_file(file, max_pixels)?;
     let (iw, ih) = (image.width(), image.height());
     let place = pre.placement(iw, ih);
     let (px, py) = map.peak_in_input(pre.width(), pre.height());

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::cam::cam_layer;
 use crate::bundle::Bundle;
-use crate::data::decode_file;
+use crate::data::{MAX_PIXELS, decode_file};
 use crate::error::{Error, Result};
 use crate::plot::{Tile, captioned_grid};
 
@@ -125,7 +125,7 @@ pub struct Filtered {
 /// `image`'s grey plane convolved with each kernel at `stride`, with "same" (`same`) or no
 /// padding, by Burn's `conv2d`.
 pub fn apply_kernels(image: &Path, kernels: &[Kernel], stride: usize, same: bool) -> Result<(Vec<u8>, Vec<Filtered>)> {
-    let grey = decode_file(image)?.to_luma8();
+    let grey = decode_file(image, MAX_PIXELS)?.to_luma8();
     let (w, h) = (grey.width() as usize, grey.height() as usize);
     let pixels = grey.into_raw();
     let device = Device::flex();
@@ -134,17 +134,14 @@ pub fn apply_kernels(image: &Path, kernels: &[Kernel], stride: usize, same: bool
     for kernel in kernels {
         let rows = kernel.rows();
         if !is_square(&rows) {
-            return Err(Error::config("kernel", format!("the kernel {} is not square", kernel.name())));
+            return Err(Error::config("kernel", format!("{} is not square", kernel.name())));
         }
         let k = rows.len();
         let pad = if same { k - 1 } else { 0 };
         let (ph, pw) = (h + pad, w + pad);
         let x = Tensor::<4>::from_data(TensorData::new(padded(&plane, [h, w], pad), [1, 1, ph, pw]), &device);
         if !same && (k > h || k > w) {
-            return Err(Error::config(
-                "kernel",
-                format!("a {k}×{k} kernel does not fit a {w}×{h} image without padding"),
-            ));
+            return Err(Error::config("kernel", format!("({k}×{k}) does not fit a {w}×{h} image without padding")));
         }
         let weights = Tensor::<4>::from_data(TensorData::new(rows.concat(), [1, 1, k, k]), &device);
         let y = conv2d(x, weights, None, ConvOptions::new([stride, stride], [0, 0], [1, 1], 1));
@@ -203,9 +200,10 @@ fn to_bytes(values: &[f32], lo: f32, hi: f32) -> Vec<u8> {
 /// Writes a trained model's first-layer filters as a grid (one colour tile per filter for RGB
 /// input, grey for grey input; one scale for all, so their strengths compare) to `path`.
 pub fn save_first_filters(bundle: &Bundle, path: &Path) -> Result<usize> {
-    let w = bundle.net().first_conv_weights().ok_or_else(|| {
-        Error::config("arch", "this model has no convolution: its first layer is dense (logreg, mlp)")
-    })?;
+    let w = bundle
+        .net()
+        .first_conv_weights()
+        .ok_or_else(|| Error::config("model", "has no convolution: its first layer is dense (logreg, mlp)"))?;
     let [n, c, k, _] = w.dims();
     let values = w.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 weights");
     let (lo, hi) = values.iter().fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
@@ -243,7 +241,7 @@ pub fn save_activations(
     };
     let pre = bundle.meta().preprocess();
     let mut x = Vec::new();
-    pre.normalize_into(&pre.apply(&decode_file(image)?), &mut x);
+    pre.normalize_into(&pre.apply(&decode_file(image, MAX_PIXELS)?), &mut x);
     let shape = [1, pre.input_channels(), pre.height(), pre.width()];
     let a = net.forward_to(Tensor::from_data(TensorData::new(x, shape), bundle.device()), stage);
     let [_, c, h, w] = a.dims();

@@ -140,7 +140,7 @@ fn conv_out(size: usize, k: usize, stride: usize, padding: Padding) -> usize {
 /// Errors unless `p` is a probability usable for dropout; `field` names it.
 pub(crate) fn check_dropout(field: &'static str, p: f64) -> Result<()> {
     if !(0.0..1.0).contains(&p) {
-        return Err(Error::config(field, format!("{field} must be in [0, 1), not {p}")));
+        return Err(Error::config(field, format!("must be in [0, 1), not {p}")));
     }
     Ok(())
 }
@@ -164,17 +164,14 @@ impl CnnConfig {
         if self.padding == Padding::Same && self.kernel_size.is_multiple_of(2) {
             return Err(Error::config(
                 "model.arch.kernel_size",
-                format!("model.arch.padding same needs an odd model.arch.kernel_size, not {}", self.kernel_size),
+                format!("must be odd with same padding, not {}", self.kernel_size),
             ));
         }
         if self.channels.is_empty() || self.channels.contains(&0) {
-            return Err(Error::config(
-                "model.arch.channels",
-                "model.arch.channels: a CNN needs at least one block, each with ≥ 1 channel",
-            ));
+            return Err(Error::config("model.arch.channels", "must name at least one block, each with ≥ 1 channel"));
         }
         if self.hidden.contains(&0) {
-            return Err(Error::config("model.arch.hidden", "model.arch.hidden: every hidden width must be ≥ 1"));
+            return Err(Error::config("model.arch.hidden", "must be ≥ 1 for every hidden layer"));
         }
         for (field, v) in [
             ("model.arch.convs_per_block", self.convs_per_block),
@@ -183,7 +180,7 @@ impl CnnConfig {
             ("model.arch.head_grid", self.head_grid),
         ] {
             if v == 0 {
-                return Err(Error::config(field, format!("{field} must be at least 1")));
+                return Err(Error::config(field, "must be at least 1"));
             }
         }
         check_dropout("model.arch.dropout", self.dropout)?;
@@ -195,7 +192,7 @@ impl CnnConfig {
                 return Err(Error::config(
                     "model.arch.channels",
                     format!(
-                        "a {height}×{width} input is too small for {} blocks (model.arch.channels); use fewer blocks or a larger transforms.size",
+                        "({} blocks) are too many for a {height}×{width} input; use fewer blocks or a larger input size",
                         self.channels.len()
                     ),
                 ));
@@ -308,7 +305,7 @@ impl Cnn {
     ///
     /// # Shapes
     /// `[batch, last_channels, h', w']` → `[batch, width]`
-    pub fn head_embed(&self, mut x: Tensor<4>) -> Tensor<2> {
+    pub(crate) fn head_embed(&self, mut x: Tensor<4>) -> Tensor<2> {
         if let Some(p) = &self.grid_pool {
             x = p.forward(x);
         }
@@ -362,12 +359,12 @@ mod tests {
     #[test]
     fn an_even_kernel_with_same_padding_is_a_config_error_not_a_panic() {
         let e = CnnConfig::new().with_kernel_size(4).init([1, 28, 28], 10, &Device::flex()).unwrap_err();
-        assert!(e.to_string().contains("odd model.arch.kernel_size"), "{e}");
+        assert!(e.to_string().contains("model.arch.kernel_size must be odd"), "{e}");
     }
 
     #[test]
     fn too_many_blocks_for_a_small_image_is_a_config_error() {
         let e = CnnConfig::new().with_channels(vec![8; 6]).init([1, 28, 28], 10, &Device::flex()).unwrap_err();
-        assert!(e.to_string().contains("too small"), "{e}");
+        assert!(e.to_string().contains("too many for a 28×28 input"), "{e}");
     }
 }

@@ -26,10 +26,7 @@ impl MlpConfig {
     /// Checks the hidden widths and the dropout probability.
     pub fn validate(&self) -> crate::Result<()> {
         if self.hidden.contains(&0) {
-            return Err(crate::Error::config(
-                "model.arch.hidden",
-                "model.arch.hidden: every hidden layer needs a width ≥ 1",
-            ));
+            return Err(crate::Error::config("model.arch.hidden", "must be ≥ 1 for every hidden layer"));
         }
         super::cnn::check_dropout("model.arch.dropout", self.dropout)
     }

@@ -134,7 +134,7 @@ const BN_EPS: f64 = 1e-3;
 pub const LITE_STATS: ([f32; 3], [f32; 3]) = ([127.0 / 255.0; 3], [128.0 / 255.0; 3]);
 
 /// TF "SAME" padding of a `k`×`k`, stride-`s` conv on an `n`-pixel input: `(before, after)`.
-pub fn tf_same_padding(n: usize, k: usize, s: usize) -> (usize, usize) {
+pub(crate) fn tf_same_padding(n: usize, k: usize, s: usize) -> (usize, usize) {
     let out = n.div_ceil(s);
     let total = ((out - 1) * s + k).saturating_sub(n);
     (total / 2, total - total / 2)

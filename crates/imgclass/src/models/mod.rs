@@ -128,7 +128,7 @@ impl Arch {
     }
 
     /// Which EfficientNet-Lite this is; `None` for other architectures.
-    pub fn lite_variant(&self) -> Option<LiteVariant> {
+    pub(crate) fn lite_variant(&self) -> Option<LiteVariant> {
         match self {
             Arch::EfficientnetLite0 => Some(LiteVariant::Lite0),
             Arch::EfficientnetLite1 => Some(LiteVariant::Lite1),
@@ -148,7 +148,7 @@ impl Arch {
 
     /// The default square input size for images that do not share one size (and, for
     /// ImageNet backbones, always: they expect ImageNet-sized inputs).
-    pub fn default_size(&self) -> usize {
+    pub(crate) fn default_size(&self) -> usize {
         match self {
             Arch::Resnet18 | Arch::Resnet34 => 224,
             _ => self.lite_variant().map_or(128, LiteVariant::size),
@@ -157,14 +157,14 @@ impl Arch {
 
     /// Whether the network has an ImageNet-style body (pretrained weights, freezing,
     /// discriminative learning rates apply).
-    pub fn is_backbone(&self) -> bool {
+    pub(crate) fn is_backbone(&self) -> bool {
         matches!(self, Arch::Resnet18 | Arch::Resnet34) || self.lite_variant().is_some()
     }
 
     /// The input normalization the backbone's pretrained weights expect, as (mean, std) on
     /// the 0–1 scale: `(u8 − 127) / 128` for the TF-trained EfficientNet-Lites, ImageNet
     /// statistics for torchvision ResNets. `None` for other architectures.
-    pub fn pretrained_stats(&self) -> Option<([f32; 3], [f32; 3])> {
+    pub(crate) fn pretrained_stats(&self) -> Option<([f32; 3], [f32; 3])> {
         match self {
             Arch::Resnet18 | Arch::Resnet34 => Some(crate::transforms::IMAGENET_STATS),
             _ => self.lite_variant().map(|_| efficientnet::LITE_STATS),
@@ -176,7 +176,7 @@ impl Arch {
         if c == 0 || h == 0 || w == 0 {
             return Err(Error::config(
                 "transforms.size",
-                format!("the input size {c}×{h}×{w} must be at least 1 in every dimension (transforms.size)"),
+                format!("({c}×{h}×{w}) must be at least 1 in every dimension"),
             ));
         }
         match self {
@@ -309,7 +309,7 @@ impl Net {
 
     /// The weights of the first convolution, `[filters, channels, k, k]`: what the network
     /// learnt to look for in the pixels. `None` for dense networks.
-    pub fn first_conv_weights(&self) -> Option<Tensor<4>> {
+    pub(crate) fn first_conv_weights(&self) -> Option<Tensor<4>> {
         match self {
             Net::Mlp(_) => None,
             Net::Cnn(m) => m.blocks.first().and_then(|b| b.convs.first()).map(|c| c.conv.weight.val()),

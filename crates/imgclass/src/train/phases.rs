@@ -25,21 +25,21 @@ use crate::models::transfer::even_mults;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Phase {
     /// Epochs in the phase.
-    pub epochs: usize,
+    pub(crate) epochs: usize,
     /// Whether the body is frozen (only the head and, unless cached, batch norms train).
-    pub frozen: bool,
+    pub(crate) frozen: bool,
     /// Whether the head is fitted at once as a linear probe (one epoch of no steps).
-    pub probe: bool,
+    pub(crate) probe: bool,
     /// Whether the head trains on cached body features.
-    pub cached: bool,
+    pub(crate) cached: bool,
     /// Whether batch-norm layers train (else they run in inference mode): not after a
     /// cached frozen phase, whose head learned inference-mode features.
-    pub train_bn: bool,
+    pub(crate) train_bn: bool,
     /// The phase's schedule, applied to every group's peak rate.
-    pub schedule: Schedule,
+    pub(crate) schedule: Schedule,
     /// The learning rate at the peak of the schedule: `[lr]` for one rate for all
     /// parameters, or a rate per layer group from the earliest layers to the head.
-    pub peaks: Vec<f64>,
+    pub(crate) peaks: Vec<f64>,
 }
 
 /// Cuts the run of `cfg` into phases.
@@ -56,7 +56,7 @@ pub(crate) fn plan(cfg: &TrainConfig) -> Vec<Phase> {
     };
     let range = |low: f64, high: f64| even_mults(low, high, 3);
     // The rates `fit.lr_range` gives, else `default`.
-    let peaks_or = |default: Vec<f64>| fit.lr_range.map_or(default, |(l, h)| range(l, h));
+    let peaks_or = |default: Vec<f64>| fit.lr_range.map_or(default, |r| range(r.low, r.high));
     if !cfg.model.starts_pretrained() {
         return vec![whole(cfg.optimizer.schedule, peaks_or(vec![lr]))];
     }
@@ -123,7 +123,7 @@ pub(crate) fn phase_after(cfg: &TrainConfig, epochs_done: usize) -> Option<Phase
 
 impl Phase {
     /// `net` frozen or unfrozen as the phase trains it.
-    pub fn set_freezing(&self, net: Net) -> Net {
+    pub(crate) fn set_freezing(&self, net: Net) -> Net {
         if self.frozen { net.unfreeze_body(true).freeze_body(self.train_bn) } else { net.unfreeze_body(self.train_bn) }
     }
 
@@ -190,7 +190,7 @@ mod tests {
         let base = pretrained(Arch::Resnet18, Weights::File("w.pth".into()));
         assert!(plan(&base)[0].frozen);
         let mut unfreeze = base.clone();
-        (unfreeze.fit.unfreeze, unfreeze.fit.lr_range) = (true, Some((1e-6, 1e-4)));
+        (unfreeze.fit.unfreeze, unfreeze.fit.lr_range) = (true, Some((1e-6, 1e-4).into()));
         let unfrozen = plan(&unfreeze);
         assert!(!unfrozen[0].frozen && unfrozen[0].peaks.len() == 3);
         let scratch = Phase {

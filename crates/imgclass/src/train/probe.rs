@@ -41,20 +41,20 @@ pub(super) struct Problem {
 /// One strength of the path, with the validation loss and accuracy its fit reached.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Trial {
-    pub strength: f64,
-    pub valid_loss: f64,
-    pub accuracy: f64,
-    pub iterations: usize,
+    pub(crate) strength: f64,
+    pub(crate) valid_loss: f64,
+    pub(crate) accuracy: f64,
+    pub(crate) iterations: usize,
 }
 
 /// The chosen fit: the head's weights (`[d, k]` row-major) and biases, its strength, its mean
 /// training cross-entropy and the path that led to it.
 pub(super) struct Probe {
-    pub weight: Vec<f32>,
-    pub bias: Vec<f32>,
-    pub strength: f64,
-    pub train_loss: f64,
-    pub trials: Vec<Trial>,
+    pub(crate) weight: Vec<f32>,
+    pub(crate) bias: Vec<f32>,
+    pub(crate) strength: f64,
+    pub(crate) train_loss: f64,
+    pub(crate) trials: Vec<Trial>,
 }
 
 impl Problem {

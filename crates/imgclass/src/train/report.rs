@@ -58,13 +58,24 @@ pub struct TrainReport {
     pub test_metrics: Option<EvalReport>,
     /// How training ended.
     pub ending: Ending,
-    /// True when training stopped on an interrupt.
-    pub interrupted: bool,
-    /// True when early stopping ended training.
-    pub early_stopped: bool,
-    /// True when the training loss became infinite or NaN (the learning rate is too high);
-    /// the kept weights are those of the best epoch before that.
-    pub diverged: bool,
     /// Total wall time in seconds, over every session of the run.
     pub seconds: f64,
+}
+
+impl TrainReport {
+    /// Whether training stopped on an interrupt (the run can be resumed).
+    pub fn interrupted(&self) -> bool {
+        self.ending == Ending::Interrupted
+    }
+
+    /// Whether early stopping ended training.
+    pub fn early_stopped(&self) -> bool {
+        self.ending == Ending::EarlyStopped
+    }
+
+    /// Whether the training loss became infinite or NaN (the learning rate is too high); the
+    /// kept weights are those of the best epoch before that.
+    pub fn diverged(&self) -> bool {
+        self.ending == Ending::Diverged
+    }
 }

@@ -31,12 +31,9 @@ use crate::transforms::Preprocess;
 use crate::util::csv::csv_table;
 use crate::util::fs::{atomic_write, read_json, write_json};
 
-/// The files of a run that mark a folder as holding one: a fresh run refuses such a folder
-/// unless told to overwrite it.
-const RUN_MARKS: [&str; 4] = ["model.imgclass", "checkpoints/resume.ckpt", "checkpoints/best.imgclass", "config.json"];
-
 /// Every file a training run writes: what [`Existing::Overwrite`] deletes (and nothing else:
-/// `lr_find.*`, `clean.csv` or a user's own files stay).
+/// `lr_find.*`, `clean.csv` or a user's own files stay). The first [`MARKS`] of them mark a
+/// folder as holding a run ([`RUN_MARKS`]).
 const RUN_FILES: [&str; 13] = [
     "model.imgclass",
     "checkpoints/resume.ckpt",
@@ -52,6 +49,13 @@ const RUN_FILES: [&str; 13] = [
     "report.html",
     "top_losses.png",
 ];
+
+/// How many of [`RUN_FILES`], from the first, mark a folder as holding a run.
+const MARKS: usize = 4;
+
+/// The files of a run that mark a folder as holding one: a fresh run refuses such a folder
+/// unless told to overwrite it.
+const RUN_MARKS: &[&str] = RUN_FILES.split_at(MARKS).0;
 
 /// The advisory lock file of a run folder: held open and locked while a process writes the run.
 const LOCK_FILE: &str = ".lock";
@@ -117,7 +121,7 @@ impl RunDir {
         let dir = RunDir { path, lock: None }.lock()?;
         match existing {
             Existing::Refuse => {
-                if let Some(file) = RUN_MARKS.into_iter().find(|f| dir.path.join(f).is_file()) {
+                if let Some(file) = RUN_MARKS.iter().copied().find(|f| dir.path.join(f).is_file()) {
                     return Err(Error::RunExists { path: dir.path, file });
                 }
             }
@@ -180,7 +184,7 @@ impl RunDir {
     }
 
     /// The best checkpoint's path.
-    pub fn checkpoint_path(&self) -> PathBuf {
+    pub(crate) fn checkpoint_path(&self) -> PathBuf {
         self.path.join("checkpoints").join("best.imgclass")
     }
 

@@ -20,36 +20,36 @@ use crate::models::Net;
 /// What a fit reads and leaves alone. The learner changes it between fits: `fastai_fine_tune`
 /// replaces the config, `resume` the layer groups, `with_run_dir` the run folder.
 pub(crate) struct Env {
-    pub config: TrainConfig,
-    pub data: DataSplits,
+    pub(crate) config: TrainConfig,
+    pub(crate) data: DataSplits,
     /// The training device (with autodiff).
-    pub device: Device,
+    pub(crate) device: Device,
     /// The same device without autodiff, for inference.
-    pub base: Device,
-    pub pool: rayon::ThreadPool,
+    pub(crate) base: Device,
+    pub(crate) pool: rayon::ThreadPool,
     /// Layer groups for discriminative rates (networks with a body / head split).
-    pub groups: Option<Vec<ParamGroup>>,
-    pub interrupt: Arc<AtomicBool>,
-    pub run_dir: Option<RunDir>,
+    pub(crate) groups: Option<Vec<ParamGroup>>,
+    pub(crate) interrupt: Arc<AtomicBool>,
+    pub(crate) run_dir: Option<RunDir>,
 }
 
 /// What training changes.
 pub(crate) struct State {
     /// The network; `None` only while a [`Trainer`] holds it (it puts it back when dropped).
-    pub net: Option<Net>,
-    pub optim: ModuleOptimizer,
-    pub progress: Progress,
+    pub(crate) net: Option<Net>,
+    pub(crate) optim: ModuleOptimizer,
+    pub(crate) progress: Progress,
     /// The best weights so far (inference mode), their validation report and epoch.
-    pub kept: Option<Kept>,
-    pub report: Option<TrainReport>,
+    pub(crate) kept: Option<Kept>,
+    pub(crate) report: Option<TrainReport>,
 }
 
 /// Weights kept as the best so far.
 #[derive(Clone)]
 pub(crate) struct Kept {
-    pub net: Net,
-    pub report: EvalReport,
-    pub epoch: usize,
+    pub(crate) net: Net,
+    pub(crate) report: EvalReport,
+    pub(crate) epoch: usize,
 }
 
 /// The bundle metadata of a run: its data, preprocessing, config and (once known) metrics.

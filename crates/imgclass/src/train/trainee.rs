@@ -43,8 +43,8 @@ pub(super) enum StepInput<'a> {
 
 /// The learning rates of one step: per parameter group, and the head's.
 pub(super) struct Rates {
-    pub groups: ModuleLearningRate,
-    pub head: f64,
+    pub(crate) groups: ModuleLearningRate,
+    pub(crate) head: f64,
 }
 
 impl Trainee {
@@ -61,12 +61,12 @@ impl Trainee {
     }
 
     /// Whether steps take image batches (else indices of cached features).
-    pub fn needs_images(&self) -> bool {
+    pub(crate) fn needs_images(&self) -> bool {
         matches!(self, Trainee::Network(_))
     }
 
     /// The whole network, with the trained head put back.
-    pub fn into_net(self) -> Net {
+    pub(crate) fn into_net(self) -> Net {
         match self {
             Trainee::Network(net) => net,
             Trainee::Head { body, head, .. } => body.with_head(head),
@@ -76,7 +76,7 @@ impl Trainee {
     /// The whole network as it stands, in inference mode: what a checkpoint saves. Making it
     /// commits the batch-norm running statistics' pending update (saving the training network
     /// itself would store them one step behind; burn's `RunningState` syncs lazily).
-    pub fn snapshot(&self) -> Net {
+    pub(crate) fn snapshot(&self) -> Net {
         match self {
             Trainee::Network(net) => net.valid(),
             Trainee::Head { body, head, .. } => body.valid().with_head(head.valid()),

@@ -258,7 +258,7 @@ impl<'a> Trainer<'a> {
             let (epoch, step) = (p.epochs_done + 1, p.step);
             self.cb.message(&format!(
                 "the training loss became {loss} at epoch {epoch}, step {step}: the learning rate is too high \
-                 (lower optimizer.lr); keeping the best weights before that"
+                 (lower it); keeping the best weights before that"
             ));
             return EpochEnd::Diverged;
         }
@@ -366,7 +366,7 @@ impl<'a> Trainer<'a> {
         if self.state.kept.is_none() {
             if ending == Ending::Diverged {
                 return Err(Error::Diverged(
-                    "the training loss became NaN or infinite in the first epoch; lower the learning rate (optimizer.lr)".into(),
+                    "the training loss became NaN or infinite in the first epoch; lower the learning rate".into(),
                 ));
             }
             let (report, net, _) = self.trainee.as_ref().expect("a trainee").validate(&self.env.data, &self.env.base);
@@ -387,9 +387,6 @@ impl<'a> Trainer<'a> {
             final_metrics: kept.report.clone(),
             test_metrics,
             ending,
-            interrupted: ending == Ending::Interrupted,
-            early_stopped: ending == Ending::EarlyStopped,
-            diverged: ending == Ending::Diverged,
             seconds: self.state.progress.seconds + self.started.elapsed().as_secs_f64(),
         })
     }

@@ -173,17 +173,16 @@ impl Augment {
         affine || self.min_scale < 1.0
     }
 
-    /// Checks that probabilities are in `[0, 1]` and magnitudes in range.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks that probabilities are in `[0, 1]` and magnitudes in range; the error names
+    /// `transforms.augment`.
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |message: &str| Err(crate::Error::config("transforms.augment", message));
         let probs = [self.flip, self.flip_vert, self.p_affine, self.p_lighting, self.p_erase];
         if probs.iter().any(|p| !(0.0..=1.0).contains(p)) {
-            return Err(
-                "transforms.augment: probabilities (flip, flip_vert, p_affine, p_lighting, p_erase) must be in [0, 1]"
-                    .into(),
-            );
+            return bad("needs probabilities (flip, flip_vert, p_affine, p_lighting, p_erase) in [0, 1]");
         }
         if !(self.min_zoom > 0.0 && self.max_zoom >= self.min_zoom && self.min_scale > 0.0 && self.min_scale <= 1.0) {
-            return Err("transforms.augment: zoom needs 0 < min_zoom ≤ max_zoom and min_scale in (0, 1]".into());
+            return bad("needs 0 < min_zoom ≤ max_zoom and min_scale in (0, 1]");
         }
         let below_one = [self.max_contrast, self.max_saturation, self.max_erase, self.max_translate, self.crop_pad];
         if below_one.iter().any(|m| !(0.0..1.0).contains(m))
@@ -191,10 +190,7 @@ impl Augment {
             || self.max_warp < 0.0
             || self.max_brightness < 0.0
         {
-            return Err(
-                "transforms.augment: magnitudes must be ≥ 0 (contrast, saturation, translation, erasing and crop_pad < 1)"
-                    .into(),
-            );
+            return bad("needs magnitudes ≥ 0 (contrast, saturation, translation, erasing and crop_pad < 1)");
         }
         Ok(())
     }

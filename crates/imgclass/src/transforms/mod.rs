@@ -113,7 +113,7 @@ impl Preprocess {
     }
 
     /// Per-channel mean and standard deviation (0–1 scale), one per input channel.
-    pub fn mean_std(&self) -> (&[f32], &[f32]) {
+    pub(crate) fn mean_std(&self) -> (&[f32], &[f32]) {
         (&self.mean, &self.std)
     }
 
@@ -129,12 +129,12 @@ impl Preprocess {
 
     /// Where an `iw × ih` image lands in the model's input (to map a point of the input back
     /// to the original image).
-    pub fn placement(&self, iw: u32, ih: u32) -> Placement {
+    pub(crate) fn placement(&self, iw: u32, ih: u32) -> Placement {
         resize::placement((iw, ih), (self.width as u32, self.height as u32), self.resize)
     }
 
     /// Number of bytes of one preprocessed image (`channels × height × width`).
-    pub fn image_len(&self) -> usize {
+    pub(crate) fn image_len(&self) -> usize {
         self.channels * self.height * self.width
     }
 
@@ -149,7 +149,7 @@ impl Preprocess {
     }
 
     /// Checks the invariants; `Err` names the field that breaks one.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if self.channels != 1 && self.channels != 3 {
             return Err(format!("preprocess.channels is {}, not 1 or 3", self.channels));
         }
@@ -210,7 +210,7 @@ impl Preprocess {
     /// Sets `mean` and `std` from pixel statistics gathered over `channels` or more channels
     /// (RGB statistics of images narrowed to grey keep the first channel's, which equals the
     /// others); an RGB model fed grey images gets that channel's values three times.
-    pub fn set_normalization(&mut self, stats: &PixelStats) {
+    pub(crate) fn set_normalization(&mut self, stats: &PixelStats) {
         let (mut mean, mut std) = stats.mean_std();
         mean.truncate(self.channels);
         std.truncate(self.channels);

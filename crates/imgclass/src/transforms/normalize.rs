@@ -55,7 +55,7 @@ impl PixelStats {
     }
 
     /// Mean and standard deviation per channel on the 0–1 scale (std at least 1e-3).
-    pub fn mean_std(&self) -> (Vec<f32>, Vec<f32>) {
+    pub(crate) fn mean_std(&self) -> (Vec<f32>, Vec<f32>) {
         let n = self.n.max(1.0);
         self.sum
             .iter()

@@ -47,9 +47,9 @@ pub(crate) fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Resul
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct MaxRead {
     /// Bytes.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// The kind of file, as in "the most imgclass reads from {what}".
-    pub what: &'static str,
+    pub(crate) what: &'static str,
 }
 
 /// Image files: 256 MiB. The largest images imgclass decodes (see `data::decode::MAX_PIXELS`)
@@ -94,7 +94,7 @@ fn kind_of(t: std::fs::FileType) -> &'static str {
         if t.is_fifo() {
             return "a FIFO";
         }
-        // POSIX's names: the CLI would spell a bare "device" as its --device flag.
+        // POSIX's names.
         if t.is_char_device() {
             return "a character special file";
         }
@@ -182,6 +182,7 @@ pub(crate) fn make_fifo(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::chain;
 
     #[test]
     fn atomic_write_replaces_the_file_and_leaves_no_temporary_behind() {
@@ -200,7 +201,7 @@ mod tests {
         write_json(&p, &vec![1, 2, 3]).unwrap();
         assert_eq!(read_json::<Vec<u32>>(&p).unwrap(), vec![1, 2, 3]);
         std::fs::write(&p, "[1, 2").unwrap();
-        let e = read_json::<Vec<u32>>(&p).unwrap_err().to_string();
+        let e = chain(&read_json::<Vec<u32>>(&p).unwrap_err());
         assert!(e.contains("v.json"), "{e}");
     }
 
@@ -209,7 +210,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("big.csv");
         std::fs::write(&p, vec![b'x'; (1 << 20) + 1]).unwrap();
-        let e = read_file(&p, MaxRead { bytes: 1 << 20, what: "a CSV" }).unwrap_err().to_string();
+        let e = chain(&read_file(&p, MaxRead { bytes: 1 << 20, what: "a CSV" }).unwrap_err());
         assert!(e.contains("big.csv") && e.contains("larger than 1 MiB") && e.contains("a CSV"), "{e}");
         assert_eq!(read_file(&p, MAX_TEXT).unwrap().len(), (1 << 20) + 1);
     }
@@ -217,14 +218,14 @@ mod tests {
     #[test]
     fn a_folder_is_refused_as_not_a_regular_file() {
         let t = tempfile::tempdir().unwrap();
-        let e = read_file(t.path(), MAX_JSON).unwrap_err().to_string();
+        let e = chain(&read_file(t.path(), MAX_JSON).unwrap_err());
         assert!(e.contains("not a regular file but a folder"), "{e}");
     }
 
     #[cfg(unix)]
     #[test]
     fn dev_zero_is_refused_at_once_as_a_device() {
-        let e = read_file(Path::new("/dev/zero"), MAX_MODEL).unwrap_err().to_string();
+        let e = chain(&read_file(Path::new("/dev/zero"), MAX_MODEL).unwrap_err());
         assert!(e.starts_with("/dev/zero: not a regular file but a character special file"), "{e}");
     }
 
@@ -234,7 +235,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("pipe.json");
         crate::util::fs::make_fifo(&p);
-        let e = read_json::<Vec<u32>>(&p).unwrap_err().to_string();
+        let e = chain(&read_json::<Vec<u32>>(&p).unwrap_err());
         assert!(e.contains("pipe.json") && e.contains("not a regular file but a FIFO"), "{e}");
     }
 }

@@ -7,11 +7,11 @@
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Stop {
     /// Most iterations.
-    pub iterations: usize,
+    pub(crate) iterations: usize,
     /// Stop once the largest gradient component is below this.
-    pub gradient: f64,
+    pub(crate) gradient: f64,
     /// Stop once an iteration lowers the value by less than this times `max(1, |f|)`.
-    pub relative_decrease: f64,
+    pub(crate) relative_decrease: f64,
 }
 
 impl Default for Stop {
@@ -23,8 +23,8 @@ impl Default for Stop {
 /// The minimum found: the point and the iterations taken.
 #[derive(Debug, Clone)]
 pub(crate) struct Minimum {
-    pub x: Vec<f64>,
-    pub iterations: usize,
+    pub(crate) x: Vec<f64>,
+    pub(crate) iterations: usize,
 }
 
 /// Past steps kept for the inverse-Hessian approximation.

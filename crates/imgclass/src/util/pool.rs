@@ -8,10 +8,7 @@ pub(crate) const MAX_WORKERS: usize = 256;
 /// Errors when `workers` is more than [`MAX_WORKERS`]; `field` names the config field.
 pub(crate) fn check_workers(workers: usize, field: &'static str) -> Result<()> {
     if workers > MAX_WORKERS {
-        return Err(Error::config(
-            field,
-            format!("{field} must be at most {MAX_WORKERS} (0: one per core); got {workers}"),
-        ));
+        return Err(Error::config(field, format!("must be at most {MAX_WORKERS} (0: one per core); got {workers}")));
     }
     Ok(())
 }
@@ -24,7 +21,7 @@ pub(crate) fn worker_pool(workers: usize, field: &'static str) -> Result<rayon::
         .num_threads(if workers == 0 { rayon::current_num_threads() } else { workers })
         .thread_name(|i| format!("imgclass-loader-{i}"))
         .build()
-        .map_err(|e| Error::config(field, format!("cannot start {workers} worker threads ({field}): {e}")))
+        .map_err(|e| Error::config(field, format!("({workers}) cannot start its worker threads: {e}")))
 }
 
 #[cfg(test)]

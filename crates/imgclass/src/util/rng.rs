@@ -18,12 +18,12 @@ impl Rng {
     }
 
     /// A generator that continues from a stored `state`.
-    pub fn from_state(state: u64) -> Self {
+    pub(crate) fn from_state(state: u64) -> Self {
         Self(state)
     }
 
     /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         splitmix64(self.0)
     }
@@ -44,7 +44,7 @@ impl Rng {
     }
 
     /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
+    pub(crate) fn chance(&mut self, p: f64) -> bool {
         p > 0.0 && self.unit() < p
     }
 

@@ -59,7 +59,7 @@ fn shapes(n: usize, seed: u64) -> (Vec<u8>, Vec<u8>, Vec<(usize, usize)>) {
 }
 
 fn source(pixels: Vec<u8>, labels: Vec<u8>) -> Source {
-    let part = IdxSplit { prefix: "t10k".into(), pixels, labels, height: SIDE, width: SIDE };
+    let part = IdxSplit::new("t10k", pixels, labels, SIDE, SIDE).unwrap();
     Source::from_idx("shapes".into(), vec![part], Some(vec!["square".into(), "plus".into(), "ring".into()]))
 }
 

@@ -10,11 +10,12 @@ use super::config;
 
 /// `n` 4×4 images, top half bright (class 0) or bottom half (1), with every 20th label flipped.
 fn noisy(n: usize) -> (Source, Vec<usize>) {
-    let (part, flipped) = noisy_part(n);
+    let (pixels, labels, flipped) = noisy_part(n);
+    let part = IdxSplit::new("t10k", pixels, labels, 4, 4).unwrap();
     (Source::from_idx("noisy".into(), vec![part], Some(vec!["top".into(), "bottom".into()])), flipped)
 }
 
-fn noisy_part(n: usize) -> (IdxSplit, Vec<usize>) {
+fn noisy_part(n: usize) -> (Vec<u8>, Vec<u8>, Vec<usize>) {
     let (mut pixels, mut labels, mut flipped) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..n {
         let class = i % 2;
@@ -28,7 +29,7 @@ fn noisy_part(n: usize) -> (IdxSplit, Vec<usize>) {
             flipped.push(i);
         }
     }
-    (IdxSplit { prefix: "t10k".into(), pixels, labels, height: 4, width: 4 }, flipped)
+    (pixels, labels, flipped)
 }
 
 #[test]
@@ -67,11 +68,12 @@ fn out_of_fold_confident_learning_flags_the_flipped_labels() {
 #[test]
 fn images_unlike_every_class_are_the_outliers() {
     // Four foreign images: checkerboards, unlike both half-bright classes.
-    let (mut part, _) = noisy_part(400);
+    let (mut pixels, mut labels, _) = noisy_part(400);
     for k in 0..4 {
-        part.pixels.extend((0..16).map(|p| if (p / 4 + p % 4 + k) % 2 == 0 { 250 } else { 0 }));
-        part.labels.push((k % 2) as u8);
+        pixels.extend((0..16).map(|p| if (p / 4 + p % 4 + k) % 2 == 0 { 250 } else { 0 }));
+        labels.push((k % 2) as u8);
     }
+    let part = IdxSplit::new("t10k", pixels, labels, 4, 4).unwrap();
     let source = Source::from_idx("noisy".into(), vec![part], Some(vec!["top".into(), "bottom".into()]));
     let config = config(|c| {
         c.model.arch = Arch::Mlp(MlpConfig::new().with_hidden(vec![16]));

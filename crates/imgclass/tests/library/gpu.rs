@@ -31,7 +31,7 @@ fn squares(n: usize, side: usize) -> Source {
             }
         }
     }
-    let part = IdxSplit { prefix: "t10k".into(), pixels, labels, height: side, width: side };
+    let part = IdxSplit::new("t10k", pixels, labels, side, side).unwrap();
     Source::from_idx("memory".into(), vec![part], Some(vec!["left".into(), "right".into()]))
 }
 

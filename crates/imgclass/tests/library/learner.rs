@@ -55,7 +55,7 @@ fn early_stopping_ends_training_once_validation_loss_stops_improving() {
     // Epoch 1 is the best; epochs 2 and 3 do not improve on it (the weights cannot move), and
     // a patience of 2 stops there.
     let epochs: Vec<usize> = report.history.iter().map(|m| m.epoch).collect();
-    assert!(report.early_stopped && epochs == [1, 2, 3] && report.best_epoch == 1, "{epochs:?}");
+    assert!(report.early_stopped() && epochs == [1, 2, 3] && report.best_epoch == 1, "{epochs:?}");
 }
 
 #[test]
@@ -66,7 +66,7 @@ fn an_interrupt_still_saves_a_usable_bundle() {
     let mut learner = Learner::new(splits(40), config, imgclass::default_device()).unwrap().with_run_dir(dir.clone());
     learner.interrupt_handle().store(true, std::sync::atomic::Ordering::SeqCst);
     let report = learner.fit(&mut Silent).unwrap();
-    assert!(report.interrupted && report.history.is_empty());
+    assert!(report.interrupted() && report.history.is_empty());
     assert!(Bundle::load(&dir.model_path(), &imgclass::default_device()).is_ok());
     assert!(dir.resume_path().is_file(), "an interrupted run leaves a checkpoint to resume from");
 }

@@ -30,7 +30,7 @@ pub fn source(n: usize) -> Source {
             pixels.push(if bright { 200 + (i % 50) as u8 } else { (i % 30) as u8 });
         }
     }
-    let part = IdxSplit { prefix: "t10k".into(), pixels, labels, height: 4, width: 4 };
+    let part = IdxSplit::new("t10k", pixels, labels, 4, 4).unwrap();
     Source::from_idx("memory".into(), vec![part], Some(vec!["top".into(), "bottom".into()]))
 }
 

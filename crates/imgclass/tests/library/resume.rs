@@ -24,7 +24,7 @@ fn source() -> Source {
             (0..64).map(|p| if p / 8 == bar { 180 + (i * 7 % 60) as u8 } else { (i * 31 + p * 17) as u8 % 90 }),
         );
     }
-    let part = IdxSplit { prefix: "t10k".into(), pixels, labels, height: 8, width: 8 };
+    let part = IdxSplit::new("t10k", pixels, labels, 8, 8).unwrap();
     Source::from_idx("memory".into(), vec![part], Some(vec!["top".into(), "middle".into(), "bottom".into()]))
 }
 
@@ -106,12 +106,12 @@ fn a_run_interrupted_after_epoch_2_of_5_and_resumed_ends_with_the_weights_of_an_
 
     let cut = t.path().join("cut");
     let (first, _) = start(&cut, Some((2, None)));
-    assert!(first.interrupted && first.history.len() == 2, "{:?}", curve(&first));
+    assert!(first.interrupted() && first.history.len() == 2, "{:?}", curve(&first));
     // Resumed, then interrupted again after step 3 of epoch 4's 4 steps.
     let (second, _) = resume(&cut, Some((4, Some(3))));
-    assert!(second.interrupted && second.history.last().is_some_and(|m| m.epoch == 4 && m.partial));
+    assert!(second.interrupted() && second.history.last().is_some_and(|m| m.epoch == 4 && m.partial));
     let (last, last_logits) = resume(&cut, None);
-    assert!(!last.interrupted);
+    assert!(!last.interrupted());
 
     assert_eq!(curve(&last), curve(&whole), "the same losses and accuracy every epoch");
     assert_eq!(last_logits, whole_logits, "the same last weights, bit for bit");

@@ -82,14 +82,14 @@ pub fn out_of_fold(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Scored> {
     if k < 2 {
-        return Err(Error::config("folds", format!("folds ({k}) must be at least 2 for cross-validation")));
+        return Err(Error::config("folds", format!("({k}) must be at least 2 for cross-validation")));
     }
     config.validate()?;
     source.require_two_classes()?;
     if k > source.len() {
         let n = source.len();
         let why = "each fold needs an image to score; give at most one fold per image";
-        return Err(Error::config("folds", format!("folds ({k}) is more than the {n} images: {why}")));
+        return Err(Error::config("folds", format!("({k}) is more than the {n} images: {why}")));
     }
     let fold = folds(source, k, config.seed);
     let size = config.input_size(source);
