@@ -23,7 +23,7 @@
 //! - [`data`] — sources (folders, IDX, CSV, regex, lists), decoding, splits, the batch loader
 //! - [`curate`] — changing the user's dataset as a cleaning decided (`clean apply`), journalled, and undoing it
 //! - [`metrics`] — confusion matrix, per-class metrics, the evaluation report
-//! - [`plot`] — PNG charts and confusion matrices, no plotting stack
+//! - [`plot`] — line charts (plotters, PNG and SVG), confusion matrices and image grids
 //! - [`models`] — one architecture per file, pretrained weights and their name mapping
 //! - [`config`] — the typed, nested training config with its defaults and validation
 //! - [`bundle`] — the one-file model format, validated when loaded

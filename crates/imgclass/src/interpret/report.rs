@@ -10,9 +10,9 @@ use serde_json::Value;
 
 use super::losses::{interpret, validation_split};
 use crate::bundle::Bundle;
-use crate::error::Result;
+use crate::error::{IoContext, Result};
 use crate::metrics::EvalReport;
-use crate::train::RunDir;
+use crate::train::{EpochMetrics, RunDir, loss_chart};
 use crate::util::base64;
 use crate::util::fs::{MAX_IMAGE, atomic_write, read_file, read_json};
 
@@ -39,7 +39,9 @@ pub fn write_report(run: &RunDir, bundle: &Bundle) -> Result<PathBuf> {
     let _ = write!(h, "</head><body><h1>{}</h1>", esc(&title));
     summary(&mut h, bundle, &config, &report, &metrics);
     h += "<h2>Training</h2>";
-    h += &img(&dir.join("loss.png"), "loss per epoch")?;
+    // The loss chart inlined as SVG (sharp at any zoom); `loss.png` beside it is the same chart.
+    let history: Vec<EpochMetrics> = serde_json::from_value(report["history"].clone()).unwrap_or_default();
+    h += &loss_chart(&history).svg().at(dir.join("report.html"))?;
     epochs(&mut h, &report);
     h += "<h2>Validation</h2><div class=row>";
     h += &img(&dir.join("confusion.png"), "confusion matrix")?;

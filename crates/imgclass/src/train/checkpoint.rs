@@ -41,6 +41,9 @@ pub(crate) struct Progress {
     pub(crate) loss_sum: f64,
     /// How many of those steps had a loss (a batch with no readable image has none).
     pub(crate) loss_count: usize,
+    /// Those losses, in order (they move into the epoch's [`EpochMetrics::batch_losses`]).
+    #[serde(default)]
+    pub(crate) batch_losses: Vec<f32>,
     /// Seconds spent on those steps.
     pub(crate) epoch_seconds: f64,
     /// The learning rate of the last step (the head's).
@@ -66,6 +69,7 @@ impl Progress {
             rng: Rng::new(seed.wrapping_add(1)).state(),
             loss_sum: 0.0,
             loss_count: 0,
+            batch_losses: Vec::new(),
             epoch_seconds: 0.0,
             lr: 0.0,
             history: Vec::new(),
@@ -93,6 +97,8 @@ impl Progress {
             format!("a best epoch that is not among the {done} done")
         } else if self.loss_count > self.step {
             format!("{} losses summed over {} steps", self.loss_count, self.step)
+        } else if self.batch_losses.len() != self.loss_count {
+            format!("{} step losses kept for {} summed", self.batch_losses.len(), self.loss_count)
         } else {
             return Ok(());
         };
@@ -229,5 +235,8 @@ mod tests {
         assert!(p.check(5, 4).unwrap_err().contains("100 epochs done of the 5"));
         p.epochs_done = 1;
         assert!(p.check(5, 4).unwrap_err().contains("history"));
+        (p.epochs_done, p.step, p.loss_count) = (0, 2, 2);
+        p.batch_losses = vec![0.5];
+        assert!(p.check(5, 4).unwrap_err().contains("1 step losses kept for 2 summed"));
     }
 }

@@ -14,9 +14,10 @@ use super::trainee::step_network;
 use super::{Callback, Learner};
 use crate::data::Loader;
 use crate::error::{Error, Result};
-use crate::plot::{Canvas, line_chart};
+use crate::plot::chart::{Chart, Series, Style, XAxis};
 use crate::util::fs::write_json;
 use crate::util::rng::Rng;
+use plotters::style::RGBColor;
 
 /// fastai's smoothing weight for the finder's loss.
 pub const BETA: f64 = 0.98;
@@ -143,29 +144,42 @@ impl LrFind {
         write_json(json, self)
     }
 
-    /// The loss-against-rate picture (rate on a log axis) up to where the loss blows up, with
-    /// the valley suggestion marked.
-    fn plot(&self) -> Canvas {
-        let title = format!("LR finder: valley {:.1e}", self.valley);
+    /// The loss-against-rate chart (rate on a log axis, ticks at decades) up to where the loss
+    /// blows up: the smoothed loss, the raw loss of each step as a light line, and the valley
+    /// suggestion marked with its value.
+    fn plot(&self) -> Chart {
         // Stop the curve once it climbs 20% above its start after its minimum, so the
         // explosion does not flatten the interesting part.
         let start = self.smoothed.first().copied().unwrap_or(0.0);
         let min_i =
             (0..self.smoothed.len()).min_by(|&a, &b| self.smoothed[a].total_cmp(&self.smoothed[b])).unwrap_or(0);
         let end = (min_i..self.smoothed.len()).find(|&i| self.smoothed[i] > 1.2 * start).unwrap_or(self.smoothed.len());
-        let shown = &self.smoothed[..end.max(1)];
-        let first = self.lrs.first().copied().unwrap_or(0.0);
-        let last = self.lrs.get(end.max(1) - 1).copied().unwrap_or(0.0);
-        let x_label = format!("learning rate, log scale: {first:.0e} .. {last:.0e}");
-        let mut cv = line_chart(&title, &x_label, &[("smoothed loss", shown, [31, 119, 180])]);
-        // Mark the valley: the x position of its index on the chart's axis (70 px margin left, 20 right).
-        if let Some(i) = self.lrs[..shown.len()].iter().position(|&l| l == self.valley) {
-            let n = shown.len().max(2);
-            let x = 70.0 + (640.0 - 90.0) * i as f64 / (n - 1) as f64;
-            cv.line((x, 50.0), (x, 350.0), 1, [214, 39, 40]);
-            cv.text(x as i64 + 4, 52, "valley", 1, [214, 39, 40]);
+        let end = end.max(1).min(self.lrs.len());
+        let curve = |ys: &[f64]| self.lrs[..end].iter().zip(ys).map(|(&lr, &y)| (lr.log10(), y)).collect();
+        let blue = RGBColor(31, 119, 180);
+        let series = vec![
+            Series {
+                name: "loss".into(),
+                points: curve(&self.losses),
+                color: blue,
+                style: Style::Line { width: 1, opacity: 0.3 },
+            },
+            Series {
+                name: "smoothed loss".into(),
+                points: curve(&self.smoothed),
+                color: blue,
+                style: Style::Line { width: 2, opacity: 1.0 },
+            },
+        ];
+        let (lo, hi) = (self.lrs.first().copied().unwrap_or(1e-7), self.lrs.get(end - 1).copied().unwrap_or(1.0));
+        Chart {
+            title: "Learning rate finder".into(),
+            x_caption: "learning rate (log scale)".into(),
+            y_caption: "loss".into(),
+            x_axis: XAxis::Log10 { lo, hi },
+            series,
+            mark: (self.valley > 0.0).then(|| (self.valley.log10(), format!("valley {:.1e}", self.valley))),
         }
-        cv
     }
 }
 

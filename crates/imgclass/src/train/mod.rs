@@ -24,6 +24,7 @@ mod trainer;
 
 pub use learner::Learner;
 pub use lr_find::{LrFind, LrFindConfig, Smoother};
+pub(crate) use report::loss_chart;
 pub use report::{Ending, EpochMetrics, TrainReport};
 pub use run_dir::{Existing, RunDir};
 

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::EvalReport;
+use crate::plot::chart::{Chart, Series, Style, XAxis};
 
 /// What one epoch measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +29,10 @@ pub struct EpochMetrics {
     /// rest of it).
     #[serde(default)]
     pub partial: bool,
+    /// The training loss of each of the epoch's steps that had one, in order (what
+    /// `train_loss` averages; empty for a linear probe, which takes no steps).
+    #[serde(default)]
+    pub batch_losses: Vec<f32>,
 }
 
 /// How a call to [`crate::train::Learner::fit`] ended.
@@ -77,5 +82,93 @@ impl TrainReport {
     /// kept weights are those of the best epoch before that.
     pub fn diverged(&self) -> bool {
         self.ending == Ending::Diverged
+    }
+}
+
+/// The loss chart of `history` (fastai's `plot_loss`): the training loss of every step as a
+/// thin line (step `i` of `n` in epoch `e` at `e - 1 + (i + 1) / n`), and each epoch's mean
+/// training loss and validation loss at its end.
+pub(crate) fn loss_chart(history: &[EpochMetrics]) -> Chart {
+    let epochs = history.last().map_or(1, |m| m.epoch);
+    let per_step = history.iter().flat_map(|m| {
+        let n = m.batch_losses.len() as f64;
+        m.batch_losses.iter().enumerate().map(move |(i, &l)| ((m.epoch - 1) as f64 + (i + 1) as f64 / n, l as f64))
+    });
+    let per_epoch = |f: fn(&EpochMetrics) -> f64| history.iter().map(|m| (m.epoch as f64, f(m))).collect();
+    let blue = plotters::style::RGBColor(31, 119, 180);
+    let series = vec![
+        Series {
+            name: "train loss, each step".into(),
+            points: per_step.collect(),
+            color: blue,
+            style: Style::Line { width: 1, opacity: 0.35 },
+        },
+        Series {
+            name: "train loss, epoch mean".into(),
+            points: per_epoch(|m| m.train_loss),
+            color: blue,
+            style: Style::LineDots,
+        },
+        Series {
+            name: "valid loss".into(),
+            points: per_epoch(|m| m.valid_loss),
+            color: plotters::style::RGBColor(255, 127, 14),
+            style: Style::LineDots,
+        },
+    ];
+    Chart {
+        title: "Loss".into(),
+        x_caption: "epoch".into(),
+        y_caption: "loss".into(),
+        x_axis: XAxis::Epochs(epochs),
+        series,
+        mark: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epoch(epoch: usize, batch_losses: Vec<f32>) -> EpochMetrics {
+        EpochMetrics {
+            epoch,
+            train_loss: 0.5,
+            valid_loss: 0.4,
+            accuracy: 0.9,
+            error_rate: 0.1,
+            seconds: 1.0,
+            lr: 1e-3,
+            frozen: false,
+            partial: false,
+            batch_losses,
+        }
+    }
+
+    #[test]
+    fn the_loss_chart_places_each_step_at_its_fraction_of_the_epoch() {
+        let c = loss_chart(&[epoch(1, vec![0.9, 0.7, 0.6, 0.5]), epoch(2, vec![0.4, 0.3])]);
+        assert_eq!(c.x_axis, XAxis::Epochs(2));
+        assert_eq!(
+            c.series[0].points,
+            vec![
+                (0.25, 0.9f32 as f64),
+                (0.5, 0.7f32 as f64),
+                (0.75, 0.6f32 as f64),
+                (1.0, 0.5),
+                (1.5, 0.4f32 as f64),
+                (2.0, 0.3f32 as f64)
+            ]
+        );
+        assert_eq!(c.series[1].points, vec![(1.0, 0.5), (2.0, 0.5)]);
+        assert_eq!(c.series[2].points, vec![(1.0, 0.4), (2.0, 0.4)]);
+    }
+
+    #[test]
+    fn metrics_written_before_steps_were_recorded_still_read() {
+        let mut v = serde_json::to_value(epoch(1, vec![])).unwrap();
+        v.as_object_mut().unwrap().remove("batch_losses");
+        let m: EpochMetrics = serde_json::from_value(v).unwrap();
+        assert!(m.batch_losses.is_empty());
     }
 }

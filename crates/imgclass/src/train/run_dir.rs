@@ -5,7 +5,7 @@
 //!   config.json            the TrainConfig (under "train") + data and input info
 //!   split.json             which item went to train / valid / test
 //!   metrics.csv, .json     one row per epoch
-//!   loss.png               train and valid loss per epoch
+//!   loss.png               training loss per step, train and valid loss per epoch
 //!   checkpoints/best.imgclass   best weights of a finished epoch (by validation loss)
 //!   checkpoints/resume.ckpt     where training stands: what `--resume` continues from
 //!   model.imgclass         the final bundle (the best weights)
@@ -20,13 +20,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::report::{EpochMetrics, TrainReport};
+use super::report::{EpochMetrics, TrainReport, loss_chart};
 use crate::bundle::{Bundle, BundleMeta};
 use crate::config::TrainConfig;
 use crate::data::{DataSplits, Skipped, SplitRecord};
 use crate::error::{Error, IoContext, Result};
 use crate::models::Net;
-use crate::plot::{confusion_png, line_chart};
+use crate::plot::confusion_png;
 use crate::transforms::Preprocess;
 use crate::util::csv::csv_table;
 use crate::util::fs::{atomic_write, read_json, write_json};
@@ -255,10 +255,7 @@ impl RunDir {
         let csv = csv_table(&header, rows);
         atomic_write(&self.path.join("metrics.csv"), csv.as_bytes())?;
         write_json(&self.path.join("metrics.json"), history)?;
-        let train: Vec<f64> = history.iter().map(|m| m.train_loss).collect();
-        let valid: Vec<f64> = history.iter().map(|m| m.valid_loss).collect();
-        let series = [("train loss", &train[..], [31, 119, 180]), ("valid loss", &valid[..], [255, 127, 14])];
-        line_chart("Loss per epoch", "epoch", &series).save_png(&self.path.join("loss.png"))
+        loss_chart(history).save_png(&self.path.join("loss.png"))
     }
 
     /// Writes the best-so-far checkpoint.

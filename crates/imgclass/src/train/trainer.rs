@@ -263,6 +263,7 @@ impl<'a> Trainer<'a> {
             return EpochEnd::Diverged;
         }
         (p.loss_sum, p.loss_count, p.lr) = (p.loss_sum + loss as f64, p.loss_count + 1, head_lr);
+        p.batch_losses.push(loss);
         self.cb.batch_end(p.step, loss, head_lr);
         EpochEnd::Done
     }
@@ -279,6 +280,7 @@ impl<'a> Trainer<'a> {
             p.since_best += 1;
         }
         (p.epochs_done, p.step, p.loss_sum, p.loss_count, p.epoch_seconds) = (epoch, 0, 0.0, 0, 0.0);
+        p.batch_losses.clear();
         p.rng = self.next_rng;
         self.cb.epoch_end(&m, improved);
         let Some(dir) = &self.env.run_dir else { return Ok(()) };
@@ -334,6 +336,7 @@ impl<'a> Trainer<'a> {
             lr: p.lr,
             frozen: phase.frozen,
             partial,
+            batch_losses: p.batch_losses.clone(),
         };
         let improved = self.state.kept.as_ref().is_none_or(|k| report.loss < k.report.loss);
         if improved {

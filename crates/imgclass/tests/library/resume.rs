@@ -93,9 +93,9 @@ fn resume(dir: &Path, at: Option<(usize, Option<usize>)>) -> (TrainReport, Vec<f
     fit(Learner::resume(data, config, imgclass::default_device(), run).unwrap(), at)
 }
 
-/// Each epoch's losses and accuracy (not its time).
-fn curve(r: &TrainReport) -> Vec<(f64, f64, f64, bool)> {
-    r.history.iter().map(|m| (m.train_loss, m.valid_loss, m.accuracy, m.partial)).collect()
+/// Each epoch's losses (the mean and every step's) and accuracy (not its time).
+fn curve(r: &TrainReport) -> Vec<(f64, f64, f64, bool, Vec<f32>)> {
+    r.history.iter().map(|m| (m.train_loss, m.valid_loss, m.accuracy, m.partial, m.batch_losses.clone())).collect()
 }
 
 #[test]
@@ -113,7 +113,8 @@ fn a_run_interrupted_after_epoch_2_of_5_and_resumed_ends_with_the_weights_of_an_
     let (last, last_logits) = resume(&cut, None);
     assert!(!last.interrupted());
 
-    assert_eq!(curve(&last), curve(&whole), "the same losses and accuracy every epoch");
+    assert_eq!(curve(&last), curve(&whole), "the same losses (every step's too) and accuracy every epoch");
+    assert!(whole.history.iter().all(|m| m.batch_losses.len() == 4), "a loss for each of the 4 steps");
     assert_eq!(last_logits, whole_logits, "the same last weights, bit for bit");
     assert_eq!(last.best_epoch, whole.best_epoch);
     // The same kept model: metadata (labels, config, metrics) and weights. (The files' bytes

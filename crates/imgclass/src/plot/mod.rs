@@ -1,5 +1,7 @@
-//! Pictures without a plotting stack: a small RGB canvas with an 8×8 bitmap font (public-domain
-//! `font8x8` glyphs), enough for confusion matrices and loss curves as PNG.
+//! Pictures: line charts with `plotters` ([`chart`]), and the rest on a small RGB canvas with an
+//! 8×8 bitmap font (public-domain `font8x8` glyphs) — confusion matrices and grids of captioned
+//! images, which are cells and pixels placed one by one, where a chart library would add axes
+//! and text layout they do not use.
 
 use std::path::Path;
 
@@ -9,6 +11,8 @@ use image::{Rgb, RgbImage};
 use crate::error::{IoContext, Result};
 use crate::metrics::Confusion;
 use crate::util::fs::atomic_write;
+
+pub(crate) mod chart;
 
 /// Draws the confusion matrix (fastai's `plot_confusion_matrix` layout) with `title` and
 /// writes it as PNG to `path`, atomically.
@@ -57,17 +61,6 @@ impl Canvas {
         text.chars().count() as u32 * 8 * scale
     }
 
-    /// A line from `(x0, y0)` to `(x1, y1)`, `thickness` pixels square pen.
-    pub fn line(&mut self, (x0, y0): (f64, f64), (x1, y1): (f64, f64), thickness: u32, color: [u8; 3]) {
-        let steps = ((x1 - x0).abs().max((y1 - y0).abs()).ceil() as usize).max(1);
-        for s in 0..=steps {
-            let t = s as f64 / steps as f64;
-            let (x, y) = (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t);
-            let h = thickness as i64 / 2;
-            self.rect(x.round() as i64 - h, y.round() as i64 - h, thickness, thickness, color);
-        }
-    }
-
     /// Draws an image given as `channels × h × w` bytes (1 channel: grey, 3: RGB) with its
     /// top-left corner at `(x0, y0)`, each pixel `zoom × zoom`; where `heat` gives a colour
     /// for a point of the image (in its pixels, `(x, y)`), that colour is blended in at half
@@ -100,13 +93,18 @@ impl Canvas {
 
     /// Writes the canvas as PNG, atomically.
     pub fn save_png(&self, path: &Path) -> Result<()> {
-        let mut bytes = Vec::new();
-        self.image
-            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-            .map_err(std::io::Error::other)
-            .at(path)?;
-        atomic_write(path, &bytes)
+        save_png(&self.image, path)
     }
+}
+
+/// Writes `image` as PNG to `path`, atomically.
+pub(crate) fn save_png(image: &RgbImage, path: &Path) -> Result<()> {
+    let mut bytes = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .map_err(std::io::Error::other)
+        .at(path)?;
+    atomic_write(path, &bytes)
 }
 
 /// A colour for each point `(x, y)` of a picture (a heat map to blend over it).
@@ -204,47 +202,6 @@ pub(crate) fn confusion_png(confusion: &Confusion, title: &str) -> Canvas {
                 cv.text(tx as i64, (y + cell / 2 - 4) as i64, &s, 1, color);
             }
         }
-    }
-    cv
-}
-
-/// Plots one or more series against their index (epochs or steps), with a legend.
-pub(crate) fn line_chart(title: &str, x_label: &str, series: &[(&str, &[f64], [u8; 3])]) -> Canvas {
-    let (w, h) = (640u32, 400u32);
-    let (left, right, top, bottom) = (70.0, 20.0, 50.0, 50.0);
-    let mut cv = Canvas::new(w, h);
-    cv.text(10, 10, title, 2, [0, 0, 0]);
-    let values: Vec<f64> = series.iter().flat_map(|s| s.1.iter().copied()).filter(|v| v.is_finite()).collect();
-    let n = series.iter().map(|s| s.1.len()).max().unwrap_or(0);
-    if values.is_empty() || n == 0 {
-        return cv;
-    }
-    let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
-    let hi = if hi - lo < 1e-12 { lo + 1.0 } else { hi };
-    let (pw, ph) = (w as f64 - left - right, h as f64 - top - bottom);
-    let px = |i: usize| left + if n > 1 { pw * i as f64 / (n - 1) as f64 } else { pw / 2.0 };
-    let py = |v: f64| top + ph * (1.0 - (v - lo) / (hi - lo));
-    cv.line((left, top), (left, top + ph), 1, [0, 0, 0]);
-    cv.line((left, top + ph), (left + pw, top + ph), 1, [0, 0, 0]);
-    for t in 0..=4 {
-        let v = lo + (hi - lo) * t as f64 / 4.0;
-        cv.text(4, py(v) as i64 - 4, &format!("{v:.3}"), 1, [60, 60, 60]);
-    }
-    cv.text((left + pw / 2.0) as i64 - 20, (h - 20) as i64, x_label, 1, [60, 60, 60]);
-    cv.text(left as i64, (top + ph + 6.0) as i64, "1", 1, [60, 60, 60]);
-    cv.text((left + pw) as i64 - 16, (top + ph + 6.0) as i64, &n.to_string(), 1, [60, 60, 60]);
-    for (k, (name, ys, color)) in series.iter().enumerate() {
-        for i in 1..ys.len() {
-            if ys[i - 1].is_finite() && ys[i].is_finite() {
-                cv.line((px(i - 1), py(ys[i - 1])), (px(i), py(ys[i])), 2, *color);
-            }
-        }
-        if ys.len() == 1 {
-            cv.rect(px(0) as i64 - 2, py(ys[0]) as i64 - 2, 5, 5, *color);
-        }
-        let ly = 36 + 12 * k as i64;
-        cv.rect(w as i64 - 170, ly, 12, 8, *color);
-        cv.text(w as i64 - 152, ly, name, 1, [0, 0, 0]);
     }
     cv
 }
