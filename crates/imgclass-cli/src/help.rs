@@ -172,7 +172,10 @@ mod tests {
         for text in &sources {
             let parts: Vec<&str> = text.split('"').collect();
             for (before, literal) in parts.iter().zip(&parts[1..]).step_by(2) {
+                // A file name such as "loss.png" or "model.imgclass" is not a field.
+                let file = [".png", ".json", ".csv", ".html", ".imgclass"].iter().any(|e| literal.ends_with(e));
                 let dotted = sections.iter().any(|s| literal.starts_with(s))
+                    && !file
                     && literal.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '.');
                 if dotted || before.trim_end().ends_with("Error::config(") {
                     fields.insert(literal.to_string());

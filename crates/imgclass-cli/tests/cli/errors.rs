@@ -33,7 +33,7 @@ fn bad_inputs_give_one_line_errors_that_say_what_to_do() {
         (&["--size", "0"][..], "--size must be 1..=4096 pixels"),
         (&["--patience", "0"][..], "--patience must be at least 1"),
         (&["--arch", "resnet18", "--hidden", "16"][..], "--hidden does not apply to --arch resnet18"),
-        (&["--kernel-size", "4"][..], "odd --kernel-size"),
+        (&["--kernel-size", "4"][..], "--kernel-size must be odd with same padding, not 4"),
     ] {
         let err = fails(run(bin().current_dir(t.path()).arg("train").args(args)));
         assert!(err.contains(needle), "{args:?}: {err}");
@@ -56,7 +56,7 @@ fn out_of_range_values_and_a_missing_device_are_one_line_errors_naming_the_flag(
     let mut cases = vec![
         (vec!["--workers", "100000"], "--workers must be at most 256"),
         (vec!["--batch-size", "0"], "--batch-size must be at least 1"),
-        (vec!["--epochs", "0"], "--epochs (with --freeze-epochs, or --probe) must be at least 1"),
+        (vec!["--epochs", "0"], "--epochs (with the frozen epochs, or the probe) must be at least 1"),
         (vec!["--presize", "100000"], "--presize must be 1..=4096 pixels"),
         (vec!["--lr=-1"], "--lr must be a positive number"),
         (vec!["--channels", "0"], "--channels"),

@@ -195,9 +195,13 @@ pub(crate) fn nice_ticks(lo: f64, hi: f64, max: usize) -> Vec<f64> {
     let (lo, hi) = if hi - lo > 1e-12 * lo.abs().max(1.0) { (lo, hi) } else { (lo - 0.5, hi + 0.5) };
     let rough = (hi - lo) / max.saturating_sub(1).max(1) as f64;
     let power = 10f64.powf(rough.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * power).find(|&s| s >= rough).unwrap_or(10.0 * power);
+    let m = [1.0, 2.0, 5.0, 10.0].into_iter().find(|&m| m * power >= rough).unwrap_or(10.0);
+    let step = m * power;
     let (first, last) = ((lo / step + 1e-9).floor() as i64, (hi / step - 1e-9).ceil() as i64);
-    (first..=last).map(|k| k as f64 * step).collect()
+    // k·m is an integer; dividing it by 10ⁿ (not multiplying by 10⁻ⁿ) gives the closest double
+    // to the decimal tick: 0.3, not 0.30000000000000004.
+    let tick = |k: i64| if power < 1.0 { (k as f64 * m) / (1.0 / power).round() } else { k as f64 * m * power };
+    (first..=last).map(tick).collect()
 }
 
 /// Integer epoch ticks from 0 to `epochs` (every 1, 2, 5, 10… epochs, at most about 11).
@@ -269,14 +273,14 @@ mod tests {
         assert_eq!(png.get_pixel(0, 0).0, [255, 255, 255]);
         assert!(png.pixels().any(|p| p.0 == [31, 119, 180]), "the series' colour is drawn");
         assert!(png.pixels().filter(|p| p.0[0] < 100 && p.0[1] < 100).count() > 200, "dark text and axes");
-        let svg = c.svg().unwrap();
+        let svg = c.svg().unwrap().replace('\n', "");
         assert!(svg.starts_with("<svg") && svg.contains(">loss</text>") && svg.contains(">0.4</text>"), "{svg}");
     }
 
     #[test]
     fn a_log_chart_labels_its_decades() {
         let c = chart(XAxis::Log10 { lo: 1e-6, hi: 1e-1 }, vec![(-5.5, 2.3), (-2.0, 1.7)]);
-        let svg = c.svg().unwrap();
+        let svg = c.svg().unwrap().replace('\n', "");
         assert!(svg.contains(">1e-6</text>") && svg.contains(">1e-1</text>"), "{svg}");
     }
 }

@@ -89,12 +89,12 @@ pub struct Placement {
 
 impl Placement {
     /// The point of the input where source point `(x, y)` lands.
-    pub(crate) fn to_input(&self, x: f64, y: f64) -> (f64, f64) {
+    pub(crate) fn to_input(self, x: f64, y: f64) -> (f64, f64) {
         (x * self.scale[0] + self.offset[0], y * self.scale[1] + self.offset[1])
     }
 
     /// The source point that lands at input point `(x, y)`.
-    pub(crate) fn to_source(&self, x: f64, y: f64) -> (f64, f64) {
+    pub(crate) fn to_source(self, x: f64, y: f64) -> (f64, f64) {
         ((x - self.offset[0]) / self.scale[0], (y - self.offset[1]) / self.scale[1])
     }
 }
