@@ -157,10 +157,14 @@ impl LrFind {
         let end = end.max(1).min(self.lrs.len());
         let curve = |ys: &[f64]| self.lrs[..end].iter().zip(ys).map(|(&lr, &y)| (lr.log10(), y)).collect();
         let blue = RGBColor(31, 119, 180);
+        // The raw loss is clipped a quarter above the smoothed curve's top, so a last noisy or
+        // exploding step does not squash the curve the valley is read from.
+        let top = self.smoothed[..end].iter().copied().fold(f64::NEG_INFINITY, f64::max) * 1.25;
+        let raw: Vec<f64> = self.losses[..end].iter().map(|&y| y.min(top)).collect();
         let series = vec![
             Series {
-                name: "loss".into(),
-                points: curve(&self.losses),
+                name: "loss (clipped)".into(),
+                points: curve(&raw),
                 color: blue,
                 style: Style::Line { width: 1, opacity: 0.3 },
             },
