@@ -65,7 +65,11 @@ pub fn chain(err: &anyhow::Error) -> String {
     let shown: Vec<String> = err
         .chain()
         .map(|e| match e.downcast_ref::<imgclass::Error>() {
-            Some(imgclass::Error::Config { field, message }) => format!("{} {message}", flag(field)),
+            Some(imgclass::Error::Config { field, message, see }) => {
+                let see: Vec<&str> = see.iter().map(|f| flag(f)).collect();
+                let see = if see.is_empty() { String::new() } else { format!(" (see {})", see.join(", ")) };
+                format!("{} {message}{see}", flag(field))
+            }
             _ => e.to_string(),
         })
         .collect();
@@ -205,5 +209,19 @@ mod tests {
         assert_eq!(chain(&io), "/data/device/fit.epochs/cat.png: No space left on device");
         let shown = chain(&anyhow::Error::new(imgclass::Error::DataNotFound(path)));
         assert!(shown.starts_with("/data/device/fit.epochs/cat.png: no such file"), "{shown}");
+    }
+
+    #[test]
+    fn a_config_error_shows_its_field_and_the_fields_it_points_to_as_flags() {
+        let mut config = TrainConfig::default();
+        config.fit.freeze_epochs = 1;
+        config.model.arch = imgclass::models::ArchKind::Resnet18.arch();
+        let err = anyhow::Error::new(config.validate().unwrap_err());
+        assert_eq!(
+            chain(&err),
+            "--freeze-epochs (like probing and unfreezing) only makes sense for a pretrained body \
+             (see --pretrained or --weights FILE)"
+        );
+        assert!(err.to_string().ends_with("(see model.weights)"), "the library's own spelling: {err}");
     }
 }

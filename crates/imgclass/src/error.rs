@@ -65,7 +65,7 @@ pub enum Error {
     /// A configuration value is out of range or inconsistent with another. Shown as the field
     /// followed by the message (`fit.batch_size must be at least 1`); a front end shows its own
     /// spelling of `field` in its place.
-    #[error("{field} {message}")]
+    #[error("{field} {message}{}", see_also(see))]
     Config {
         /// The config field at fault, as a dotted path (`fit.batch_size`).
         field: &'static str,
@@ -73,6 +73,9 @@ pub enum Error {
         /// least 1`); it names no other field by its dotted path, so it reads the same under
         /// any spelling of the fields.
         message: String,
+        /// Other fields the fix involves (`model.weights` for freezing without pretrained
+        /// weights), shown after the message as "(see …)", each in the front end's spelling.
+        see: Vec<&'static str>,
     },
     /// A weights file is missing or does not fit the network.
     #[error("{path}: {message}")]
@@ -199,7 +202,12 @@ fn one_line(s: &str) -> String {
 impl Error {
     /// A configuration error about `field`; `message` is the rest of the sentence.
     pub(crate) fn config(field: &'static str, message: impl Into<String>) -> Self {
-        Error::Config { field, message: message.into() }
+        Error::Config { field, message: message.into(), see: Vec::new() }
+    }
+
+    /// A config error about `field` whose fix involves the fields `see` too.
+    pub(crate) fn config_see(field: &'static str, see: &[&'static str], message: impl Into<String>) -> Self {
+        Error::Config { field, message: message.into(), see: see.to_vec() }
     }
 
     /// A burn-store error about `path`.
@@ -266,6 +274,11 @@ impl<T> IoContext<T> for std::result::Result<T, std::io::Error> {
 }
 
 /// `e` and its causes on one line, as the binary prints them (`{:#}`).
+/// " (see a, b)" for a config error's other fields, nothing when there are none.
+fn see_also(see: &[&str]) -> String {
+    if see.is_empty() { String::new() } else { format!(" (see {})", see.join(", ")) }
+}
+
 #[cfg(test)]
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     std::iter::successors(Some(e), |e| e.source()).map(ToString::to_string).collect::<Vec<_>>().join(": ")

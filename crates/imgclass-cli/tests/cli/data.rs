@@ -186,13 +186,14 @@ fn data_show_draws_a_batch_and_each_image_beside_its_augmented_versions() {
     class_folder(&data, 6);
     let out = t.path().join("batch.png");
     ok(run(bin().args(["data", "show"]).arg(&data).args(["--size", "12", "--count", "4", "--out"]).arg(&out)));
-    assert_eq!(image::image_dimensions(&out).unwrap(), (2 * 102 + 6, 2 * 116 + 6));
+    // Tiles of 96 px (12 px enlarged 8 times), 8 px apart, a 14-px caption under each, a 20-px title.
+    assert_eq!(image::image_dimensions(&out).unwrap(), (2 * 104 + 8, 20 + 2 * 118 + 8));
     ok(run(bin()
         .args(["data", "show"])
         .arg(&data)
         .args(["--size", "12", "--aug", "default", "--count", "3", "--versions", "2", "--out"])
         .arg(&out)));
-    assert_eq!(image::image_dimensions(&out).unwrap(), (3 * 102 + 6, 20 + 3 * 116 + 6));
+    assert_eq!(image::image_dimensions(&out).unwrap(), (3 * 104 + 8, 20 + 3 * 118 + 8));
 }
 
 include!("../../../imgclass/tests/support/bombs.rs");

@@ -130,8 +130,11 @@ fn transfer_options_that_cannot_apply_say_what_to_do() {
     assert!(err.contains("imgclass weights fetch efficientnet_lite0") && err.contains("checkpoint file"), "{err}");
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../imgclass/tests/fixtures/resnet/resnet18_w4_torchvision.pth");
     for (args, needle) in [
-        (&["--freeze-epochs", "1"][..], "applies to resnet18, resnet34, efficientnet_lite0, efficientnet_lite1 and"),
-        (&["--arch", "resnet18", "--unfreeze"][..], "only makes sense for a pretrained body: give pretrained weights"),
+        (&["--freeze-epochs", "1"][..], "efficientnet_lite1 and efficientnet_lite2 only (see --arch)"),
+        (
+            &["--arch", "resnet18", "--unfreeze"][..],
+            "only makes sense for a pretrained body (see --pretrained or --weights FILE)",
+        ),
         (&["--arch", "resnet18", "--pretrained"][..], "--weights FILE"),
         (&["--arch", "resnet18", "--weights", fixture, "--lr-range", "1e-3"][..], "LOW:HIGH"),
     ] {

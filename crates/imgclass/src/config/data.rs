@@ -102,8 +102,9 @@ impl DataConfig {
     /// labels have a folder.
     pub(crate) fn validate(&self) -> Result<()> {
         if self.root().is_none() && matches!(self.labels, Labels::NameRegex(_)) {
-            return Err(Error::config(
+            return Err(Error::config_see(
                 "data.path",
+                &["data.labels.name_regex"],
                 "is needed with a label regex: the folder whose file names carry the labels",
             ));
         }

@@ -124,20 +124,23 @@ impl TrainConfig {
         self.loss.validate()?;
         let freezing = self.fit.freeze_epochs > 0 || self.fit.unfreeze || self.fit.probe;
         if (freezing || self.fit.lr_range.is_some()) && !self.model.arch.is_backbone() {
-            return Err(Error::config(
+            return Err(Error::config_see(
                 "fit.freeze_epochs",
+                &["model.arch"],
                 "(like probing, unfreezing and discriminative rates) applies to resnet18, resnet34, efficientnet_lite0, efficientnet_lite1 and efficientnet_lite2 only",
             ));
         }
         if freezing && !self.model.starts_pretrained() {
-            return Err(Error::config(
+            return Err(Error::config_see(
                 "fit.freeze_epochs",
-                "(like probing and unfreezing) only makes sense for a pretrained body: give pretrained weights",
+                &["model.weights"],
+                "(like probing and unfreezing) only makes sense for a pretrained body",
             ));
         }
         if self.transforms.normalize == Normalize::Pretrained && self.model.arch.pretrained_stats().is_none() {
-            return Err(Error::config(
+            return Err(Error::config_see(
                 "transforms.normalize",
+                &["model.arch"],
                 "pretrained needs a pretrained architecture (resnet18, resnet34, efficientnet_lite0, efficientnet_lite1, efficientnet_lite2)",
             ));
         }
@@ -149,7 +152,11 @@ impl TrainConfig {
     fn validate_fit(&self) -> Result<()> {
         let fit = &self.fit;
         if fit.epochs + fit.freeze_epochs + usize::from(fit.probe || fit.epochs_from_data) == 0 {
-            return Err(Error::config("fit.epochs", "(with the frozen epochs, or the probe) must be at least 1"));
+            return Err(Error::config_see(
+                "fit.epochs",
+                &["fit.freeze_epochs", "fit.probe"],
+                "(with the frozen epochs, or the probe) must be at least 1",
+            ));
         }
         if fit.batch_size == 0 {
             return Err(Error::config("fit.batch_size", "must be at least 1"));
@@ -220,7 +227,7 @@ mod tests {
             let mut c = TrainConfig::default();
             edit(&mut c);
             match c.validate() {
-                Err(Error::Config { field: f, message }) => {
+                Err(Error::Config { field: f, message, .. }) => {
                     assert_eq!(f, field, "{message}");
                     let dotted =
                         message.split_whitespace().any(|w| w.contains('.') && w.starts_with(char::is_lowercase));

@@ -59,8 +59,9 @@ impl ModelConfig {
     /// Checks that pretrained weights fit the architecture and can be found.
     pub(crate) fn validate(&self) -> Result<()> {
         if self.starts_pretrained() && !self.arch.is_backbone() {
-            return Err(Error::config(
+            return Err(Error::config_see(
                 "model.weights",
+                &["model.arch"],
                 "apply to resnet18, resnet34, efficientnet_lite0, efficientnet_lite1 and efficientnet_lite2 only",
             ));
         }

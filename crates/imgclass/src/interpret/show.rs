@@ -7,14 +7,12 @@ use std::path::Path;
 use crate::config::TrainConfig;
 use crate::data::{ImageData, Loader, Skipped, Source, Split};
 use crate::error::{Error, Result};
-use crate::plot::Canvas;
+use crate::plot::{Canvas, Tile, captioned_grid, captioned_rows};
 use crate::transforms::{Augment, Preprocess};
 use crate::util::rng::Rng;
 
 /// Tiles are drawn at least this many pixels wide (small images are enlarged, pixel for pixel).
 const MIN_TILE: usize = 96;
-const GAP: u32 = 6;
-const LABEL: u32 = 14;
 
 /// Draws `count` training images of `source` (as `config` would split, size and store them)
 /// into a PNG at `out`; with augmentation in `config`, each image beside `versions` augmented
@@ -60,46 +58,27 @@ pub(crate) fn batch_grid(
     versions: usize,
     seed: u64,
 ) -> Result<Canvas> {
-    let (h, w) = (pre.height(), pre.width());
-    let zoom = MIN_TILE.div_ceil(w.max(h)).max(1);
-    let (tw, th) = ((w * zoom) as u32, (h * zoom) as u32);
+    let dims = (pre.height(), pre.width());
     let plain = Loader::new(data, pre);
-    let columns = match augment {
-        Some(_) => 1 + versions,
-        None => (indices.len() as f64).sqrt().ceil().max(1.0) as usize,
-    };
-    let rows = match augment {
-        Some(_) => indices.len(),
-        None => indices.len().div_ceil(columns),
-    };
-    let header = if augment.is_some() { LABEL + GAP } else { 0 };
-    let mut canvas = Canvas::new(columns as u32 * (tw + GAP) + GAP, header + rows as u32 * (th + LABEL + GAP) + GAP);
-    if augment.is_some() {
-        canvas.text(GAP as i64, 4, "original", 1, [0, 0, 0]);
-        canvas.text((GAP + tw + GAP) as i64, 4, &format!("augmented ({versions} draws)"), 1, [0, 0, 0]);
-    }
-    let tile = |canvas: &mut Canvas, slot: usize, bytes: &[u8], label: &str| {
-        let (col, row) = (slot % columns, slot / columns);
-        let (x0, y0) = (GAP + col as u32 * (tw + GAP), header + GAP + row as u32 * (th + LABEL + GAP));
-        canvas.chw_image(x0, y0 + LABEL, bytes, (h, w), zoom, |_, _| None);
-        let max_chars = (tw / 8) as usize;
-        let text: String = label.chars().take(max_chars).collect();
-        canvas.text(x0 as i64, y0 as i64 + 3, &text, 1, [0, 0, 0]);
-    };
-    for (k, &i) in indices.iter().enumerate() {
+    let tile = |bytes: Vec<u8>, caption: String| Tile { bytes, captions: vec![(caption, [0, 0, 0])], heat: None };
+    let mut tiles = Vec::new();
+    for &i in indices {
         let label = &classes[data.labels[i]];
-        match augment {
-            None => tile(&mut canvas, k, &plain.item(i)?, label),
-            Some(aug) => {
-                tile(&mut canvas, k * columns, &plain.item(i)?, label);
-                for v in 0..versions {
-                    let bytes = Loader::new(data, pre).augmented(aug, seed, v + 1).item(i)?;
-                    tile(&mut canvas, k * columns + 1 + v, &bytes, label);
-                }
+        tiles.push(tile(plain.item(i)?, label.clone()));
+        if let Some(aug) = augment {
+            for v in 0..versions {
+                let bytes = Loader::new(data, pre).augmented(aug, seed, v + 1).item(i)?;
+                tiles.push(tile(bytes, format!("{label}, draw {}", v + 1)));
             }
         }
     }
-    Ok(canvas)
+    Ok(match augment {
+        None => captioned_grid("training images", dims, MIN_TILE, &tiles),
+        Some(_) => {
+            let title = format!("an image, then {versions} augmented draws");
+            captioned_rows(&title, dims, MIN_TILE, 1 + versions, &tiles)
+        }
+    })
 }
 
 #[cfg(test)]
@@ -123,8 +102,9 @@ mod tests {
     fn a_plain_batch_is_a_near_square_grid_of_enlarged_tiles() {
         let pre = Preprocess::new(8, 8, 1, ResizeMode::Squish);
         let c = batch_grid(&data(), &pre, &["a".into(), "b".into()], &[0, 1, 2, 3], None, 0, 0).unwrap();
-        assert_eq!(c.image.width(), 2 * (96 + GAP) + GAP);
-        assert_eq!(c.image.height(), 2 * (96 + LABEL + GAP) + GAP);
+        // 2 × 2 tiles of 96 px, 8 px apart, a 14-px caption under each, a 20-px title.
+        assert_eq!(c.image.width(), 2 * (96 + 8) + 8);
+        assert_eq!(c.image.height(), 20 + 2 * (96 + 14 + 8) + 8);
     }
 
     #[test]
@@ -132,7 +112,7 @@ mod tests {
         let pre = Preprocess::new(8, 8, 1, ResizeMode::Squish);
         let aug = Augment::preset(AugPreset::Default);
         let c = batch_grid(&data(), &pre, &["a".into(), "b".into()], &[0, 1], Some(&aug), 3, 0).unwrap();
-        assert_eq!(c.image.width(), 4 * (96 + GAP) + GAP);
-        assert_eq!(c.image.height(), LABEL + GAP + 2 * (96 + LABEL + GAP) + GAP);
+        assert_eq!(c.image.width(), 4 * (96 + 8) + 8);
+        assert_eq!(c.image.height(), 20 + 2 * (96 + 14 + 8) + 8);
     }
 }

@@ -14,27 +14,27 @@ use super::simd::{vectorized, zeroed};
 /// The shapes of one convolution, checked once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Geometry {
-    pub batch: usize,
-    pub c_in: usize,
-    pub h: usize,
-    pub w: usize,
-    pub c_out: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub stride: [usize; 2],
+    pub(crate) batch: usize,
+    pub(crate) c_in: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) c_out: usize,
+    pub(crate) kh: usize,
+    pub(crate) kw: usize,
+    pub(crate) stride: [usize; 2],
     /// Padding before (top, left) and after (bottom, right).
-    pub pad_begin: [usize; 2],
-    pub pad_end: [usize; 2],
+    pub(crate) pad_begin: [usize; 2],
+    pub(crate) pad_end: [usize; 2],
     /// One filter per channel (groups = `c_in` = `c_out`, weights `[C, 1, kh, kw]`), computed
     /// by `depthwise`; otherwise groups 1, computed by `conv`.
-    pub depthwise: bool,
+    pub(crate) depthwise: bool,
 }
 
 impl Geometry {
     /// The geometry of `x` `[N, C, H, W]` convolved with `w` `[C_out, C / groups, kh, kw]`,
     /// when these kernels cover it (f32 is checked by the caller): groups 1 or depthwise
     /// (groups = `C` = `C_out`), dilation 1, output not empty.
-    pub fn covered(x: [usize; 4], w: [usize; 4], options: &ConvOptions<2>) -> Option<Geometry> {
+    pub(crate) fn covered(x: [usize; 4], w: [usize; 4], options: &ConvOptions<2>) -> Option<Geometry> {
         let [batch, c_in, h, wd] = x;
         let [c_out, wc, kh, kw] = w;
         let dense = options.groups == 1 && wc == c_in;
@@ -58,7 +58,7 @@ impl Geometry {
     }
 
     /// Output height and width.
-    pub fn out_hw(&self) -> (usize, usize) {
+    pub(crate) fn out_hw(&self) -> (usize, usize) {
         let oh = (self.h + self.pad_begin[0] + self.pad_end[0] - self.kh) / self.stride[0] + 1;
         let ow = (self.w + self.pad_begin[1] + self.pad_end[1] - self.kw) / self.stride[1] + 1;
         (oh, ow)

@@ -29,13 +29,13 @@ pub(crate) struct DropoutKey(u64);
 
 impl DropoutKey {
     /// The key drawn for a step (from the step's generator).
-    pub fn new(key: u64) -> Self {
+    pub(crate) fn new(key: u64) -> Self {
         DropoutKey(key)
     }
 
     /// The key of dropout site `site` of the network (block `i`'s dropout, the head's `j`th…):
     /// independent of the other sites' keys and of other steps' keys.
-    pub fn site(self, site: u64) -> DropoutKey {
+    pub(crate) fn site(self, site: u64) -> DropoutKey {
         DropoutKey(mix(self.0 ^ mix(site.wrapping_add(1))))
     }
 }

@@ -16,7 +16,7 @@ use super::pool::{self, Pool2};
 
 /// The ops imgclass computes with its own kernels.
 #[backend_extension(Flex, Autodiff)]
-pub trait Kernels: Backend {
+pub(crate) trait Kernels: Backend {
     /// 2-D convolution without bias (f32, groups 1 or depthwise, dilation 1: see
     /// [`Geometry::covered`]).
     fn conv2d_no_bias(x: FloatTensor<Self>, w: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self>;
@@ -53,7 +53,7 @@ pub trait Kernels: Backend {
 }
 
 /// The backward kernels, called by the autodiff op on the backend it wraps (so no dispatch).
-pub trait KernelGrads: Backend {
+pub(crate) trait KernelGrads: Backend {
     /// The input gradient of [`Kernels::conv2d_no_bias`], from its weight and output gradient.
     fn conv2d_no_bias_dx(
         x_shape: Vec<usize>,

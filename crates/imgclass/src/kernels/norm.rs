@@ -17,14 +17,14 @@ use super::simd::{vectorized, written};
 /// The shape of a batch-norm input, as `[N, C, H·W]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Planes {
-    pub n: usize,
-    pub c: usize,
-    pub hw: usize,
+    pub(crate) n: usize,
+    pub(crate) c: usize,
+    pub(crate) hw: usize,
 }
 
 impl Planes {
     /// The planes of a `[N, C, ...]` shape, when it has some elements.
-    pub fn of(shape: &[usize]) -> Option<Planes> {
+    pub(crate) fn of(shape: &[usize]) -> Option<Planes> {
         let (n, c) = (*shape.first()?, *shape.get(1)?);
         let hw = shape[2..].iter().product();
         (n * c * hw > 0).then_some(Planes { n, c, hw })
@@ -239,10 +239,10 @@ fn scale_shift(gamma: &[f32], beta: &[f32], mean: &[f32], var: &[f32], eps: f64)
 /// The affine parameters of a batch norm, and the activation that follows it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Affine<'a> {
-    pub gamma: &'a [f32],
-    pub beta: &'a [f32],
-    pub eps: f64,
-    pub act: Act,
+    pub(crate) gamma: &'a [f32],
+    pub(crate) beta: &'a [f32],
+    pub(crate) eps: f64,
+    pub(crate) act: Act,
 }
 
 /// Forward: the normalized output (through `a.act`), and the batch mean and

@@ -15,19 +15,19 @@ const PLANES_PER_TASK: usize = 16;
 /// The shape of a pooled input: `planes = N·C` planes of `h × w`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Pool2 {
-    pub planes: usize,
-    pub h: usize,
-    pub w: usize,
+    pub(crate) planes: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
 }
 
 impl Pool2 {
     /// The pooling of a `[N, C, H, W]` input, when its output is not empty.
-    pub fn of([n, c, h, w]: [usize; 4]) -> Option<Pool2> {
+    pub(crate) fn of([n, c, h, w]: [usize; 4]) -> Option<Pool2> {
         (n * c > 0 && h >= 2 && w >= 2).then_some(Pool2 { planes: n * c, h, w })
     }
 
     /// Output height and width.
-    pub fn out_hw(&self) -> (usize, usize) {
+    pub(crate) fn out_hw(&self) -> (usize, usize) {
         (self.h / 2, self.w / 2)
     }
 }

@@ -90,40 +90,40 @@ pub struct CnnConfig {
 #[derive(Module, Debug)]
 pub struct ConvBn {
     /// The convolution.
-    pub conv: Conv2d,
+    pub(crate) conv: Conv2d,
     /// Batch norm, when enabled.
-    pub bn: Option<BatchNorm>,
+    pub(crate) bn: Option<BatchNorm>,
 }
 
 /// A convolutional block: convs, then pooling and dropout.
 #[derive(Module, Debug)]
 pub struct CnnBlock {
     /// The convolutions.
-    pub convs: Vec<ConvBn>,
+    pub(crate) convs: Vec<ConvBn>,
     /// Max pooling, when chosen.
-    pub max_pool: Option<MaxPool2d>,
+    pub(crate) max_pool: Option<MaxPool2d>,
     /// Average pooling, when chosen.
-    pub avg_pool: Option<AvgPool2d>,
+    pub(crate) avg_pool: Option<AvgPool2d>,
     /// Dropout at the end.
-    pub dropout: Dropout,
+    pub(crate) dropout: Dropout,
 }
 
 /// A configurable CNN classifier.
 #[derive(Module, Debug)]
 pub struct Cnn {
     /// Convolutional blocks.
-    pub blocks: Vec<CnnBlock>,
+    pub(crate) blocks: Vec<CnnBlock>,
     /// Pooling to the head grid, for large inputs.
-    pub grid_pool: Option<AdaptiveAvgPool2d>,
+    pub(crate) grid_pool: Option<AdaptiveAvgPool2d>,
     /// Hidden dense layers of the head.
-    pub hidden: Vec<Linear>,
+    pub(crate) hidden: Vec<Linear>,
     /// The classifier layer.
-    pub output: Linear,
+    pub(crate) output: Linear,
     /// Dropout before each dense layer.
-    pub head_dropout: Dropout,
+    pub(crate) head_dropout: Dropout,
     /// Non-linearity.
     #[module(skip)]
-    pub activation: Activation,
+    pub(crate) activation: Activation,
     /// The current training step's dropout key (block `i` masks with site `i`, the head's
     /// dense layer `j` with site `blocks + j`).
     #[module(skip)]

@@ -53,14 +53,14 @@ impl MlpConfig {
 #[derive(Module, Debug)]
 pub struct Mlp {
     /// Hidden layers.
-    pub hidden: Vec<Linear>,
+    pub(crate) hidden: Vec<Linear>,
     /// The classifier layer.
-    pub output: Linear,
+    pub(crate) output: Linear,
     /// Dropout after each hidden layer.
-    pub dropout: Dropout,
+    pub(crate) dropout: Dropout,
     /// Non-linearity after each hidden layer.
     #[module(skip)]
-    pub activation: Activation,
+    pub(crate) activation: Activation,
     /// The current training step's dropout key (hidden layer `j` masks with site `j`).
     #[module(skip)]
     pub(crate) dropout_key: DropoutKey,

@@ -52,17 +52,17 @@ pub enum LiteVariant {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stage {
     /// Depthwise kernel size.
-    pub kernel: usize,
+    pub(crate) kernel: usize,
     /// Stride of the stage's first block.
-    pub stride: usize,
+    pub(crate) stride: usize,
     /// Expansion ratio of the 1×1 expand conv (1: no expand conv).
-    pub expand: usize,
+    pub(crate) expand: usize,
     /// Input channels of the first block.
-    pub cin: usize,
+    pub(crate) cin: usize,
     /// Output channels of every block.
-    pub cout: usize,
+    pub(crate) cout: usize,
     /// Number of blocks.
-    pub repeats: usize,
+    pub(crate) repeats: usize,
 }
 
 impl LiteVariant {
@@ -158,20 +158,20 @@ fn bn(c: usize, device: &Device) -> BatchNorm {
 #[derive(Module, Debug)]
 pub struct MbConv {
     /// 1×1 expansion (absent when the expand ratio is 1).
-    pub expand_conv: Option<Conv2d>,
+    pub(crate) expand_conv: Option<Conv2d>,
     /// Batch norm after the expansion.
-    pub bn0: Option<BatchNorm>,
+    pub(crate) bn0: Option<BatchNorm>,
     /// Depthwise k×k conv (carries the stride).
-    pub depthwise_conv: Conv2d,
+    pub(crate) depthwise_conv: Conv2d,
     /// Batch norm after the depthwise conv.
-    pub bn1: BatchNorm,
+    pub(crate) bn1: BatchNorm,
     /// 1×1 projection.
-    pub project_conv: Conv2d,
+    pub(crate) project_conv: Conv2d,
     /// Batch norm after the projection.
-    pub bn2: BatchNorm,
+    pub(crate) bn2: BatchNorm,
     /// Whether the input is added to the output (stride 1 and equal channels).
     #[module(skip)]
-    pub residual: bool,
+    pub(crate) residual: bool,
 }
 
 impl MbConv {
@@ -202,12 +202,13 @@ impl MbConv {
     }
 }
 
-/// EfficientNet-Lite0, -Lite1 or -Lite2.
+/// EfficientNet-Lite0, -Lite1 or -Lite2. Its layers are public under the reference
+/// checkpoint's names, to be looked at one by one (the golden parity test does).
 #[derive(Module, Debug)]
 pub struct EfficientNetLite {
     /// Which variant: the scaling the blocks were built with.
     #[module(skip)]
-    pub variant: LiteVariant,
+    pub(crate) variant: LiteVariant,
     /// 3×3 stride-2 stem conv, 3 → 32.
     pub conv_stem: Conv2d,
     /// Stem batch norm.

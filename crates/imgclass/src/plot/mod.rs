@@ -23,7 +23,7 @@ pub fn save_confusion_png(confusion: &Confusion, title: &str, path: &Path) -> Re
 /// An RGB drawing surface.
 pub(crate) struct Canvas {
     /// The pixels.
-    pub image: RgbImage,
+    pub(crate) image: RgbImage,
 }
 
 impl Canvas {
@@ -113,20 +113,32 @@ pub(crate) type Heat<'a> = Box<dyn Fn(f32, f32) -> [u8; 3] + 'a>;
 /// One picture of a [`captioned_grid`]: `channels × h × w` bytes, caption lines with their
 /// colours, and optionally a colour to blend over each point (see [`Canvas::chw_image`]).
 pub(crate) struct Tile<'a> {
-    pub bytes: Vec<u8>,
-    pub captions: Vec<(String, [u8; 3])>,
-    pub heat: Option<Heat<'a>>,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) captions: Vec<(String, [u8; 3])>,
+    pub(crate) heat: Option<Heat<'a>>,
 }
 
 /// Pictures of `h × w` pixels in a near-square grid under `title`, each enlarged to at least
 /// `min_tile` pixels and captioned below (lines cut to the tile's width).
-pub(crate) fn captioned_grid(title: &str, (h, w): (usize, usize), min_tile: usize, tiles: &[Tile]) -> Canvas {
+pub(crate) fn captioned_grid(title: &str, dims: (usize, usize), min_tile: usize, tiles: &[Tile]) -> Canvas {
+    let columns = (tiles.len() as f64).sqrt().ceil().max(1.0) as usize;
+    captioned_rows(title, dims, min_tile, columns, tiles)
+}
+
+/// [`captioned_grid`] with `columns` pictures a row.
+pub(crate) fn captioned_rows(
+    title: &str,
+    (h, w): (usize, usize),
+    min_tile: usize,
+    columns: usize,
+    tiles: &[Tile],
+) -> Canvas {
     const GAP: u32 = 8;
     let zoom = min_tile.div_ceil(w.max(h)).max(1);
     let (tw, th) = ((w * zoom) as u32, (h * zoom) as u32);
     let lines = tiles.iter().map(|t| t.captions.len()).max().unwrap_or(0) as u32;
     let caption = 10 * lines + 4;
-    let columns = (tiles.len() as f64).sqrt().ceil().max(1.0) as usize;
+    let columns = columns.max(1);
     let rows = tiles.len().div_ceil(columns);
     let width = (columns as u32 * (tw + GAP) + GAP).max(Canvas::text_width(title, 1) + 2 * GAP);
     let mut canvas = Canvas::new(width, 20 + rows as u32 * (th + caption + GAP) + GAP);

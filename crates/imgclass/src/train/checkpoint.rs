@@ -85,7 +85,7 @@ impl Progress {
     /// Whether this can be where a run of `epochs` epochs of `steps` steps each stands; the
     /// problem when not (a header edited, or written for another config, would otherwise
     /// train past the schedule or stop at once on every resume).
-    pub fn check(&self, epochs: usize, steps: usize) -> Result<(), String> {
+    pub(crate) fn check(&self, epochs: usize, steps: usize) -> Result<(), String> {
         let done = self.epochs_done;
         let problem = if done > epochs {
             format!("{done} epochs done of the {epochs} it trains")
