@@ -24,6 +24,7 @@ mod load;
 pub(crate) mod loader;
 mod splits;
 mod stratify;
+pub mod targets;
 
 use std::path::{Path, PathBuf};
 
