@@ -49,9 +49,20 @@ fn print_text(out: &EvalOutput, source: &Source, png: &std::path::Path) -> Resul
     writeln!(w, "data: {} ({} images)", esc_path(source.root()), report.n_images)?;
     writeln!(
         w,
-        "accuracy   {:.4}\nerror rate {:.4}\nloss       {:.4}\n",
+        "accuracy   {:.4}\nerror rate {:.4}\nloss       {:.4}",
         report.accuracy, report.error_rate, report.loss
     )?;
+    if let Some(r) = &report.ranking {
+        writeln!(
+            w,
+            "ROC AUC    {:.4}  (the probability of {} ranking its {} images)",
+            r.roc_auc,
+            esc(&r.class),
+            r.positives
+        )?;
+        writeln!(w, "average precision {:.4}", r.average_precision)?;
+    }
+    writeln!(w)?;
     let cw = report.per_class.iter().map(|c| esc(&c.class).chars().count()).max().unwrap_or(5).max(5);
     writeln!(w, "{:>cw$}  {:>9}  {:>6}  {:>6}  {:>7}", "class", "precision", "recall", "f1", "support")?;
     for c in &report.per_class {

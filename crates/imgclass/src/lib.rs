@@ -20,9 +20,9 @@
 //! - `kernels` — our own CPU kernels (convolutions, batch norm, pooling, dropout) for Burn's flex backend
 //! - [`device`] — which device computations run on (`cpu`, and the GPUs a build has)
 //! - [`transforms`] — preprocessing (resize, colour, normalization) and augmentation
-//! - [`data`] — sources (folders, IDX, CSV, regex, lists), decoding, splits, the batch loader
+//! - [`data`] — sources (folders, IDX, CSV, regex, lists), targets beyond one class (several labels, numbers, counts), decoding, splits, the batch loader
 //! - [`curate`] — changing the user's dataset as a cleaning decided (`clean apply`), journalled, and undoing it
-//! - [`metrics`] — confusion matrix, per-class metrics, the evaluation report
+//! - [`metrics`] — confusion matrix, per-class metrics, ROC AUC and average precision, the evaluation report
 //! - [`plot`] — line charts (plotters, PNG and SVG), confusion matrices and image grids
 //! - [`models`] — one architecture per file, pretrained weights and their name mapping
 //! - [`config`] — the typed, nested training config with its defaults and validation

@@ -30,6 +30,11 @@ fn evaluate_refuses_the_training_data_and_scores_held_out_data() {
     let v = last_json(&stdout);
     assert_eq!(v["n_images"], 10);
     assert!(v["accuracy"].is_number() && v["per_class"].as_array().unwrap().len() == 2, "{v}");
+    // Two classes: the second one's probability ranks its 5 images.
+    let r = &v["ranking"];
+    assert_eq!((r["class"].as_str(), r["positives"].as_u64()), (Some("vertical"), Some(5)), "{v}");
+    let (auc, ap) = (r["roc_auc"].as_f64().unwrap(), r["average_precision"].as_f64().unwrap());
+    assert!((0.0..=1.0).contains(&auc) && (0.0..=1.0).contains(&ap) && r["roc"].as_array().unwrap().len() >= 2, "{r}");
     let (stdout, _) = ok(run(bin().args(["evaluate", &model]).arg(&held_out).args(["--tta", "flip", "--json"])));
     let flipped = last_json(&stdout);
     assert_eq!(flipped["n_images"], 10);
@@ -39,7 +44,9 @@ fn evaluate_refuses_the_training_data_and_scores_held_out_data() {
     assert_eq!(shifted["n_images"], 10);
     assert_ne!(shifted["loss"], v["loss"], "the shifted images change the probabilities: {shifted}");
     let (stdout, _) = ok(run(bin().args(["evaluate", &model]).arg(&held_out)));
-    for needle in ["accuracy", "precision", "recall", "f1", "confusion matrix", "horizontal"] {
+    for needle in
+        ["accuracy", "ROC AUC", "average precision", "precision", "recall", "f1", "confusion matrix", "horizontal"]
+    {
         assert!(stdout.contains(needle), "missing {needle}:\n{stdout}");
     }
 }
@@ -272,6 +279,7 @@ fn every_run_writes_a_self_contained_html_report_that_a_browser_draws() {
     assert_eq!(html.matches("src=\"data:image/png;base64,").count(), 2, "confusion matrix, top losses");
     let flat = html.replace('\n', "");
     assert!(flat.contains("<svg") && flat.contains(">valid loss</text>"), "the loss curve, inline SVG");
+    assert!(flat.contains("ROC AUC") && flat.contains(">false positive rate</text>"), "two classes: the ROC curve");
     assert!(!html.contains("src=\"http") && !html.contains("src=\"/"), "nothing outside the file");
 
     // A real browser draws it: Debian's chromium, headless.

@@ -11,10 +11,12 @@ use serde_json::Value;
 use super::losses::{interpret, validation_split};
 use crate::bundle::Bundle;
 use crate::error::{IoContext, Result};
-use crate::metrics::EvalReport;
+use crate::metrics::{EvalReport, Ranking};
+use crate::plot::chart::{Chart, Series, Style, XAxis};
 use crate::train::{EpochMetrics, RunDir, loss_chart};
 use crate::util::base64;
 use crate::util::fs::{MAX_IMAGE, atomic_write, read_file, read_json};
+use plotters::style::RGBColor;
 
 /// Top-loss images shown.
 const TOP: usize = 16;
@@ -47,6 +49,17 @@ pub fn write_report(run: &RunDir, bundle: &Bundle) -> Result<PathBuf> {
     h += &img(&dir.join("confusion.png"), "confusion matrix")?;
     per_class(&mut h, &metrics);
     h += "</div>";
+    if let Some(ranking) = &metrics.ranking {
+        let _ = write!(
+            h,
+            "<h3>ROC curve</h3><p>Two classes: ROC AUC {:.4}, average precision {:.4}, with the probability of \
+             {} as the score.</p>",
+            ranking.roc_auc,
+            ranking.average_precision,
+            esc(&ranking.class)
+        );
+        h += &roc_chart(ranking).svg().at(dir.join("report.html"))?;
+    }
     let confused = metrics.confusion.most_confused(1);
     h += "<h3>Most confused (actual → predicted)</h3><table><tr><th>actual<th>predicted<th>images";
     for (actual, predicted, n) in confused.iter().take(10) {
@@ -66,6 +79,32 @@ pub fn write_report(run: &RunDir, bundle: &Bundle) -> Result<PathBuf> {
     let path = dir.join("report.html");
     atomic_write(&path, h.as_bytes())?;
     Ok(path)
+}
+
+/// The ROC curve of a two-class model's validation images, beside chance's diagonal.
+fn roc_chart(r: &Ranking) -> Chart {
+    let series = vec![
+        Series {
+            name: format!("{}: AUC {:.3}", r.class, r.roc_auc),
+            points: r.roc.clone(),
+            color: RGBColor(31, 119, 180),
+            style: Style::Line { width: 2, opacity: 1.0 },
+        },
+        Series {
+            name: "chance".into(),
+            points: vec![(0.0, 0.0), (1.0, 1.0)],
+            color: RGBColor(150, 150, 150),
+            style: Style::Line { width: 1, opacity: 1.0 },
+        },
+    ];
+    Chart {
+        title: "ROC curve (validation)".into(),
+        x_caption: "false positive rate".into(),
+        y_caption: "true positive rate".into(),
+        x_axis: XAxis::Unit,
+        series,
+        mark: None,
+    }
 }
 
 fn empty(bundle: &Bundle) -> EvalReport {

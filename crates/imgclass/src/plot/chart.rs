@@ -50,6 +50,8 @@ pub(crate) enum XAxis {
     Epochs(usize),
     /// A log axis over `[lo, hi]` (positive): points are given as `log10(x)`, ticks at decades.
     Log10 { lo: f64, hi: f64 },
+    /// The interval [0, 1] (a rate), ticks every 0.2.
+    Unit,
 }
 
 /// A line chart: a title, axis captions, series, and optionally a marked x position.
@@ -109,9 +111,13 @@ impl Chart {
         let x_ticks = match self.x_axis {
             XAxis::Epochs(n) => epoch_ticks(n),
             XAxis::Log10 { lo, hi } => decade_ticks(lo, hi),
+            XAxis::Unit => nice_ticks(0.0, 1.0, 6),
         };
-        let log = matches!(self.x_axis, XAxis::Log10 { .. });
-        let x_label = |v: &f64| if log { format!("1e{}", v.round()) } else { format!("{}", v.round()) };
+        let x_label = |v: &f64| match self.x_axis {
+            XAxis::Epochs(_) => format!("{}", v.round()),
+            XAxis::Log10 { .. } => format!("1e{}", v.round()),
+            XAxis::Unit => format!("{v:.1}"),
+        };
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FAMILY, 20))
             .margin(14)
@@ -130,7 +136,11 @@ impl Chart {
             .draw()?;
         for s in &self.series {
             let points: Vec<(f64, f64)> = s.points.iter().filter(finite).copied().collect();
-            let legend_color = s.color;
+            // The legend's swatch is drawn as the series is: a light series has a light swatch.
+            let legend_color = match s.style {
+                Style::Line { opacity, .. } => s.color.mix(opacity),
+                Style::LineDots => s.color.mix(1.0),
+            };
             let drawn = match s.style {
                 Style::Line { width, opacity } => {
                     chart.draw_series(LineSeries::new(points, s.color.mix(opacity).stroke_width(width)))?

@@ -176,6 +176,9 @@ fn blues(t: f64) -> [u8; 3] {
     out
 }
 
+/// The caption over a confusion matrix's columns.
+const COLUMNS: &str = "predicted ->  (columns: class index)";
+
 /// Renders a confusion matrix as fastai's `plot_confusion_matrix` does: counts in cells shaded
 /// by their share of the actual class, actual classes as rows, predicted as columns.
 pub(crate) fn confusion_png(confusion: &Confusion, title: &str) -> Canvas {
@@ -189,10 +192,12 @@ pub(crate) fn confusion_png(confusion: &Confusion, title: &str) -> Canvas {
     };
     let label_w = confusion.classes.iter().map(|c| Canvas::text_width(&format!("{c} "), 1)).max().unwrap_or(0) + 28;
     let (left, top) = (label_w + 24, 56);
-    let (w, h) = (left + cell * k as u32 + 24, top + cell * k as u32 + 48);
+    // As wide as the title and the caption above the columns when the matrix is narrower.
+    let captions = (Canvas::text_width(title, 2) + 20).max(left + Canvas::text_width(COLUMNS, 1) + 12);
+    let (w, h) = ((left + cell * k as u32 + 24).max(captions), top + cell * k as u32 + 48);
     let mut cv = Canvas::new(w, h);
     cv.text(10, 10, title, 2, [0, 0, 0]);
-    cv.text(left as i64, 36, "predicted ->  (columns: class index)", 1, [60, 60, 60]);
+    cv.text(left as i64, 36, COLUMNS, 1, [60, 60, 60]);
     for (i, name) in confusion.classes.iter().enumerate() {
         let y = top + cell * i as u32 + cell / 2 - 4;
         let label = format!("{i:>2} {name}");
@@ -239,12 +244,15 @@ mod tests {
         cv.save_png(&p).unwrap();
         let img = image::open(&p).unwrap().to_rgb8();
         assert_eq!(img.dimensions(), cv.image.dimensions());
-        // Corner pixel of cell (0,0) is dark blue; of cell (0,1) is near white.
-        let (left, top, cell) = (Canvas::text_width(" 1 b ", 1).max(Canvas::text_width("a ", 1)) + 28 + 24, 56, 44);
-        let _ = left;
-        let dark = cv.image.get_pixel(cv.image.width() - 24 - 2 * cell + 1, top + 1);
-        let light = cv.image.get_pixel(cv.image.width() - 24 - cell + 1, top + 1);
+        // Corner pixel of cell (0,0) is dark blue; of cell (0,1) is near white. The cells start
+        // right of the widest class name ("a " or "b ", 16 px) and its margins (28 + 24).
+        let (left, top, cell) = (Canvas::text_width("a ", 1) + 28 + 24, 56, 44);
+        let dark = cv.image.get_pixel(left + 1, top + 1);
+        let light = cv.image.get_pixel(left + cell + 1, top + 1);
         assert!(dark[2] < 150 && light[0] > 240, "{dark:?} {light:?}");
+        // A two-class matrix is narrower than its title: the picture widens to hold it.
+        let title = "Validation: accuracy 80.83%";
+        assert!(confusion_png(&c, title).image.width() >= Canvas::text_width(title, 2) + 20);
     }
 
     #[test]

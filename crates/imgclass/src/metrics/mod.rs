@@ -1,9 +1,14 @@
 //! Classification metrics from predictions: accuracy, error rate, the confusion matrix,
 //! per-class precision / recall / F1 (scikit-learn's `classification_report`), the most
 //! confused pairs (fastai's `most_confused`), and the evaluation report built from a model's
-//! class log-probabilities.
+//! class log-probabilities; for two classes, the ROC curve, its area and average precision
+//! ([`ranking`]).
+
+mod ranking;
 
 use serde::{Deserialize, Serialize};
+
+pub use ranking::{ROC_POINTS, Ranking, ranking};
 
 /// The result of evaluating a model on labelled images.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -20,6 +25,10 @@ pub struct EvalReport {
     pub per_class: Vec<ClassMetrics>,
     /// Confusion matrix.
     pub confusion: Confusion,
+    /// Two classes only: how well the probability of the second class ranks its images (ROC
+    /// AUC, average precision, the ROC curve).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranking: Option<Ranking>,
     /// Per-image loss (for top-losses views); not serialized.
     #[serde(skip)]
     pub losses: Vec<f32>,
@@ -45,6 +54,14 @@ impl EvalReport {
         }
         let confusion = Confusion::new(classes, labels, &predicted);
         let accuracy = confusion.accuracy();
+        let ranking = match classes {
+            [_, second] => {
+                let scores: Vec<f32> = lp.chunks_exact(2).map(|row| row[1].exp()).collect();
+                let positive: Vec<bool> = labels.iter().map(|&l| l == 1).collect();
+                ranking::ranking(second, &scores, &positive)
+            }
+            _ => None,
+        };
         let loss =
             if losses.is_empty() { 0.0 } else { losses.iter().map(|&l| l as f64).sum::<f64>() / losses.len() as f64 };
         EvalReport {
@@ -54,6 +71,7 @@ impl EvalReport {
             error_rate: 1.0 - accuracy,
             per_class: confusion.per_class(),
             confusion,
+            ranking,
             losses,
             predicted,
         }
@@ -185,6 +203,12 @@ mod tests {
         assert_eq!((r.n_images, r.predicted.clone()), (2, vec![0, 0]));
         assert!((r.accuracy - 0.5).abs() < 1e-12);
         assert!((r.loss - (-(0.5f64.ln()) - 0.9f64.ln()) / 2.0).abs() < 1e-6, "{}", r.loss);
+        // Two classes: b's probability (0.5 for the b image, 0.1 for the a image) ranks perfectly.
+        let ranking = r.ranking.expect("two classes are ranked");
+        assert_eq!((ranking.class.as_str(), ranking.positives, ranking.roc_auc), ("b", 1, 1.0));
+        let three = [0.0f32, f32::NEG_INFINITY, f32::NEG_INFINITY];
+        let three_classes = ["a".to_string(), "b".into(), "c".into()];
+        assert!(EvalReport::from_log_probs(&three, &[0], &three_classes).ranking.is_none(), "only for two classes");
     }
 
     fn classes() -> Vec<String> {
