@@ -273,12 +273,12 @@ impl<T> IoContext<T> for std::result::Result<T, std::io::Error> {
     }
 }
 
-/// `e` and its causes on one line, as the binary prints them (`{:#}`).
 /// " (see a, b)" for a config error's other fields, nothing when there are none.
 fn see_also(see: &[&str]) -> String {
     if see.is_empty() { String::new() } else { format!(" (see {})", see.join(", ")) }
 }
 
+/// `e` and its causes on one line, as the binary prints them (`{:#}`).
 #[cfg(test)]
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     std::iter::successors(Some(e), |e| e.source()).map(ToString::to_string).collect::<Vec<_>>().join(": ")
