@@ -65,12 +65,8 @@ pub fn chain(err: &anyhow::Error) -> String {
     let shown: Vec<String> = err
         .chain()
         .map(|e| match e.downcast_ref::<imgclass::Error>() {
-            Some(imgclass::Error::Config { field, message, see }) => {
-                let see: Vec<&str> = see.iter().map(|f| flag(f)).collect();
-                let see = if see.is_empty() { String::new() } else { format!(" (see {})", see.join(", ")) };
-                format!("{} {message}{see}", flag(field))
-            }
-            _ => e.to_string(),
+            Some(e) => e.spelled(flag),
+            None => e.to_string(),
         })
         .collect();
     shown.join(": ")

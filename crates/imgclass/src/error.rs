@@ -65,7 +65,7 @@ pub enum Error {
     /// A configuration value is out of range or inconsistent with another. Shown as the field
     /// followed by the message (`fit.batch_size must be at least 1`); a front end shows its own
     /// spelling of `field` in its place.
-    #[error("{field} {message}{}", see_also(see))]
+    #[error("{}", self.spelled(|field| field))]
     Config {
         /// The config field at fault, as a dotted path (`fit.batch_size`).
         field: &'static str,
@@ -210,6 +210,16 @@ impl Error {
         Error::Config { field, message: message.into(), see: see.to_vec() }
     }
 
+    /// The error's message with every config field it names (a [`Error::Config`]'s field and
+    /// the fields it points to) written as `spell` gives it: a front end passes its own
+    /// spelling (`--batch-size` for `fit.batch_size`). The same as `to_string()` for the others.
+    pub fn spelled(&self, spell: impl Fn(&'static str) -> &str) -> String {
+        let Error::Config { field, message, see } = self else { return self.to_string() };
+        let see: Vec<&str> = see.iter().map(|&f| spell(f)).collect();
+        let see = if see.is_empty() { String::new() } else { format!(" (see {})", see.join(", ")) };
+        format!("{} {message}{see}", spell(field))
+    }
+
     /// A burn-store error about `path`.
     pub(crate) fn store(path: impl Into<PathBuf>, source: impl std::error::Error) -> Self {
         Error::Store { path: path.into(), source: Box::new(Brief::of(&source)) }
@@ -271,11 +281,6 @@ impl<T> IoContext<T> for std::result::Result<T, std::io::Error> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T> {
         self.map_err(|source| Error::Io { path: path.into(), source })
     }
-}
-
-/// " (see a, b)" for a config error's other fields, nothing when there are none.
-fn see_also(see: &[&str]) -> String {
-    if see.is_empty() { String::new() } else { format!(" (see {})", see.join(", ")) }
 }
 
 /// `e` and its causes on one line, as the binary prints them (`{:#}`).
