@@ -66,7 +66,7 @@ fn find(a: CleanArgs) -> Result<ExitCode> {
     let start = Instant::now();
     let device = device(a.run.device)?;
     let config = run_config(&a.run, quick())?;
-    let source = config.data.open()?;
+    let source = config.open_data()?;
     eprintln!("data: {} — {} images, {} classes", esc_path(source.root()), source.len(), source.classes().len());
     let (scored, pre): (Scored, _) = match &a.model {
         Some(path) => {

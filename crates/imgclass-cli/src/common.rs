@@ -4,6 +4,7 @@
 use anyhow::Result;
 use imgclass::DeviceChoice;
 use imgclass::config::TrainConfig;
+use imgclass::data::targets::TaskKind;
 use imgclass::data::{DataSplits, Skipped};
 
 use crate::progress::bar;
@@ -18,9 +19,17 @@ pub fn device(choice: Option<DeviceChoice>) -> Result<imgclass::Device> {
 /// and prints what was loaded: what `train` and `lr-find` start with.
 pub fn load_data(config: &TrainConfig) -> Result<DataSplits> {
     config.validate()?;
-    let source = config.data.open()?;
-    source.require_two_classes()?;
-    eprintln!("data: {} — {} images, {} classes", esc_path(source.root()), source.len(), source.classes().len());
+    let source = config.open_data()?;
+    source.require_trainable()?;
+    let what = match source.task() {
+        TaskKind::SingleLabel => format!("{} classes", source.classes().len()),
+        TaskKind::MultiLabel => format!("{} classes, any number per image (multi-label)", source.classes().len()),
+        kind => format!("{} to predict ({})", source.classes().join(", "), kind.name()),
+    };
+    eprintln!("data: {} — {} images, {what}", esc_path(source.root()), source.len());
+    if let Some(note) = source.task_note() {
+        eprintln!("task: {} (say --task to choose another)", esc(note));
+    }
     let pb = bar(source.len() as u64, "loading");
     let data = config.load(&source, &|d, _| pb.set_position(d as u64));
     pb.finish_and_clear();

@@ -10,7 +10,7 @@ use imgclass::data::Labels;
 use imgclass::models::{Arch, ArchKind, CnnConfig, MlpConfig};
 use imgclass::transforms::{Augment, ERASE_MAX_AREA};
 
-use crate::args::{DataArgs, FitArgs, LoaderArgs, LossArgs, ModelArgs, RunArgs, SplitArgs, TransformArgs};
+use crate::args::{DataArgs, FitArgs, LoaderArgs, LossArgs, ModelArgs, RunArgs, SplitArgs, TaskArgs, TransformArgs};
 
 /// The config of a run: `base` with every option of `a` that was given applied over it.
 pub fn run_config(a: &RunArgs, base: TrainConfig) -> Result<TrainConfig> {
@@ -30,6 +30,7 @@ pub fn run_config(a: &RunArgs, base: TrainConfig) -> Result<TrainConfig> {
     model(&a.model, &mut c)?;
     fit(&a.fit, &mut c);
     loss(&a.loss, &mut c);
+    task(&a.task, &mut c);
     Ok(c)
 }
 
@@ -178,6 +179,28 @@ fn loss(a: &LossArgs, c: &mut TrainConfig) {
         (None, Some(alpha)) => c.loss.mix = Mix::Cutmix { alpha },
         (None, None) if a.no_mix => c.loss.mix = Mix::None,
         (None, None) => {}
+    }
+}
+
+fn task(a: &TaskArgs, c: &mut TrainConfig) {
+    let t = &mut c.task;
+    let names = |s: &String| s.split(',').map(str::trim).filter(|n| !n.is_empty()).map(String::from).collect();
+    if a.task.is_some() {
+        t.kind = a.task;
+    }
+    if a.label_delim.is_some() {
+        t.columns.label_delim = a.label_delim;
+    }
+    if let Some(cols) = &a.label_columns {
+        t.columns.label_columns = Some(names(cols));
+    }
+    if let Some(cols) = &a.target {
+        t.columns.targets = Some(names(cols));
+    }
+    set(&mut t.threshold, a.threshold);
+    set(&mut t.loss, a.loss);
+    if a.y_range.is_some() {
+        t.y_range = a.y_range;
     }
 }
 

@@ -28,7 +28,7 @@ fn config_of(source: &DataArgs, edit: impl FnOnce(&mut TrainConfig)) -> Result<T
 
 pub fn check(a: DataCheckArgs) -> Result<ExitCode> {
     let config = config_of(&a.source, |c| split(&a.split, c))?;
-    let source = config.data.open()?;
+    let source = config.open_data()?;
     let pb = bar(source.len() as u64, "checking");
     let r = check_source(&source, config.split_options(), &|d, _| pb.set_position(d as u64));
     pb.finish_and_clear();
@@ -108,7 +108,7 @@ pub fn show(a: DataShowArgs) -> Result<ExitCode> {
         split(&a.split, c);
         transforms(&a.transform, &mut c.transforms);
     })?;
-    let source = config.data.open()?;
+    let source = config.open_data()?;
     let skipped = save_batch_picture(&config, &source, a.count.into(), a.versions.into(), &a.out)?;
     report_skipped(&skipped);
     println!("{}", a.out.display());
@@ -122,7 +122,7 @@ pub fn bench(a: DataBenchArgs) -> Result<ExitCode> {
         transforms(&a.transform, &mut c.transforms);
         loader(&a.loader, c);
     })?;
-    let source = config.data.open()?;
+    let source = config.open_data()?;
     let size = config.input_size(&source);
     let pre = config.preprocess(&source, size);
     let stored = config.load_options(size).stored(&pre);

@@ -44,6 +44,13 @@ const FLAGS: &[(&str, &str)] = &[
     ("loss.label_smoothing", "--label-smoothing"),
     ("loss.mix", "--mixup or --cutmix"),
     ("data.max_pixels", "--max-pixels"),
+    ("data.labels", "--labels CSV"),
+    ("fit.balance", "--balance"),
+    ("task.kind", "--task"),
+    ("task.threshold", "--threshold"),
+    ("task.loss", "--loss"),
+    ("task.y_range", "--y-range"),
+    ("task.columns", "--label-columns or --target"),
     ("start_lr", "--start-lr"),
     ("device", "--device"),
     ("folds", "--folds"),
@@ -167,7 +174,7 @@ mod tests {
         }
         let mut sources = Vec::new();
         walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../imgclass/src"), &mut sources);
-        let sections = ["data.", "transforms.", "model.", "optimizer.", "fit.", "loss."];
+        let sections = ["data.", "transforms.", "model.", "optimizer.", "fit.", "loss.", "task."];
         let mut fields = std::collections::BTreeSet::new();
         for text in &sources {
             let parts: Vec<&str> = text.split('"').collect();

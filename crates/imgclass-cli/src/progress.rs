@@ -40,13 +40,6 @@ impl TrainProgress {
 
 impl Callback for TrainProgress {
     fn epoch_start(&mut self, epoch: usize, epochs: usize, batches: usize) {
-        if !self.header_done {
-            println!(
-                "{:>5}  {:>10}  {:>10}  {:>8}  {:>10}  {:>5}",
-                "epoch", "train_loss", "valid_loss", "accuracy", "error_rate", "time"
-            );
-            self.header_done = true;
-        }
         let pb = bar(batches as u64, &format!("epoch {epoch}/{epochs}"));
         pb.enable_steady_tick(Duration::from_millis(250));
         self.bar = Some(pb);
@@ -67,13 +60,19 @@ impl Callback for TrainProgress {
 
     fn epoch_end(&mut self, m: &EpochMetrics, improved: bool) {
         self.finish();
+        let metrics = table_metrics(m);
+        if !self.header_done {
+            let names: String = metrics.iter().map(|(name, _)| format!("  {name:>8}")).collect();
+            println!("{:>5}  {:>10}  {:>10}{names}  {:>5}", "epoch", "train_loss", "valid_loss", "time");
+            self.header_done = true;
+        }
+        let values: String =
+            metrics.iter().map(|(name, v)| format!("  {v:>w$.4}", w = name.chars().count().max(8))).collect();
         println!(
-            "{:>5}  {:>10.4}  {:>10.4}  {:>8.4}  {:>10.4}  {:>5}{}{}",
+            "{:>5}  {:>10.4}  {:>10.4}{values}  {:>5}{}{}",
             m.epoch,
             m.train_loss,
             m.valid_loss,
-            m.accuracy,
-            m.error_rate,
             fmt_time(m.seconds),
             if improved { "  *" } else { "" },
             if m.frozen { "  (body frozen)" } else { "" },
@@ -91,6 +90,14 @@ impl Callback for TrainProgress {
             eprintln!("{text}");
         }
     }
+}
+
+/// The task's metrics an epoch row shows (accuracy and error rate for a single-label run).
+fn table_metrics(m: &EpochMetrics) -> Vec<(String, f64)> {
+    if m.metrics.is_empty() {
+        return vec![("accuracy".into(), m.accuracy), ("error_rate".into(), m.error_rate)];
+    }
+    m.metrics.clone()
 }
 
 impl TrainProgress {

@@ -8,7 +8,9 @@ use std::sync::atomic::Ordering;
 use anyhow::{Context, Result, bail};
 use imgclass::bundle::Bundle;
 use imgclass::config::TrainConfig;
+use imgclass::data::targets::TaskKind;
 use imgclass::interpret::write_report;
+use imgclass::metrics::EvalReport;
 use imgclass::train::{Existing, Learner, RunDir, TrainReport};
 
 use crate::args::TrainArgs;
@@ -106,7 +108,7 @@ fn train(mut learner: Learner, json: bool) -> Result<ExitCode> {
             Err(e) => eprintln!("warning: no report.html: {}", crate::help::chain(&e.into())),
         }
     }
-    print_report(&report, &run_dir, json.then_some(learner.data().skipped().len()));
+    print_report(&report, &run_dir, json.then_some(learner.data().skipped().len()), learner.data().task());
     if report.diverged() {
         bail!(
             "training diverged (the loss became NaN); the best weights before that are in {}; lower --lr and train again",
@@ -120,25 +122,43 @@ fn train(mut learner: Learner, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The report's metrics as `name value` pairs for a sentence.
+fn named(r: &EvalReport) -> String {
+    r.metrics().iter().map(|(name, v)| format!("{name} {v:.4}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The report's metrics as a JSON object.
+fn metric_map(r: &EvalReport) -> serde_json::Value {
+    r.metrics().into_iter().map(|(name, v)| (name.to_string(), serde_json::Value::from(v))).collect()
+}
+
 /// Prints the outcome; with `json` (the number of skipped files), one JSON object last.
-fn print_report(report: &TrainReport, run_dir: &RunDir, json: Option<usize>) {
+fn print_report(report: &TrainReport, run_dir: &RunDir, json: Option<usize>, task: TaskKind) {
     let v = &report.final_metrics;
-    println!(
-        "\nbest epoch {} of {}: valid accuracy {:.2}% (error rate {:.2}%), valid loss {:.4}, total time {}",
-        report.best_epoch,
-        report.history.len(),
-        100.0 * v.accuracy,
-        100.0 * v.error_rate,
-        v.loss,
-        fmt_time(report.seconds)
-    );
+    let single = v.task.is_none();
+    let (best, epochs, time) = (report.best_epoch, report.history.len(), fmt_time(report.seconds));
+    if single {
+        println!(
+            "\nbest epoch {best} of {epochs}: valid accuracy {:.2}% (error rate {:.2}%), valid loss {:.4}, total time {time}",
+            100.0 * v.accuracy,
+            100.0 * v.error_rate,
+            v.loss,
+        );
+    } else {
+        println!("\nbest epoch {best} of {epochs}: valid {}, valid loss {:.4}, total time {time}", named(v), v.loss);
+    }
     if let Some(t) = &report.test_metrics {
-        println!("test accuracy {:.2}% on {} images", 100.0 * t.accuracy, t.n_images);
+        match single {
+            true => println!("test accuracy {:.2}% on {} images", 100.0 * t.accuracy, t.n_images),
+            false => println!("test {} on {} images", named(t), t.n_images),
+        }
     }
     println!("model: {}", run_dir.model_path().display());
-    println!("confusion matrix: {}", run_dir.confusion_path().display());
+    if single {
+        println!("confusion matrix: {}", run_dir.confusion_path().display());
+    }
     if let Some(skipped) = json {
-        let out = serde_json::json!({
+        let mut out = serde_json::json!({
             "accuracy": v.accuracy,
             "error_rate": v.error_rate,
             "valid_loss": v.loss,
@@ -153,6 +173,14 @@ fn print_report(report: &TrainReport, run_dir: &RunDir, json: Option<usize>) {
             "interrupted": report.interrupted(),
             "skipped": skipped,
         });
+        if !single {
+            for (name, value) in v.metrics() {
+                out[name] = value.into();
+            }
+            out["task"] = task.name().into();
+            out["test"] = report.test_metrics.as_ref().map(metric_map).into();
+            out["confusion_matrix"] = serde_json::Value::Null;
+        }
         println!("{out}");
     }
 }

@@ -26,6 +26,7 @@
 //! - [`plot`] — line charts (plotters, PNG and SVG), confusion matrices and image grids
 //! - [`models`] — one architecture per file, pretrained weights and their name mapping
 //! - [`config`] — the typed, nested training config with its defaults and validation
+//! - [`task`] — what a model's outputs mean per task (one class, several, numbers, counts): answers, losses, reports
 //! - [`bundle`] — the one-file model format, validated when loaded
 //! - [`infer`] — batched inference: evaluation on labelled data, prediction from files
 //! - [`train`] — the learner, its training loop, checkpoints and resume, lr_find, the run folder
@@ -104,6 +105,7 @@ pub mod plot;
 pub mod models;
 
 pub mod config;
+pub mod task;
 
 pub mod bundle;
 pub mod infer;

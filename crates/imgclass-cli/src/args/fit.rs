@@ -1,7 +1,8 @@
-//! The options of how a run trains: its length, optimizer, phases and loss.
+//! The options of how a run trains: its length, optimizer, phases, loss and task.
 
 use clap::Args;
-use imgclass::config::{Balance, BnMode, LrRange, OptimizerKind};
+use imgclass::config::{Balance, BnMode, LrRange, OptimizerKind, ValueLoss, YRange};
+use imgclass::data::targets::TaskKind;
 
 #[derive(Args, Debug, Clone)]
 pub struct FitArgs {
@@ -80,4 +81,33 @@ pub struct LossArgs {
     /// Neither mixup nor CutMix (to take one out of a preset).
     #[arg(long, conflicts_with_all = ["mixup", "cutmix"])]
     pub no_mix: bool,
+}
+
+/// What the model answers, for labels from a CSV beyond one class per image.
+#[derive(Args, Debug, Clone)]
+pub struct TaskArgs {
+    /// The task [default: multi-label when a row of the labels CSV holds several labels,
+    /// regression with --target, else single-label].
+    #[arg(long)]
+    pub task: Option<TaskKind>,
+    /// Multi-label: the delimiter between a row's labels in the label column [default: a space].
+    #[arg(long, value_name = "CHAR")]
+    pub label_delim: Option<char>,
+    /// Multi-label as one 0/1 column per class: these columns of the labels CSV, by header
+    /// name, comma-separated [without a value: every column but the first].
+    #[arg(long, value_name = "COLS", num_args = 0..=1, default_missing_value = "")]
+    pub label_columns: Option<String>,
+    /// Regression or count: the numeric column(s) of the labels CSV, by header name,
+    /// comma-separated [without a value: the second column].
+    #[arg(long, value_name = "COLS", num_args = 0..=1, default_missing_value = "", conflicts_with = "label_columns")]
+    pub target: Option<String>,
+    /// Multi-label: a class is predicted when its probability reaches T [default: 0.5].
+    #[arg(long, value_name = "T")]
+    pub threshold: Option<f64>,
+    /// Regression or count: the loss [default: mse for regression, poisson for counts].
+    #[arg(long)]
+    pub loss: Option<ValueLoss>,
+    /// Regression: squash predictions into LOW:HIGH with a scaled sigmoid (fastai's y_range).
+    #[arg(long, value_name = "LOW:HIGH")]
+    pub y_range: Option<YRange>,
 }

@@ -263,6 +263,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub loss: LossArgs,
     #[command(flatten)]
+    pub task: TaskArgs,
+    #[command(flatten)]
     pub transform: TransformArgs,
     #[command(flatten)]
     pub loader: LoaderArgs,

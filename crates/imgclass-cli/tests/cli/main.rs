@@ -7,6 +7,7 @@ mod data;
 mod errors;
 mod evaluate;
 mod pretrained;
+mod tasks;
 mod train;
 
 use std::path::{Path, PathBuf};

@@ -7,14 +7,16 @@ use serde::{Deserialize, Serialize};
 use crate::config::TrainConfig;
 use crate::data::SourceKind;
 use crate::models::Arch;
+use crate::task::Task;
 use crate::transforms::Preprocess;
 
 /// The `format` field of every bundle.
 pub const BUNDLE_FORMAT: &str = "imgclass-bundle";
-/// The newest bundle version this build reads and the one it writes. Version 2 typed the
+/// The newest bundle version this build reads and the one it writes. Version 3 added the task
+/// (several labels, numbers, counts; older bundles are single-label); version 2 typed the
 /// training config (nested) and the metrics; version 1 bundles still load, without their
 /// training config.
-pub const BUNDLE_VERSION: u32 = 2;
+pub const BUNDLE_VERSION: u32 = 3;
 
 /// Where a model's training data came from, so evaluation can refuse to score a model on the
 /// data it was trained on, and read IDX labels the way training did.
@@ -53,7 +55,7 @@ impl DataInfo {
 pub struct Score {
     /// Fraction correct.
     pub accuracy: f64,
-    /// Mean cross-entropy.
+    /// Mean loss (cross-entropy for classes; the task's loss otherwise).
     pub loss: f64,
     /// Number of images.
     pub n_images: usize,
@@ -77,6 +79,9 @@ pub struct BundleMeta {
     pub(crate) version: u32,
     pub(crate) imgclass_version: String,
     pub(crate) labels: Vec<String>,
+    /// What the model answers (absent before version 3: single-label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) task: Option<Task>,
     pub(crate) arch: Arch,
     /// Input shape `[channels, height, width]`.
     pub(crate) input: [usize; 3],
@@ -97,6 +102,7 @@ impl BundleMeta {
             version: BUNDLE_VERSION,
             imgclass_version: env!("CARGO_PKG_VERSION").into(),
             labels,
+            task: None,
             arch,
             input,
             preprocess,
@@ -109,6 +115,12 @@ impl BundleMeta {
     /// Class names, in output order.
     pub fn labels(&self) -> &[String] {
         &self.labels
+    }
+
+    /// What the model answers: one class (every bundle before version 3), several, numbers or
+    /// counts, with what its outputs need to be read.
+    pub fn task(&self) -> Task {
+        self.task.clone().unwrap_or_else(|| Task::single_label(self.labels.clone()))
     }
 
     /// Architecture and hyper-parameters.
@@ -157,6 +169,9 @@ impl BundleMeta {
         sorted.sort();
         if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
             return Err(format!("labels lists {:?} twice", w[0]));
+        }
+        if let Some(task) = &self.task {
+            task.validate(&self.labels)?;
         }
         self.preprocess.validate()?;
         let p = &self.preprocess;

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::targets::{TargetColumns, TaskKind};
 use crate::data::{Labels, MAX_PIXELS, Residency, Source, SplitOptions};
 use crate::error::{Error, Result};
 use crate::util::pool::check_workers;
@@ -88,11 +89,19 @@ impl DataConfig {
         }
     }
 
-    /// Opens the data with its labels.
-    pub fn open(&self) -> Result<Source> {
+    /// Opens the data with its labels, read for `task` (the task a labels CSV implies when
+    /// `None`) with the targets where `columns` says.
+    pub fn open(&self, columns: &TargetColumns, task: Option<TaskKind>) -> Result<Source> {
         self.validate()?;
         let source = match self.root() {
-            Some(root) => Source::open_labelled(&root, &self.labels)?,
+            Some(root) => Source::open_labelled(&root, &self.labels, columns, task)?,
+            None if task.is_some_and(|t| t != TaskKind::SingleLabel) => {
+                return Err(Error::config_see(
+                    "task.kind",
+                    &["data.labels"],
+                    "beyond one class per image needs its targets in a labels CSV",
+                ));
+            }
             None => Source::bundled()?,
         };
         Ok(source.with_max_pixels(self.max_pixels))

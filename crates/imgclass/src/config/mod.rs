@@ -28,6 +28,7 @@ mod model;
 mod optim;
 mod preset;
 mod schedule;
+mod task;
 mod transforms;
 mod values;
 
@@ -38,6 +39,7 @@ pub use model::{ModelConfig, Weights};
 pub use optim::{FINE_TUNE_LR, FINE_TUNE_PATIENCE, OptimizerConfig, OptimizerKind};
 pub use preset::{FASHION_EPOCHS, Preset};
 pub use schedule::Schedule;
+pub use task::{TaskConfig, ValueLoss, YRange};
 pub use transforms::TransformConfig;
 pub use values::{Background, LrRange, ParseValueError};
 
@@ -63,6 +65,8 @@ pub struct TrainConfig {
     pub fit: FitConfig,
     /// The training loss: label smoothing, mixup or CutMix.
     pub loss: LossConfig,
+    /// What the model answers: one class, several, numbers or counts.
+    pub task: TaskConfig,
     /// Seed for the split, the shuffles, the initial weights and dropout.
     pub seed: u64,
 }
@@ -76,6 +80,7 @@ impl Default for TrainConfig {
             optimizer: OptimizerConfig::default(),
             fit: FitConfig::default(),
             loss: LossConfig::default(),
+            task: TaskConfig::default(),
             seed: 42,
         }
     }
@@ -122,6 +127,7 @@ impl TrainConfig {
         self.optimizer.validate()?;
         self.validate_fit()?;
         self.loss.validate()?;
+        self.task.validate()?;
         let freezing = self.fit.freeze_epochs > 0 || self.fit.unfreeze || self.fit.probe;
         if (freezing || self.fit.lr_range.is_some()) && !self.model.arch.is_backbone() {
             return Err(Error::config_see(
@@ -177,11 +183,17 @@ impl TrainConfig {
         SplitOptions { valid_pct: self.data.split.valid_pct, test_pct: self.data.split.test_pct, seed: self.seed }
     }
 
+    /// Opens the data with its labels, read for `task.kind` (or the task they imply).
+    pub fn open_data(&self) -> Result<Source> {
+        self.data.open(&self.task.columns, self.task.kind)
+    }
+
     /// Splits and decodes `source` as this config says: the input size, the preprocessing
     /// (normalization fitted on the training images), presizing and where images are kept.
     /// `progress(done, total)` is called as images are decoded.
     pub fn load(&self, source: &Source, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<DataSplits> {
-        source.require_two_classes()?;
+        source.require_trainable()?;
+        self.task.validate_for(source.task())?;
         let size = self.input_size(source);
         self.model.arch.validate([3, size.0, size.1])?;
         let pre = self.preprocess(source, size);

@@ -13,6 +13,13 @@ use serde::{Deserialize, Serialize};
 #[error("{0}")]
 pub struct ParseValueError(&'static str);
 
+impl ParseValueError {
+    /// The error that says what the value should look like.
+    pub(crate) fn new(expected: &'static str) -> Self {
+        ParseValueError(expected)
+    }
+}
+
 /// The colour transparent pixels are composited onto: `white`, `black`, `grey` or `R,G,B`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]

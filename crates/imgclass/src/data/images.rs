@@ -14,8 +14,11 @@ use crate::transforms::Preprocess;
 pub struct ImageData {
     /// Concatenated CHW bytes of every image (empty when streamed).
     pub(crate) pixels: Vec<u8>,
-    /// One label per image.
+    /// One label per image (beyond single-label: the stratum of the split).
     pub(crate) labels: Vec<usize>,
+    /// Beyond single-label, [`ImageData::target_width`] values per image, row-major: a 0/1
+    /// per class (multi-label) or the targets (regression, count). Empty for single-label.
+    pub(crate) targets: Vec<f32>,
     /// One display name per image (its path, or `file#index` inside an IDX file).
     pub(crate) names: Vec<String>,
     /// One content hash per image (FNV-1a of the file's bytes, or of an IDX image's pixels).
@@ -53,6 +56,17 @@ impl ImageData {
     /// The label (class index) of every image.
     pub fn labels(&self) -> &[usize] {
         &self.labels
+    }
+
+    /// Values per image in [`ImageData::targets`] (0 for single-label data).
+    pub fn target_width(&self) -> usize {
+        self.targets.len() / self.labels.len().max(1)
+    }
+
+    /// Image `i`'s targets beyond one class (empty for single-label data).
+    pub fn targets(&self, i: usize) -> &[f32] {
+        let w = self.target_width();
+        &self.targets[i * w..(i + 1) * w]
     }
 
     /// The display name of every image.
@@ -135,7 +149,7 @@ mod tests {
             hashes: vec![0, 0],
             image_len: 3,
             size: (1, 1),
-            stream: None,
+            ..Default::default()
         };
         data.narrow_to_grey();
         assert_eq!((data.pixels.as_slice(), data.image_len, data.channels()), (&[1u8, 2][..], 1, 1));

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::folder::images_below;
+use super::targets::{Target, TargetColumns, TargetTable, TaskKind, read_targets};
 use super::{Skipped, Source};
 use crate::error::{Error, Result};
 use crate::util::fs::{MAX_TEXT, read_file, read_text};
@@ -28,20 +29,82 @@ pub enum Labels {
     FileList(PathBuf),
 }
 
+/// The stratum of each item's targets: the first class it has (`k` for none) for
+/// multi-label; for numbers, the quantile bin of the first target, one bin per 20 items (at
+/// most 10), so every split spans the range.
+fn strata(task: TaskKind, values: &[Vec<f32>]) -> Vec<usize> {
+    if task == TaskKind::MultiLabel {
+        return values.iter().map(|v| v.iter().position(|&x| x == 1.0).unwrap_or(v.len())).collect();
+    }
+    let n = values.len();
+    let bins = (n / 20).clamp(1, 10);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| values[a].first().unwrap_or(&0.0).total_cmp(values[b].first().unwrap_or(&0.0)));
+    let mut out = vec![0; n];
+    for (rank, &i) in order.iter().enumerate() {
+        out[i] = rank * bins / n.max(1);
+    }
+    out
+}
+
 fn labelled(root: &Path, files: Vec<(PathBuf, String)>, problems: Vec<Skipped>) -> Result<Source> {
     let files = files.into_iter().map(|(p, c)| (p, c, None)).collect();
     Ok(Source::labelled_files(root, files, problems))
 }
 
 impl Source {
-    /// Opens `data` with labels from `labels`.
-    pub(crate) fn open_labelled(data: &Path, labels: &Labels) -> Result<Source> {
-        match labels {
-            Labels::Folders => Source::open(data),
-            Labels::Csv(csv) => Source::from_csv(data, csv),
-            Labels::NameRegex(re) => Source::from_name_regex(data, re),
-            Labels::FileList(list) => Source::from_file_list(data, list),
+    /// Opens `data` with labels from `labels`, for `task` (inferred from a labels CSV when
+    /// `None`; the other layouts are single-label), its targets read as `columns` say.
+    pub(crate) fn open_labelled(
+        data: &Path,
+        labels: &Labels,
+        columns: &TargetColumns,
+        task: Option<TaskKind>,
+    ) -> Result<Source> {
+        let csv = match labels {
+            Labels::Csv(csv) => csv,
+            _ if task.is_some_and(|t| t != TaskKind::SingleLabel) || *columns != TargetColumns::default() => {
+                return Err(Error::config_see(
+                    "task.kind",
+                    &["data.labels"],
+                    "beyond one class per image needs its targets in a labels CSV",
+                ));
+            }
+            Labels::NameRegex(re) => return Source::from_name_regex(data, re),
+            Labels::FileList(list) => return Source::from_file_list(data, list),
+            _ => return Source::open(data),
+        };
+        if task == Some(TaskKind::SingleLabel) && *columns == TargetColumns::default() {
+            return Source::from_csv(data, csv);
         }
+        let table = read_targets(data, csv, columns, task)?;
+        if table.task == TaskKind::SingleLabel {
+            return Source::from_csv(data, csv);
+        }
+        Ok(Source::from_targets(data, table))
+    }
+
+    /// A source over the rows of a targets table (multi-label, regression, count). Each item's
+    /// label is its stratum for the split: its first class (or "none") for multi-label, the
+    /// quantile bin of its first target for numbers.
+    pub(crate) fn from_targets(root: &Path, table: TargetTable) -> Source {
+        let k = table.names.len();
+        let values: Vec<Vec<f32>> = table
+            .rows
+            .iter()
+            .map(|r| match &r.target {
+                Target::Classes(c) => (0..k).map(|j| f32::from(u8::from(c.contains(&j)))).collect(),
+                Target::Values(v) => v.clone(),
+            })
+            .collect();
+        let strata = strata(table.task, &values);
+        let files = table.rows.into_iter().map(|r| (r.path, String::new(), None)).collect();
+        let mut source = Source::labelled_files(root, files, table.skipped);
+        for ((item, v), s) in source.items.iter_mut().zip(values).zip(strata) {
+            (item.values, item.label) = (v, s);
+        }
+        (source.task, source.task_note, source.classes) = (table.task, table.inferred, table.names);
+        source
     }
 
     /// Every image below `root`, labelled by capture group 1 of `pattern` matched against its

@@ -103,6 +103,7 @@ impl Source {
                         files.push(p.clone());
                     }
                     data.labels.push(self.items[i].label);
+                    data.targets.extend_from_slice(&self.items[i].values);
                     data.names.push(self.name(i));
                     data.hashes.push(hash);
                 }
@@ -132,6 +133,7 @@ impl Source {
         ImageData {
             pixels: Vec::new(),
             labels: indices.iter().map(|&i| self.items[i].label).collect(),
+            targets: indices.iter().flat_map(|&i| self.items[i].values.iter().copied()).collect(),
             names: indices.iter().map(|&i| self.name(i)).collect(),
             hashes: vec![0; indices.len()],
             image_len: pre.image_len(),

@@ -23,6 +23,8 @@ pub struct Batch {
     pub x: Vec<f32>,
     /// One label per image.
     pub y: Vec<i64>,
+    /// Beyond single-label, each image's targets (`n × width` row-major; empty otherwise).
+    pub targets: Vec<f32>,
     /// `[n, channels, height, width]`.
     pub shape: [usize; 4],
     /// Images of the batch that could not be read, and why.
@@ -99,7 +101,14 @@ impl<'a> Loader<'a> {
             Some(pool) => pool.install(work),
             None => work(),
         };
-        let mut batch = Batch { indices: Vec::new(), x: Vec::new(), y: Vec::new(), shape: [0; 4], skipped: Vec::new() };
+        let mut batch = Batch {
+            indices: Vec::new(),
+            x: Vec::new(),
+            y: Vec::new(),
+            targets: Vec::new(),
+            shape: [0; 4],
+            skipped: Vec::new(),
+        };
         batch.x.reserve(indices.len() * per);
         for (&i, part) in indices.iter().zip(parts) {
             match part {
@@ -107,6 +116,7 @@ impl<'a> Loader<'a> {
                     batch.indices.push(i);
                     batch.x.extend(x);
                     batch.y.push(self.data.labels[i] as i64);
+                    batch.targets.extend_from_slice(self.data.targets(i));
                 }
                 Err(e) => batch.skipped.push(Skipped { path: self.data.names[i].clone().into(), reason: e.reason() }),
             }
@@ -195,7 +205,7 @@ mod tests {
             hashes: vec![0; n],
             image_len: len,
             size: (side, side),
-            stream: None,
+            ..Default::default()
         }
     }
 

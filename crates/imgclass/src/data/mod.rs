@@ -49,6 +49,7 @@ use crate::transforms::{Preprocess, ResizeMode};
 use crate::util::fs::{MAX_TEXT, read_text};
 use crate::util::rng::{FNV_OFFSET, fnv1a};
 use idx::IdxSplit;
+use targets::TaskKind;
 
 /// Where one item's pixels live.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +74,9 @@ pub(crate) struct Item {
     pub(crate) label: usize,
     /// The split the data layout fixes for it (a `train/` folder, a `t10k` file), if any.
     pub(crate) hint: Option<Split>,
+    /// Beyond one class: a 0/1 per class (multi-label) or its numbers (regression, count);
+    /// empty for single-label. `label` then only stratifies the split.
+    pub(crate) values: Vec<f32>,
 }
 
 /// A file that was passed over, and why.
@@ -101,6 +105,11 @@ pub enum SourceKind {
 pub struct Source {
     pub(crate) root: PathBuf,
     pub(crate) kind: SourceKind,
+    /// What the labels ask of a model.
+    pub(crate) task: TaskKind,
+    /// Why the task was chosen, when it was inferred from the labels.
+    pub(crate) task_note: Option<String>,
+    /// Class names, or (regression, count) the target columns' names.
     pub(crate) classes: Vec<String>,
     /// IDX labels with no class names known: the classes are the label numbers.
     pub(crate) numbered: bool,
@@ -157,11 +166,14 @@ impl Source {
                 origin: Origin::Idx { part, index },
                 label: l as usize,
                 hint,
+                values: Vec::new(),
             }));
         }
         Source {
             root,
             kind: SourceKind::Idx,
+            task: TaskKind::SingleLabel,
+            task_note: None,
             classes,
             numbered,
             items,
@@ -205,12 +217,14 @@ impl Source {
             .into_iter()
             .map(|(p, c, hint)| {
                 let label = classes.binary_search(&c).unwrap_or_default();
-                Item { origin: Origin::File(p), label, hint }
+                Item { origin: Origin::File(p), label, hint, values: Vec::new() }
             })
             .collect();
         Source {
             root: root.into(),
             kind: SourceKind::Folder,
+            task: TaskKind::SingleLabel,
+            task_note: None,
             classes,
             numbered: false,
             items,
@@ -242,9 +256,19 @@ impl Source {
         self.kind
     }
 
-    /// Class names; labels index into this.
+    /// Class names; labels index into this. For regression and count: the targets' names.
     pub fn classes(&self) -> &[String] {
         &self.classes
+    }
+
+    /// What the labels ask of a model: one class, several, numbers or counts.
+    pub fn task(&self) -> TaskKind {
+        self.task
+    }
+
+    /// Why the task was chosen, when the labels implied it (one line for the user).
+    pub fn task_note(&self) -> Option<&str> {
+        self.task_note.as_deref()
     }
 
     /// Whether the classes are IDX label numbers with no names (no `classes.txt`): such
@@ -273,8 +297,12 @@ impl Source {
         self.kind == SourceKind::Idx
     }
 
-    /// Errors unless the source has at least two classes (needed to train a classifier).
-    pub fn require_two_classes(&self) -> Result<()> {
+    /// Errors unless the source has something to learn: two classes for a single-label
+    /// classifier, one class or target otherwise.
+    pub fn require_trainable(&self) -> Result<()> {
+        if self.task != TaskKind::SingleLabel && !self.classes.is_empty() {
+            return Ok(());
+        }
         if self.classes.len() < 2 {
             return Err(Error::BadDataset {
                 path: self.root.clone(),
@@ -317,6 +345,9 @@ impl Source {
                 h = fnv1a(h, &std::fs::metadata(path).map(|m| m.len()).unwrap_or(0).to_le_bytes());
             }
             h = fnv1a(h, &(item.label as u64).to_le_bytes());
+            for v in &item.values {
+                h = fnv1a(h, &v.to_le_bytes());
+            }
         }
         vec![h]
     }

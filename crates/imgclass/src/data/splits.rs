@@ -98,7 +98,10 @@ pub struct SplitRecord {
 /// preprocessing whose normalization was fitted on the training images.
 #[derive(Debug, Clone)]
 pub struct DataSplits {
+    /// Class names, or the targets' names.
     pub(crate) classes: Vec<String>,
+    /// What the labels ask of a model.
+    pub(crate) task: super::targets::TaskKind,
     pub(crate) kind: super::SourceKind,
     pub(crate) preprocess: Preprocess,
     pub(crate) train: ImageData,
@@ -118,6 +121,11 @@ impl DataSplits {
     /// Class names; labels index into this.
     pub fn classes(&self) -> &[String] {
         &self.classes
+    }
+
+    /// What the labels ask of a model.
+    pub fn task(&self) -> super::targets::TaskKind {
+        self.task
     }
 
     /// The preprocessing, with normalization fitted on the training images.
@@ -170,7 +178,7 @@ impl DataSplits {
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<DataSplits> {
         options.validate()?;
-        source.require_two_classes()?;
+        source.require_trainable()?;
         Self::load_assigned(source, preprocess, options, &source.split(options), load, progress)
     }
 
@@ -217,6 +225,7 @@ impl DataSplits {
         };
         Ok(DataSplits {
             classes: source.classes.clone(),
+            task: source.task,
             kind: source.kind,
             preprocess,
             train,

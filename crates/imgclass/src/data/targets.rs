@@ -32,6 +32,18 @@ pub enum TaskKind {
     Count,
 }
 
+impl TaskKind {
+    /// The task's name as a user writes it (`multi-label`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskKind::SingleLabel => "single-label",
+            TaskKind::MultiLabel => "multi-label",
+            TaskKind::Regression => "regression",
+            TaskKind::Count => "count",
+        }
+    }
+}
+
 /// How a labels CSV's columns give each image its targets, beyond `path,label`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -161,10 +173,13 @@ fn tokens(text: &str, delim: char) -> impl Iterator<Item = String> + '_ {
     text.split(delim).map(str::trim).filter(|t| !t.is_empty()).map(String::from)
 }
 
-/// The task a CSV implies: numeric columns named → regression; 0/1 columns → multi-label; a
-/// label cell holding several labels → multi-label, when the delimiter was given or a label of
-/// such a cell also stands alone in another (so `Ankle boot` stays one class of a single-label
-/// CSV whose classes have spaces).
+/// The task a CSV implies: numeric columns named → regression; 0/1 columns → multi-label;
+/// numbers in every label cell, some with a fraction → regression (whole numbers alone stay
+/// class names, as digits are); a
+/// label cell holding several labels → multi-label, when the delimiter was given, a label of
+/// such a cell also stands alone in another, or the labels recombine (fewer distinct labels
+/// than distinct cells) — so `Ankle boot` stays one class of a single-label CSV whose classes
+/// have spaces.
 fn infer_task(records: &Records, columns: &TargetColumns, delim: char) -> (TaskKind, Option<String>) {
     if columns.targets.is_some() {
         return (TaskKind::Regression, Some("regression: numeric target columns were named".into()));
@@ -173,10 +188,23 @@ fn infer_task(records: &Records, columns: &TargetColumns, delim: char) -> (TaskK
         return (TaskKind::MultiLabel, Some("multi-label: one 0/1 column per class".into()));
     }
     let cells: Vec<(u64, &str)> = records.rows.iter().map(|(l, r)| (*l, cell(r, 1))).collect();
+    let number = |c: &str| c.parse::<f64>().ok().filter(|v| v.is_finite());
+    if cells.iter().all(|(_, c)| number(c).is_some())
+        && let Some((line, c)) = cells.iter().find(|(_, c)| number(c).is_some_and(|v| v.fract() != 0.0))
+    {
+        return (
+            TaskKind::Regression,
+            Some(format!("regression: every label is a number, line {line}'s {c:?} a fraction")),
+        );
+    }
     let alone: BTreeSet<String> = cells.iter().map(|(_, c)| c.to_string()).filter(|c| !c.contains(delim)).collect();
+    let distinct: BTreeSet<&str> = cells.iter().map(|(_, c)| *c).collect();
+    let words: BTreeSet<String> = distinct.iter().flat_map(|c| tokens(c, delim)).collect();
+    // Labels that recombine: fewer distinct words than distinct cells.
+    let recombined = words.len() < distinct.len();
     let several = cells.iter().find(|(_, c)| {
         let t: Vec<String> = tokens(c, delim).collect();
-        t.len() > 1 && (columns.label_delim.is_some() || t.iter().any(|t| alone.contains(t)))
+        t.len() > 1 && (columns.label_delim.is_some() || recombined || t.iter().any(|t| alone.contains(t)))
     });
     match several {
         Some((line, c)) => {

@@ -18,6 +18,7 @@ use burn::tensor::ops::PadMode;
 use crate::data::{ImageData, Loader, Skipped, chunks};
 use crate::metrics::EvalReport;
 use crate::models::Net;
+use crate::task::Task;
 use crate::transforms::Preprocess;
 
 /// Batch size for inference on small images (28 px).
@@ -46,6 +47,11 @@ impl Rows {
     /// The labels of the images the rows are for.
     pub fn labels(&self, data: &ImageData) -> Vec<usize> {
         self.indices.iter().map(|&i| data.labels()[i]).collect()
+    }
+
+    /// The targets (beyond single-label) of the images the rows are for, row-major.
+    pub fn targets(&self, data: &ImageData) -> Vec<f32> {
+        self.indices.iter().flat_map(|&i| data.targets(i).iter().copied()).collect()
     }
 }
 
@@ -111,9 +117,7 @@ pub fn log_probs(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device)
 
 /// Class log-probabilities of the readable images of `data`, averaged over the views of `tta`.
 pub(crate) fn log_probs_tta(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device, tta: Tta) -> Rows {
-    let (mean, std) = pre.mean_std();
-    let black: Vec<f32> = mean.iter().zip(std).map(|(m, s)| -m / s).collect();
-    let black = Tensor::<1>::from_data(TensorData::new(black.clone(), [black.len()]), device).reshape([1, -1, 1, 1]);
+    let black = normalized_black(pre, device);
     map_batches(data, pre, device, |x| {
         let views = match tta {
             Tta::None => return log_softmax(net.forward(x), 1),
@@ -122,6 +126,28 @@ pub(crate) fn log_probs_tta(net: &Net, data: &ImageData, pre: &Preprocess, devic
         };
         log_mean_exp(views.into_iter().map(|v| log_softmax(net.forward(v), 1)).collect())
     })
+}
+
+/// The network's raw outputs for the readable images of `data`, averaged over the views of
+/// `tta` (the tasks beyond single-label read their answers from these).
+pub(crate) fn outputs_tta(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device, tta: Tta) -> Rows {
+    let black = normalized_black(pre, device);
+    map_batches(data, pre, device, |x| {
+        let views = match tta {
+            Tta::None => return net.forward(x),
+            Tta::Flip => vec![x.clone().flip([3]), x],
+            Tta::Shift => shifts(x, black.clone()),
+        };
+        let n = views.len() as f32;
+        Tensor::stack::<3>(views.into_iter().map(|v| net.forward(v)).collect(), 0).sum_dim(0).squeeze_dim(0) / n
+    })
+}
+
+/// A black pixel after normalization, one value per channel, shape `[1, C, 1, 1]`.
+fn normalized_black(pre: &Preprocess, device: &Device) -> Tensor<4> {
+    let (mean, std) = pre.mean_std();
+    let black: Vec<f32> = mean.iter().zip(std).map(|(m, s)| -m / s).collect();
+    Tensor::<1>::from_data(TensorData::new(black.clone(), [black.len()]), device).reshape([1, -1, 1, 1])
 }
 
 /// `x` and its four one-pixel shifts, `black` (the normalized 0, one value per channel, shape
@@ -145,22 +171,48 @@ fn log_mean_exp(parts: Vec<Tensor<2>>) -> Tensor<2> {
     ((stacked - m.clone()).exp().sum_dim(0).log() + m - n.ln()).squeeze_dim(0)
 }
 
-/// Evaluates `net` (in inference mode) on `data` (its readable images).
-pub fn evaluate(net: &Net, data: &ImageData, classes: &[String], pre: &Preprocess, device: &Device) -> EvalReport {
-    evaluate_tta(net, data, classes, pre, device, Tta::None)
+/// Evaluates `net` (in inference mode) on `data` (its readable images) for `task`.
+pub fn evaluate(net: &Net, data: &ImageData, task: &Task, pre: &Preprocess, device: &Device) -> EvalReport {
+    evaluate_tta(net, data, task, pre, device, Tta::None)
 }
 
 /// [`evaluate`] with test-time augmentation.
 pub(crate) fn evaluate_tta(
     net: &Net,
     data: &ImageData,
-    classes: &[String],
+    task: &Task,
     pre: &Preprocess,
     device: &Device,
     tta: Tta,
 ) -> EvalReport {
-    let lp = log_probs_tta(net, data, pre, device, tta);
-    EvalReport::from_log_probs(&lp.values, &lp.labels(data), classes)
+    evaluate_rows_tta(net, data, task, pre, device, tta).0
+}
+
+/// [`evaluate`], with the images that could not be read.
+pub(crate) fn evaluate_rows(
+    net: &Net,
+    data: &ImageData,
+    task: &Task,
+    pre: &Preprocess,
+    device: &Device,
+) -> (EvalReport, Vec<Skipped>) {
+    evaluate_rows_tta(net, data, task, pre, device, Tta::None)
+}
+
+fn evaluate_rows_tta(
+    net: &Net,
+    data: &ImageData,
+    task: &Task,
+    pre: &Preprocess,
+    device: &Device,
+    tta: Tta,
+) -> (EvalReport, Vec<Skipped>) {
+    if task.is_single_label() {
+        let lp = log_probs_tta(net, data, pre, device, tta);
+        return (EvalReport::from_log_probs(&lp.values, &lp.labels(data), task.names()), lp.skipped);
+    }
+    let raw = outputs_tta(net, data, pre, device, tta);
+    (task.report(&raw.values, &raw.targets(data), &raw.labels(data)), raw.skipped)
 }
 
 #[cfg(test)]

@@ -94,7 +94,7 @@ pub fn interpret(
 /// The validation split of the training run in `run`: its data source, and the indices of
 /// the images `split.json` lists as validation images. Errors when some of them are gone.
 pub fn validation_split(run: &RunDir) -> Result<(Source, Vec<usize>)> {
-    let source = run.read_config()?.data.open()?;
+    let source = run.read_config()?.open_data()?;
     let record = run.read_split()?;
     let wanted: HashSet<&str> = record.valid.iter().map(String::as_str).collect();
     let indices: Vec<usize> = (0..source.len()).filter(|&i| wanted.contains(source.name(i).as_str())).collect();

@@ -10,6 +10,7 @@ pub mod filters;
 pub mod losses;
 pub mod report;
 pub mod show;
+mod task_tables;
 
 pub use cam::{CamMap, cam_layer, grad_cam};
 pub use explain::{CamOptions, CamRecord, ExplainOutput, ExplainedPrediction, predict_with_cam};

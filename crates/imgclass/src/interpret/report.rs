@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::losses::{interpret, validation_split};
+use super::task_tables::{esc, task_tables};
 use crate::bundle::Bundle;
 use crate::error::{IoContext, Result};
 use crate::metrics::{EvalReport, Ranking};
@@ -28,6 +29,9 @@ pub fn write_report(run: &RunDir, bundle: &Bundle) -> Result<PathBuf> {
     let report: Value = read_json(&dir.join("report.json"))?;
     let config: Value = read_json(&dir.join("config.json"))?;
     let metrics: EvalReport = serde_json::from_value(report["final_metrics"].clone()).unwrap_or_else(|_| empty(bundle));
+    if metrics.task.is_some() {
+        return write_task_report(run, bundle, &config, &report, &metrics);
+    }
     let (source, indices) = validation_split(run)?;
     let interp = interpret(bundle, &source, Some(&indices), true, &|_, _| {})?;
     let cam = (!bundle.net().stage_names().is_empty()).then_some("");
@@ -81,6 +85,35 @@ pub fn write_report(run: &RunDir, bundle: &Bundle) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// `report.html` of a run beyond one class per image: the summary, the loss curves and epoch
+/// table, and the task's validation tables.
+fn write_task_report(run: &RunDir, bundle: &Bundle, config: &Value, report: &Value, m: &EvalReport) -> Result<PathBuf> {
+    let dir = run.path();
+    let mut h = String::new();
+    let title = format!("imgclass run {}", dir.display());
+    let _ = write!(h, "<!doctype html><html lang=en><head><meta charset=utf-8><title>{}</title>", esc(&title));
+    h += STYLE;
+    let _ = write!(h, "</head><body><h1>{}</h1>", esc(&title));
+    summary(&mut h, bundle, config, report, m);
+    h += "<h2>Training</h2>";
+    let history: Vec<EpochMetrics> = serde_json::from_value(report["history"].clone()).unwrap_or_default();
+    h += &loss_chart(&history).svg().at(dir.join("report.html"))?;
+    epochs(&mut h, report);
+    h += "<h2>Validation</h2>";
+    if let Some(task) = &m.task {
+        h += &task_tables(task);
+    }
+    let _ = write!(
+        h,
+        "<h2>Config</h2><pre>{}</pre>",
+        esc(&serde_json::to_string_pretty(&config["train"]).unwrap_or_default())
+    );
+    h += "</body></html>\n";
+    let path = dir.join("report.html");
+    atomic_write(&path, h.as_bytes())?;
+    Ok(path)
+}
+
 /// The ROC curve of a two-class model's validation images, beside chance's diagonal.
 fn roc_chart(r: &Ranking) -> Chart {
     let series = vec![
@@ -121,12 +154,11 @@ fn summary(h: &mut String, bundle: &Bundle, config: &Value, report: &Value, m: &
             format!("{} train, {} valid, {} test", data["train_images"], data["valid_images"], data["test_images"]),
         ),
         ("best epoch", format!("{} of {}", report["best_epoch"], report["history"].as_array().map_or(0, Vec::len))),
-        ("validation", format!("accuracy {:.2}%, loss {:.4}", 100.0 * m.accuracy, m.loss)),
+        ("validation", format!("{}, loss {:.4}", headline(m), m.loss)),
         (
             "test",
-            report["test_metrics"]["accuracy"]
-                .as_f64()
-                .map_or("no test split".into(), |a| format!("accuracy {:.2}%", 100.0 * a)),
+            serde_json::from_value::<EvalReport>(report["test_metrics"].clone())
+                .map_or("no test split".into(), |t| headline(&t)),
         ),
         ("time", format!("{:.0} s", report["seconds"].as_f64().unwrap_or(0.0))),
     ];
@@ -137,19 +169,31 @@ fn summary(h: &mut String, bundle: &Bundle, config: &Value, report: &Value, m: &
     *h += "</table>";
 }
 
+/// The report's headline metrics: the accuracy of a classifier, else the task's metrics.
+fn headline(m: &EvalReport) -> String {
+    if m.task.is_none() {
+        return format!("accuracy {:.2}%", 100.0 * m.accuracy);
+    }
+    m.metrics().iter().map(|(name, v)| format!("{name} {v:.4}")).collect::<Vec<_>>().join(", ")
+}
+
 fn epochs(h: &mut String, report: &Value) {
-    *h += "<table><tr><th>epoch<th>train loss<th>valid loss<th>accuracy<th>seconds";
-    for e in report["history"].as_array().into_iter().flatten() {
-        let f = |k: &str| e[k].as_f64().unwrap_or(f64::NAN);
-        let _ = write!(
-            h,
-            "<tr><td class=n>{}<td class=n>{:.4}<td class=n>{:.4}<td class=n>{:.4}<td class=n>{:.1}",
-            e["epoch"],
-            f("train_loss"),
-            f("valid_loss"),
-            f("accuracy"),
-            f("seconds")
-        );
+    let history: Vec<EpochMetrics> = serde_json::from_value(report["history"].clone()).unwrap_or_default();
+    let named = |e: &EpochMetrics| match e.metrics.is_empty() {
+        true => vec![("accuracy".to_string(), e.accuracy)],
+        false => e.metrics.iter().filter(|(n, _)| n != "error_rate").cloned().collect(),
+    };
+    *h += "<table><tr><th>epoch<th>train loss<th>valid loss";
+    for (name, _) in history.first().map(named).unwrap_or_default() {
+        let _ = write!(h, "<th>{}", esc(&name.replace('_', " ")));
+    }
+    *h += "<th>seconds";
+    for e in &history {
+        let _ = write!(h, "<tr><td class=n>{}<td class=n>{:.4}<td class=n>{:.4}", e.epoch, e.train_loss, e.valid_loss);
+        for (_, v) in named(e) {
+            let _ = write!(h, "<td class=n>{v:.4}");
+        }
+        let _ = write!(h, "<td class=n>{:.1}", e.seconds);
     }
     *h += "</table>";
 }
@@ -174,11 +218,6 @@ fn per_class(h: &mut String, m: &EvalReport) {
 fn img(path: &Path, alt: &str) -> Result<String> {
     let bytes = read_file(path, MAX_IMAGE)?;
     Ok(format!("<img alt=\"{}\" src=\"data:image/png;base64,{}\">", esc(alt), base64::encode(&bytes)))
-}
-
-/// `text` escaped for HTML.
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 const STYLE: &str = "<style>body{font:15px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}\

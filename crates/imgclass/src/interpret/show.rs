@@ -94,7 +94,7 @@ mod tests {
             hashes: vec![0; 4],
             image_len: 64,
             size: (8, 8),
-            stream: None,
+            ..Default::default()
         }
     }
 

@@ -5,10 +5,22 @@
 //! ([`ranking`]).
 
 mod ranking;
+mod tasks;
 
 use serde::{Deserialize, Serialize};
 
 pub use ranking::{ROC_POINTS, Ranking, ranking};
+pub use tasks::{LabelMetrics, MultiLabelMetrics, TargetMetrics, ValueMetrics, multi_label, values};
+
+/// The metrics of a task beyond one class per image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskMetrics {
+    /// Several labels per image.
+    MultiLabel(MultiLabelMetrics),
+    /// Numbers (regression) or counts.
+    Values(ValueMetrics),
+}
 
 /// The result of evaluating a model on labelled images.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -29,6 +41,10 @@ pub struct EvalReport {
     /// AUC, average precision, the ROC curve).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ranking: Option<Ranking>,
+    /// Beyond one class per image: the task's metrics (then `accuracy` is `accuracy_multi`
+    /// or the exact-count accuracy, 0 for regression, and the class tables are empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskMetrics>,
     /// Per-image loss (for top-losses views); not serialized.
     #[serde(skip)]
     pub losses: Vec<f32>,
@@ -43,6 +59,27 @@ pub(crate) fn argmax(row: &[f32]) -> usize {
 }
 
 impl EvalReport {
+    /// The headline metrics under their names (`accuracy`, `error_rate`; multi-label
+    /// `accuracy_multi`, `f1_micro`, `f1_macro`, `f1_samples`, `map`; numbers `mae`, `rmse`,
+    /// `r2`, counts also `exact_accuracy`), means over the targets of several.
+    pub fn metrics(&self) -> Vec<(&'static str, f64)> {
+        match &self.task {
+            None => vec![("accuracy", self.accuracy), ("error_rate", self.error_rate)],
+            Some(TaskMetrics::MultiLabel(m)) => vec![
+                ("accuracy_multi", m.accuracy_multi),
+                ("f1_micro", m.f1_micro),
+                ("f1_macro", m.f1_macro),
+                ("f1_samples", m.f1_samples),
+                ("map", m.map),
+            ],
+            Some(TaskMetrics::Values(v)) => {
+                let mut out = vec![("mae", v.mean(|t| t.mae)), ("rmse", v.mean(|t| t.rmse)), ("r2", v.mean(|t| t.r2))];
+                out.extend(v.exact_accuracy.map(|a| ("exact_accuracy", a)));
+                out
+            }
+        }
+    }
+
     /// The report of class log-probabilities `lp` (`labels.len() × classes` row-major).
     pub(crate) fn from_log_probs(lp: &[f32], labels: &[usize], classes: &[String]) -> EvalReport {
         let k = classes.len();
@@ -72,6 +109,7 @@ impl EvalReport {
             per_class: confusion.per_class(),
             confusion,
             ranking,
+            task: None,
             losses,
             predicted,
         }

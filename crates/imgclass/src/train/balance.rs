@@ -7,7 +7,7 @@ use crate::util::rng::Rng;
 
 /// Images per class among `labels`.
 fn counts(labels: &[usize], classes: usize) -> Vec<usize> {
-    let mut c = vec![0; classes];
+    let mut c = vec![0; classes.max(labels.iter().max().map_or(0, |m| m + 1))];
     for &l in labels {
         c[l] += 1;
     }
@@ -17,13 +17,27 @@ fn counts(labels: &[usize], classes: usize) -> Vec<usize> {
 /// The loss weight of each class: n / (classes · n_c) (a class with no image gets 0).
 pub(crate) fn class_weights(labels: &[usize], classes: usize) -> Vec<f32> {
     let c = counts(labels, classes);
-    c.iter().map(|&n_c| if n_c == 0 { 0.0 } else { labels.len() as f32 / (classes as f32 * n_c as f32) }).collect()
+    c.iter()
+        .take(classes)
+        .map(|&n_c| if n_c == 0 { 0.0 } else { labels.len() as f32 / (classes as f32 * n_c as f32) })
+        .collect()
+}
+
+/// Multi-label: each class's loss weight from its positives, n / (classes · n_c) as for
+/// single-label, with n the positives of every class (`targets`: 0/1 rows of `classes`).
+pub(crate) fn label_weights(targets: &[f32], classes: usize) -> Vec<f32> {
+    let mut c = vec![0usize; classes];
+    for row in targets.chunks_exact(classes.max(1)) {
+        row.iter().enumerate().filter(|(_, t)| **t == 1.0).for_each(|(k, _)| c[k] += 1);
+    }
+    let n: usize = c.iter().sum();
+    c.iter().map(|&n_c| if n_c == 0 { 0.0 } else { n as f32 / (classes as f32 * n_c as f32) }).collect()
 }
 
 /// An epoch's order of `labels.len()` draws with replacement, each class equally likely and
 /// each image equally likely within its class.
 pub(crate) fn oversampled_order(labels: &[usize], classes: usize, rng: &mut Rng) -> Vec<usize> {
-    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes.max(labels.iter().max().map_or(0, |m| m + 1))];
     for (i, &l) in labels.iter().enumerate() {
         by_class[l].push(i);
     }

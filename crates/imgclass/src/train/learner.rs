@@ -21,12 +21,14 @@ use super::trainee::step_network;
 use super::trainer::{Trainer, steps_per_epoch};
 use crate::bundle::{Bundle, BundleMeta};
 use crate::config::TrainConfig;
+use crate::data::targets::TaskKind;
 use crate::data::{DataSplits, Loader};
 use crate::error::{Error, Result};
 use crate::infer::evaluate;
 use crate::models::Net;
 use crate::models::pretrained::load_into;
 use crate::models::transfer::trainable_params;
+use crate::task::Task;
 use crate::util::pool::worker_pool;
 use crate::util::rng::Rng;
 
@@ -51,6 +53,38 @@ fn initial_net(config: &TrainConfig, input: [usize; 3], classes: usize, device: 
     Ok(net)
 }
 
+/// Records the data's task in `config` (a run saves the task it found) and checks that the
+/// config's options apply to it.
+fn settle_task(config: &mut TrainConfig, data: &DataSplits) -> Result<()> {
+    let task = data.task();
+    if config.task.kind.is_some_and(|k| k != task) {
+        return Err(Error::config_see(
+            "task.kind",
+            &["data.labels"],
+            format!("does not match the data, whose labels were read for {}", task.name()),
+        ));
+    }
+    config.task.kind = Some(task);
+    if task == TaskKind::SingleLabel {
+        return Ok(());
+    }
+    if config.fit.probe {
+        return Err(Error::config_see(
+            "fit.probe",
+            &["task.kind"],
+            "fits a softmax head; for several labels, numbers or counts train the head with frozen epochs instead",
+        ));
+    }
+    let numbers = task != TaskKind::MultiLabel;
+    if numbers && config.fit.balance.is_some() {
+        return Err(Error::config_see("fit.balance", &["task.kind"], "applies to classes, not to numbers"));
+    }
+    if numbers && (config.loss.label_smoothing > 0.0) {
+        return Err(Error::config_see("loss.label_smoothing", &["task.kind"], "applies to classes, not to numbers"));
+    }
+    Ok(())
+}
+
 /// Reads every parameter once, so that the lazily initialized ones draw their values.
 struct DrawInitialValues;
 
@@ -73,6 +107,7 @@ impl Learner {
     /// ([`TrainConfig::fill_in_from_data`]).
     pub fn new(data: DataSplits, mut config: TrainConfig, device: Device) -> Result<Learner> {
         config.fill_in_from_data(data.train.len());
+        settle_task(&mut config, &data)?;
         config.validate()?;
         let p = &data.preprocess;
         if config.model.starts_pretrained() && !p.rgb_model() {
@@ -96,7 +131,8 @@ impl Learner {
             kept: None,
             report: None,
         };
-        let env = Env { config, data, device, base, pool, groups, interrupt: Arc::default(), run_dir: None };
+        let task = Task::new(&config.task, &data);
+        let env = Env { config, data, task, device, base, pool, groups, interrupt: Arc::default(), run_dir: None };
         Ok(Learner { env, state })
     }
 
@@ -155,7 +191,7 @@ impl Learner {
         if let Some((epoch, _)) = state.progress.best {
             let best = Bundle::load(&dir.checkpoint_path(), &learner.env.base)?;
             let e = &learner.env;
-            let report = evaluate(best.net(), &e.data.valid, &e.data.classes, &e.data.preprocess, &e.base);
+            let report = evaluate(best.net(), &e.data.valid, &e.task, &e.data.preprocess, &e.base);
             state.kept = Some(Kept { net: best.net().clone(), report, epoch });
         }
         Ok(learner)

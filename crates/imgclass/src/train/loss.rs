@@ -10,10 +10,12 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use burn::tensor::activation::log_softmax;
 
-use super::balance::class_weights;
+use super::balance::{class_weights, label_weights};
 use super::state::Env;
 use crate::config::{Balance, LossConfig, Mix};
 use crate::data::Batch;
+use crate::data::targets::TaskKind;
+use crate::task::Task;
 use crate::util::rng::Rng;
 
 /// The loss a run trains with.
@@ -22,23 +24,30 @@ pub(crate) struct Objective {
     classes: usize,
     /// Per-class weights (`fit.balance` weights), else all 1.
     weights: Vec<f32>,
+    /// Beyond single-label, the task whose loss this is.
+    task: Option<Task>,
 }
 
-/// Each image's partner and the weight λ of its own label, after blending a batch.
+/// Each image's partner (its label and its row in the batch) and the weight λ of its own
+/// target, after blending a batch.
 pub(crate) struct Blend {
     partner: Vec<i64>,
+    rows: Vec<usize>,
     lambda: Vec<f32>,
 }
 
 impl Objective {
-    /// The objective of `env`'s config and data.
+    /// The objective of `env`'s config, data and task.
     pub fn new(env: &Env) -> Self {
         let classes = env.data.classes.len();
+        let multi = env.task.kind() == TaskKind::MultiLabel;
         let weights = match env.config.fit.balance {
+            Some(Balance::Weights) if multi => label_weights(&env.data.train.targets, classes),
             Some(Balance::Weights) => class_weights(&env.data.train.labels, classes),
             _ => vec![1.0; classes],
         };
-        Objective { config: env.config.loss.clone(), classes, weights }
+        let task = (!env.task.is_single_label()).then(|| env.task.clone());
+        Objective { config: env.config.loss.clone(), classes, weights, task }
     }
 
     /// Blends the batch's images as `loss.mix` says, with draws from `rng`; what the loss
@@ -75,11 +84,23 @@ impl Objective {
             }
             lambda
         };
-        Some(Blend { partner: perm.iter().map(|&j| batch.y[j]).collect(), lambda })
+        Some(Blend { partner: perm.iter().map(|&j| batch.y[j]).collect(), rows: perm, lambda })
     }
 
-    /// The mean loss of `logits` (`[n, classes]`) against `labels`, blended by `blend`.
-    pub fn loss(&self, logits: Tensor<2>, labels: &[i64], blend: Option<&Blend>) -> Tensor<1> {
+    /// The mean loss of `logits` (`[n, classes]`) against `labels` (single-label) or `targets`
+    /// (`n × classes`, the other tasks), blended by `blend`.
+    pub fn loss(&self, logits: Tensor<2>, labels: &[i64], targets: &[f32], blend: Option<&Blend>) -> Tensor<1> {
+        if let Some(task) = &self.task {
+            let k = self.classes;
+            let mut t = targets.to_vec();
+            if let Some(b) = blend {
+                for (i, row) in t.chunks_mut(k).enumerate() {
+                    let other = &targets[b.rows[i] * k..(b.rows[i] + 1) * k];
+                    row.iter_mut().zip(other).for_each(|(a, o)| *a = b.lambda[i] * *a + (1.0 - b.lambda[i]) * o);
+                }
+            }
+            return task.loss_tensor(logits, &t, &self.weights, self.config.label_smoothing as f32);
+        }
         let k = self.classes;
         let n = labels.len();
         let eps = self.config.label_smoothing as f32;
@@ -121,7 +142,7 @@ mod tests {
     use burn::nn::loss::CrossEntropyLossConfig;
 
     fn objective(label_smoothing: f64, mix: Mix, weights: Vec<f32>) -> Objective {
-        Objective { config: LossConfig { label_smoothing, mix }, classes: weights.len(), weights }
+        Objective { config: LossConfig { label_smoothing, mix }, classes: weights.len(), weights, task: None }
     }
 
     fn logits(device: &Device) -> Tensor<2> {
@@ -142,7 +163,7 @@ mod tests {
                 reference = reference.with_weights(Some(w.clone()));
             }
             let expected = reference.init(&device).forward(logits(&device), y.clone()).into_scalar::<f32>();
-            let ours = objective(eps, Mix::None, w).loss(logits(&device), &[0, 2], None).into_scalar::<f32>();
+            let ours = objective(eps, Mix::None, w).loss(logits(&device), &[0, 2], &[], None).into_scalar::<f32>();
             assert!((ours - expected).abs() < 1e-5, "ε {eps}: {ours} vs burn's {expected}");
         }
     }
@@ -151,16 +172,17 @@ mod tests {
     fn a_blended_target_is_the_blend_of_the_two_losses() {
         let device = Device::default();
         let obj = objective(0.0, Mix::MIXUP, vec![1.0; 3]);
-        let blend = Blend { partner: vec![1, 1], lambda: vec![0.7, 0.7] };
-        let mixed = obj.loss(logits(&device), &[0, 2], Some(&blend)).into_scalar::<f32>();
-        let a = obj.loss(logits(&device), &[0, 2], None).into_scalar::<f32>();
-        let b = obj.loss(logits(&device), &[1, 1], None).into_scalar::<f32>();
+        let blend = Blend { partner: vec![1, 1], rows: vec![1, 0], lambda: vec![0.7, 0.7] };
+        let mixed = obj.loss(logits(&device), &[0, 2], &[], Some(&blend)).into_scalar::<f32>();
+        let a = obj.loss(logits(&device), &[0, 2], &[], None).into_scalar::<f32>();
+        let b = obj.loss(logits(&device), &[1, 1], &[], None).into_scalar::<f32>();
         assert!((mixed - (0.7 * a + 0.3 * b)).abs() < 1e-5);
     }
 
     fn batch(n: usize, h: usize, w: usize) -> Batch {
         let x = (0..n).flat_map(|i| vec![i as f32; h * w]).collect();
-        Batch { indices: (0..n).collect(), x, y: (0..n as i64).collect(), shape: [n, 1, h, w], skipped: Vec::new() }
+        let (indices, y) = ((0..n).collect(), (0..n as i64).collect());
+        Batch { indices, x, y, targets: Vec::new(), shape: [n, 1, h, w], skipped: Vec::new() }
     }
 
     #[test]

@@ -18,6 +18,10 @@ pub struct EpochMetrics {
     pub accuracy: f64,
     /// Validation error rate.
     pub error_rate: f64,
+    /// The task's validation metrics by name ([`EvalReport::metrics`]: `accuracy`,
+    /// `error_rate`; `accuracy_multi`, `f1_micro`, …; `mae`, `rmse`, `r2`, …).
+    #[serde(default)]
+    pub metrics: Vec<(String, f64)>,
     /// Wall time of the epoch, training and validation, in seconds.
     pub seconds: f64,
     /// Learning rate at the epoch's last step (the head's, with discriminative rates).
@@ -137,6 +141,7 @@ mod tests {
             valid_loss: 0.4,
             accuracy: 0.9,
             error_rate: 0.1,
+            metrics: Vec::new(),
             seconds: 1.0,
             lr: 1e-3,
             frozen: false,

@@ -237,20 +237,25 @@ impl RunDir {
 
     /// Rewrites `metrics.csv`, `metrics.json` and `loss.png` from the history so far.
     pub(crate) fn write_metrics(&self, history: &[EpochMetrics]) -> Result<()> {
-        let header =
-            ["epoch", "train_loss", "valid_loss", "accuracy", "error_rate", "seconds", "lr", "frozen", "partial"];
+        let named = |m: &EpochMetrics| match m.metrics.is_empty() {
+            true => vec![("accuracy".to_string(), m.accuracy), ("error_rate".to_string(), m.error_rate)],
+            false => m.metrics.clone(),
+        };
+        let names: Vec<String> =
+            history.first().map(|m| named(m).into_iter().map(|(n, _)| n).collect()).unwrap_or_default();
+        let mut header = vec!["epoch", "train_loss", "valid_loss"];
+        header.extend(names.iter().map(String::as_str));
+        header.extend(["seconds", "lr", "frozen", "partial"]);
         let rows = history.iter().map(|m| {
-            [
-                m.epoch.to_string(),
-                format!("{:.6}", m.train_loss),
-                format!("{:.6}", m.valid_loss),
-                format!("{:.6}", m.accuracy),
-                format!("{:.6}", m.error_rate),
+            let mut row = vec![m.epoch.to_string(), format!("{:.6}", m.train_loss), format!("{:.6}", m.valid_loss)];
+            row.extend(named(m).into_iter().map(|(_, v)| format!("{v:.6}")));
+            row.extend([
                 format!("{:.2}", m.seconds),
                 format!("{:.3e}", m.lr),
                 m.frozen.to_string(),
                 m.partial.to_string(),
-            ]
+            ]);
+            row
         });
         let csv = csv_table(&header, rows);
         atomic_write(&self.path.join("metrics.csv"), csv.as_bytes())?;
@@ -263,9 +268,12 @@ impl RunDir {
         Bundle::write(&self.checkpoint_path(), net, meta)
     }
 
-    /// Writes the final bundle, confusion matrix (PNG, CSV) and `report.json`.
+    /// Writes the final bundle, confusion matrix (PNG, CSV; single-label) and `report.json`.
     pub(crate) fn write_end(&self, net: &Net, meta: &BundleMeta, report: &TrainReport) -> Result<()> {
         Bundle::write(&self.model_path(), net, meta)?;
+        if report.final_metrics.task.is_some() {
+            return write_json(&self.path.join("report.json"), report);
+        }
         let confusion = &report.final_metrics.confusion;
         let title = format!("Validation: accuracy {:.2}%", 100.0 * report.final_metrics.accuracy);
         confusion_png(confusion, &title).save_png(&self.confusion_path())?;

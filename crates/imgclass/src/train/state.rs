@@ -16,12 +16,15 @@ use crate::config::TrainConfig;
 use crate::data::DataSplits;
 use crate::metrics::EvalReport;
 use crate::models::Net;
+use crate::task::Task;
 
 /// What a fit reads and leaves alone. The learner changes it between fits: `fastai_fine_tune`
 /// replaces the config, `resume` the layer groups, `with_run_dir` the run folder.
 pub(crate) struct Env {
     pub(crate) config: TrainConfig,
     pub(crate) data: DataSplits,
+    /// What the model answers, and the training targets' statistics.
+    pub(crate) task: Task,
     /// The training device (with autodiff).
     pub(crate) device: Device,
     /// The same device without autodiff, for inference.
@@ -57,6 +60,7 @@ pub(crate) fn bundle_meta(env: &Env, report: Option<&TrainReport>) -> BundleMeta
     let data = &env.data;
     let mut meta = BundleMeta::new(data.classes.clone(), env.config.model.arch.clone(), data.preprocess.clone());
     meta.train_config = Some(env.config.clone());
+    meta.task = Some(env.task.clone());
     let score = |r: &EvalReport| Score { accuracy: r.accuracy, loss: r.loss, n_images: r.n_images };
     meta.metrics = report.map(|r| BundleMetrics {
         best_epoch: r.best_epoch,

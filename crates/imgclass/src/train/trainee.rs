@@ -12,10 +12,11 @@ use burn::tensor::activation::log_softmax;
 use super::loss::Objective;
 use super::probe::{self, Probe, Problem};
 use crate::data::{Batch, DataSplits, ImageData, Skipped};
-use crate::infer::{log_probs, map_batches};
+use crate::infer::{evaluate_rows, map_batches};
 use crate::kernels::DropoutKey;
 use crate::metrics::EvalReport;
 use crate::models::Net;
+use crate::task::Task;
 use crate::transforms::Preprocess;
 use crate::util::rng::Rng;
 
@@ -100,10 +101,10 @@ impl Trainee {
                 (Trainee::Network(net), Some(loss))
             }
             (Trainee::Head { body, head, cache }, StepInput::Cached(idx)) => {
-                let Some((x, y)) = cache.train.batch(idx, device) else {
+                let Some((x, y, targets)) = cache.train.batch(idx, device) else {
                     return (Trainee::Head { body, head, cache }, None);
                 };
-                let loss = objective.loss(head.forward(x), &y, None);
+                let loss = objective.loss(head.forward(x), &y, &targets, None);
                 let grads = GradientsParams::from_grads(loss.backward(), &head);
                 let head = optim.step(rates.head, head, grads);
                 (Trainee::Head { body, head, cache }, Some(loss.into_scalar::<f32>()))
@@ -136,19 +137,19 @@ impl Trainee {
         Some(fitted)
     }
 
-    /// Validates on `data`'s validation images; returns the report, the network in inference
-    /// mode (what is kept when the epoch is the best) and the images that could not be read.
-    pub fn validate(&self, data: &DataSplits, base: &Device) -> (EvalReport, Net, Vec<Skipped>) {
+    /// Validates on `data`'s validation images for `task`; returns the report, the network in
+    /// inference mode (what is kept when the epoch is the best) and the images that could not
+    /// be read.
+    pub fn validate(&self, data: &DataSplits, task: &Task, base: &Device) -> (EvalReport, Net, Vec<Skipped>) {
         match self {
             Trainee::Network(net) => {
                 let valid = net.valid();
-                let lp = log_probs(&valid, &data.valid, &data.preprocess, base);
-                let report = EvalReport::from_log_probs(&lp.values, &lp.labels(&data.valid), &data.classes);
-                (report, valid, lp.skipped)
+                let (report, skipped) = evaluate_rows(&valid, &data.valid, task, &data.preprocess, base);
+                (report, valid, skipped)
             }
             Trainee::Head { body, head, cache } => {
                 let head = head.valid();
-                let report = cache.valid.report(&head, &data.classes, base);
+                let report = cache.valid.report(&head, task, base);
                 (report, body.valid().with_head(head), Vec::new())
             }
         }
@@ -170,7 +171,7 @@ pub(super) fn step_network(
     let blend = objective.blend(&mut batch, rng);
     let net = net.with_dropout_key(DropoutKey::new(rng.next_u64()));
     let x = Tensor::from_data(TensorData::new(batch.x, batch.shape), device);
-    let loss = objective.loss(net.forward(x), &batch.y, blend.as_ref());
+    let loss = objective.loss(net.forward(x), &batch.y, &batch.targets, blend.as_ref());
     let grads = GradientsParams::from_grads(loss.backward(), &net);
     let net = optim.step(lr, net, grads);
     (net, loss.into_scalar::<f32>())
@@ -184,6 +185,10 @@ struct Features {
     dim: usize,
     /// The label of each image of the split.
     labels: Vec<usize>,
+    /// Beyond single-label, the targets of each image of the split (`width` each).
+    targets: Vec<f32>,
+    /// Targets per image.
+    width: usize,
     /// The row of each image of the split (`None`: it could not be read).
     row: Vec<Option<usize>>,
 }
@@ -197,7 +202,8 @@ impl Features {
         for (r, &i) in rows.indices.iter().enumerate() {
             row[i] = Some(r);
         }
-        (Features { values: rows.values, dim: rows.dim, labels: data.labels().to_vec(), row }, rows.skipped)
+        let (labels, targets, width) = (data.labels().to_vec(), data.targets.clone(), data.target_width());
+        (Features { values: rows.values, dim: rows.dim, labels, targets, width, row }, rows.skipped)
     }
 
     /// Every readable image's features (`rows × dim`) and label, in row order.
@@ -211,11 +217,11 @@ impl Features {
         (self.values.clone(), by_row)
     }
 
-    /// The features (a tensor on `device`) and labels of the readable images among `idx`.
+    /// The features (a tensor on `device`), labels and targets of the readable images among `idx`.
     ///
     /// # Shapes
-    /// `[n, dim]` and `n` labels, `n` ≤ `idx.len()`
-    fn batch(&self, idx: &[usize], device: &Device) -> Option<(Tensor<2>, Vec<i64>)> {
+    /// `[n, dim]`, `n` labels and `n × width` targets, `n` ≤ `idx.len()`
+    fn batch(&self, idx: &[usize], device: &Device) -> Option<(Tensor<2>, Vec<i64>, Vec<f32>)> {
         let present: Vec<(usize, usize)> = idx.iter().filter_map(|&i| self.row[i].map(|r| (i, r))).collect();
         if present.is_empty() {
             return None;
@@ -225,19 +231,24 @@ impl Features {
             x.extend_from_slice(&self.values[r * self.dim..(r + 1) * self.dim]);
         }
         let y: Vec<i64> = present.iter().map(|&(i, _)| self.labels[i] as i64).collect();
+        let w = self.width;
+        let targets = present.iter().flat_map(|&(i, _)| self.targets[i * w..(i + 1) * w].iter().copied()).collect();
         let n = present.len();
-        Some((Tensor::from_data(TensorData::new(x, [n, self.dim]), device), y))
+        Some((Tensor::from_data(TensorData::new(x, [n, self.dim]), device), y, targets))
     }
 
-    /// The evaluation report of `head` on these (validation) features.
-    fn report(&self, head: &Linear, classes: &[String], device: &Device) -> EvalReport {
+    /// The evaluation report of `head` on these (validation) features for `task`.
+    fn report(&self, head: &Linear, task: &Task, device: &Device) -> EvalReport {
         let all: Vec<usize> = (0..self.row.len()).collect();
-        let Some((x, labels)) = self.batch(&all, device) else {
-            return EvalReport::from_log_probs(&[], &[], classes);
+        let Some((x, labels, targets)) = self.batch(&all, device) else {
+            return task.report(&[], &[], &[]);
         };
-        let lp =
-            log_softmax(head.forward(x), 1).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values");
+        let out = if task.is_single_label() { log_softmax(head.forward(x), 1) } else { head.forward(x) };
+        let values = out.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values");
         let labels: Vec<usize> = labels.iter().map(|&y| y as usize).collect();
-        EvalReport::from_log_probs(&lp, &labels, classes)
+        if task.is_single_label() {
+            return EvalReport::from_log_probs(&values, &labels, task.names());
+        }
+        task.report(&values, &targets, &labels)
     }
 }

@@ -319,7 +319,7 @@ impl<'a> Trainer<'a> {
     fn validate(&mut self, phase: &Phase, epoch: usize, partial: bool) -> (EpochMetrics, bool) {
         self.cb.validating();
         let trainee = self.trainee.as_ref().expect("a trainee during an epoch");
-        let (report, net, skipped) = trainee.validate(&self.env.data, &self.env.base);
+        let (report, net, skipped) = trainee.validate(&self.env.data, &self.env.task, &self.env.base);
         self.report_skipped(skipped);
         let p = &self.state.progress;
         let m = EpochMetrics {
@@ -328,6 +328,7 @@ impl<'a> Trainer<'a> {
             valid_loss: report.loss,
             accuracy: report.accuracy,
             error_rate: report.error_rate,
+            metrics: report.metrics().into_iter().map(|(name, v)| (name.to_string(), v)).collect(),
             seconds: if partial {
                 p.epoch_seconds
             } else {
@@ -372,7 +373,8 @@ impl<'a> Trainer<'a> {
                     "the training loss became NaN or infinite in the first epoch; lower the learning rate".into(),
                 ));
             }
-            let (report, net, _) = self.trainee.as_ref().expect("a trainee").validate(&self.env.data, &self.env.base);
+            let (report, net, _) =
+                self.trainee.as_ref().expect("a trainee").validate(&self.env.data, &self.env.task, &self.env.base);
             self.state.kept = Some(Kept { net, report, epoch: 0 });
         }
         if matches!(ending, Ending::Completed | Ending::EarlyStopped) && self.state.progress.ended.is_none() {
@@ -381,7 +383,8 @@ impl<'a> Trainer<'a> {
         }
         let kept = self.state.kept.as_ref().expect("weights kept above");
         let d = &self.env.data;
-        let test_metrics = d.test.as_ref().map(|t| evaluate(&kept.net, t, &d.classes, &d.preprocess, &self.env.base));
+        let test_metrics =
+            d.test.as_ref().map(|t| evaluate(&kept.net, t, &self.env.task, &d.preprocess, &self.env.base));
         let mut history = self.state.progress.history.clone();
         history.extend(self.partial.take());
         Ok(TrainReport {

@@ -40,7 +40,9 @@ fn the_saved_bundle_predicts_exactly_as_the_learner_model() {
     assert_eq!(a, b);
     assert_eq!(bundle.meta().labels(), ["top", "bottom"]);
     assert_eq!(bundle.meta().metrics().unwrap().best_epoch, 1);
-    assert_eq!(bundle.meta().train_config(), Some(&config), "the bundle holds the typed training config");
+    let mut settled = config.clone();
+    settled.task.kind = Some(imgclass::data::targets::TaskKind::SingleLabel);
+    assert_eq!(bundle.meta().train_config(), Some(&settled), "the bundle holds the typed config, with the task found");
 }
 
 #[test]

@@ -35,6 +35,17 @@ fn a_cell_with_several_space_separated_labels_makes_the_task_multi_label_and_an_
 }
 
 #[test]
+fn labels_that_recombine_across_rows_make_the_task_multi_label_though_none_stands_alone() {
+    let text = "file,labels\na.png,Bag Coat\nb.png,Coat Dress\nc.png,Bag Dress\nd.png,Bag Coat Dress\n";
+    let (t, csv) = folder(&["a.png", "b.png", "c.png", "d.png"], text);
+    let table = read_targets(t.path(), &csv, &TargetColumns::default(), None).unwrap();
+    assert_eq!(
+        (table.task, table.names.clone()),
+        (TaskKind::MultiLabel, vec!["Bag".into(), "Coat".into(), "Dress".into()])
+    );
+}
+
+#[test]
 fn class_names_with_spaces_stay_single_label_unless_a_delimiter_is_given() {
     let text = "file,label\na.png,Ankle boot\nb.png,T-shirt\nc.png,Ankle boot\n";
     let (t, csv) = folder(&["a.png", "b.png", "c.png"], text);
@@ -119,4 +130,16 @@ fn a_single_label_row_without_a_label_is_named() {
     let (t, csv) = folder(&["a.png", "b.png"], "a.png,cat\nb.png,\n");
     let e = err(t.path(), &csv, &TargetColumns::default(), None);
     assert!(e.contains("labels.csv:2") && e.contains("label is empty"), "{e}");
+}
+
+#[test]
+fn fractional_numbers_in_the_label_column_make_a_regression_and_whole_numbers_stay_classes() {
+    let (t, csv) = folder(&["a.png", "b.png", "c.png"], "file,angle\na.png,62.5\nb.png,-3\nc.png,10\n");
+    let table = read_targets(t.path(), &csv, &TargetColumns::default(), None).unwrap();
+    assert_eq!((table.task, table.names.clone()), (TaskKind::Regression, vec!["angle".to_string()]));
+    assert!(table.inferred.unwrap().contains("line 2"));
+    assert_eq!(table.rows[1].target, Target::Values(vec![-3.0]));
+    std::fs::write(&csv, "file,digit\na.png,7\nb.png,3\nc.png,7\n").unwrap();
+    let table = read_targets(t.path(), &csv, &TargetColumns::default(), None).unwrap();
+    assert_eq!(table.task, TaskKind::SingleLabel);
 }

@@ -85,7 +85,7 @@ pub fn out_of_fold(
         return Err(Error::config("folds", format!("({k}) must be at least 2 for cross-validation")));
     }
     config.validate()?;
-    source.require_two_classes()?;
+    source.require_trainable()?;
     if k > source.len() {
         let n = source.len();
         let why = "each fold needs an image to score; give at most one fold per image";

@@ -1,0 +1,161 @@
+//! Tasks beyond one class per image (issue 25): multi-label, regression and counts trained
+//! from a labels CSV end to end, and the one-line errors of a malformed CSV.
+
+use std::path::Path;
+
+use image::{Rgb, RgbImage};
+
+use super::*;
+
+/// A 12×12 image on a background of brightness `grey`, with a horizontal bar, a vertical bar,
+/// and `dots` single bright pixels in the bottom row, as asked.
+fn picture(path: &Path, grey: u8, horizontal: bool, vertical: bool, dots: usize, i: usize) {
+    let mut img = RgbImage::from_pixel(12, 12, Rgb([grey; 3]));
+    for k in 0..12 {
+        if horizontal {
+            img.put_pixel(k, 4, Rgb([250, 40, 40]));
+        }
+        if vertical {
+            img.put_pixel(7, k, Rgb([40, 250, 40]));
+        }
+    }
+    for d in 0..dots as u32 {
+        img.put_pixel(1 + 3 * d, 10, Rgb([255, 255, 255]));
+        img.put_pixel(1 + 3 * d, 11, Rgb([255, 255, 255]));
+    }
+    img.put_pixel(0, 0, Rgb([i as u8, 0, 1])); // every image unique
+    img.save(path).unwrap();
+}
+
+/// `n` images in `dir` with `labels.csv`: multi-label tags (`h`, `v`, both or none), the
+/// background brightness as a number with a fraction, and a dot count.
+fn task_folder(dir: &Path, n: usize) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut csv = String::from("file,tags,brightness,dots\n");
+    for i in 0..n {
+        let (h, v, dots) = (i % 2 == 1, (i / 2) % 2 == 1, (i / 4) % 4);
+        let grey = 20 + (i * 37 % 200) as u8;
+        picture(&dir.join(format!("{i:03}.png")), grey, h, v, dots, i);
+        let tags = [(h, "h"), (v, "v")].iter().filter(|(on, _)| *on).map(|(_, t)| *t).collect::<Vec<_>>().join(" ");
+        csv += &format!("{i:03}.png,{tags},{:.1},{dots}\n", f64::from(grey) / 10.0);
+    }
+    let path = dir.join("labels.csv");
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+/// Trains 8 epochs of a small dense network on 12-pixel inputs into `dir/out`.
+fn train_task(dir: &Path, data: &Path, out: &str, extra: &[&str]) -> (serde_json::Value, String, String) {
+    let mut cmd = bin();
+    cmd.current_dir(dir).arg("train").arg(data);
+    cmd.args(["--arch", "mlp", "--epochs", "8", "--size", "12", "--batch-size", "8", "--json", "--out"])
+        .arg(dir.join(out));
+    let (stdout, stderr) = ok(run(cmd.args(extra)));
+    (last_json(&stdout), stdout, stderr)
+}
+
+fn report_json(json: &serde_json::Value) -> serde_json::Value {
+    let run = PathBuf::from(json["run_dir"].as_str().unwrap());
+    serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn a_csv_of_several_labels_trains_a_multi_label_model_and_reports_its_metrics_by_name() {
+    let t = tempfile::tempdir().unwrap();
+    let csv = task_folder(&t.path().join("data"), 96);
+    let labels = csv.to_str().unwrap();
+    let (json, stdout, stderr) = train_task(t.path(), &t.path().join("data"), "run", &["--labels", labels]);
+    assert!(stderr.contains("multi-label"), "{stderr}");
+    assert_eq!(json["task"], "multi-label", "{json}");
+    assert!(
+        stdout.contains("accuracy_multi") && stdout.contains("f1_micro"),
+        "the epoch table names the task's metrics:\n{stdout}"
+    );
+    for k in ["accuracy_multi", "f1_micro", "f1_macro", "f1_samples", "map"] {
+        let v = json[k].as_f64().unwrap_or_else(|| panic!("{k} in {json}"));
+        assert!((0.0..=1.0).contains(&v), "{k} {v}");
+    }
+    assert!(json["accuracy_multi"].as_f64().unwrap() > 0.8, "bars are easy to see: {json}");
+    let run = PathBuf::from(json["run_dir"].as_str().unwrap());
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert!(metrics.starts_with("epoch,train_loss,valid_loss,accuracy_multi,f1_micro"), "{metrics}");
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(html.contains("average precision") && html.contains("<td>h<"), "per-class table");
+    let per_class = &report_json(&json)["final_metrics"]["task"]["multi_label"]["per_class"];
+    assert_eq!(per_class.as_array().map(Vec::len), Some(2), "{per_class}");
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["train"]["task"]["kind"], "multi-label", "the run saves the task it found");
+}
+
+#[test]
+fn a_numeric_target_trains_a_regression_that_beats_the_mean_and_a_count_trains_with_poisson() {
+    let t = tempfile::tempdir().unwrap();
+    let csv = task_folder(&t.path().join("data"), 96);
+    let labels = csv.to_str().unwrap();
+    let data = t.path().join("data");
+    let (json, stdout, _) = train_task(t.path(), &data, "reg", &["--labels", labels, "--target", "brightness"]);
+    assert_eq!(json["task"], "regression", "{json}");
+    assert!(stdout.contains("mae") && stdout.contains("r2"), "{stdout}");
+    let target = &report_json(&json)["final_metrics"]["task"]["values"]["per_target"][0];
+    assert_eq!(target["name"], "brightness");
+    let (mae, baseline) = (target["mae"].as_f64().unwrap(), target["baseline_mae"].as_f64().unwrap());
+    assert!(mae < 0.5 * baseline, "the background's brightness is in every pixel: MAE {mae}, baseline {baseline}");
+
+    let (json, _, _) =
+        train_task(t.path(), &data, "count", &["--labels", labels, "--target", "dots", "--task", "count"]);
+    assert_eq!(json["task"], "count", "{json}");
+    let exact = json["exact_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&exact), "{json}");
+    let run = PathBuf::from(json["run_dir"].as_str().unwrap());
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["train"]["task"]["kind"], "count");
+}
+
+#[test]
+fn each_malformed_targets_csv_is_a_one_line_error_naming_the_file_line_and_column() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    task_folder(&data, 8);
+    let csv = data.join("bad.csv");
+    let cases: [(&str, &[&str], &[&str]); 5] = [
+        (
+            "file,angle\n000.png,1.5\n001.png,abc\n",
+            &["--target", "angle"],
+            &["bad.csv:3", "\"angle\"", "not a finite number"],
+        ),
+        ("file,n\n000.png,2\n001.png,-1\n", &["--task", "count"], &["bad.csv:3", "\"n\"", "not a count"]),
+        ("file,n\n000.png,2\n001.png,1.5\n", &["--task", "count"], &["bad.csv:3", "not a count"]),
+        ("file,cat,dog\n000.png,1,0\n001.png,1,2\n", &["--label-columns"], &["bad.csv:3", "\"dog\"", "not 0 or 1"]),
+        ("file,cat,dog\n000.png,1,0\n", &["--label-columns", "cat,dgo"], &["bad.csv:1", "no column \"dgo\""]),
+    ];
+    for (text, flags, want) in cases {
+        std::fs::write(&csv, text).unwrap();
+        let mut cmd = bin();
+        cmd.arg("train")
+            .arg(&data)
+            .arg("--labels")
+            .arg(&csv)
+            .args(flags)
+            .args(["--epochs", "1", "--out"])
+            .arg(t.path().join("r"));
+        let err = fails(run(&mut cmd));
+        for w in want {
+            assert!(err.contains(w), "{text:?} {flags:?}: {w:?} not in {err}");
+        }
+    }
+    let mut cmd = bin();
+    cmd.arg("train").arg(t.path().join("nowhere")).args(["--task", "regression", "--epochs", "1"]);
+    let err = fails(run(&mut cmd));
+    assert!(err.contains("--task") && err.contains("--labels CSV"), "{err}");
+    let mut cmd = bin();
+    cmd.arg("train").arg(&data).arg("--labels").arg(data.join("labels.csv")).args([
+        "--target",
+        "brightness",
+        "--loss",
+        "poisson",
+        "--epochs",
+        "1",
+    ]);
+    let err = fails_last(run(&mut cmd));
+    assert!(err.contains("--loss") && err.contains("counts"), "{err}");
+}
