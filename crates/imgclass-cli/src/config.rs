@@ -202,6 +202,9 @@ fn task(a: &TaskArgs, c: &mut TrainConfig) {
     if a.y_range.is_some() {
         t.y_range = a.y_range;
     }
+    if a.tune_threshold.is_some() {
+        t.tune_threshold = a.tune_threshold;
+    }
 }
 
 fn set<T>(field: &mut T, value: Option<T>) {

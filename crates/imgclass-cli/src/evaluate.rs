@@ -8,6 +8,7 @@ use anyhow::Result;
 use imgclass::bundle::Bundle;
 use imgclass::data::{MAX_PIXELS, Source};
 use imgclass::infer::EvalOutput;
+use imgclass::metrics::TaskMetrics;
 use imgclass::plot::save_confusion_png;
 
 use crate::args::EvaluateArgs;
@@ -17,7 +18,7 @@ use crate::show::{esc, esc_path};
 
 pub fn run(a: EvaluateArgs) -> Result<ExitCode> {
     let bundle = Bundle::load(&a.model, &device(a.device)?)?;
-    let source = Source::open(&a.data)?.with_max_pixels(a.max_pixels.unwrap_or(MAX_PIXELS));
+    let source = bundle.open_data(&a.data, a.labels.as_deref())?.with_max_pixels(a.max_pixels.unwrap_or(MAX_PIXELS));
     let pb = bar(source.len() as u64, "loading");
     let result = bundle
         .evaluate_source(&source, a.allow_training_data, a.tta.unwrap_or_default(), &|d, _| pb.set_position(d as u64));
@@ -26,6 +27,9 @@ pub fn run(a: EvaluateArgs) -> Result<ExitCode> {
     report_skipped(&out.skipped);
     if out.training_overlap > 0 {
         eprintln!("warning: {} of these images were used to train or validate the model", out.training_overlap);
+    }
+    if let Some(task) = &out.report.task {
+        return task_report(&out, task, &source, a.json);
     }
     let png = a.confusion.clone().unwrap_or_else(|| a.model.with_file_name("confusion-eval.png"));
     let title = format!("{}: accuracy {:.2}%", source.root().display(), 100.0 * out.report.accuracy);
@@ -89,4 +93,72 @@ fn print_text(out: &EvalOutput, source: &Source, png: &std::path::Path) -> Resul
     }
     writeln!(w, "confusion matrix picture: {}", esc_path(png))?;
     Ok(())
+}
+
+/// The report of a model beyond one class per image: its metrics by name, then the table per
+/// class (multi-label) or per target (numbers); `json` prints the report as one object.
+fn task_report(out: &EvalOutput, task: &TaskMetrics, source: &Source, json: bool) -> Result<ExitCode> {
+    let report = &out.report;
+    let mut w = std::io::stdout().lock();
+    if json {
+        let mut v = serde_json::to_value(report)?;
+        v["skipped"] = serde_json::to_value(&out.skipped)?;
+        v["training_overlap"] = out.training_overlap.into();
+        v["data"] = serde_json::json!(source.root());
+        for (name, value) in report.metrics() {
+            v[name] = value.into();
+        }
+        writeln!(w, "{v}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(w, "data: {} ({} images)", esc_path(source.root()), report.n_images)?;
+    for (name, value) in report.metrics() {
+        writeln!(w, "{name:<15}{value:.4}")?;
+    }
+    writeln!(w, "{:<15}{:.4}\n", "loss", report.loss)?;
+    match task {
+        TaskMetrics::MultiLabel(m) => {
+            let cw = m.per_class.iter().map(|c| esc(&c.class).chars().count()).max().unwrap_or(5).max(5);
+            writeln!(
+                w,
+                "{:>cw$}  {:>9}  {:>9}  {:>6}  {:>6}  {:>9}  {:>7}",
+                "class", "threshold", "precision", "recall", "f1", "avg prec", "support"
+            )?;
+            for c in &m.per_class {
+                let ap = c.average_precision.map_or("-".to_string(), |a| format!("{a:.4}"));
+                writeln!(
+                    w,
+                    "{:>cw$}  {:>9.2}  {:>9.4}  {:>6.4}  {:>6.4}  {ap:>9}  {:>7}",
+                    esc(&c.class),
+                    c.threshold,
+                    c.precision,
+                    c.recall,
+                    c.f1,
+                    c.support
+                )?;
+            }
+        }
+        TaskMetrics::Values(v) => {
+            let cw = v.per_target.iter().map(|t| esc(&t.name).chars().count()).max().unwrap_or(6).max(6);
+            writeln!(
+                w,
+                "{:>cw$}  {:>10}  {:>10}  {:>7}  {:>12}  {:>13}",
+                "target", "mae", "rmse", "r2", "baseline mae", "baseline rmse"
+            )?;
+            for t in &v.per_target {
+                writeln!(
+                    w,
+                    "{:>cw$}  {:>10.4}  {:>10.4}  {:>7.4}  {:>12.4}  {:>13.4}",
+                    esc(&t.name),
+                    t.mae,
+                    t.rmse,
+                    t.r2,
+                    t.baseline_mae,
+                    t.baseline_rmse
+                )?;
+            }
+            writeln!(w, "(the baseline always predicts the training mean)")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -50,6 +50,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("task.threshold", "--threshold"),
     ("task.loss", "--loss"),
     ("task.y_range", "--y-range"),
+    ("task.tune_threshold", "--tune-threshold"),
     ("task.columns", "--label-columns or --target"),
     ("start_lr", "--start-lr"),
     ("device", "--device"),

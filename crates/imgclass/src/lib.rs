@@ -57,7 +57,7 @@
 //! let model = Bundle::load(&path, &imgclass::default_device())?;
 //! let sneakers = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/fashion-samples/Sneaker");
 //! for p in model.predict_files(&[sneakers.into()], 3)? {
-//!     println!("{}: {} ({:.1}%)", p.file, p.top[0].label, 100.0 * p.top[0].probability);
+//!     println!("{}: {} ({:.1}%)", p.file, p.top()[0].label, 100.0 * p.top()[0].probability);
 //! }
 //! # Ok::<(), imgclass::Error>(())
 //! ```

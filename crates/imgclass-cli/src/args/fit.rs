@@ -1,7 +1,7 @@
 //! The options of how a run trains: its length, optimizer, phases, loss and task.
 
 use clap::Args;
-use imgclass::config::{Balance, BnMode, LrRange, OptimizerKind, ValueLoss, YRange};
+use imgclass::config::{Balance, BnMode, LrRange, OptimizerKind, ThresholdTuning, ValueLoss, YRange};
 use imgclass::data::targets::TaskKind;
 
 #[derive(Args, Debug, Clone)]
@@ -104,6 +104,10 @@ pub struct TaskArgs {
     /// Multi-label: a class is predicted when its probability reaches T [default: 0.5].
     #[arg(long, value_name = "T")]
     pub threshold: Option<f64>,
+    /// Multi-label: after training, choose the threshold that maximizes the validation F1 —
+    /// one for every class (global), or one per class (per-class) — and save it in the model.
+    #[arg(long, value_name = "HOW", num_args = 0..=1, default_missing_value = "global")]
+    pub tune_threshold: Option<ThresholdTuning>,
     /// Regression or count: the loss [default: mse for regression, poisson for counts].
     #[arg(long)]
     pub loss: Option<ValueLoss>,

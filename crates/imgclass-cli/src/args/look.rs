@@ -13,8 +13,13 @@ use super::{Pretrained, RunArgs};
 pub struct EvaluateArgs {
     /// A model bundle written by `imgclass train`.
     pub model: PathBuf,
-    /// Labelled data: a folder of class subfolders or of IDX files.
+    /// Labelled data: a folder of class subfolders or of IDX files (or of images a labels
+    /// CSV names, with --labels).
     pub data: PathBuf,
+    /// Labels from a CSV file (paths relative to DATA), read as the model was trained: one
+    /// label, several, numbers or counts. Needed for models beyond one class per image.
+    #[arg(long, value_name = "CSV")]
+    pub labels: Option<PathBuf>,
     /// Where to write the confusion matrix picture (default: confusion-eval.png beside the model).
     #[arg(long)]
     pub confusion: Option<PathBuf>,
@@ -192,9 +197,18 @@ pub struct PredictArgs {
     /// Print JSON.
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,
-    /// Print CSV (file, then label and probability for each of the top k).
+    /// Print CSV: the file, then the top k labels with their probabilities (single-label),
+    /// the labels predicted and a probability column per label (multi-label), or a column per
+    /// target (regression, count).
     #[arg(long)]
     pub csv: bool,
+    /// Multi-label: list every label's probability, not only the labels predicted.
+    #[arg(long)]
+    pub all: bool,
+    /// Multi-label: predict each label whose probability reaches T [default: the model's
+    /// threshold(s), 0.5 unless tuned].
+    #[arg(long, value_name = "T")]
+    pub threshold: Option<f32>,
     /// Explain each prediction with Grad-CAM: where in the image the model found the class.
     /// Writes a picture per image (the map over the image, a cross at its peak) into --out;
     /// the text output gives the peak, --json the peak and the map.

@@ -14,6 +14,7 @@ use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 
 use crate::data::MAX_PIXELS;
+use crate::data::targets::TaskKind;
 use crate::error::{Brief, Error, Result};
 use crate::models::Net;
 use crate::util::fs::{MAX_MODEL, atomic_write, read_file};
@@ -105,6 +106,24 @@ impl Bundle {
     /// (larger ones are skipped as undecodable); [`MAX_PIXELS`] by default.
     pub fn with_max_pixels(self, max_pixels: u64) -> Bundle {
         Bundle { max_pixels, ..self }
+    }
+
+    /// The same multi-label model deciding every label at probability `threshold` instead of
+    /// the thresholds it was saved with; an error for the other tasks.
+    pub fn with_threshold(mut self, threshold: f32) -> Result<Bundle> {
+        let task = self.meta.task();
+        if task.kind() != TaskKind::MultiLabel {
+            return Err(Error::config(
+                "task.threshold",
+                format!("applies to multi-label models; this one is {}", task.kind().name()),
+            ));
+        }
+        if !(threshold > 0.0 && threshold < 1.0) {
+            return Err(Error::config("task.threshold", format!("must be in (0, 1), not {threshold}")));
+        }
+        let k = task.names().len();
+        self.meta.task = Some(task.with_thresholds(vec![threshold; k]));
+        Ok(self)
     }
 
     /// The most pixels an input image may declare to be decoded.

@@ -39,7 +39,7 @@ pub use model::{ModelConfig, Weights};
 pub use optim::{FINE_TUNE_LR, FINE_TUNE_PATIENCE, OptimizerConfig, OptimizerKind};
 pub use preset::{FASHION_EPOCHS, Preset};
 pub use schedule::Schedule;
-pub use task::{TaskConfig, ValueLoss, YRange};
+pub use task::{TaskConfig, ThresholdTuning, ValueLoss, YRange};
 pub use transforms::TransformConfig;
 pub use values::{Background, LrRange, ParseValueError};
 

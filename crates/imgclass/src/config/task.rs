@@ -28,11 +28,32 @@ pub struct TaskConfig {
     /// Regression: predictions squashed into `[low, high]` by a scaled sigmoid (fastai's
     /// `y_range`); `None` leaves them unbounded.
     pub y_range: Option<YRange>,
+    /// Multi-label: after training, replace `threshold` by the one that maximizes the
+    /// validation F1 (one for every class, or one per class); saved in the bundle.
+    pub tune_threshold: Option<ThresholdTuning>,
+}
+
+/// How a multi-label model's threshold is tuned on the validation images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum ThresholdTuning {
+    /// One threshold for every class, maximizing the micro-averaged F1.
+    Global,
+    /// A threshold per class, each maximizing its class's F1.
+    PerClass,
 }
 
 impl Default for TaskConfig {
     fn default() -> Self {
-        Self { kind: None, columns: TargetColumns::default(), threshold: 0.5, loss: ValueLoss::Auto, y_range: None }
+        Self {
+            kind: None,
+            columns: TargetColumns::default(),
+            threshold: 0.5,
+            loss: ValueLoss::Auto,
+            y_range: None,
+            tune_threshold: None,
+        }
     }
 }
 
@@ -136,6 +157,9 @@ impl TaskConfig {
                 ));
             }
             _ => {}
+        }
+        if self.tune_threshold.is_some() && kind != TaskKind::MultiLabel {
+            return Err(Error::config_see("task.tune_threshold", &["task.kind"], "applies to multi-label only"));
         }
         if self.y_range.is_some() && kind != TaskKind::Regression {
             return Err(Error::config_see("task.y_range", &["task.kind"], "applies to regression only"));

@@ -4,7 +4,10 @@
 
 use super::{Tta, evaluate_tta};
 use crate::bundle::Bundle;
-use crate::data::{ImageData, Skipped, Source};
+use std::path::Path;
+
+use crate::data::targets::TaskKind;
+use crate::data::{ImageData, Labels, Skipped, Source};
 use crate::error::{Error, Result};
 use crate::metrics::EvalReport;
 
@@ -53,6 +56,28 @@ impl Bundle {
     /// model's labels by name.
     fn class_map(&self, source: &Source) -> Result<Vec<usize>> {
         let labels = self.meta().labels();
+        let task = self.meta().task();
+        if source.task() != task.kind() {
+            return Err(Error::BadDataset {
+                path: source.root().to_path_buf(),
+                message: format!(
+                    "the labels are for {}, the model answers {}; evaluate on data labelled for its task{}",
+                    source.task().name(),
+                    task.kind().name(),
+                    if task.is_single_label() { "" } else { " (give its labels CSV with --labels)" }
+                ),
+            });
+        }
+        if matches!(task.kind(), TaskKind::Regression | TaskKind::Count) && source.classes() != labels {
+            return Err(Error::BadDataset {
+                path: source.root().to_path_buf(),
+                message: format!(
+                    "the targets read are {}, the model predicts {}",
+                    source.classes().join(", "),
+                    labels.join(", ")
+                ),
+            });
+        }
         let from_idx = self.meta().data().is_some_and(|d| d.from_idx());
         let by_index = source.is_idx() && (source.numbered_classes() || from_idx);
         let unknown = |class: &str| Error::BadDataset {
@@ -80,6 +105,24 @@ impl Bundle {
                 found.ok_or_else(|| unknown(class))
             })
             .collect()
+    }
+
+    /// Opens labelled data for this model's task: `data`'s class folders (or IDX files), or —
+    /// with `labels` — the labels CSV, its targets read in the columns the model was trained
+    /// from.
+    pub fn open_data(&self, data: &Path, labels: Option<&Path>) -> Result<Source> {
+        let task = self.meta().task();
+        let Some(csv) = labels else {
+            if !task.is_single_label() {
+                return Err(Error::config(
+                    "data.labels",
+                    format!("is needed: a {} model is evaluated on a labels CSV", task.kind().name()),
+                ));
+            }
+            return Source::open(data);
+        };
+        let columns = self.meta().train_config().map(|c| c.task.columns.clone()).unwrap_or_default();
+        Source::open_labelled(data, &Labels::Csv(csv.to_path_buf()), &columns, Some(task.kind()))
     }
 
     /// Evaluates every image of `source` (with test-time augmentation `tta`); its classes must
@@ -130,11 +173,27 @@ impl Bundle {
                 format!("{training_overlap} of its {} images were used to train or validate this model", data.len());
             return Err(self.leakage(source, what));
         }
-        for l in &mut data.labels {
-            *l = map[*l];
+        if source.task() == TaskKind::SingleLabel {
+            for l in &mut data.labels {
+                *l = map[*l];
+            }
+        } else {
+            data.targets = model_targets(&data, &map, self.meta().labels().len());
         }
         Ok(Labelled { data, skipped, training_overlap })
     }
+}
+
+/// Each image's targets in the model's class order: column `c` of the source goes to column
+/// `map[c]`; the model's classes the source does not name are absent (0).
+fn model_targets(data: &ImageData, map: &[usize], classes: usize) -> Vec<f32> {
+    let mut out = vec![0.0; data.len() * classes];
+    for i in 0..data.len() {
+        for (c, &v) in data.targets(i).iter().enumerate() {
+            out[i * classes + map[c]] = v;
+        }
+    }
+    out
 }
 
 /// Labelled images prepared for a model ([`Bundle::load_labelled`]).

@@ -6,9 +6,10 @@ mod evaluate;
 mod imagenet;
 mod predict;
 
+pub use crate::task::{Answer, Prediction};
 pub use evaluate::EvalOutput;
 pub use imagenet::efficientnet_lite_imagenet;
-pub use predict::{FilePrediction, PredictOutput, Prediction};
+pub use predict::{FilePrediction, PredictOutput};
 
 use burn::prelude::*;
 use burn::tensor::TensorData;

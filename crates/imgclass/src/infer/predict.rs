@@ -1,32 +1,33 @@
-//! Prediction with a bundle: files and folders in, top-k classes with probabilities out,
+//! Prediction with a bundle: files and folders in, the model's answer for each out — top-k
+//! classes with probabilities, the labels at their thresholds, or numbers, as its task says —
 //! preprocessed exactly as at training time (the bundle's [`crate::transforms::Preprocess`]).
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::log_probs;
+use super::{Tta, log_probs, outputs_tta};
 use crate::bundle::Bundle;
 use crate::data::folder::images_below;
 use crate::data::{ImageData, Skipped, Source};
 use crate::error::{Error, Result};
+use crate::task::{Answer, Prediction};
 
-/// One class and its probability.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Prediction {
-    /// Class name.
-    pub label: String,
-    /// Softmax probability.
-    pub probability: f32,
-}
-
-/// The top-k predictions for one file.
+/// The model's answer for one file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FilePrediction {
     /// The image file.
     pub file: String,
-    /// Most probable classes first.
-    pub top: Vec<Prediction>,
+    /// What the model answers (its fields are the JSON object's, beside `file`).
+    #[serde(flatten)]
+    pub answer: Answer,
+}
+
+impl FilePrediction {
+    /// The classes or labels predicted, most probable first (empty for numbers).
+    pub fn top(&self) -> &[Prediction] {
+        self.answer.classes()
+    }
 }
 
 /// Predictions for many files, with the files that could not be read.
@@ -55,11 +56,18 @@ pub(crate) fn expand_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<Skipped>) 
 }
 
 impl Bundle {
-    /// Top-`k` predictions for each image file or folder in `inputs`. Errors when the inputs
-    /// hold no image file at all.
+    /// The answer for each image file or folder in `inputs`: the top `k` classes of a
+    /// single-label model, the labels at their thresholds of a multi-label one, the numbers of
+    /// a regression or count. Errors when the inputs hold no image file at all.
     pub fn predict_paths(&self, inputs: &[PathBuf], k: usize) -> Result<PredictOutput> {
+        self.predict_paths_all(inputs, k, false)
+    }
+
+    /// [`Bundle::predict_paths`]; with `all`, a multi-label answer also lists every label's
+    /// probability.
+    pub fn predict_paths_all(&self, inputs: &[PathBuf], k: usize, all: bool) -> Result<PredictOutput> {
         let (data, skipped) = self.load_inputs(inputs)?;
-        Ok(PredictOutput { predictions: self.top_k(&data, k), skipped })
+        Ok(PredictOutput { predictions: self.answers(&data, k, all), skipped })
     }
 
     /// The readable images of `inputs` (files, and folders searched recursively), prepared as
@@ -81,10 +89,17 @@ impl Bundle {
         Ok((loaded.data, skipped))
     }
 
-    /// The top-`k` classes of each image of `data`.
-    pub(crate) fn top_k(&self, data: &ImageData, k: usize) -> Vec<FilePrediction> {
+    /// The answer for each readable image of `data` (see [`Bundle::predict_paths_all`]).
+    pub(crate) fn answers(&self, data: &ImageData, k: usize, all: bool) -> Vec<FilePrediction> {
         let meta = self.meta();
+        let task = meta.task();
         let classes = meta.labels().len();
+        if !task.is_single_label() {
+            let raw = outputs_tta(self.net(), data, meta.preprocess(), self.device(), Tta::None);
+            let names = raw.indices.iter().map(|&i| data.names()[i].clone());
+            let rows = raw.values.chunks_exact(classes.max(1));
+            return names.zip(rows).map(|(file, z)| FilePrediction { file, answer: task.answer(z, k, all) }).collect();
+        }
         let lp = log_probs(self.net(), data, meta.preprocess(), self.device());
         lp.values
             .chunks_exact(classes)
@@ -97,7 +112,7 @@ impl Bundle {
                     .take(k.max(1))
                     .map(|c| Prediction { label: meta.labels()[c].clone(), probability: row[c].exp() })
                     .collect();
-                FilePrediction { file: name.clone(), top }
+                FilePrediction { file: name.clone(), answer: Answer::Top { top } }
             })
             .collect()
     }

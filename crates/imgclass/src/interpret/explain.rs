@@ -74,7 +74,7 @@ pub fn predict_with_cam(bundle: &Bundle, inputs: &[PathBuf], k: usize, options: 
         })?),
     };
     let (data, skipped) = bundle.load_inputs(inputs)?;
-    let predictions = bundle.top_k(&data, k);
+    let predictions = bundle.answers(&data, k, false);
     let pre = bundle.meta().preprocess();
     let mut maps = Vec::new();
     each_batch(&data, pre, bundle.device(), |x, batch| {

@@ -13,8 +13,12 @@
 //! μ and σ are the training targets' mean and standard deviation, stored with the model, so
 //! a network's outputs start near the data's scale whatever its units.
 
+mod answer;
 mod loss;
 mod report;
+mod tune;
+
+pub use answer::{Answer, Prediction};
 
 use serde::{Deserialize, Serialize};
 

@@ -20,11 +20,11 @@ use super::state::{Env, Kept, State, bundle_meta};
 use super::trainee::step_network;
 use super::trainer::{Trainer, steps_per_epoch};
 use crate::bundle::{Bundle, BundleMeta};
-use crate::config::TrainConfig;
+use crate::config::{ThresholdTuning, TrainConfig};
 use crate::data::targets::TaskKind;
 use crate::data::{DataSplits, Loader};
 use crate::error::{Error, Result};
-use crate::infer::evaluate;
+use crate::infer::{Tta, evaluate, outputs_tta};
 use crate::models::Net;
 use crate::models::pretrained::load_into;
 use crate::models::transfer::trainable_params;
@@ -263,12 +263,32 @@ impl Learner {
     /// run stands and returns what happened. The kept weights are those of the epoch with the
     /// lowest validation loss.
     pub fn fit(&mut self, cb: &mut dyn Callback) -> Result<TrainReport> {
-        let report = Trainer::new(&self.env, &mut self.state, cb).run()?;
+        let mut report = Trainer::new(&self.env, &mut self.state, cb).run()?;
+        if let Some(tuning) = self.env.config.task.tune_threshold {
+            self.tune_thresholds(tuning, &mut report, cb);
+        }
         self.state.report = Some(report.clone());
         if let (Some(dir), Some(kept)) = (&self.env.run_dir, &self.state.kept) {
             dir.write_end(&kept.net, &self.bundle_meta(), &report)?;
         }
         Ok(report)
+    }
+
+    /// Multi-label: sets the task's thresholds to those that maximize the kept weights'
+    /// validation F1, and measures the kept weights again with them.
+    fn tune_thresholds(&mut self, tuning: ThresholdTuning, report: &mut TrainReport, cb: &mut dyn Callback) {
+        let Some(kept) = self.state.kept.as_mut() else { return };
+        let e = &mut self.env;
+        let (data, base) = (&e.data, &e.base);
+        let raw = outputs_tta(&kept.net, &data.valid, &data.preprocess, base, Tta::None);
+        let thresholds = e.task.tuned_thresholds(&raw.values, &raw.targets(&data.valid), tuning);
+        let shown: Vec<String> = thresholds.iter().map(|t| format!("{t:.2}")).collect();
+        cb.message(&format!("thresholds tuned on the validation images (best F1): {}", shown.join(", ")));
+        let task = e.task.clone().with_thresholds(thresholds);
+        kept.report = evaluate(&kept.net, &data.valid, &task, &data.preprocess, base);
+        report.final_metrics = kept.report.clone();
+        report.test_metrics = data.test.as_ref().map(|t| evaluate(&kept.net, t, &task, &data.preprocess, base));
+        e.task = task;
     }
 
     /// fastai's `fine_tune`: trains the head (body frozen) for `fit.freeze_epochs` epochs (at
