@@ -63,8 +63,8 @@ fn report_json(json: &serde_json::Value) -> serde_json::Value {
 fn a_csv_of_several_labels_trains_a_multi_label_model_and_reports_its_metrics_by_name() {
     let t = tempfile::tempdir().unwrap();
     let csv = task_folder(&t.path().join("data"), 96);
-    let labels = csv.to_str().unwrap();
-    let (json, stdout, stderr) = train_task(t.path(), &t.path().join("data"), "run", &["--labels", labels]);
+    let labels_csv = csv.to_str().unwrap();
+    let (json, stdout, stderr) = train_task(t.path(), &t.path().join("data"), "run", &["--labels", labels_csv]);
     assert!(stderr.contains("multi-label"), "{stderr}");
     assert_eq!(json["task"], "multi-label", "{json}");
     assert!(
@@ -85,6 +85,46 @@ fn a_csv_of_several_labels_trains_a_multi_label_model_and_reports_its_metrics_by
     assert_eq!(per_class.as_array().map(Vec::len), Some(2), "{per_class}");
     let config: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["train"]["task"]["kind"], "multi-label", "the run saves the task it found");
+
+    // predict: the labels at the threshold, per image; CSV has a column per label.
+    let (data, model) = (t.path().join("data"), run.join("model.imgclass"));
+    let (out, _) =
+        ok(run_cmd(bin().arg("predict").arg(&model).arg(data.join("003.png")).arg(data.join("000.png")).arg("--json")));
+    let predictions = last_json(&out)["predictions"].clone();
+    let labels = |p: &serde_json::Value| -> Vec<String> {
+        p["labels"].as_array().unwrap().iter().map(|l| l["label"].as_str().unwrap().to_string()).collect()
+    };
+    let mut both = labels(&predictions[0]);
+    both.sort();
+    assert_eq!(both, ["h", "v"], "003.png has both bars: {predictions}");
+    assert!(labels(&predictions[1]).is_empty(), "000.png has none: {predictions}");
+    let (csv_out, _) = ok(run_cmd(bin().arg("predict").arg(&model).arg(data.join("003.png")).arg("--csv")));
+    assert!(csv_out.starts_with("file,labels,h,v\n"), "{csv_out}");
+
+    // evaluate: the task's metrics and per-class table, from the labels CSV.
+    let evaluate = |extra: &[&str]| {
+        let mut cmd = bin();
+        cmd.arg("evaluate").arg(&model).arg(&data).arg("--allow-training-data").args(extra);
+        run_cmd(&mut cmd)
+    };
+    let (out, _) = ok(evaluate(&["--labels", labels_csv, "--json"]));
+    let report = last_json(&out);
+    assert!(
+        report["f1_macro"].as_f64().is_some() && report["task"]["multi_label"]["per_class"][1]["class"] == "v",
+        "{report}"
+    );
+    let err = fails(evaluate(&[]));
+    assert!(err.contains("--labels"), "{err}");
+
+    // data check and show read the labels as training does.
+    let (out, _) = ok(run_cmd(bin().args(["data", "check"]).arg(&data).arg("--labels").arg(&csv)));
+    assert!(out.contains('h') && out.contains('v'), "{out}");
+    let err = fails(run_cmd(bin().arg("interpret").arg(&run).arg("--out").arg(t.path().join("i"))));
+    assert!(err.contains("not ranked yet"), "{err}");
+}
+
+fn run_cmd(cmd: &mut std::process::Command) -> std::process::Output {
+    run(cmd)
 }
 
 #[test]
@@ -100,6 +140,15 @@ fn a_numeric_target_trains_a_regression_that_beats_the_mean_and_a_count_trains_w
     assert_eq!(target["name"], "brightness");
     let (mae, baseline) = (target["mae"].as_f64().unwrap(), target["baseline_mae"].as_f64().unwrap());
     assert!(mae < 0.5 * baseline, "the background's brightness is in every pixel: MAE {mae}, baseline {baseline}");
+    let model = PathBuf::from(json["run_dir"].as_str().unwrap()).join("model.imgclass");
+    let mut cmd = bin();
+    let (out, _) = ok(run(cmd.arg("predict").arg(&model).arg(data.join("001.png")).arg("--json")));
+    let value = last_json(&out)["predictions"][0]["value"].as_f64().unwrap_or_else(|| panic!("a value: {out}"));
+    assert!((value - 5.7).abs() < 2.0, "001.png's background is 57: {value}");
+    let mut cmd = bin();
+    let (out, _) =
+        ok(run(cmd.arg("evaluate").arg(&model).arg(&data).args(["--labels", labels, "--allow-training-data"])));
+    assert!(out.contains("baseline mae") && out.contains("brightness"), "{out}");
 
     let (json, _, _) =
         train_task(t.path(), &data, "count", &["--labels", labels, "--target", "dots", "--task", "count"]);

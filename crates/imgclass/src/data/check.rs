@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use super::targets::{TaskKind, target_text};
 use super::{Origin, Skipped, Source, SplitOptions, describe};
 
 /// Images with a side shorter than this many pixels are reported as tiny (and any image
@@ -89,7 +90,7 @@ pub fn check(source: &Source, split: SplitOptions, progress: &(dyn Fn(usize, usi
     let t = tally(source, &decoded);
     let (tiny, median) = tiny_images(source, &decoded);
     let duplicates = duplicates(source, t.by_hash, &source.split(split));
-    let images: usize = t.counts.iter().sum();
+    let images = decoded.iter().filter(|r| r.is_ok()).count();
     let (most, fewest) = (t.counts.iter().copied().max().unwrap_or(0), t.counts.iter().copied().min().unwrap_or(0));
     let imbalance = if fewest == 0 { f64::INFINITY } else { most as f64 / fewest as f64 };
     let classes: Vec<ClassCount> =
@@ -169,7 +170,15 @@ fn tally(source: &Source, decoded: &[Result<Described, String>]) -> Tally {
     for (i, r) in decoded.iter().enumerate() {
         match r {
             Ok((w, h, hash, _)) => {
-                t.counts[source.items[i].label] += 1;
+                let item = &source.items[i];
+                match source.task {
+                    TaskKind::SingleLabel => t.counts[item.label] += 1,
+                    TaskKind::MultiLabel => {
+                        item.values.iter().zip(&mut t.counts).for_each(|(v, c)| *c += usize::from(*v == 1.0))
+                    }
+                    // Numbers: every image has a value of every target.
+                    _ => t.counts.iter_mut().for_each(|c| *c += 1),
+                }
                 *sizes.entry((*w, *h)).or_default() += 1;
                 t.range = [t.range[0].min(*w), t.range[1].min(*h), t.range[2].max(*w), t.range[3].max(*h)];
                 t.by_hash.entry(*hash).or_default().push(i);
@@ -200,7 +209,10 @@ fn tiny_images(source: &Source, decoded: &[Result<Described, String>]) -> (Vec<S
 
 /// Groups of identical files: those across classes first, then those across splits.
 fn duplicates(source: &Source, by_hash: HashMap<u64, Vec<usize>>, splits: &[super::Split]) -> Vec<Duplicate> {
-    let label = |i: usize| source.items[i].label;
+    let label = |i: usize| {
+        let item = &source.items[i];
+        target_text(source.task, &source.classes, item.label, &item.values)
+    };
     let mut duplicates: Vec<Duplicate> = by_hash
         .into_values()
         .filter(|v| v.len() > 1)
@@ -208,7 +220,7 @@ fn duplicates(source: &Source, by_hash: HashMap<u64, Vec<usize>>, splits: &[supe
             v.sort_unstable();
             Duplicate {
                 files: v.iter().map(|&i| source.name(i)).collect(),
-                classes: v.iter().map(|&i| source.classes[label(i)].clone()).collect(),
+                classes: v.iter().map(|&i| label(i)).collect(),
                 splits: v.iter().map(|&i| splits[i].name().to_string()).collect(),
                 across_classes: v.iter().any(|&i| label(i) != label(v[0])),
                 across_splits: v.iter().any(|&i| splits[i] != splits[v[0]]),

@@ -44,6 +44,20 @@ impl TaskKind {
     }
 }
 
+/// An image's target as text: its class (single-label), its labels joined by spaces or
+/// `(no label)` (multi-label), or its numbers (`name value`, the name left out for one).
+pub(crate) fn target_text(task: TaskKind, names: &[String], label: usize, values: &[f32]) -> String {
+    match task {
+        TaskKind::SingleLabel => names.get(label).cloned().unwrap_or_default(),
+        TaskKind::MultiLabel => {
+            let on: Vec<&str> = values.iter().zip(names).filter(|(v, _)| **v == 1.0).map(|(_, n)| n.as_str()).collect();
+            if on.is_empty() { "(no label)".into() } else { on.join(" ") }
+        }
+        _ if values.len() == 1 => format!("{}", values[0]),
+        _ => values.iter().zip(names).map(|(v, n)| format!("{n} {v}")).collect::<Vec<_>>().join(", "),
+    }
+}
+
 /// How a labels CSV's columns give each image its targets, beyond `path,label`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]

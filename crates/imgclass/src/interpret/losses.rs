@@ -61,6 +61,17 @@ pub fn interpret(
     allow_training_data: bool,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Interpretation> {
+    let task = bundle.meta().task();
+    if !task.is_single_label() {
+        return Err(Error::BadDataset {
+            path: source.root().to_path_buf(),
+            message: format!(
+                "the losses of a {} model are not ranked yet: its per-class or per-target metrics are in its run's \
+                 report.html and in `imgclass evaluate --labels CSV`",
+                task.kind().name()
+            ),
+        });
+    }
     let all: Vec<usize> = (0..source.len()).collect();
     let labelled = bundle.load_labelled(source, indices.unwrap_or(&all), allow_training_data, progress)?;
     let (data, labels) = (labelled.data, bundle.meta().labels());

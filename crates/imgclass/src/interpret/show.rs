@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::config::TrainConfig;
+use crate::data::targets::target_text;
 use crate::data::{ImageData, Loader, Skipped, Source, Split};
 use crate::error::{Error, Result};
 use crate::plot::{Canvas, Tile, captioned_grid, captioned_rows};
@@ -42,17 +43,20 @@ pub fn save_batch_picture(
     }
     let augment = &config.transforms.augment;
     let augment = (!augment.is_identity()).then_some(augment);
-    batch_grid(&loaded.data, &pre, source.classes(), &shown, augment, versions, config.seed)?.save_png(out)?;
+    let data = &loaded.data;
+    let caption = |i: usize| target_text(source.task(), source.classes(), data.labels()[i], data.targets(i));
+    batch_grid(data, &pre, &caption, &shown, augment, versions, config.seed)?.save_png(out)?;
     Ok(loaded.skipped)
 }
 
-/// Draws images `indices` of `data` with their class names. Without `augment` they form a
+/// Draws images `indices` of `data`, each captioned by `caption(i)` (its class, labels or
+/// numbers). Without `augment` they form a
 /// near-square grid; with it, one row per image: the plain image, then `versions` augmented
 /// ones (drawn as epochs 1, 2, … would draw them with `seed`).
 pub(crate) fn batch_grid(
     data: &ImageData,
     pre: &Preprocess,
-    classes: &[String],
+    caption: &dyn Fn(usize) -> String,
     indices: &[usize],
     augment: Option<&Augment>,
     versions: usize,
@@ -63,7 +67,7 @@ pub(crate) fn batch_grid(
     let tile = |bytes: Vec<u8>, caption: String| Tile { bytes, captions: vec![(caption, [0, 0, 0])], heat: None };
     let mut tiles = Vec::new();
     for &i in indices {
-        let label = &classes[data.labels[i]];
+        let label = &caption(i);
         tiles.push(tile(plain.item(i)?, label.clone()));
         if let Some(aug) = augment {
             for v in 0..versions {
@@ -86,6 +90,10 @@ mod tests {
     use super::*;
     use crate::transforms::{AugPreset, ResizeMode};
 
+    fn class_of(i: usize) -> String {
+        ["a", "b"][i % 2].to_string()
+    }
+
     fn data() -> ImageData {
         ImageData {
             pixels: (0..4 * 64).map(|i| (i * 13 % 256) as u8).collect(),
@@ -101,7 +109,7 @@ mod tests {
     #[test]
     fn a_plain_batch_is_a_near_square_grid_of_enlarged_tiles() {
         let pre = Preprocess::new(8, 8, 1, ResizeMode::Squish);
-        let c = batch_grid(&data(), &pre, &["a".into(), "b".into()], &[0, 1, 2, 3], None, 0, 0).unwrap();
+        let c = batch_grid(&data(), &pre, &class_of, &[0, 1, 2, 3], None, 0, 0).unwrap();
         // 2 × 2 tiles of 96 px, 8 px apart, a 14-px caption under each, a 20-px title.
         assert_eq!(c.image.width(), 2 * (96 + 8) + 8);
         assert_eq!(c.image.height(), 20 + 2 * (96 + 14 + 8) + 8);
@@ -111,7 +119,7 @@ mod tests {
     fn an_augmented_batch_has_a_row_per_image_and_a_column_per_version() {
         let pre = Preprocess::new(8, 8, 1, ResizeMode::Squish);
         let aug = Augment::preset(AugPreset::Default);
-        let c = batch_grid(&data(), &pre, &["a".into(), "b".into()], &[0, 1], Some(&aug), 3, 0).unwrap();
+        let c = batch_grid(&data(), &pre, &class_of, &[0, 1], Some(&aug), 3, 0).unwrap();
         assert_eq!(c.image.width(), 4 * (96 + 8) + 8);
         assert_eq!(c.image.height(), 20 + 2 * (96 + 14 + 8) + 8);
     }

@@ -8,7 +8,9 @@
 //! - numbers: MSE, L1 or Huber (δ 1) between the standardized prediction and the standardized
 //!   target, so every target weighs the same whatever its units;
 //! - counts: Poisson negative log-likelihood λ − y·log λ of the rate λ = μ·eᶻ (PyTorch's
-//!   `PoissonNLLLoss` with `log_input`, without the constant log y!).
+//!   `PoissonNLLLoss` with `log_input`) less its value at λ = y, y − y·log y: half the Poisson
+//!   deviance, 0 for a perfect fit and never negative (so a loss's ratios, as lr_find's
+//!   stopping rule, keep their meaning), with the same gradient.
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -20,6 +22,11 @@ use crate::data::targets::TaskKind;
 
 /// The smallest mean rate a count model's offset starts from (all-zero counts).
 const MIN_RATE: f32 = 1e-2;
+
+/// The Poisson negative log-likelihood's value at λ = y: y − y·log y (0 for y = 0).
+fn saturated(y: f32) -> f32 {
+    if y > 0.0 { y - y * y.ln() } else { 0.0 }
+}
 
 fn logistic(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
@@ -73,7 +80,7 @@ impl Task {
                 TaskKind::MultiLabel => z[c].max(0.0) - z[c] * t[c] + (-z[c].abs()).exp().ln_1p(),
                 _ if self.poisson() => {
                     let log_rate = z[c] + self.offset(c);
-                    log_rate.exp() - t[c] * log_rate
+                    log_rate.exp() - t[c] * log_rate - saturated(t[c])
                 }
                 _ => {
                     let d = self.standardized_prediction(z[c], c) - (t[c] - self.mean[c]) / self.std[c];
@@ -108,7 +115,8 @@ impl Task {
             }
             _ if self.poisson() => {
                 let log_rate = z + row((0..k).map(|c| self.offset(c)).collect());
-                (log_rate.clone().exp() - log_rate * matrix(targets.to_vec())).mean()
+                let nll = log_rate.clone().exp() - log_rate * matrix(targets.to_vec());
+                (nll - matrix(targets.iter().map(|&y| saturated(y)).collect())).mean()
             }
             _ => {
                 let standardized =
@@ -186,6 +194,16 @@ mod tests {
         assert!((smoothed - by_hand).abs() < 1e-6);
         let weighted = t.loss_tensor(z(), &[1.0, 0.0], &[2.0, 0.0], 0.0).into_scalar::<f32>();
         assert!((weighted - 2.0f32.exp().recip().ln_1p()).abs() < 1e-5, "weight 2 on the first, 0 on the second");
+    }
+
+    #[test]
+    fn the_poisson_loss_is_zero_at_the_count_and_positive_elsewhere() {
+        let mut t = task(TaskKind::Count, ValueLoss::Poisson, None);
+        t.mean = vec![1.0, 1.0];
+        // z = ln 3 gives λ = 3 for a count of 3; λ = 1 for a count of 0 costs 1.
+        assert!(t.row_loss(&[3.0f32.ln(), 0.0], &[3.0, 1.0]).abs() < 1e-6);
+        assert!((t.row_loss(&[0.0, 0.0], &[0.0, 0.0]) - 1.0).abs() < 1e-6);
+        assert!(t.row_loss(&[0.5, -0.5], &[3.0, 2.0]) > 0.0);
     }
 
     #[test]

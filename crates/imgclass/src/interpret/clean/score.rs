@@ -86,6 +86,15 @@ pub fn out_of_fold(
     }
     config.validate()?;
     source.require_trainable()?;
+    if source.task() != crate::data::targets::TaskKind::SingleLabel {
+        return Err(Error::BadDataset {
+            path: source.root().to_path_buf(),
+            message: format!(
+                "clean scores single-label data; label errors of {} labels are not looked for yet",
+                source.task().name()
+            ),
+        });
+    }
     if k > source.len() {
         let n = source.len();
         let why = "each fold needs an image to score; give at most one fold per image";
