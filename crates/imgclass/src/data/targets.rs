@@ -188,8 +188,8 @@ fn tokens(text: &str, delim: char) -> impl Iterator<Item = String> + '_ {
 }
 
 /// The task a CSV implies: numeric columns named → regression; 0/1 columns → multi-label;
-/// numbers in every label cell, some with a fraction → regression (whole numbers alone stay
-/// class names, as digits are); a
+/// numbers in nine label cells in ten, some with a fraction → regression (whole numbers alone
+/// stay class names, as digits are); a
 /// label cell holding several labels → multi-label, when the delimiter was given, a label of
 /// such a cell also stands alone in another, or the labels recombine (fewer distinct labels
 /// than distinct cells) — so `Ankle boot` stays one class of a single-label CSV whose classes
@@ -203,12 +203,15 @@ fn infer_task(records: &Records, columns: &TargetColumns, delim: char) -> (TaskK
     }
     let cells: Vec<(u64, &str)> = records.rows.iter().map(|(l, r)| (*l, cell(r, 1))).collect();
     let number = |c: &str| c.parse::<f64>().ok().filter(|v| v.is_finite());
-    if cells.iter().all(|(_, c)| number(c).is_some())
+    let numbers = cells.iter().filter(|(_, c)| number(c).is_some()).count();
+    // Nine labels in ten numbers, one with a fraction: a regression (a cell that is not a
+    // number is then an error naming it, not a class of its own).
+    if numbers * 10 >= cells.len() * 9
         && let Some((line, c)) = cells.iter().find(|(_, c)| number(c).is_some_and(|v| v.fract() != 0.0))
     {
         return (
             TaskKind::Regression,
-            Some(format!("regression: every label is a number, line {line}'s {c:?} a fraction")),
+            Some(format!("regression: the labels are numbers, line {line}'s {c:?} a fraction")),
         );
     }
     let alone: BTreeSet<String> = cells.iter().map(|(_, c)| c.to_string()).filter(|c| !c.contains(delim)).collect();

@@ -139,6 +139,14 @@ fn fractional_numbers_in_the_label_column_make_a_regression_and_whole_numbers_st
     assert_eq!((table.task, table.names.clone()), (TaskKind::Regression, vec!["angle".to_string()]));
     assert!(table.inferred.unwrap().contains("line 2"));
     assert_eq!(table.rows[1].target, Target::Values(vec![-3.0]));
+    let rows: String =
+        (0..12).map(|i| format!("{}.png,{}\n", ["a", "b", "c"][i % 3], if i == 5 { "abc" } else { "1.5" })).collect();
+    std::fs::write(&csv, format!("file,angle\n{rows}")).unwrap();
+    let typo = read_targets(t.path(), &csv, &TargetColumns::default(), None).unwrap_err().to_string();
+    assert!(
+        typo.contains("labels.csv:7") && typo.contains("\"abc\" is not a finite number"),
+        "a typo among numbers: {typo}"
+    );
     std::fs::write(&csv, "file,digit\na.png,7\nb.png,3\nc.png,7\n").unwrap();
     let table = read_targets(t.path(), &csv, &TargetColumns::default(), None).unwrap();
     assert_eq!(table.task, TaskKind::SingleLabel);
