@@ -38,17 +38,7 @@ pub fn write_report(run: &RunDir, bundle: &Bundle) -> Result<PathBuf> {
     let top = dir.join("top_losses.png");
     interp.save_top_losses(bundle, TOP, cam, &top)?;
 
-    let mut h = String::new();
-    let title = format!("imgclass run {}", dir.display());
-    let _ = write!(h, "<!doctype html><html lang=en><head><meta charset=utf-8><title>{}</title>", esc(&title));
-    h += STYLE;
-    let _ = write!(h, "</head><body><h1>{}</h1>", esc(&title));
-    summary(&mut h, bundle, &config, &report, &metrics);
-    h += "<h2>Training</h2>";
-    // The loss chart inlined as SVG (sharp at any zoom); `loss.png` beside it is the same chart.
-    let history: Vec<EpochMetrics> = serde_json::from_value(report["history"].clone()).unwrap_or_default();
-    h += &loss_chart(&history).svg().at(dir.join("report.html"))?;
-    epochs(&mut h, &report);
+    let mut h = page_start(dir, bundle, &config, &report, &metrics)?;
     h += "<h2>Validation</h2><div class=row>";
     h += &img(&dir.join("confusion.png"), "confusion matrix")?;
     per_class(&mut h, &metrics);
@@ -74,21 +64,23 @@ pub fn write_report(run: &RunDir, bundle: &Bundle) -> Result<PathBuf> {
     h +=
         if cam.is_some() { "; the heat map shows where it found the predicted class (Grad-CAM).</p>" } else { ".</p>" };
     h += &img(&top, "top losses")?;
-    let _ = write!(
-        h,
-        "<h2>Config</h2><pre>{}</pre>",
-        esc(&serde_json::to_string_pretty(&config["train"]).unwrap_or_default())
-    );
-    h += "</body></html>\n";
-    let path = dir.join("report.html");
-    atomic_write(&path, h.as_bytes())?;
-    Ok(path)
+    page_end(h, dir, &config)
 }
 
 /// `report.html` of a run beyond one class per image: the summary, the loss curves and epoch
 /// table, and the task's validation tables.
 fn write_task_report(run: &RunDir, bundle: &Bundle, config: &Value, report: &Value, m: &EvalReport) -> Result<PathBuf> {
     let dir = run.path();
+    let mut h = page_start(dir, bundle, config, report, m)?;
+    h += "<h2>Validation</h2>";
+    if let Some(task) = &m.task {
+        h += &task_tables(task);
+    }
+    page_end(h, dir, config)
+}
+
+/// What every run's page starts with: the head, the summary, the loss curves and the epoch table.
+fn page_start(dir: &Path, bundle: &Bundle, config: &Value, report: &Value, m: &EvalReport) -> Result<String> {
     let mut h = String::new();
     let title = format!("imgclass run {}", dir.display());
     let _ = write!(h, "<!doctype html><html lang=en><head><meta charset=utf-8><title>{}</title>", esc(&title));
@@ -96,13 +88,15 @@ fn write_task_report(run: &RunDir, bundle: &Bundle, config: &Value, report: &Val
     let _ = write!(h, "</head><body><h1>{}</h1>", esc(&title));
     summary(&mut h, bundle, config, report, m);
     h += "<h2>Training</h2>";
+    // The loss chart inlined as SVG (sharp at any zoom); `loss.png` beside it is the same chart.
     let history: Vec<EpochMetrics> = serde_json::from_value(report["history"].clone()).unwrap_or_default();
     h += &loss_chart(&history).svg().at(dir.join("report.html"))?;
     epochs(&mut h, report);
-    h += "<h2>Validation</h2>";
-    if let Some(task) = &m.task {
-        h += &task_tables(task);
-    }
+    Ok(h)
+}
+
+/// Ends page `h` with the run's config and writes it as `dir/report.html`.
+fn page_end(mut h: String, dir: &Path, config: &Value) -> Result<PathBuf> {
     let _ = write!(
         h,
         "<h2>Config</h2><pre>{}</pre>",
