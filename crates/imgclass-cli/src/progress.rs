@@ -60,7 +60,7 @@ impl Callback for TrainProgress {
 
     fn epoch_end(&mut self, m: &EpochMetrics, improved: bool) {
         self.finish();
-        let metrics = table_metrics(m);
+        let metrics = m.named_metrics();
         if !self.header_done {
             let names: String = metrics.iter().map(|(name, _)| format!("  {name:>8}")).collect();
             println!("{:>5}  {:>10}  {:>10}{names}  {:>5}", "epoch", "train_loss", "valid_loss", "time");
@@ -93,13 +93,6 @@ impl Callback for TrainProgress {
 }
 
 /// The task's metrics an epoch row shows (accuracy and error rate for a single-label run).
-fn table_metrics(m: &EpochMetrics) -> Vec<(String, f64)> {
-    if m.metrics.is_empty() {
-        return vec![("accuracy".into(), m.accuracy), ("error_rate".into(), m.error_rate)];
-    }
-    m.metrics.clone()
-}
-
 impl TrainProgress {
     fn finish(&mut self) {
         if let Some(pb) = self.bar.take() {

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::labels::require_csv_for_targets;
 use crate::data::targets::{TargetColumns, TaskKind};
 use crate::data::{Labels, MAX_PIXELS, Residency, Source, SplitOptions};
 use crate::error::{Error, Result};
@@ -93,15 +94,9 @@ impl DataConfig {
     /// `None`) with the targets where `columns` says.
     pub fn open(&self, columns: &TargetColumns, task: Option<TaskKind>) -> Result<Source> {
         self.validate()?;
+        require_csv_for_targets(&self.labels, columns, task)?;
         let source = match self.root() {
             Some(root) => Source::open_labelled(&root, &self.labels, columns, task)?,
-            None if task.is_some_and(|t| t != TaskKind::SingleLabel) => {
-                return Err(Error::config_see(
-                    "task.kind",
-                    &["data.labels"],
-                    "beyond one class per image needs its targets in a labels CSV",
-                ));
-            }
             None => Source::bundled()?,
         };
         Ok(source.with_max_pixels(self.max_pixels))

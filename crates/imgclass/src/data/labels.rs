@@ -29,6 +29,20 @@ pub enum Labels {
     FileList(PathBuf),
 }
 
+/// Errors when `task` or `columns` ask for targets beyond one class per image but `labels`
+/// is not a labels CSV (the only source that can hold them).
+pub(crate) fn require_csv_for_targets(labels: &Labels, columns: &TargetColumns, task: Option<TaskKind>) -> Result<()> {
+    let beyond = task.is_some_and(|t| t != TaskKind::SingleLabel) || *columns != TargetColumns::default();
+    if beyond && !matches!(labels, Labels::Csv(_)) {
+        return Err(Error::config_see(
+            "task.kind",
+            &["data.labels"],
+            "beyond one class per image needs its targets in a labels CSV",
+        ));
+    }
+    Ok(())
+}
+
 /// The stratum of each item's targets: the first class it has (`k` for none) for
 /// multi-label; for numbers, the quantile bin of the first target, one bin per 20 items (at
 /// most 10), so every split spans the range.
@@ -61,15 +75,9 @@ impl Source {
         columns: &TargetColumns,
         task: Option<TaskKind>,
     ) -> Result<Source> {
+        require_csv_for_targets(labels, columns, task)?;
         let csv = match labels {
             Labels::Csv(csv) => csv,
-            _ if task.is_some_and(|t| t != TaskKind::SingleLabel) || *columns != TargetColumns::default() => {
-                return Err(Error::config_see(
-                    "task.kind",
-                    &["data.labels"],
-                    "beyond one class per image needs its targets in a labels CSV",
-                ));
-            }
             Labels::NameRegex(re) => return Source::from_name_regex(data, re),
             Labels::FileList(list) => return Source::from_file_list(data, list),
             _ => return Source::open(data),

@@ -140,7 +140,7 @@ impl Bundle {
         let all: Vec<usize> = (0..source.len()).collect();
         let labelled = self.load_labelled(source, &all, allow_training_data, progress)?;
         let pre = self.meta().preprocess();
-        let report = evaluate_tta(self.net(), &labelled.data, &self.meta().task(), pre, self.device(), tta);
+        let (report, _) = evaluate_tta(self.net(), &labelled.data, &self.meta().task(), pre, self.device(), tta);
         Ok(EvalOutput { report, skipped: labelled.skipped, training_overlap: labelled.training_overlap })
     }
 

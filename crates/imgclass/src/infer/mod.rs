@@ -174,33 +174,11 @@ fn log_mean_exp(parts: Vec<Tensor<2>>) -> Tensor<2> {
 
 /// Evaluates `net` (in inference mode) on `data` (its readable images) for `task`.
 pub fn evaluate(net: &Net, data: &ImageData, task: &Task, pre: &Preprocess, device: &Device) -> EvalReport {
-    evaluate_tta(net, data, task, pre, device, Tta::None)
+    evaluate_tta(net, data, task, pre, device, Tta::None).0
 }
 
-/// [`evaluate`] with test-time augmentation.
+/// [`evaluate`] with test-time augmentation, and the images that could not be read.
 pub(crate) fn evaluate_tta(
-    net: &Net,
-    data: &ImageData,
-    task: &Task,
-    pre: &Preprocess,
-    device: &Device,
-    tta: Tta,
-) -> EvalReport {
-    evaluate_rows_tta(net, data, task, pre, device, tta).0
-}
-
-/// [`evaluate`], with the images that could not be read.
-pub(crate) fn evaluate_rows(
-    net: &Net,
-    data: &ImageData,
-    task: &Task,
-    pre: &Preprocess,
-    device: &Device,
-) -> (EvalReport, Vec<Skipped>) {
-    evaluate_rows_tta(net, data, task, pre, device, Tta::None)
-}
-
-fn evaluate_rows_tta(
     net: &Net,
     data: &ImageData,
     task: &Task,

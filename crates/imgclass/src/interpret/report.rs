@@ -173,9 +173,8 @@ fn headline(m: &EvalReport) -> String {
 
 fn epochs(h: &mut String, report: &Value) {
     let history: Vec<EpochMetrics> = serde_json::from_value(report["history"].clone()).unwrap_or_default();
-    let named = |e: &EpochMetrics| match e.metrics.is_empty() {
-        true => vec![("accuracy".to_string(), e.accuracy)],
-        false => e.metrics.iter().filter(|(n, _)| n != "error_rate").cloned().collect(),
+    let named = |e: &EpochMetrics| -> Vec<(String, f64)> {
+        e.named_metrics().into_iter().filter(|(n, _)| n != "error_rate").collect()
     };
     *h += "<table><tr><th>epoch<th>train loss<th>valid loss";
     for (name, _) in history.first().map(named).unwrap_or_default() {

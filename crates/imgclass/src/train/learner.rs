@@ -281,11 +281,12 @@ impl Learner {
         let e = &mut self.env;
         let (data, base) = (&e.data, &e.base);
         let raw = outputs_tta(&kept.net, &data.valid, &data.preprocess, base, Tta::None);
-        let thresholds = e.task.tuned_thresholds(&raw.values, &raw.targets(&data.valid), tuning);
+        let targets = raw.targets(&data.valid);
+        let thresholds = e.task.tuned_thresholds(&raw.values, &targets, tuning);
         let shown: Vec<String> = thresholds.iter().map(|t| format!("{t:.2}")).collect();
         cb.message(&format!("thresholds tuned on the validation images (best F1): {}", shown.join(", ")));
         let task = e.task.clone().with_thresholds(thresholds);
-        kept.report = evaluate(&kept.net, &data.valid, &task, &data.preprocess, base);
+        kept.report = task.report(&raw.values, &targets, &raw.labels(&data.valid));
         report.final_metrics = kept.report.clone();
         report.test_metrics = data.test.as_ref().map(|t| evaluate(&kept.net, t, &task, &data.preprocess, base));
         e.task = task;

@@ -39,6 +39,17 @@ pub struct EpochMetrics {
     pub batch_losses: Vec<f32>,
 }
 
+impl EpochMetrics {
+    /// The epoch's validation metrics by name: `metrics`, or — in a history written before
+    /// tasks named them — the accuracy and error rate.
+    pub fn named_metrics(&self) -> Vec<(String, f64)> {
+        if self.metrics.is_empty() {
+            return vec![("accuracy".into(), self.accuracy), ("error_rate".into(), self.error_rate)];
+        }
+        self.metrics.clone()
+    }
+}
+
 /// How a call to [`crate::train::Learner::fit`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -237,18 +237,14 @@ impl RunDir {
 
     /// Rewrites `metrics.csv`, `metrics.json` and `loss.png` from the history so far.
     pub(crate) fn write_metrics(&self, history: &[EpochMetrics]) -> Result<()> {
-        let named = |m: &EpochMetrics| match m.metrics.is_empty() {
-            true => vec![("accuracy".to_string(), m.accuracy), ("error_rate".to_string(), m.error_rate)],
-            false => m.metrics.clone(),
-        };
         let names: Vec<String> =
-            history.first().map(|m| named(m).into_iter().map(|(n, _)| n).collect()).unwrap_or_default();
+            history.first().map(|m| m.named_metrics().into_iter().map(|(n, _)| n).collect()).unwrap_or_default();
         let mut header = vec!["epoch", "train_loss", "valid_loss"];
         header.extend(names.iter().map(String::as_str));
         header.extend(["seconds", "lr", "frozen", "partial"]);
         let rows = history.iter().map(|m| {
             let mut row = vec![m.epoch.to_string(), format!("{:.6}", m.train_loss), format!("{:.6}", m.valid_loss)];
-            row.extend(named(m).into_iter().map(|(_, v)| format!("{v:.6}")));
+            row.extend(m.named_metrics().into_iter().map(|(_, v)| format!("{v:.6}")));
             row.extend([
                 format!("{:.2}", m.seconds),
                 format!("{:.3e}", m.lr),

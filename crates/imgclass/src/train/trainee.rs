@@ -12,7 +12,7 @@ use burn::tensor::activation::log_softmax;
 use super::loss::Objective;
 use super::probe::{self, Probe, Problem};
 use crate::data::{Batch, DataSplits, ImageData, Skipped};
-use crate::infer::{evaluate_rows, map_batches};
+use crate::infer::{Tta, evaluate_tta, map_batches};
 use crate::kernels::DropoutKey;
 use crate::metrics::EvalReport;
 use crate::models::Net;
@@ -144,7 +144,7 @@ impl Trainee {
         match self {
             Trainee::Network(net) => {
                 let valid = net.valid();
-                let (report, skipped) = evaluate_rows(&valid, &data.valid, task, &data.preprocess, base);
+                let (report, skipped) = evaluate_tta(&valid, &data.valid, task, &data.preprocess, base, Tta::None);
                 (report, valid, skipped)
             }
             Trainee::Head { body, head, cache } => {
