@@ -1,7 +1,9 @@
 //! `imgclass evaluate MODEL DATA`: accuracy, per-class precision/recall/F1 and the confusion
-//! matrix (text and PNG) of a bundle on labelled data.
+//! matrix (text and PNG) of a bundle on labelled data; beyond one class per image, the task's
+//! metrics and tables, and for numbers the scatter plot and residual histogram.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -9,7 +11,7 @@ use imgclass::bundle::Bundle;
 use imgclass::data::{MAX_PIXELS, Source};
 use imgclass::infer::EvalOutput;
 use imgclass::metrics::TaskMetrics;
-use imgclass::plot::save_confusion_png;
+use imgclass::plot::{save_confusion_png, save_value_charts};
 
 use crate::args::EvaluateArgs;
 use crate::common::{device, report_skipped};
@@ -28,10 +30,25 @@ pub fn run(a: EvaluateArgs) -> Result<ExitCode> {
     if out.training_overlap > 0 {
         eprintln!("warning: {} of these images were used to train or validate the model", out.training_overlap);
     }
-    if let Some(task) = &out.report.task {
-        return task_report(&out, task, &source, a.json);
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir)?;
     }
-    let png = a.confusion.clone().unwrap_or_else(|| a.model.with_file_name("confusion-eval.png"));
+    let picture = |name: &str| match &a.out {
+        Some(dir) => dir.join(format!("{name}.png")),
+        None => a.model.with_file_name(format!("{name}-eval.png")),
+    };
+    if let Some(task) = &out.report.task {
+        let charts = match task {
+            TaskMetrics::Values(m) => {
+                let paths = vec![picture("scatter"), picture("residuals")];
+                save_value_charts(m, &source.root().display().to_string(), &paths[0], &paths[1])?;
+                paths
+            }
+            TaskMetrics::MultiLabel(_) => Vec::new(),
+        };
+        return task_report(&out, task, &source, &charts, a.json);
+    }
+    let png = a.confusion.clone().unwrap_or_else(|| picture("confusion"));
     let title = format!("{}: accuracy {:.2}%", source.root().display(), 100.0 * out.report.accuracy);
     save_confusion_png(&out.report.confusion, &title, &png)?;
     if a.json {
@@ -97,11 +114,21 @@ fn print_text(out: &EvalOutput, source: &Source, png: &std::path::Path) -> Resul
 
 /// The report of a model beyond one class per image: its metrics by name, then the table per
 /// class (multi-label) or per target (numbers); `json` prints the report as one object.
-fn task_report(out: &EvalOutput, task: &TaskMetrics, source: &Source, json: bool) -> Result<ExitCode> {
+fn task_report(
+    out: &EvalOutput,
+    task: &TaskMetrics,
+    source: &Source,
+    charts: &[PathBuf],
+    json: bool,
+) -> Result<ExitCode> {
     let report = &out.report;
     let mut w = std::io::stdout().lock();
     if json {
         let mut v = serde_json::to_value(report)?;
+        if let [scatter, residuals] = charts {
+            v["scatter_png"] = serde_json::json!(scatter);
+            v["residuals_png"] = serde_json::json!(residuals);
+        }
         v["skipped"] = serde_json::to_value(&out.skipped)?;
         v["training_overlap"] = out.training_overlap.into();
         v["data"] = serde_json::json!(source.root());
@@ -159,6 +186,10 @@ fn task_report(out: &EvalOutput, task: &TaskMetrics, source: &Source, json: bool
             }
             writeln!(w, "(the baseline always predicts the training mean)")?;
         }
+    }
+    if !charts.is_empty() {
+        let names: Vec<String> = charts.iter().map(|p| esc_path(p)).collect();
+        writeln!(w, "predicted vs actual, and the residuals: {}", names.join(", "))?;
     }
     Ok(ExitCode::SUCCESS)
 }

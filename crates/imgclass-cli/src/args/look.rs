@@ -20,9 +20,15 @@ pub struct EvaluateArgs {
     /// label, several, numbers or counts. Needed for models beyond one class per image.
     #[arg(long, value_name = "CSV")]
     pub labels: Option<PathBuf>,
-    /// Where to write the confusion matrix picture (default: confusion-eval.png beside the model).
+    /// Where to write the confusion matrix picture (default: confusion-eval.png beside the
+    /// model, or confusion.png in --out).
     #[arg(long)]
     pub confusion: Option<PathBuf>,
+    /// The folder for the pictures: confusion.png (one class per image), or scatter.png and
+    /// residuals.png (predicted vs actual, and the errors' histogram: regression and counts)
+    /// [default: beside the model, as confusion-eval.png, scatter-eval.png, residuals-eval.png].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,

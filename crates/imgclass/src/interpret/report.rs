@@ -76,6 +76,14 @@ fn write_task_report(run: &RunDir, bundle: &Bundle, config: &Value, report: &Val
     if let Some(task) = &m.task {
         h += &task_tables(task);
     }
+    let charts = [dir.join("scatter.png"), dir.join("residuals.png")];
+    if charts.iter().all(|p| p.is_file()) {
+        h += "<p>Each validation image's prediction against its true value (on the diagonal when right), and \
+              the histogram of the errors.</p><div class=row>";
+        h += &img(&charts[0], "predicted vs actual")?;
+        h += &img(&charts[1], "residuals")?;
+        h += "</div>";
+    }
     page_end(h, dir, config)
 }
 
@@ -131,6 +139,7 @@ fn roc_chart(r: &Ranking) -> Chart {
         x_axis: XAxis::Unit,
         series,
         mark: None,
+        y_ticks: None,
     }
 }
 

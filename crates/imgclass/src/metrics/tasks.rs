@@ -115,6 +115,12 @@ pub struct ValueMetrics {
     /// target).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exact_accuracy: Option<f64>,
+    /// Each image's predictions, `images × targets` row-major (for the charts; not saved).
+    #[serde(skip)]
+    pub predicted: Vec<f32>,
+    /// Each image's true values, as `predicted`.
+    #[serde(skip)]
+    pub actual: Vec<f32>,
 }
 
 /// The errors of one predicted number, and of the baseline that always predicts the training
@@ -174,7 +180,12 @@ pub fn values(pred: &[f32], truth: &[f32], names: &[String], train_mean: &[f32],
         })
         .collect();
     let exact = pred.iter().zip(truth).filter(|(p, t)| p.round().max(0.0) == **t).count();
-    ValueMetrics { per_target, exact_accuracy: counts.then(|| ratio(exact, pred.len())) }
+    ValueMetrics {
+        per_target,
+        exact_accuracy: counts.then(|| ratio(exact, pred.len())),
+        predicted: pred.to_vec(),
+        actual: truth.to_vec(),
+    }
 }
 
 #[cfg(test)]

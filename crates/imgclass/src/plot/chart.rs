@@ -33,6 +33,10 @@ pub(crate) enum Style {
     Line { width: u32, opacity: f64 },
     /// A line 2 pixels wide with a dot on every point.
     LineDots,
+    /// A dot of `radius` pixels on every point, at `opacity`, no line (a scatter plot).
+    Dots { radius: u32, opacity: f64 },
+    /// A bar from 0 up to every point, `width` wide in x's units (a histogram).
+    Bars { width: f64 },
 }
 
 /// One named series of `(x, y)` points (non-finite points are left out).
@@ -52,6 +56,8 @@ pub(crate) enum XAxis {
     Log10 { lo: f64, hi: f64 },
     /// The interval [0, 1] (a rate), ticks every 0.2.
     Unit,
+    /// A linear axis from the first of these ticks to the last (see [`nice_ticks`]).
+    Ticks(Vec<f64>),
 }
 
 /// A line chart: a title, axis captions, series, and optionally a marked x position.
@@ -63,6 +69,8 @@ pub(crate) struct Chart {
     pub(crate) series: Vec<Series>,
     /// A vertical line at this x (in the series' coordinates) with its label.
     pub(crate) mark: Option<(f64, String)>,
+    /// The y axis' ticks; `None`: round ticks around the data (and 0 when there are bars).
+    pub(crate) y_ticks: Option<Vec<f64>>,
 }
 
 impl Chart {
@@ -103,20 +111,31 @@ impl Chart {
             .call_once(|| assert!(register_font(FAMILY, FontStyle::Normal, FONT).is_ok(), "the embedded font parses"));
         root.fill(&WHITE)?;
         let finite = |&&(x, y): &&(f64, f64)| x.is_finite() && y.is_finite();
-        let ys: Vec<f64> = self.series.iter().flat_map(|s| s.points.iter().filter(finite).map(|p| p.1)).collect();
+        let mut ys: Vec<f64> = self.series.iter().flat_map(|s| s.points.iter().filter(finite).map(|p| p.1)).collect();
+        if self.series.iter().any(|s| matches!(s.style, Style::Bars { .. })) {
+            ys.push(0.0);
+        }
         let (lo, hi) = ys.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &y| (l.min(y), h.max(y)));
-        let y_ticks = if ys.is_empty() { vec![0.0, 1.0] } else { nice_ticks(lo, hi, 6) };
-        let y_range = y_ticks[0]..y_ticks[y_ticks.len() - 1];
-        let decimals = decimals(y_ticks[1] - y_ticks[0]);
-        let x_ticks = match self.x_axis {
-            XAxis::Epochs(n) => epoch_ticks(n),
-            XAxis::Log10 { lo, hi } => decade_ticks(lo, hi),
-            XAxis::Unit => nice_ticks(0.0, 1.0, 6),
+        let y_ticks = match &self.y_ticks {
+            Some(t) if t.len() >= 2 => t.clone(),
+            _ if ys.is_empty() => vec![0.0, 1.0],
+            _ => nice_ticks(lo, hi, 6),
         };
+        let y_range = y_ticks[0]..y_ticks[y_ticks.len() - 1];
+        let y_decimals = decimals(y_ticks[1] - y_ticks[0]);
+        let x_ticks = match &self.x_axis {
+            XAxis::Epochs(n) => epoch_ticks(*n),
+            XAxis::Log10 { lo, hi } => decade_ticks(*lo, *hi),
+            XAxis::Unit => nice_ticks(0.0, 1.0, 6),
+            XAxis::Ticks(t) if t.len() >= 2 => t.clone(),
+            XAxis::Ticks(_) => vec![0.0, 1.0],
+        };
+        let x_decimals = decimals(x_ticks[1] - x_ticks[0]);
         let x_label = |v: &f64| match self.x_axis {
             XAxis::Epochs(_) => format!("{}", v.round()),
             XAxis::Log10 { .. } => format!("1e{}", v.round()),
             XAxis::Unit => format!("{v:.1}"),
+            XAxis::Ticks(_) => format!("{v:.x_decimals$}"),
         };
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, (FAMILY, 20))
@@ -132,14 +151,14 @@ impl Chart {
             .axis_desc_style((FAMILY, 14))
             .bold_line_style(RGBColor(225, 225, 225))
             .x_label_formatter(&x_label)
-            .y_label_formatter(&|v| format!("{v:.decimals$}"))
+            .y_label_formatter(&|v| format!("{v:.y_decimals$}"))
             .draw()?;
         for s in &self.series {
             let points: Vec<(f64, f64)> = s.points.iter().filter(finite).copied().collect();
             // The legend's swatch is drawn as the series is: a light series has a light swatch.
             let legend_color = match s.style {
-                Style::Line { opacity, .. } => s.color.mix(opacity),
-                Style::LineDots => s.color.mix(1.0),
+                Style::Line { opacity, .. } | Style::Dots { opacity, .. } => s.color.mix(opacity.max(0.5)),
+                Style::LineDots | Style::Bars { .. } => s.color.mix(1.0),
             };
             let drawn = match s.style {
                 Style::Line { width, opacity } => {
@@ -149,6 +168,11 @@ impl Chart {
                     chart.draw_series(LineSeries::new(points.clone(), s.color.stroke_width(2)))?;
                     chart.draw_series(points.into_iter().map(|p| Circle::new(p, 4, s.color.filled())))?
                 }
+                Style::Dots { radius, opacity } => chart
+                    .draw_series(points.into_iter().map(|p| Circle::new(p, radius, s.color.mix(opacity).filled())))?,
+                Style::Bars { width } => chart.draw_series(points.into_iter().map(|(x, y)| {
+                    Rectangle::new([(x - width / 2.0, 0.0), (x + width / 2.0, y)], s.color.mix(0.8).filled())
+                }))?,
             };
             drawn
                 .label(&s.name)
@@ -243,7 +267,15 @@ mod tests {
     fn chart(x_axis: XAxis, points: Vec<(f64, f64)>) -> Chart {
         let series =
             vec![Series { name: "loss".into(), points, color: RGBColor(31, 119, 180), style: Style::LineDots }];
-        Chart { title: "t".into(), x_caption: "x".into(), y_caption: "y".into(), x_axis, series, mark: None }
+        Chart {
+            title: "t".into(),
+            x_caption: "x".into(),
+            y_caption: "y".into(),
+            x_axis,
+            series,
+            mark: None,
+            y_ticks: None,
+        }
     }
 
     #[test]

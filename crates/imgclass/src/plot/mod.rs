@@ -1,4 +1,5 @@
-//! Pictures: line charts with `plotters` ([`chart`]), and the rest on a small RGB canvas with an
+//! Pictures: line charts with `plotters` ([`chart`]; a regression's scatter plot and residuals
+//! in [`values`]), and the rest on a small RGB canvas with an
 //! 8×8 bitmap font (public-domain `font8x8` glyphs) — confusion matrices and grids of captioned
 //! images, which are cells and pixels placed one by one, where a chart library would add axes
 //! and text layout they do not use.
@@ -13,6 +14,9 @@ use crate::metrics::Confusion;
 use crate::util::fs::atomic_write;
 
 pub(crate) mod chart;
+pub(crate) mod values;
+
+pub use values::save_value_charts;
 
 /// Draws the confusion matrix (fastai's `plot_confusion_matrix` layout) with `title` and
 /// writes it as PNG to `path`, atomically.

@@ -183,6 +183,7 @@ impl LrFind {
             x_axis: XAxis::Log10 { lo, hi },
             series,
             mark: (self.valley > 0.0).then(|| (self.valley.log10(), format!("valley {:.1e}", self.valley))),
+            y_ticks: None,
         }
     }
 }

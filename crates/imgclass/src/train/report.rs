@@ -138,6 +138,7 @@ pub(crate) fn loss_chart(history: &[EpochMetrics]) -> Chart {
         x_axis: XAxis::Epochs(epochs),
         series,
         mark: None,
+        y_ticks: None,
     }
 }
 

@@ -9,7 +9,9 @@
 //!   checkpoints/best.imgclass   best weights of a finished epoch (by validation loss)
 //!   checkpoints/resume.ckpt     where training stands: what `--resume` continues from
 //!   model.imgclass         the final bundle (the best weights)
-//!   confusion.png, .csv    validation confusion matrix of the final model
+//!   confusion.png, .csv    validation confusion matrix of the final model (one label per image)
+//!   scatter.png            predicted vs actual on the validation images (numbers)
+//!   residuals.png          the histogram of their residuals (numbers)
 //!   report.json            final validation (and test) metrics
 //! ```
 //! Every file is written atomically.
@@ -25,8 +27,9 @@ use crate::bundle::{Bundle, BundleMeta};
 use crate::config::TrainConfig;
 use crate::data::{DataSplits, Skipped, SplitRecord};
 use crate::error::{Error, IoContext, Result};
+use crate::metrics::TaskMetrics;
 use crate::models::Net;
-use crate::plot::confusion_png;
+use crate::plot::{confusion_png, save_value_charts};
 use crate::transforms::Preprocess;
 use crate::util::csv::csv_table;
 use crate::util::fs::{atomic_write, read_json, write_json};
@@ -34,7 +37,7 @@ use crate::util::fs::{atomic_write, read_json, write_json};
 /// Every file a training run writes: what [`Existing::Overwrite`] deletes (and nothing else:
 /// `lr_find.*`, `clean.csv` or a user's own files stay). The first [`MARKS`] of them mark a
 /// folder as holding a run ([`RUN_MARKS`]).
-const RUN_FILES: [&str; 13] = [
+const RUN_FILES: [&str; 15] = [
     "model.imgclass",
     "checkpoints/resume.ckpt",
     "checkpoints/best.imgclass",
@@ -48,6 +51,8 @@ const RUN_FILES: [&str; 13] = [
     "report.json",
     "report.html",
     "top_losses.png",
+    "scatter.png",
+    "residuals.png",
 ];
 
 /// How many of [`RUN_FILES`], from the first, mark a folder as holding a run.
@@ -264,10 +269,14 @@ impl RunDir {
         Bundle::write(&self.checkpoint_path(), net, meta)
     }
 
-    /// Writes the final bundle, confusion matrix (PNG, CSV; single-label) and `report.json`.
+    /// Writes the final bundle, the validation pictures (the confusion matrix as PNG and CSV
+    /// for one label; the scatter plot and residual histogram for numbers) and `report.json`.
     pub(crate) fn write_end(&self, net: &Net, meta: &BundleMeta, report: &TrainReport) -> Result<()> {
         Bundle::write(&self.model_path(), net, meta)?;
-        if report.final_metrics.task.is_some() {
+        if let Some(task) = &report.final_metrics.task {
+            if let TaskMetrics::Values(m) = task {
+                save_value_charts(m, "validation", &self.path.join("scatter.png"), &self.path.join("residuals.png"))?;
+            }
             return write_json(&self.path.join("report.json"), report);
         }
         let confusion = &report.final_metrics.confusion;
