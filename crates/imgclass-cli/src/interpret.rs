@@ -1,15 +1,17 @@
 //! `imgclass interpret MODEL [DATA]`: every image's loss, the top losses as a picture (with
-//! Grad-CAM), the most confused classes and the confusion matrix.
+//! Grad-CAM), and the task's view of the errors: the most confused classes and the confusion
+//! matrix (one class per image), each label's 2×2 confusion matrix (several), the scatter plot
+//! and residual histogram (numbers).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use imgclass::bundle::Bundle;
-use imgclass::data::Source;
-use imgclass::interpret::{Interpretation, interpret, validation_split};
-use imgclass::plot::save_confusion_png;
+use imgclass::interpret::{CamOptions, Interpretation, interpret, validation_split};
+use imgclass::metrics::TaskMetrics;
+use imgclass::plot::{save_confusion_png, save_value_charts};
 use imgclass::train::RunDir;
 
 use crate::args::InterpretArgs;
@@ -22,7 +24,7 @@ pub fn run(a: InterpretArgs) -> Result<ExitCode> {
     let model = run.as_ref().map_or(a.model.clone(), RunDir::model_path);
     let bundle = Bundle::load(&model, &device(a.device)?)?;
     let (source, indices, what) = match (&a.data, &run) {
-        (Some(data), _) => (Source::open(data)?, None, data.display().to_string()),
+        (Some(data), _) => (bundle.open_data(data, a.labels.as_deref())?, None, data.display().to_string()),
         (None, Some(run)) => {
             let (source, indices) = validation_split(run)?;
             (source, Some(indices), format!("the validation split of {}", run.path().display()))
@@ -44,23 +46,32 @@ pub fn run(a: InterpretArgs) -> Result<ExitCode> {
         None => model.with_file_name("interpret"),
     });
     std::fs::create_dir_all(&out)?;
-    let files = [out.join("top_losses.png"), out.join("losses.csv"), out.join("confusion.png")];
-    let cam = a.cam.then(|| a.cam_layer.as_deref().unwrap_or(""));
-    interp.save_top_losses(&bundle, a.top.into(), cam, &files[0])?;
-    interp.save_csv(&files[1])?;
-    let title = format!("{what}: accuracy {:.2}%", 100.0 * interp.report.accuracy);
-    save_confusion_png(&interp.report.confusion, &title, &files[2])?;
+    let cam = a.cam.then(|| CamOptions { layer: a.cam_layer.clone(), class: a.class.clone(), out: None });
+    let mut files = vec![("top_losses", out.join("top_losses.png")), ("losses", out.join("losses.csv"))];
+    interp.save_top_losses(&bundle, a.top.into(), cam.as_ref(), &files[0].1)?;
+    interp.save_csv(&files[1].1)?;
+    files.extend(pictures(&interp, &what, &out)?);
     if a.json {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "data": what,
             "images": interp.report.n_images,
-            "accuracy": interp.report.accuracy,
             "loss": interp.report.loss,
-            "most_confused": interp.report.confusion.most_confused(1),
             "losses": &interp.rows,
-            "files": {"top_losses": &files[0], "losses": &files[1], "confusion": &files[2]},
+            "files": files.iter().map(|(k, p)| (k.to_string(), serde_json::json!(p))).collect::<serde_json::Map<_, _>>(),
             "skipped": &interp.skipped,
         });
+        match &interp.report.task {
+            None => {
+                v["accuracy"] = interp.report.accuracy.into();
+                v["most_confused"] = serde_json::to_value(interp.report.confusion.most_confused(1))?;
+            }
+            Some(task) => {
+                v["task"] = serde_json::to_value(task)?;
+                for (name, value) in interp.report.metrics() {
+                    v[name] = value.into();
+                }
+            }
+        }
         writeln!(std::io::stdout().lock(), "{v}")?;
     } else {
         print_text(&interp, &what, a.top.into(), &files)?;
@@ -68,24 +79,68 @@ pub fn run(a: InterpretArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_text(interp: &Interpretation, what: &str, top: usize, files: &[PathBuf; 3]) -> Result<()> {
+/// The task's pictures in `out`: the confusion matrix (one class per image), the scatter plot
+/// and residual histogram (numbers); none for several labels (their 2×2 matrices are printed).
+fn pictures(interp: &Interpretation, what: &str, out: &Path) -> Result<Vec<(&'static str, PathBuf)>> {
+    match &interp.report.task {
+        None => {
+            let path = out.join("confusion.png");
+            let title = format!("{what}: accuracy {:.2}%", 100.0 * interp.report.accuracy);
+            save_confusion_png(&interp.report.confusion, &title, &path)?;
+            Ok(vec![("confusion", path)])
+        }
+        Some(TaskMetrics::Values(m)) => {
+            let paths = [out.join("scatter.png"), out.join("residuals.png")];
+            save_value_charts(m, what, &paths[0], &paths[1])?;
+            let [scatter, residuals] = paths;
+            Ok(vec![("scatter", scatter), ("residuals", residuals)])
+        }
+        Some(TaskMetrics::MultiLabel(_)) => Ok(Vec::new()),
+    }
+}
+
+fn print_text(interp: &Interpretation, what: &str, top: usize, files: &[(&str, PathBuf)]) -> Result<()> {
     let mut w = std::io::stdout().lock();
     let r = &interp.report;
-    writeln!(w, "data: {} ({} images)\naccuracy {:.4}, loss {:.4}", esc(what), r.n_images, r.accuracy, r.loss)?;
-    let confused = r.confusion.most_confused(1);
-    if !confused.is_empty() {
-        writeln!(w, "\nmost confused (actual -> predicted: count)")?;
-        for (actual, predicted, n) in confused.iter().take(5) {
-            writeln!(w, "  {} -> {}: {n}", esc(actual), esc(predicted))?;
+    writeln!(w, "data: {} ({} images)", esc(what), r.n_images)?;
+    match &r.task {
+        None => {
+            writeln!(w, "accuracy {:.4}, loss {:.4}", r.accuracy, r.loss)?;
+            let confused = r.confusion.most_confused(1);
+            if !confused.is_empty() {
+                writeln!(w, "\nmost confused (actual -> predicted: count)")?;
+                for (actual, predicted, n) in confused.iter().take(5) {
+                    writeln!(w, "  {} -> {}: {n}", esc(actual), esc(predicted))?;
+                }
+            }
+        }
+        Some(task) => {
+            let metrics: Vec<String> = r.metrics().iter().map(|(n, v)| format!("{n} {v:.4}")).collect();
+            writeln!(w, "{}, loss {:.4}", metrics.join(", "), r.loss)?;
+            if let TaskMetrics::MultiLabel(m) = task {
+                let cw = m.per_class.iter().map(|c| esc(&c.class).chars().count()).max().unwrap_or(5).max(5);
+                writeln!(w, "\neach label's confusion (TP: has it, predicted; FP: has not, predicted; FN; TN)")?;
+                writeln!(w, "  {:>cw$}  {:>6}  {:>6}  {:>6}  {:>6}", "label", "TP", "FP", "FN", "TN")?;
+                for c in &m.per_class {
+                    let (tp, fp, fn_, tn) = (c.true_positives, c.false_positives, c.false_negatives, c.true_negatives);
+                    writeln!(w, "  {:>cw$}  {tp:>6}  {fp:>6}  {fn_:>6}  {tn:>6}", esc(&c.class))?;
+                }
+            }
         }
     }
-    writeln!(w, "\ntop losses (rank, loss, probability of the actual class, actual -> predicted, file)")?;
+    let header = match (&r.task, interp.rows.first().and_then(|row| row.error)) {
+        (None, _) => "rank, loss, probability of the actual class, actual -> predicted, file",
+        (Some(_), Some(_)) => "rank, loss, absolute error, actual -> predicted, file",
+        (Some(_), None) => "rank, loss, actual labels -> predicted labels, file",
+    };
+    writeln!(w, "\ntop losses ({header})")?;
     for row in interp.rows.iter().take(top.min(10)) {
-        let (rank, loss, p) = (row.rank, row.loss, row.probability);
+        let (rank, loss) = (row.rank, row.loss);
         let (label, predicted, file) = (esc(&row.label), esc(&row.predicted), esc(&row.file));
-        writeln!(w, "  {rank:>3}  {loss:>6.3}  {p:>5.3}  {label} -> {predicted}  {file}")?;
+        let middle = row.probability.or(row.error).map_or(String::new(), |v| format!("{v:>7.3}  "));
+        writeln!(w, "  {rank:>3}  {loss:>6.3}  {middle}{label} -> {predicted}  {file}")?;
     }
-    let names: Vec<String> = files.iter().map(|f| esc_path(f)).collect();
+    let names: Vec<String> = files.iter().map(|(_, f)| esc_path(f)).collect();
     writeln!(w, "\nwrote {}", names.join(", "))?;
     Ok(())
 }

@@ -151,19 +151,30 @@ pub struct InterpretArgs {
     /// A model bundle, or a training run's folder (then DATA defaults to the run's validation
     /// split, as its split.json lists it).
     pub model: PathBuf,
-    /// Labelled data: a folder of class subfolders or of IDX files.
+    /// Labelled data: a folder of class subfolders or of IDX files (or of images a labels CSV
+    /// names, with --labels).
     pub data: Option<PathBuf>,
+    /// Labels from a CSV file (paths relative to DATA), read as the model was trained: needed
+    /// for models beyond one class per image.
+    #[arg(long, value_name = "CSV", requires = "data")]
+    pub labels: Option<PathBuf>,
     /// How many of the highest-loss images to draw.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub top: u16,
-    /// Draw the Grad-CAM map of its predicted class over each top-loss image.
+    /// Draw the Grad-CAM map of its predicted class (or most probable label, or number) over
+    /// each top-loss image.
     #[arg(long)]
     pub cam: bool,
     /// With --cam: the layer to explain (see `imgclass predict --help`) [default: the last].
     #[arg(long, requires = "cam", value_name = "LAYER")]
     pub cam_layer: Option<String>,
-    /// The folder for top_losses.png, losses.csv and confusion.png [default: interpret/ in the
-    /// run folder, or beside the model].
+    /// With --cam: the class, label or target whose map to draw [default: the predicted
+    /// class, the most probable label, the first target].
+    #[arg(long, requires = "cam", value_name = "NAME")]
+    pub class: Option<String>,
+    /// The folder for top_losses.png, losses.csv, and confusion.png (one class per image) or
+    /// scatter.png and residuals.png (numbers) [default: interpret/ in the run folder, or
+    /// beside the model].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Print one JSON object last.

@@ -119,8 +119,27 @@ fn a_csv_of_several_labels_trains_a_multi_label_model_and_reports_its_metrics_by
     // data check and show read the labels as training does.
     let (out, _) = ok(run_cmd(bin().args(["data", "check"]).arg(&data).arg("--labels").arg(&csv)));
     assert!(out.contains('h') && out.contains('v'), "{out}");
-    let err = fails(run_cmd(bin().arg("interpret").arg(&run).arg("--out").arg(t.path().join("i"))));
-    assert!(err.contains("not ranked yet"), "{err}");
+
+    // interpret: the losses ranked by binary cross-entropy, with actual and predicted labels,
+    // and each label's 2×2 confusion matrix.
+    let (out, _) = ok(run_cmd(bin().arg("interpret").arg(&run).arg("--json").arg("--out").arg(t.path().join("i"))));
+    let interp = last_json(&out);
+    let worst = &interp["losses"][0];
+    assert!(
+        worst["label"].is_string() && worst["predicted"].is_string() && worst.get("probability").is_none(),
+        "{worst}"
+    );
+    let loss = |r: usize| interp["losses"][r]["loss"].as_f64().unwrap();
+    assert!(loss(0) >= loss(1) && interp["f1_micro"].is_number(), "{interp}");
+    let h = &interp["task"]["multi_label"]["per_class"][0];
+    let cells: u64 = ["true_positives", "false_positives", "false_negatives", "true_negatives"]
+        .iter()
+        .map(|k| h[k].as_u64().unwrap())
+        .sum();
+    assert_eq!(cells, interp["images"].as_u64().unwrap(), "each image in one cell of each label's 2×2: {h}");
+    let losses = std::fs::read_to_string(t.path().join("i/losses.csv")).unwrap();
+    assert!(losses.starts_with("rank,file,labels,predicted,loss\n"), "{losses}");
+    assert!(t.path().join("i/top_losses.png").is_file() && html.contains("<th title='has it, predicted'>TP"));
 }
 
 fn run_cmd(cmd: &mut std::process::Command) -> std::process::Output {
@@ -149,6 +168,27 @@ fn a_numeric_target_trains_a_regression_that_beats_the_mean_and_a_count_trains_w
     let (out, _) =
         ok(run(cmd.arg("evaluate").arg(&model).arg(&data).args(["--labels", labels, "--allow-training-data"])));
     assert!(out.contains("baseline mae") && out.contains("brightness"), "{out}");
+    let run_dir = model.parent().unwrap();
+    assert!(run_dir.join("scatter.png").is_file() && run_dir.join("residuals.png").is_file());
+    let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    assert!(html.contains("alt=\"predicted vs actual\"") && html.contains("alt=\"top losses\""), "{html:.300}");
+    let mut cmd = bin();
+    let evaluated = t.path().join("eval");
+    cmd.arg("evaluate").arg(&model).arg(&data).args(["--labels", labels, "--allow-training-data", "--out"]);
+    ok(run(cmd.arg(&evaluated)));
+    assert!(evaluated.join("scatter.png").is_file() && evaluated.join("residuals.png").is_file());
+
+    // interpret: the largest errors, with predicted and actual value.
+    let mut cmd = bin();
+    cmd.arg("interpret").arg(&model).arg(&data).args(["--labels", labels, "--allow-training-data", "--json", "--out"]);
+    let (out, _) = ok(run(cmd.arg(t.path().join("i"))));
+    let worst = &last_json(&out)["losses"][0];
+    let (actual, predicted) = (worst["label"].as_str().unwrap(), worst["predicted"].as_str().unwrap());
+    let error: f64 = actual.parse::<f64>().unwrap() - predicted.parse::<f64>().unwrap();
+    assert!((error.abs() - worst["error"].as_f64().unwrap()).abs() < 0.01, "{worst}");
+    let losses = std::fs::read_to_string(t.path().join("i/losses.csv")).unwrap();
+    assert!(losses.starts_with("rank,file,actual,predicted,error,loss\n"), "{losses}");
+    assert!(t.path().join("i/scatter.png").is_file());
 
     let (json, _, _) =
         train_task(t.path(), &data, "count", &["--labels", labels, "--target", "dots", "--task", "count"]);

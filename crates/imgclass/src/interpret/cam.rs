@@ -13,9 +13,11 @@ use burn::module::Module;
 use burn::prelude::*;
 use serde::Serialize;
 
+use crate::data::targets::TaskKind;
 use crate::error::{Error, Result};
 use crate::metrics::argmax;
 use crate::models::Net;
+use crate::task::Task;
 
 /// A class-activation map: one value per cell of a stage's output.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -65,6 +67,23 @@ impl CamMap {
         let bottom = v(x0, y1) * (1.0 - fx) + v(x1, y1) * fx;
         top * (1.0 - fy) + bottom * fy
     }
+}
+
+/// The output of `task` named `name`: a class, a label or a target.
+pub(crate) fn output_index(task: &Task, name: &str) -> Result<usize> {
+    task.names().iter().position(|l| l == name).ok_or_else(|| {
+        let what = if task.is_single_label() {
+            "class"
+        } else if task.kind() == TaskKind::MultiLabel {
+            "label"
+        } else {
+            "target"
+        };
+        Error::config(
+            "class",
+            format!("{name:?} is no {what} of this model; its {what}s are {}", task.names().join(", ")),
+        )
+    })
 }
 
 /// The index of the stage named `layer` among `net`'s ([`Net::stage_names`]); `None` picks

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use image::{Rgb, RgbImage};
 use serde::Serialize;
 
-use super::cam::{CamMap, cam_layer, grad_cam};
+use super::cam::{CamMap, cam_layer, grad_cam, output_index};
 use crate::bundle::Bundle;
 use crate::data::Skipped;
 use crate::data::decode_file;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{IoContext, Result};
 use crate::infer::{FilePrediction, each_batch};
 use crate::plot::{Canvas, jet};
 use crate::transforms::Preprocess;
@@ -67,12 +67,7 @@ pub struct ExplainOutput {
 pub fn predict_with_cam(bundle: &Bundle, inputs: &[PathBuf], k: usize, options: &CamOptions) -> Result<ExplainOutput> {
     let labels = bundle.meta().labels();
     let layer = cam_layer(bundle.net(), options.layer.as_deref())?;
-    let class = match &options.class {
-        None => None,
-        Some(name) => Some(labels.iter().position(|l| l == name).ok_or_else(|| {
-            Error::config("class", format!("{name:?} is no class of this model; its classes are {}", labels.join(", ")))
-        })?),
-    };
+    let class = options.class.as_deref().map(|name| output_index(&bundle.meta().task(), name)).transpose()?;
     let (data, skipped) = bundle.load_inputs(inputs)?;
     let predictions = bundle.answers(&data, k, false);
     let pre = bundle.meta().preprocess();

@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::explain::CamOptions;
 use super::losses::{interpret, validation_split};
 use super::task_tables::{esc, task_tables};
 use crate::bundle::Bundle;
+use crate::data::targets::TaskKind;
 use crate::error::{IoContext, Result};
 use crate::metrics::{EvalReport, Ranking};
 use crate::plot::chart::{Chart, Series, Style, XAxis};
@@ -29,15 +31,14 @@ pub fn write_report(run: &RunDir, bundle: &Bundle) -> Result<PathBuf> {
     let report: Value = read_json(&dir.join("report.json"))?;
     let config: Value = read_json(&dir.join("config.json"))?;
     let metrics: EvalReport = serde_json::from_value(report["final_metrics"].clone()).unwrap_or_else(|_| empty(bundle));
-    if metrics.task.is_some() {
-        return write_task_report(run, bundle, &config, &report, &metrics);
-    }
     let (source, indices) = validation_split(run)?;
     let interp = interpret(bundle, &source, Some(&indices), true, &|_, _| {})?;
-    let cam = (!bundle.net().stage_names().is_empty()).then_some("");
+    let cam = (!bundle.net().stage_names().is_empty()).then(CamOptions::default);
     let top = dir.join("top_losses.png");
-    interp.save_top_losses(bundle, TOP, cam, &top)?;
-
+    interp.save_top_losses(bundle, TOP, cam.as_ref(), &top)?;
+    if metrics.task.is_some() {
+        return write_task_report(run, bundle, &config, &report, &metrics, cam.is_some());
+    }
     let mut h = page_start(dir, bundle, &config, &report, &metrics)?;
     h += "<h2>Validation</h2><div class=row>";
     h += &img(&dir.join("confusion.png"), "confusion matrix")?;
@@ -68,8 +69,16 @@ pub fn write_report(run: &RunDir, bundle: &Bundle) -> Result<PathBuf> {
 }
 
 /// `report.html` of a run beyond one class per image: the summary, the loss curves and epoch
-/// table, and the task's validation tables.
-fn write_task_report(run: &RunDir, bundle: &Bundle, config: &Value, report: &Value, m: &EvalReport) -> Result<PathBuf> {
+/// table, the task's validation tables, the scatter plot and residuals of numbers, and the top
+/// losses (`cam`: with Grad-CAM maps).
+fn write_task_report(
+    run: &RunDir,
+    bundle: &Bundle,
+    config: &Value,
+    report: &Value,
+    m: &EvalReport,
+    cam: bool,
+) -> Result<PathBuf> {
     let dir = run.path();
     let mut h = page_start(dir, bundle, config, report, m)?;
     h += "<h2>Validation</h2>";
@@ -77,13 +86,28 @@ fn write_task_report(run: &RunDir, bundle: &Bundle, config: &Value, report: &Val
         h += &task_tables(task);
     }
     let charts = [dir.join("scatter.png"), dir.join("residuals.png")];
-    if charts.iter().all(|p| p.is_file()) {
+    let numbers = charts.iter().all(|p| p.is_file());
+    if numbers {
         h += "<p>Each validation image's prediction against its true value (on the diagonal when right), and \
               the histogram of the errors.</p><div class=row>";
         h += &img(&charts[0], "predicted vs actual")?;
         h += &img(&charts[1], "residuals")?;
         h += "</div>";
     }
+    h += "<h3>Top losses</h3><p>The validation images the model gets most wrong: ";
+    h += if numbers {
+        "predicted value (blue), actual value, absolute error"
+    } else {
+        "predicted labels (red when not exactly the actual ones), actual labels, loss (binary cross-entropy, the mean over the labels)"
+    };
+    h += if !cam {
+        ".</p>"
+    } else if numbers {
+        "; the heat map shows what raises the prediction (Grad-CAM).</p>"
+    } else {
+        "; the heat map shows where it found its most probable label (Grad-CAM).</p>"
+    };
+    h += &img(&dir.join("top_losses.png"), "top losses")?;
     page_end(h, dir, config)
 }
 
@@ -150,7 +174,7 @@ fn empty(bundle: &Bundle) -> EvalReport {
 fn summary(h: &mut String, bundle: &Bundle, config: &Value, report: &Value, m: &EvalReport) {
     let data = &config["data"];
     let rows = [
-        ("model", format!("{} ({} classes)", bundle.meta().arch().name(), bundle.meta().labels().len())),
+        ("model", format!("{} ({})", bundle.meta().arch().name(), outputs(bundle))),
         ("data", data["source"].as_str().unwrap_or("?").to_string()),
         (
             "images",
@@ -170,6 +194,17 @@ fn summary(h: &mut String, bundle: &Bundle, config: &Value, report: &Value, m: &
         let _ = write!(h, "<tr><th>{k}<td>{}", esc(&v));
     }
     *h += "</table>";
+}
+
+/// What the model's outputs are: `10 classes`, `3 labels`, `1 target: angle`.
+fn outputs(bundle: &Bundle) -> String {
+    let task = bundle.meta().task();
+    let n = task.names().len();
+    match task.kind() {
+        TaskKind::SingleLabel => format!("{n} classes"),
+        TaskKind::MultiLabel => format!("{n} labels, several per image"),
+        kind => format!("{}: {}", kind.name(), task.names().join(", ")),
+    }
 }
 
 /// The report's headline metrics: the accuracy of a classifier, else the task's metrics.

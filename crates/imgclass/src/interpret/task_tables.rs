@@ -17,10 +17,13 @@ pub(crate) fn task_tables(task: &TaskMetrics) -> String {
 fn multi_label(m: &MultiLabelMetrics) -> String {
     let mut h = format!(
         "<p>Several labels per image: accuracy_multi {:.4} (every image × class decision), F1 micro {:.4}, \
-         macro {:.4}, samples {:.4}; mean average precision {:.4}.</p>",
+         macro {:.4}, samples {:.4}; mean average precision {:.4}. TP, FP, FN, TN: each label's 2×2 confusion matrix (has it or not, \
+         predicted or not).</p>",
         m.accuracy_multi, m.f1_micro, m.f1_macro, m.f1_samples, m.map
     );
-    h += "<table><tr><th>class<th>threshold<th>precision<th>recall<th>F1<th>average precision<th>images";
+    h += "<table><tr><th>class<th>threshold<th>precision<th>recall<th>F1<th>average precision<th>images\
+          <th title='has it, predicted'>TP<th title='has not, predicted'>FP<th title='has it, not predicted'>FN\
+          <th title='has not, not predicted'>TN";
     for c in &m.per_class {
         let ap = c.average_precision.map_or("–".to_string(), |a| format!("{a:.3}"));
         let _ = write!(
@@ -33,6 +36,9 @@ fn multi_label(m: &MultiLabelMetrics) -> String {
             c.f1,
             c.support
         );
+        for v in [c.true_positives, c.false_positives, c.false_negatives, c.true_negatives] {
+            let _ = write!(h, "<td class=n>{v}");
+        }
     }
     h + "</table>"
 }

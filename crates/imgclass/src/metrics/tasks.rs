@@ -42,6 +42,18 @@ pub struct LabelMetrics {
     pub support: usize,
     /// How well its probability ranks its images (undefined when every image, or none, has it).
     pub average_precision: Option<f64>,
+    /// Its 2×2 confusion matrix at the threshold: images that have it and got it…
+    #[serde(default)]
+    pub true_positives: usize,
+    /// …that do not have it but got it…
+    #[serde(default)]
+    pub false_positives: usize,
+    /// …that have it but did not get it…
+    #[serde(default)]
+    pub false_negatives: usize,
+    /// …and that neither have it nor got it.
+    #[serde(default)]
+    pub true_negatives: usize,
 }
 
 fn f1(tp: usize, fp: usize, fn_: usize) -> f64 {
@@ -92,6 +104,10 @@ pub fn multi_label(probs: &[f32], truth: &[f32], classes: &[String], thresholds:
                 f1: f1(tp, fp, support - tp),
                 support,
                 average_precision,
+                true_positives: tp,
+                false_positives: fp,
+                false_negatives: support - tp,
+                true_negatives: n - tp - fp - (support - tp),
             }
         })
         .collect();
