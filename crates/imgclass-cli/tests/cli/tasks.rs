@@ -201,6 +201,29 @@ fn a_numeric_target_trains_a_regression_that_beats_the_mean_and_a_count_trains_w
 }
 
 #[test]
+fn a_pretrained_body_fine_tunes_for_numbers_from_a_ridge_probe() {
+    let name = "a_pretrained_body_fine_tunes_for_numbers_from_a_ridge_probe";
+    if efficientnet_weights_or_skip(name).is_none() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    let csv = task_folder(&data, 48);
+    let mut cmd = bin();
+    cmd.current_dir(t.path()).arg("train").arg(&data).arg("--labels").arg(&csv);
+    cmd.args(["--target", "brightness", "--arch", "efficientnet_lite0", "--pretrained", "--fine-tune", "1"]);
+    let (stdout, stderr) =
+        ok(run(cmd.args(["--size", "32", "--batch-size", "8", "--json", "--out"]).arg(t.path().join("ft"))));
+    assert!(stderr.contains("linear probe: L2 strength"), "{stderr}");
+    assert_eq!(stdout.matches("(body frozen)").count(), 1, "the probe is the one frozen epoch: {stdout}");
+    let json = last_json(&stdout);
+    assert_eq!(json["task"], "regression", "{json}");
+    let target = &report_json(&json)["final_metrics"]["task"]["values"]["per_target"][0];
+    let (mae, baseline) = (target["mae"].as_f64().unwrap(), target["baseline_mae"].as_f64().unwrap());
+    assert!(mae < baseline, "the probe and one epoch beat the mean: MAE {mae}, baseline {baseline}");
+}
+
+#[test]
 fn each_malformed_targets_csv_is_a_one_line_error_naming_the_file_line_and_column() {
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("data");

@@ -112,11 +112,8 @@ impl FromStr for YRange {
     type Err = ParseValueError;
 
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        let parse = |v: &str| v.trim().parse::<f64>().ok();
-        match s.split_once(':').map(|(l, h)| (parse(l), parse(h))) {
-            Some((Some(low), Some(high))) => Ok(YRange { low, high }),
-            _ => Err(ParseValueError::new("use LOW:HIGH, e.g. 0:360")),
-        }
+        let (low, high) = super::values::low_high(s).ok_or(ParseValueError::new("use LOW:HIGH, e.g. 0:360"))?;
+        Ok(YRange { low, high })
     }
 }
 

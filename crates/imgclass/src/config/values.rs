@@ -80,15 +80,18 @@ impl From<LrRange> for (f64, f64) {
     }
 }
 
+/// The two numbers of `LOW:HIGH` (spaces around either allowed).
+pub(crate) fn low_high(s: &str) -> Option<(f64, f64)> {
+    let (low, high) = s.split_once(':')?;
+    Some((low.trim().parse().ok()?, high.trim().parse().ok()?))
+}
+
 impl FromStr for LrRange {
     type Err = ParseValueError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let parse = |v: &str| v.trim().parse::<f64>().ok();
-        match s.split_once(':').map(|(l, h)| (parse(l), parse(h))) {
-            Some((Some(low), Some(high))) => Ok(LrRange { low, high }),
-            _ => Err(ParseValueError("use LOW:HIGH, e.g. 1e-6:1e-4")),
-        }
+        let (low, high) = low_high(s).ok_or(ParseValueError("use LOW:HIGH, e.g. 1e-6:1e-4"))?;
+        Ok(LrRange { low, high })
     }
 }
 

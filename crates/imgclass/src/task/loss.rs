@@ -33,11 +33,11 @@ fn logistic(z: f32) -> f32 {
 }
 
 impl Task {
-    fn offset(&self, c: usize) -> f32 {
+    pub(super) fn offset(&self, c: usize) -> f32 {
         self.mean[c].max(MIN_RATE).ln()
     }
 
-    fn poisson(&self) -> bool {
+    pub(super) fn poisson(&self) -> bool {
         self.kind == TaskKind::Count && self.loss == ValueLoss::Poisson
     }
 
@@ -61,7 +61,7 @@ impl Task {
     }
 
     /// Numbers: the prediction for target `c` on the standardized scale.
-    fn standardized_prediction(&self, z: f32, c: usize) -> f32 {
+    pub(super) fn standardized_prediction(&self, z: f32, c: usize) -> f32 {
         match self.y_range {
             Some(r) => {
                 let y = r.low as f32 + (r.high - r.low) as f32 * logistic(z);

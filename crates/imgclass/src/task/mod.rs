@@ -14,6 +14,7 @@
 //! a network's outputs start near the data's scale whatever its units.
 
 mod answer;
+mod gradient;
 mod loss;
 mod report;
 mod tune;

@@ -68,13 +68,6 @@ fn settle_task(config: &mut TrainConfig, data: &DataSplits) -> Result<()> {
     if task == TaskKind::SingleLabel {
         return Ok(());
     }
-    if config.fit.probe {
-        return Err(Error::config_see(
-            "fit.probe",
-            &["task.kind"],
-            "fits a softmax head; for several labels, numbers or counts train the head with frozen epochs instead",
-        ));
-    }
     let numbers = task != TaskKind::MultiLabel;
     if numbers && config.fit.balance.is_some() {
         return Err(Error::config_see("fit.balance", &["task.kind"], "applies to classes, not to numbers"));

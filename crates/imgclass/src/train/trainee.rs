@@ -115,12 +115,12 @@ impl Trainee {
 
     /// Replaces the head by the linear probe fitted on the cached features (see [`probe`]);
     /// `None` (nothing changed) for a trainee without cached features.
-    pub fn probe(&mut self, data: &DataSplits, base: &Device) -> Option<Probe> {
+    pub fn probe(&mut self, task: &Task, base: &Device) -> Option<Probe> {
         let Trainee::Head { head, cache, .. } = self else { return None };
-        let (d, k) = (cache.train.dim, data.classes.len());
+        let (d, k) = (cache.train.dim, task.names().len());
         let problem = |f: &Features| {
-            let (x, labels) = f.matrix();
-            Problem::new(x, labels, d, k, base)
+            let (x, labels, targets) = f.matrix();
+            Problem::new(x, labels, targets, d, task, base)
         };
         let fitted = probe::fit(&problem(&cache.train), &problem(&cache.valid), vec![0.0; d * k + k]);
         let weight = head.weight.clone().map(|w| {
@@ -206,15 +206,19 @@ impl Features {
         (Features { values: rows.values, dim: rows.dim, labels, targets, width, row }, rows.skipped)
     }
 
-    /// Every readable image's features (`rows × dim`) and label, in row order.
-    fn matrix(&self) -> (Vec<f32>, Vec<usize>) {
-        let mut by_row = vec![0; self.values.len() / self.dim.max(1)];
+    /// Every readable image's features (`rows × dim`), label and targets (`rows × width`), in
+    /// row order.
+    fn matrix(&self) -> (Vec<f32>, Vec<usize>, Vec<f32>) {
+        let rows = self.values.len() / self.dim.max(1);
+        let (mut labels, mut targets) = (vec![0; rows], vec![0.0; rows * self.width]);
         for (i, r) in self.row.iter().enumerate() {
-            if let Some(r) = r {
-                by_row[*r] = self.labels[i];
+            if let Some(r) = *r {
+                labels[r] = self.labels[i];
+                let w = self.width;
+                targets[r * w..(r + 1) * w].copy_from_slice(&self.targets[i * w..(i + 1) * w]);
             }
         }
-        (self.values.clone(), by_row)
+        (self.values.clone(), labels, targets)
     }
 
     /// The features (a tensor on `device`), labels and targets of the readable images among `idx`.

@@ -215,7 +215,7 @@ impl<'a> Trainer<'a> {
         self.cb.epoch_start(epoch, self.epochs, 0);
         self.epoch_started = Instant::now();
         let trainee = self.trainee.as_mut().expect("a trainee during an epoch");
-        let Some(fit) = trainee.probe(&self.env.data, &self.env.base) else { return EpochEnd::Done };
+        let Some(fit) = trainee.probe(&self.env.task, &self.env.base) else { return EpochEnd::Done };
         let path: Vec<String> = fit
             .trials
             .iter()
