@@ -128,10 +128,10 @@ fn print_text(interp: &Interpretation, what: &str, top: usize, files: &[(&str, P
             }
         }
     }
-    let header = match (&r.task, interp.rows.first().and_then(|row| row.error)) {
-        (None, _) => "rank, loss, probability of the actual class, actual -> predicted, file",
-        (Some(_), Some(_)) => "rank, loss, absolute error, actual -> predicted, file",
-        (Some(_), None) => "rank, loss, actual labels -> predicted labels, file",
+    let header = match &r.task {
+        None => "rank, loss, probability of the actual class, actual -> predicted, file",
+        Some(TaskMetrics::Values(_)) => "rank, loss, absolute error, actual -> predicted, file",
+        Some(TaskMetrics::MultiLabel(_)) => "rank, loss, actual labels -> predicted labels, file",
     };
     writeln!(w, "\ntop losses ({header})")?;
     for row in interp.rows.iter().take(top.min(10)) {

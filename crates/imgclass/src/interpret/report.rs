@@ -14,7 +14,7 @@ use super::task_tables::{esc, task_tables};
 use crate::bundle::Bundle;
 use crate::data::targets::TaskKind;
 use crate::error::{IoContext, Result};
-use crate::metrics::{EvalReport, Ranking};
+use crate::metrics::{EvalReport, Ranking, TaskMetrics};
 use crate::plot::chart::{Chart, Series, Style, XAxis};
 use crate::train::{EpochMetrics, RunDir, loss_chart};
 use crate::util::base64;
@@ -85,9 +85,9 @@ fn write_task_report(
     if let Some(task) = &m.task {
         h += &task_tables(task);
     }
+    let numbers = matches!(m.task, Some(TaskMetrics::Values(_)));
     let charts = [dir.join("scatter.png"), dir.join("residuals.png")];
-    let numbers = charts.iter().all(|p| p.is_file());
-    if numbers {
+    if numbers && charts.iter().all(|p| p.is_file()) {
         h += "<p>Each validation image's prediction against its true value (on the diagonal when right), and \
               the histogram of the errors.</p><div class=row>";
         h += &img(&charts[0], "predicted vs actual")?;

@@ -74,15 +74,14 @@ impl Problem {
     /// per image, `targets` holds each row's `k` targets.
     pub fn new(x: Vec<f32>, labels: Vec<usize>, targets: Vec<f32>, d: usize, task: &Task, device: &Device) -> Problem {
         let (n, k) = (labels.len(), task.names().len());
-        let mut onehot = vec![0f32; if task.is_single_label() { n * k } else { 0 }];
-        if task.is_single_label() {
-            labels.iter().enumerate().for_each(|(i, &l)| onehot[i * k + l] = 1.0);
-        }
+        // One-hot rows for one class per image; none beyond (the targets are the rows).
+        let rows = if task.is_single_label() { n } else { 0 };
+        let mut onehot = vec![0f32; rows * k];
+        labels.iter().take(rows).enumerate().for_each(|(i, &l)| onehot[i * k + l] = 1.0);
         let x = Tensor::<2>::from_data(TensorData::new(x, [n, d]), device);
         let xt = x.clone().transpose();
         let xt = Tensor::from_data(xt.into_data(), device);
-        let onehot =
-            Tensor::from_data(TensorData::new(onehot, [if task.is_single_label() { n } else { 0 }, k]), device);
+        let onehot = Tensor::from_data(TensorData::new(onehot, [rows, k]), device);
         let task = (!task.is_single_label()).then(|| (targets, task.for_probe(), task.clone()));
         Problem { x, xt, onehot, labels, task, dims: (n, d, k) }
     }
