@@ -10,6 +10,7 @@ use anyhow::Result;
 use imgclass::bundle::Bundle;
 use imgclass::config::TrainConfig;
 use imgclass::curate::{LabelStore, apply, undo};
+use imgclass::data::targets::TaskKind;
 use imgclass::interpret::clean::{CleanReport, Scored, model_scores, out_of_fold};
 use imgclass::train::{Existing, RunDir};
 
@@ -67,7 +68,12 @@ fn find(a: CleanArgs) -> Result<ExitCode> {
     let device = device(a.run.device)?;
     let config = run_config(&a.run, quick())?;
     let source = config.open_data()?;
-    eprintln!("data: {} — {} images, {} classes", esc_path(source.root()), source.len(), source.classes().len());
+    let (root, n, k) = (esc_path(source.root()), source.len(), source.classes().len());
+    let what = match source.task() {
+        TaskKind::SingleLabel | TaskKind::MultiLabel => "classes",
+        TaskKind::Regression | TaskKind::Count => "targets",
+    };
+    eprintln!("data: {root} — {n} images, {k} {what} ({})", source.task().name());
     let (scored, pre): (Scored, _) = match &a.model {
         Some(path) => {
             let bundle = Bundle::load(path, &device)?;
@@ -84,7 +90,10 @@ fn find(a: CleanArgs) -> Result<ExitCode> {
     let report = CleanReport::find(&source, scored, a.rank_by, a.duplicate_bits)?;
     let dir = RunDir::create(a.run.out.as_deref(), Existing::Keep)?;
     let (csv, png) = (dir.path().join("clean.csv"), dir.path().join("suspects.png"));
-    let store = config.data.root().and_then(|root| LabelStore::of(&config.data.labels, &root, source.is_idx()));
+    let store = config
+        .data
+        .root()
+        .and_then(|root| LabelStore::of(&config.data.labels, &config.task.columns, &root, source.is_idx()));
     report.save_csv(store, &csv)?;
     report.save_picture(&source, &pre, a.show.into(), &png)?;
     let seconds = start.elapsed().as_secs_f64();
@@ -93,16 +102,22 @@ fn find(a: CleanArgs) -> Result<ExitCode> {
     writeln!(w, "wrote {} (edit its action column) and {}", csv.display(), png.display())?;
     if a.run.json {
         let scored = &report.scored;
-        let v = serde_json::json!({
+        let metrics: serde_json::Map<String, serde_json::Value> =
+            scored.metrics().into_iter().map(|(name, v)| (name.to_string(), v.into())).collect();
+        let mut v = serde_json::json!({
+            "task": scored.task,
             "suspects": report.suspects().collect::<Vec<_>>(),
             "images": scored.labels.len(),
             "method": scored.method,
-            "accuracy": scored.accuracy(),
-            "confident_joint": scored.confident_joint(),
+            "metrics": metrics,
             "classes": scored.classes,
             "files": {"csv": csv, "picture": png},
             "seconds": seconds,
         });
+        if scored.task == TaskKind::SingleLabel {
+            v["accuracy"] = scored.accuracy().into();
+            v["confident_joint"] = serde_json::json!(scored.confident_joint());
+        }
         writeln!(w, "{v}")?;
     }
     Ok(ExitCode::SUCCESS)
@@ -111,18 +126,20 @@ fn find(a: CleanArgs) -> Result<ExitCode> {
 /// The counts of each kind of suspect and the first few of each.
 fn print_summary(w: &mut impl Write, report: &CleanReport, seconds: f64) -> std::io::Result<()> {
     let CleanReport { scored, label_errors, outliers, duplicates } = report;
+    let metrics: Vec<String> = scored.metrics().iter().map(|(name, v)| format!("{name} {v:.4}")).collect();
     writeln!(
         w,
-        "scored {} images with {}: accuracy {:.4}; {} suspected label errors, {} outliers, {} near-duplicates ({seconds:.0} s)",
+        "scored {} images with {}: {}; {} suspected label errors, {} outliers, {} near-duplicates ({seconds:.0} s)",
         scored.labels.len(),
         scored.method,
-        scored.accuracy(),
+        metrics.join(", "),
         label_errors.len(),
         outliers.len(),
         duplicates.len()
     )?;
+    let shown = |t: &str| if t.is_empty() { "(no label)".to_string() } else { esc(t).into_owned() };
     for s in label_errors.iter().take(10) {
-        writeln!(w, "  {:.3}  {} -> {}  {}", s.score, esc(&s.label), esc(&s.suggested), esc(&s.file))?;
+        writeln!(w, "  {:.3}  {} -> {}  {}", s.score, shown(&s.label), shown(&s.suggested), esc(&s.file))?;
     }
     for s in outliers.iter().take(5) {
         let (file, label, like) = (esc(&s.file), esc(&s.label), esc(&s.suggested));

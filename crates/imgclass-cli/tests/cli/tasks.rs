@@ -271,3 +271,59 @@ fn each_malformed_targets_csv_is_a_one_line_error_naming_the_file_line_and_colum
     let err = fails_last(run(&mut cmd));
     assert!(err.contains("--loss") && err.contains("counts"), "{err}");
 }
+
+/// Runs `clean` with out-of-fold models (2 folds of `train_task`'s recipe) on `data`, writing
+/// into `dir/out`; returns its JSON and `clean.csv`'s path.
+fn clean_task(dir: &Path, data: &Path, out: &str, extra: &[&str]) -> (serde_json::Value, PathBuf) {
+    let mut cmd = bin();
+    cmd.current_dir(dir).arg("clean").arg(data).args(["--folds", "2", "--arch", "mlp", "--epochs", "8"]);
+    cmd.args(["--size", "12", "--batch-size", "8", "--json", "--out"]).arg(dir.join(out));
+    let (stdout, _) = ok(run(cmd.args(extra)));
+    (last_json(&stdout), dir.join(out).join("clean.csv"))
+}
+
+/// `clean.csv` with the row of `file`'s label error set to `action`.
+fn decide(csv: &Path, file: &str, action: &str) {
+    let text = std::fs::read_to_string(csv).unwrap();
+    let row = text.lines().find(|l| l.contains(file) && l.contains("label_error")).expect("the row");
+    let decided = format!("{},{action}", row.rsplit_once(',').unwrap().0);
+    std::fs::write(csv, text.replace(row, &decided)).unwrap();
+}
+
+#[test]
+fn clean_finds_a_missing_tag_and_a_wrong_number_and_apply_writes_the_fix_into_the_labels_csv() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    let csv = task_folder(&data, 96);
+    let original = std::fs::read_to_string(&csv).unwrap();
+    // 003.png shows both bars but is tagged `h` alone; 010.png's background is 19.0, not 99.9.
+    let planted = original.replace("003.png,h v,", "003.png,h,").replace("010.png,v,19.0,", "010.png,v,99.9,");
+    assert_ne!(planted, original);
+    std::fs::write(&csv, &planted).unwrap();
+    let labels = csv.to_str().unwrap();
+
+    let (json, clean_csv) = clean_task(t.path(), &data, "tags", &["--labels", labels]);
+    assert_eq!(json["task"], "multi-label", "{json}");
+    assert!(json["metrics"]["f1_micro"].as_f64().is_some() && json.get("confident_joint").is_none(), "{json}");
+    let errors: Vec<&serde_json::Value> =
+        json["suspects"].as_array().unwrap().iter().filter(|s| s["issue"] == "label_error").collect();
+    let tag = errors.iter().find(|s| s["file"].as_str().unwrap().ends_with("003.png"));
+    let tag = tag.unwrap_or_else(|| panic!("003.png among the label errors: {errors:?}"));
+    assert_eq!((tag["label"].as_str(), tag["suggested"].as_str()), (Some("h"), Some("h v")), "{tag}");
+    decide(&clean_csv, "003.png", "relabel:h v");
+    let (out, _) = ok(run(bin().current_dir(t.path()).args(["clean", "apply"]).arg(&clean_csv)));
+    assert!(out.contains("relabelled 1"), "{out}");
+    assert!(std::fs::read_to_string(&csv).unwrap().contains("003.png,h v,"));
+    ok(run(bin().args(["clean", "undo"]).arg(&data)));
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), planted, "undo restores the labels CSV byte for byte");
+
+    let (json, clean_csv) = clean_task(t.path(), &data, "numbers", &["--labels", labels, "--target", "brightness"]);
+    assert_eq!(json["task"], "regression", "{json}");
+    let worst = json["suspects"].as_array().unwrap().iter().find(|s| s["issue"] == "label_error").unwrap();
+    assert!(worst["file"].as_str().unwrap().ends_with("010.png"), "the largest error first: {json}");
+    let suggested: f64 = worst["suggested"].as_str().unwrap().parse().unwrap();
+    assert!((suggested - 19.0).abs() < 5.0, "its prediction, near the true 19.0: {worst}");
+    decide(&clean_csv, "010.png", "relabel:19");
+    ok(run(bin().current_dir(t.path()).args(["clean", "apply"]).arg(&clean_csv)));
+    assert!(std::fs::read_to_string(&csv).unwrap().contains("010.png,v,19,"));
+}

@@ -1,8 +1,9 @@
 //! Changing the user's dataset as an edited `clean.csv` says (`imgclass clean apply`), and
 //! taking it back (`imgclass clean undo`). Nothing is deleted: with class folders, a relabelled
 //! image moves to its new class's folder and a deleted one into `DATA/.imgclass-trash/`; with
-//! labels in a CSV file, that file is rewritten (atomically) with the new labels and without
-//! the deleted rows.
+//! labels in a CSV file, that file is rewritten (atomically) with the new labels — or, beyond
+//! one label per image, the new labels or numbers in their columns — and without the deleted
+//! rows.
 //!
 //! Every row is checked before anything changes ([`plan`]): files must lie inside the data
 //! folder, classes must be plain folder names, no file may be named twice, no move may land on
@@ -20,9 +21,11 @@ use serde::{Deserialize, Serialize};
 
 pub use journal::Undone;
 use journal::{Entry, Journal};
-use plan::{Action, Decision, at_line, confine, moves, read_decisions};
+pub(crate) use plan::Vocabulary;
+use plan::{Action, Decision, NewTarget, at_line, confine, moves, read_decisions};
 
 use crate::data::Labels;
+use crate::data::targets::{TargetColumns, TaskKind, target_columns};
 use crate::error::{Error, IoContext, Result};
 use crate::util::fs::{MAX_TEXT, atomic_write, read_file, read_json, read_text};
 
@@ -44,19 +47,22 @@ pub enum LabelStore {
         root: PathBuf,
         /// The labels file.
         csv: PathBuf,
+        /// Beyond one label per image: which columns hold the targets (as `train` read them).
+        #[serde(default)]
+        columns: TargetColumns,
     },
 }
 
 impl LabelStore {
-    /// Where the labels of data read with `labels` from `root` live, when `apply` can edit
-    /// them: class folders, or a labels CSV. `None` for IDX files (`idx`), labels from a
-    /// file-name pattern or a file list. Paths are made absolute where they exist.
-    pub fn of(labels: &Labels, root: &Path, idx: bool) -> Option<LabelStore> {
+    /// Where the labels of data read with `labels` (and `columns`) from `root` live, when
+    /// `apply` can edit them: class folders, or a labels CSV. `None` for IDX files (`idx`),
+    /// labels from a file-name pattern or a file list. Paths are made absolute where they exist.
+    pub fn of(labels: &Labels, columns: &TargetColumns, root: &Path, idx: bool) -> Option<LabelStore> {
         let abs = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
         match labels {
             _ if idx => None,
             Labels::Folders => Some(LabelStore::ClassFolders { root: abs(root) }),
-            Labels::Csv(csv) => Some(LabelStore::Csv { root: abs(root), csv: abs(csv) }),
+            Labels::Csv(csv) => Some(LabelStore::Csv { root: abs(root), csv: abs(csv), columns: columns.clone() }),
             Labels::NameRegex(_) | Labels::FileList(_) => None,
         }
     }
@@ -73,12 +79,22 @@ impl LabelStore {
 pub(crate) struct Sidecar {
     /// Where the labels live, when `apply` can edit them.
     pub(crate) store: Option<LabelStore>,
-    /// The dataset's classes.
+    /// The dataset's classes, or its targets' names.
     pub(crate) classes: Vec<String>,
+    /// What its labels ask of a model (older sidecars: single-label).
+    #[serde(default)]
+    pub(crate) task: TaskKind,
+    /// Multi-label: what separates an image's labels in `clean.csv`.
+    #[serde(default = "space")]
+    pub(crate) delim: char,
     /// The folder `clean` ran in: relative paths of `clean.csv` are relative to it (older
     /// sidecars have none: then the current folder).
     #[serde(default)]
     pub(crate) base: Option<PathBuf>,
+}
+
+fn space() -> char {
+    ' '
 }
 
 /// The path of the sidecar of `clean_csv`.
@@ -115,16 +131,18 @@ pub fn apply(clean_csv: &Path) -> Result<(Applied, PathBuf)> {
         Some(b) => b,
         None => std::env::current_dir().at(".")?,
     };
-    let applied = apply_to(clean_csv, &store, &sidecar.classes, &base)?;
+    let vocabulary = Vocabulary { task: sidecar.task, names: sidecar.classes, delim: sidecar.delim };
+    let applied = apply_to(clean_csv, &store, &vocabulary, &base)?;
     Ok((applied, store.root().to_path_buf()))
 }
 
-/// [`apply`] on the data in `store` whose classes are `classes`; relative paths are relative to `base`.
-fn apply_to(clean_csv: &Path, store: &LabelStore, classes: &[String], base: &Path) -> Result<Applied> {
+/// [`apply`] on the data in `store` whose targets `vocabulary` reads; relative paths are
+/// relative to `base`.
+fn apply_to(clean_csv: &Path, store: &LabelStore, vocabulary: &Vocabulary, base: &Path) -> Result<Applied> {
     let root = base.join(store.root());
     let root = root.canonicalize().map_err(|_| Error::DataNotFound(root.clone()))?;
     let bytes = read_file(clean_csv, MAX_TEXT)?;
-    let (decisions, kept) = read_decisions(clean_csv, &bytes, base, &root, classes)?;
+    let (decisions, kept) = read_decisions(clean_csv, &bytes, base, &root, vocabulary)?;
     let mut applied = Applied { kept, ..Applied::default() };
     let clean_csv = clean_csv.canonicalize().at(clean_csv)?;
     match store {
@@ -144,10 +162,15 @@ fn apply_to(clean_csv: &Path, store: &LabelStore, classes: &[String], base: &Pat
             }
             journal.finish()?;
         }
-        LabelStore::Csv { csv, .. } => {
+        LabelStore::Csv { csv, columns, .. } => {
             let csv = base.join(csv);
             let before = read_text(&csv, MAX_TEXT)?;
-            let after = rewrite_labels(&csv, &before, &root, &decisions, &mut applied)?;
+            let cells = match vocabulary.task {
+                TaskKind::SingleLabel => None,
+                task => target_columns(&root, &csv, columns, task)?,
+            };
+            let edit = Cells { columns: cells, vocabulary };
+            let after = rewrite_labels(&csv, &before, &root, &decisions, &edit, &mut applied)?;
             if after != before {
                 let mut journal = Journal::open(&root)?.begin(&clean_csv)?;
                 let after_sha256 = crate::util::sha256::sha256_bytes(after.as_bytes());
@@ -160,13 +183,52 @@ fn apply_to(clean_csv: &Path, store: &LabelStore, classes: &[String], base: &Pat
     Ok(applied)
 }
 
-/// The labels CSV `text` (of `csv`) with the decided rows relabelled or dropped; every other
-/// row is kept byte for byte.
+/// Where a labels CSV row's target is written: the label column (`None`: the second), or
+/// these columns (a 0/1 per class, or a number per target).
+struct Cells<'a> {
+    columns: Option<Vec<usize>>,
+    vocabulary: &'a Vocabulary,
+}
+
+impl Cells<'_> {
+    /// `fields` (a row of the labels CSV) with `target` written in.
+    fn write(&self, fields: &mut Vec<String>, target: &NewTarget) {
+        let names = &self.vocabulary.names;
+        let mut set = |c: usize, text: String| {
+            if fields.len() <= c {
+                fields.resize(c + 1, String::new());
+            }
+            fields[c] = text;
+        };
+        match (target, &self.columns) {
+            (NewTarget::Class(class), _) => set(1, class.clone()),
+            (NewTarget::Labels(on), None) => {
+                let text: Vec<&str> = on.iter().map(|&c| names[c].as_str()).collect();
+                set(1, text.join(&self.vocabulary.delim.to_string()));
+            }
+            (NewTarget::Labels(on), Some(cols)) => {
+                for (j, &c) in cols.iter().enumerate() {
+                    set(c, if on.contains(&j) { "1" } else { "0" }.into());
+                }
+            }
+            (NewTarget::Values(values), cols) => {
+                let cols = cols.clone().unwrap_or_else(|| vec![1]);
+                for (&c, v) in cols.iter().zip(values) {
+                    set(c, v.clone());
+                }
+            }
+        }
+    }
+}
+
+/// The labels CSV `text` (of `csv`) with the decided rows given their new targets (written as
+/// `cells` says) or dropped; every other row is kept byte for byte.
 fn rewrite_labels(
     csv: &Path,
     text: &str,
     root: &Path,
     decisions: &[Decision],
+    cells: &Cells,
     applied: &mut Applied,
 ) -> Result<String> {
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
@@ -190,12 +252,9 @@ fn rewrite_labels(
         match file.and_then(|f| wanted.get(f.as_path()).copied()) {
             None => out.push_str(verbatim),
             Some(Action::Delete) => applied.deleted += 1,
-            Some(Action::Relabel(class)) => {
-                let mut fields: Vec<&str> = record.iter().collect();
-                match fields.get_mut(1) {
-                    Some(label) => *label = class,
-                    None => fields.push(class),
-                }
+            Some(Action::Relabel(target)) => {
+                let mut fields: Vec<String> = record.iter().map(String::from).collect();
+                cells.write(&mut fields, target);
                 out.push_str(&crate::util::csv::csv_records([fields]));
                 applied.relabelled += 1;
             }

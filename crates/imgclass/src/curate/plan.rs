@@ -7,15 +7,101 @@ use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
 use super::TRASH;
+use crate::data::targets::TaskKind;
 use crate::error::{Error, Result};
 
 /// What a row asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Action {
-    /// Give the image this class.
-    Relabel(String),
+    /// Give the image this target.
+    Relabel(NewTarget),
     /// Take the image out of the dataset (into the trash, or out of the labels file).
     Delete,
+}
+
+/// An image's new target, checked against the dataset's task.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum NewTarget {
+    /// Single-label: this class.
+    Class(String),
+    /// Multi-label: these classes (indices into the names, ascending; none at all is allowed).
+    Labels(Vec<usize>),
+    /// Regression, count: a number per target, as written (checked to be one).
+    Values(Vec<String>),
+}
+
+/// What a `relabel:` may say for a dataset: one of its classes, several of them joined by
+/// `delim` (multi-label), or its numbers (one, or `name value` pairs joined by commas).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Vocabulary {
+    pub(crate) task: TaskKind,
+    /// The class names, or the targets' names.
+    pub(crate) names: Vec<String>,
+    pub(crate) delim: char,
+}
+
+impl Vocabulary {
+    /// The vocabulary of single-label data with these classes.
+    #[cfg(test)]
+    pub(crate) fn classes(names: Vec<String>) -> Vocabulary {
+        Vocabulary { task: TaskKind::SingleLabel, names, delim: ' ' }
+    }
+
+    /// The target `text` (what follows `relabel:`) says; `Err` says why it says none.
+    pub(crate) fn parse(&self, text: &str) -> std::result::Result<NewTarget, String> {
+        let names = || self.names.join(", ");
+        let class = |c: &str| self.names.iter().position(|n| n == c);
+        match self.task {
+            TaskKind::SingleLabel => match class(text) {
+                Some(_) => Ok(NewTarget::Class(text.to_string())),
+                None => Err(format!("no class {text:?}; the classes are {}", names())),
+            },
+            TaskKind::MultiLabel => {
+                let mut on = Vec::new();
+                for label in text.split(self.delim).map(str::trim).filter(|l| !l.is_empty()) {
+                    let Some(c) = class(label) else {
+                        let d = self.delim;
+                        return Err(format!("no class {label:?}; the classes are {}, joined by {d:?}", names()));
+                    };
+                    on.push(c);
+                }
+                on.sort_unstable();
+                on.dedup();
+                Ok(NewTarget::Labels(on))
+            }
+            TaskKind::Regression | TaskKind::Count => self.numbers(text).map(NewTarget::Values),
+        }
+    }
+
+    /// A number per target: `text` alone for one target, or `name value, name value` naming each.
+    fn numbers(&self, text: &str) -> std::result::Result<Vec<String>, String> {
+        let mut values: Vec<Option<String>> = vec![None; self.names.len()];
+        if let [_] = self.names[..] {
+            values[0] = Some(text.to_string());
+        } else {
+            for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (name, value) = pair.rsplit_once(' ').unwrap_or(("", pair));
+                let Some(c) = self.names.iter().position(|n| n == name.trim()) else {
+                    return Err(format!(
+                        "{pair:?} names no target; write `name value` for each of {}",
+                        self.names.join(", ")
+                    ));
+                };
+                values[c] = Some(value.to_string());
+            }
+        }
+        let count = self.task == TaskKind::Count;
+        self.names
+            .iter()
+            .zip(values)
+            .map(|(name, v)| {
+                let v = v.ok_or_else(|| format!("no value for {name:?}"))?;
+                let fits = if count { v.parse::<u32>().is_ok() } else { v.parse::<f32>().is_ok_and(f32::is_finite) };
+                let what = if count { "a count (0, 1, 2, …)" } else { "a finite number" };
+                if fits { Ok(v) } else { Err(format!("{v:?} for {name:?} is not {what}")) }
+            })
+            .collect()
+    }
 }
 
 /// One row of `clean.csv` that changes something.
@@ -31,13 +117,13 @@ pub(crate) struct Decision {
 
 /// The rows of `clean_csv` that change something, and how many rows keep their image. A
 /// relative `file` resolves against `base` (the folder `clean` ran in); every file must lie
-/// inside `root` (canonical), every class be one of `classes`.
+/// inside `root` (canonical), every new target be one `vocabulary` reads.
 pub(crate) fn read_decisions(
     clean_csv: &Path,
     bytes: &[u8],
     base: &Path,
     root: &Path,
-    classes: &[String],
+    vocabulary: &Vocabulary,
 ) -> Result<(Vec<Decision>, usize)> {
     let bad = |line: u64, message: String| Error::BadDataset { path: at_line(clean_csv, line), message };
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
@@ -56,10 +142,7 @@ pub(crate) fn read_decisions(
             "" | "keep" => None,
             "delete" => Some(Action::Delete),
             a => match a.strip_prefix("relabel:").map(str::trim) {
-                Some(class) if classes.iter().any(|c| c == class) => Some(Action::Relabel(class.to_string())),
-                Some(class) => {
-                    return Err(bad(line, format!("no class {class:?}; the classes are {}", classes.join(", "))));
-                }
+                Some(target) => Some(Action::Relabel(vocabulary.parse(target).map_err(|why| bad(line, why))?)),
                 None => return Err(bad(line, format!("unknown action {a:?}: use keep, relabel:CLASS or delete"))),
             },
         };
@@ -129,7 +212,10 @@ pub(crate) fn moves(clean_csv: &Path, root: &Path, decisions: &[Decision]) -> Re
     for d in decisions {
         let name = d.file.file_name().unwrap_or_default();
         let to = match &d.action {
-            Action::Relabel(class) => {
+            Action::Relabel(target) => {
+                let NewTarget::Class(class) = target else {
+                    return Err(bad(d.line, "class folders hold one class per image".into()));
+                };
                 if !plain_name(class) {
                     return Err(bad(d.line, format!("class {class:?} is not a folder name; nothing was moved")));
                 }
@@ -179,7 +265,7 @@ mod tests {
     }
 
     fn read(t: &Path, root: &Path, csv: &str) -> Result<(Vec<Decision>, usize)> {
-        read_decisions(&t.join("clean.csv"), csv.as_bytes(), t, root, &classes())
+        read_decisions(&t.join("clean.csv"), csv.as_bytes(), t, root, &Vocabulary::classes(classes()))
     }
 
     #[test]
@@ -217,8 +303,11 @@ mod tests {
         }
         assert!(plain_name("cat") && plain_name("Great Pyrenees") && plain_name("日本"));
         let (t, root) = dataset();
-        let d =
-            vec![Decision { line: 2, file: root.join("cat/a.png"), action: Action::Relabel("../../escaped".into()) }];
+        let d = vec![Decision {
+            line: 2,
+            file: root.join("cat/a.png"),
+            action: Action::Relabel(NewTarget::Class("../../escaped".into())),
+        }];
         let e = moves(&t.path().join("clean.csv"), &root, &d).unwrap_err().to_string();
         assert!(e.contains("not a folder name"), "{e}");
     }
@@ -227,7 +316,8 @@ mod tests {
     fn a_move_onto_an_existing_file_or_onto_another_move_is_refused() {
         let (t, root) = dataset();
         std::fs::write(root.join("dog/a.png"), "taken").unwrap();
-        let d = vec![Decision { line: 2, file: root.join("cat/a.png"), action: Action::Relabel("dog".into()) }];
+        let relabel = Action::Relabel(NewTarget::Class("dog".into()));
+        let d = vec![Decision { line: 2, file: root.join("cat/a.png"), action: relabel }];
         let csv = t.path().join("clean.csv");
         assert!(moves(&csv, &root, &d).unwrap_err().to_string().contains("already exists"));
         std::fs::remove_file(root.join("dog/a.png")).unwrap();

@@ -111,7 +111,8 @@ impl Source {
         for ((item, v), s) in source.items.iter_mut().zip(values).zip(strata) {
             (item.values, item.label) = (v, s);
         }
-        (source.task, source.task_note, source.classes) = (table.task, table.inferred, table.names);
+        (source.task, source.task_note, source.label_delim) = (table.task, table.inferred, table.delim);
+        source.classes = table.names;
         source
     }
 

@@ -109,6 +109,9 @@ pub struct Source {
     pub(crate) task: TaskKind,
     /// Why the task was chosen, when it was inferred from the labels.
     pub(crate) task_note: Option<String>,
+    /// Multi-label: what separates one image's labels when written in one cell (see
+    /// [`targets::TargetTable::delim`]).
+    pub(crate) label_delim: char,
     /// Class names, or (regression, count) the target columns' names.
     pub(crate) classes: Vec<String>,
     /// IDX labels with no class names known: the classes are the label numbers.
@@ -174,6 +177,7 @@ impl Source {
             kind: SourceKind::Idx,
             task: TaskKind::SingleLabel,
             task_note: None,
+            label_delim: ' ',
             classes,
             numbered,
             items,
@@ -225,6 +229,7 @@ impl Source {
             kind: SourceKind::Folder,
             task: TaskKind::SingleLabel,
             task_note: None,
+            label_delim: ' ',
             classes,
             numbered: false,
             items,
@@ -264,6 +269,12 @@ impl Source {
     /// What the labels ask of a model: one class, several, numbers or counts.
     pub fn task(&self) -> TaskKind {
         self.task
+    }
+
+    /// Multi-label: what separates an image's labels written in one cell (the labels CSV's
+    /// delimiter, or a character no class name holds).
+    pub fn label_delim(&self) -> char {
+        self.label_delim
     }
 
     /// Why the task was chosen, when the labels implied it (one line for the user).

@@ -107,6 +107,10 @@ pub struct TargetTable {
     pub skipped: Vec<Skipped>,
     /// Why the task was chosen, when it was inferred rather than given (one line for the user).
     pub inferred: Option<String>,
+    /// Multi-label: what separates an image's labels written in one cell — the label column's
+    /// delimiter (a space by default), or with 0/1 columns the first of space, `;`, `|` that no
+    /// class name holds.
+    pub delim: char,
 }
 
 /// A CSV read into records, the header (if its first row names no file) set apart.
@@ -176,7 +180,23 @@ pub fn read_targets(root: &Path, csv: &Path, columns: &TargetColumns, task: Opti
     if rows.is_empty() {
         return Err(bad(csv, 1, format!("no row names an existing image below {}", root.display())));
     }
-    Ok(TargetTable { task, names, rows, skipped, inferred })
+    let delim = [delim, ';', '|'].into_iter().find(|d| !names.iter().any(|n| n.contains(*d))).unwrap_or(delim);
+    Ok(TargetTable { task, names, rows, skipped, inferred, delim })
+}
+
+/// The columns of `csv` (below `root`) that hold the targets of `task` as `read_targets` picks
+/// them: `None` for the label column (the second), else the 0/1 or numeric columns.
+pub(crate) fn target_columns(
+    root: &Path,
+    csv: &Path,
+    columns: &TargetColumns,
+    task: TaskKind,
+) -> Result<Option<Vec<usize>>> {
+    let records = read_records(root, csv)?;
+    Ok(match pick_columns(csv, &records, columns, task)? {
+        Picked::Label => None,
+        Picked::Columns(c) => Some(c),
+    })
 }
 
 fn cell(record: &csv::StringRecord, i: usize) -> &str {

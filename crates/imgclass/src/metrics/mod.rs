@@ -22,6 +22,28 @@ pub enum TaskMetrics {
     Values(ValueMetrics),
 }
 
+impl TaskMetrics {
+    /// The headline metrics under their names (multi-label `accuracy_multi`, `f1_micro`,
+    /// `f1_macro`, `f1_samples`, `map`; numbers `mae`, `rmse`, `r2`, counts also
+    /// `exact_accuracy`), means over the targets of several.
+    pub fn metrics(&self) -> Vec<(&'static str, f64)> {
+        match self {
+            TaskMetrics::MultiLabel(m) => vec![
+                ("accuracy_multi", m.accuracy_multi),
+                ("f1_micro", m.f1_micro),
+                ("f1_macro", m.f1_macro),
+                ("f1_samples", m.f1_samples),
+                ("map", m.map),
+            ],
+            TaskMetrics::Values(v) => {
+                let mut out = vec![("mae", v.mean(|t| t.mae)), ("rmse", v.mean(|t| t.rmse)), ("r2", v.mean(|t| t.r2))];
+                out.extend(v.exact_accuracy.map(|a| ("exact_accuracy", a)));
+                out
+            }
+        }
+    }
+}
+
 /// The result of evaluating a model on labelled images.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EvalReport {
@@ -65,18 +87,7 @@ impl EvalReport {
     pub fn metrics(&self) -> Vec<(&'static str, f64)> {
         match &self.task {
             None => vec![("accuracy", self.accuracy), ("error_rate", self.error_rate)],
-            Some(TaskMetrics::MultiLabel(m)) => vec![
-                ("accuracy_multi", m.accuracy_multi),
-                ("f1_micro", m.f1_micro),
-                ("f1_macro", m.f1_macro),
-                ("f1_samples", m.f1_samples),
-                ("map", m.map),
-            ],
-            Some(TaskMetrics::Values(v)) => {
-                let mut out = vec![("mae", v.mean(|t| t.mae)), ("rmse", v.mean(|t| t.rmse)), ("r2", v.mean(|t| t.r2))];
-                out.extend(v.exact_accuracy.map(|a| ("exact_accuracy", a)));
-                out
-            }
+            Some(task) => task.metrics(),
         }
     }
 

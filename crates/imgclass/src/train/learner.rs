@@ -211,6 +211,11 @@ impl Learner {
         &self.env.config
     }
 
+    /// What the model answers, with what training learnt about its targets.
+    pub fn task(&self) -> &Task {
+        &self.env.task
+    }
+
     /// The decoded data.
     pub fn data(&self) -> &DataSplits {
         &self.env.data

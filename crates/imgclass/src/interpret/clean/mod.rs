@@ -4,12 +4,14 @@
 //! predictions contradict. With a trained model instead (`--model`) it is faster, but the
 //! model's own training images look cleaner than they are (it has learnt their labels). The
 //! same models' feature spaces find the outliers ([`outliers`]); a perceptual hash finds
-//! near-duplicates.
+//! near-duplicates. Beyond one label per image, multi-label data gets confident learning
+//! one-vs-rest per class and numbers their largest out-of-fold errors ([`tasks`]).
 
 pub mod confident;
 mod duplicates;
 pub mod outliers;
 mod score;
+mod tasks;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -19,10 +21,11 @@ use serde::Serialize;
 pub use confident::RankBy;
 pub use score::{Scored, model_scores, out_of_fold};
 
-use crate::curate::{LabelStore, Sidecar, sidecar_path};
+use crate::curate::{LabelStore, Sidecar, Vocabulary, sidecar_path};
 use crate::data::Source;
+use crate::data::targets::TaskKind;
 use crate::error::Result;
-use crate::metrics::argmax;
+use crate::metrics::{TaskMetrics, argmax, multi_label, values};
 use crate::plot::{Tile, captioned_grid};
 use crate::transforms::Preprocess;
 use crate::util::csv::csv_table;
@@ -45,9 +48,10 @@ pub enum Issue {
 pub struct Suspect {
     /// The image.
     pub file: String,
-    /// Its given label.
+    /// Its given label (beyond one label: its labels joined by the data's delimiter, or its
+    /// numbers).
     pub label: String,
-    /// The label the predictions suggest.
+    /// The label (labels, numbers) the predictions suggest.
     pub suggested: String,
     /// How suspicious, in [0, 1], higher first.
     pub score: f32,
@@ -62,32 +66,75 @@ pub struct Suspect {
 }
 
 impl Scored {
-    /// The suspected label errors, most suspicious first.
+    /// The suspected label errors, most suspicious first: confident learning over the classes
+    /// (single-label), one-vs-rest per class (multi-label), or the largest errors (numbers).
     pub fn label_errors(&self, rank: RankBy) -> Vec<Suspect> {
-        confident::label_issues(&self.probs, &self.labels, self.classes.len(), rank)
-            .into_iter()
-            .map(|issue| Suspect {
-                file: self.names[issue.index].clone(),
-                label: self.classes[self.labels[issue.index]].clone(),
-                suggested: self.classes[issue.suggested].clone(),
-                score: issue.score,
-                issue: Issue::LabelError,
-                other: None,
-                index: self.indices[issue.index],
-            })
-            .collect()
+        let k = self.classes.len();
+        let suspect = |r: usize, suggested: String, score: f32| Suspect {
+            file: self.names[r].clone(),
+            label: self.given_text(r),
+            suggested,
+            score,
+            issue: Issue::LabelError,
+            other: None,
+            index: self.indices[r],
+        };
+        let beyond = match self.task {
+            TaskKind::SingleLabel => {
+                let issues = confident::label_issues(&self.probs, &self.labels, k, rank).into_iter();
+                return issues.map(|i| suspect(i.index, self.classes[i.suggested].clone(), i.score)).collect();
+            }
+            TaskKind::MultiLabel => tasks::multi_label_issues(&self.probs, &self.targets, k, rank),
+            kind => tasks::residual_issues(&self.probs, &self.targets, k, kind == TaskKind::Count),
+        };
+        let text = |row: &[f32]| tasks::targets_text(self.task == TaskKind::MultiLabel, &self.classes, row, self.delim);
+        beyond.into_iter().map(|i| suspect(i.index, text(&i.suggested), i.score)).collect()
+    }
+
+    /// Image `r`'s given label (labels, numbers) as `clean.csv` writes it.
+    fn given_text(&self, r: usize) -> String {
+        let k = self.classes.len();
+        match self.task {
+            TaskKind::SingleLabel => self.classes[self.labels[r]].clone(),
+            task => tasks::targets_text(
+                task == TaskKind::MultiLabel,
+                &self.classes,
+                &self.targets[r * k..(r + 1) * k],
+                self.delim,
+            ),
+        }
+    }
+
+    /// Image `r`'s answer as `clean.csv` writes it: its most probable class, the classes at
+    /// their thresholds, or the predicted numbers (a count rounded).
+    fn answer_text(&self, r: usize) -> String {
+        let k = self.classes.len();
+        let row = &self.probs[r * k..(r + 1) * k];
+        let on = |c: usize| f32::from(u8::from(row[c] >= self.thresholds.get(c).copied().unwrap_or(0.5)));
+        match self.task {
+            TaskKind::SingleLabel => self.classes[argmax(row)].clone(),
+            TaskKind::MultiLabel => {
+                tasks::targets_text(true, &self.classes, &(0..k).map(on).collect::<Vec<_>>(), self.delim)
+            }
+            TaskKind::Count => tasks::targets_text(
+                false,
+                &self.classes,
+                &row.iter().map(|v| v.round()).collect::<Vec<_>>(),
+                self.delim,
+            ),
+            TaskKind::Regression => tasks::targets_text(false, &self.classes, row, self.delim),
+        }
     }
 
     /// The outliers: images whose neighbour distance is beyond their fence, farthest first;
-    /// the suggested label is the most probable class.
+    /// the suggestion is the model's answer.
     pub fn outliers(&self) -> Vec<Suspect> {
-        let k = self.classes.len();
         let mut out: Vec<Suspect> = (0..self.indices.len())
             .filter(|&r| self.distances[r] > self.fences[r])
             .map(|r| Suspect {
                 file: self.names[r].clone(),
-                label: self.classes[self.labels[r]].clone(),
-                suggested: self.classes[argmax(&self.probs[r * k..(r + 1) * k])].clone(),
+                label: self.given_text(r),
+                suggested: self.answer_text(r),
                 score: self.distances[r],
                 issue: Issue::Outlier,
                 other: None,
@@ -100,17 +147,56 @@ impl Scored {
 
     /// The confident joint: image counts by (given label, class it confidently belongs to);
     /// its off-diagonal cells estimate how many images of each class carry another's label.
+    /// Empty beyond single-label.
     pub fn confident_joint(&self) -> Vec<Vec<usize>> {
+        if self.task != TaskKind::SingleLabel {
+            return Vec::new();
+        }
         let k = self.classes.len();
         let t = confident::thresholds(&self.probs, &self.labels, k);
         confident::confident_joint(&self.labels, &confident::confident_classes(&self.probs, &t), k)
     }
 
-    /// The fraction of images whose most probable class is their label.
+    /// The fraction of images whose most probable class is their label (single-label; see
+    /// [`Scored::metrics`] beyond).
     pub fn accuracy(&self) -> f64 {
         let k = self.classes.len();
         let right = self.probs.chunks_exact(k).zip(&self.labels).filter(|(row, l)| argmax(row) == **l);
         right.count() as f64 / self.labels.len().max(1) as f64
+    }
+
+    /// How well the answers fit the given labels, under the metrics' names: `accuracy` for
+    /// single-label, else the task's headline metrics (numbers against the mean of the given
+    /// targets as the baseline).
+    pub fn metrics(&self) -> Vec<(&'static str, f64)> {
+        self.task_metrics().map_or_else(|| vec![("accuracy", self.accuracy())], |m| m.metrics())
+    }
+
+    /// The task's metrics of the answers, beyond single-label.
+    pub fn task_metrics(&self) -> Option<TaskMetrics> {
+        let k = self.classes.len().max(1);
+        match self.task {
+            TaskKind::SingleLabel => None,
+            TaskKind::MultiLabel => {
+                let t = if self.thresholds.len() == k { self.thresholds.clone() } else { vec![0.5; k] };
+                Some(TaskMetrics::MultiLabel(multi_label(&self.probs, &self.targets, &self.classes, &t)))
+            }
+            kind => {
+                let n = (self.targets.len() / k).max(1) as f32;
+                let mean: Vec<f32> = (0..k).map(|c| self.targets.iter().skip(c).step_by(k).sum::<f32>() / n).collect();
+                let counts = kind == TaskKind::Count;
+                Some(TaskMetrics::Values(values(&self.probs, &self.targets, &self.classes, &mean, counts)))
+            }
+        }
+    }
+}
+
+/// Item `i` of `source`'s given label (labels, numbers) as `clean.csv` writes it.
+fn source_text(source: &Source, i: usize) -> String {
+    let (item, names) = (&source.items[i], source.classes());
+    match source.task() {
+        TaskKind::SingleLabel => names[item.label].clone(),
+        task => tasks::targets_text(task == TaskKind::MultiLabel, names, &item.values, source.label_delim()),
     }
 }
 
@@ -120,8 +206,7 @@ impl Scored {
 /// whose labels differ contradicts itself), most alike first.
 pub fn near_duplicates(source: &Source, max_bits: u32) -> Result<Vec<Suspect>> {
     let duplicates::Hashed { indices, hashes, pixels } = duplicates::hashes(source)?;
-    let classes = source.classes();
-    let label = |i: usize| classes[source.items[i].label].clone();
+    let label = |i: usize| source_text(source, i);
     let pairs = duplicates::close_pairs(&hashes, max_bits);
     Ok(pairs
         .into_iter()
@@ -179,7 +264,9 @@ impl CleanReport {
     /// (`store`, `None` when apply cannot edit them), the classes and the current folder
     /// (relative paths are relative to it).
     pub fn save_csv(&self, store: Option<LabelStore>, path: &Path) -> Result<()> {
-        write_clean_csv(self.suspects(), store, &self.scored.classes, path)
+        let s = &self.scored;
+        let vocabulary = Vocabulary { task: s.task, names: s.classes.clone(), delim: s.delim };
+        write_clean_csv(self.suspects(), store, vocabulary, path)
     }
 
     /// Draws suspects of `source` (prepared with `pre`) in a grid — the first `n` label errors,
@@ -213,7 +300,7 @@ impl CleanReport {
 fn write_clean_csv<'a>(
     suspects: impl Iterator<Item = &'a Suspect>,
     store: Option<LabelStore>,
-    classes: &[String],
+    vocabulary: Vocabulary,
     path: &Path,
 ) -> Result<()> {
     let header = ["file", "label", "suggested", "score", "issue", "other", "action"];
@@ -224,7 +311,8 @@ fn write_clean_csv<'a>(
     });
     atomic_write(path, csv_table(&header, rows).as_bytes())?;
     let base = std::env::current_dir().ok();
-    write_json(&sidecar_path(path), &Sidecar { store, classes: classes.to_vec(), base })
+    let Vocabulary { task, names: classes, delim } = vocabulary;
+    write_json(&sidecar_path(path), &Sidecar { store, classes, task, delim, base })
 }
 
 #[cfg(test)]
@@ -250,7 +338,8 @@ mod tests {
             index: 0,
         };
         let store = Some(LabelStore::ClassFolders { root: root.clone() });
-        write_clean_csv([suspect(&odd)].iter(), store, &["cat".to_string(), "dog".into()], &csv).unwrap();
+        let vocabulary = Vocabulary::classes(vec!["cat".to_string(), "dog".into()]);
+        write_clean_csv([suspect(&odd)].iter(), store, vocabulary, &csv).unwrap();
         let text = std::fs::read_to_string(&csv).unwrap().replace("keep", "relabel:dog");
         std::fs::write(&csv, format!("\u{feff}{text}")).unwrap();
         std::fs::create_dir(root.join("dog")).unwrap();
@@ -275,6 +364,10 @@ mod tests {
         };
         let source = Source::from_idx("six".into(), vec![part], Some(vec!["top".into(), "bottom".into()]));
         let scored = Scored {
+            task: TaskKind::SingleLabel,
+            targets: Vec::new(),
+            thresholds: Vec::new(),
+            delim: ' ',
             classes: vec!["top".into(), "bottom".into()],
             indices: (0..6).collect(),
             names: (0..6).map(|i| source.name(i)).collect(),
