@@ -186,12 +186,20 @@ pub(crate) fn evaluate_tta(
     device: &Device,
     tta: Tta,
 ) -> (EvalReport, Vec<Skipped>) {
+    let out = task_outputs(net, data, task, pre, device, tta);
+    (task.report(&out.values, &out.targets(data), &out.labels(data)), out.skipped)
+}
+
+/// What `task` reads of `net`'s answers for the readable images of `data` (see
+/// [`Task::report`], [`Task::answer`]), averaged over the views of `tta`: class
+/// log-probabilities for single-label (the views averaged as probabilities), raw outputs for
+/// the other tasks.
+pub(crate) fn task_outputs(net: &Net, data: &ImageData, task: &Task, pre: &Preprocess, device: &Device, tta: Tta) -> Rows {
     if task.is_single_label() {
-        let lp = log_probs_tta(net, data, pre, device, tta);
-        return (EvalReport::from_log_probs(&lp.values, &lp.labels(data), task.names()), lp.skipped);
+        log_probs_tta(net, data, pre, device, tta)
+    } else {
+        outputs_tta(net, data, pre, device, tta)
     }
-    let raw = outputs_tta(net, data, pre, device, tta);
-    (task.report(&raw.values, &raw.targets(data), &raw.labels(data)), raw.skipped)
 }
 
 #[cfg(test)]

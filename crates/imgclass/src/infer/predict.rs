@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{Tta, log_probs, outputs_tta};
+use super::{Tta, task_outputs};
 use crate::bundle::Bundle;
 use crate::data::folder::images_below;
 use crate::data::{ImageData, Skipped, Source};
@@ -94,27 +94,10 @@ impl Bundle {
         let meta = self.meta();
         let task = meta.task();
         let classes = meta.labels().len();
-        if !task.is_single_label() {
-            let raw = outputs_tta(self.net(), data, meta.preprocess(), self.device(), Tta::None);
-            let names = raw.indices.iter().map(|&i| data.names()[i].clone());
-            let rows = raw.values.chunks_exact(classes.max(1));
-            return names.zip(rows).map(|(file, z)| FilePrediction { file, answer: task.answer(z, k, all) }).collect();
-        }
-        let lp = log_probs(self.net(), data, meta.preprocess(), self.device());
-        lp.values
-            .chunks_exact(classes)
-            .zip(lp.indices.iter().map(|&i| &data.names()[i]))
-            .map(|(row, name)| {
-                let mut order: Vec<usize> = (0..classes).collect();
-                order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
-                let top = order
-                    .into_iter()
-                    .take(k.max(1))
-                    .map(|c| Prediction { label: meta.labels()[c].clone(), probability: row[c].exp() })
-                    .collect();
-                FilePrediction { file: name.clone(), answer: Answer::Top { top } }
-            })
-            .collect()
+        let out = task_outputs(self.net(), data, &task, meta.preprocess(), self.device(), Tta::None);
+        let names = out.indices.iter().map(|&i| data.names()[i].clone());
+        let rows = out.values.chunks_exact(classes.max(1));
+        names.zip(rows).map(|(file, z)| FilePrediction { file, answer: task.answer(z, k, all) }).collect()
     }
 
     /// Top-`k` predictions for the given image files or folders (unreadable files are left out).

@@ -12,8 +12,9 @@ fn log_softmax(z: &[f32]) -> Vec<f32> {
 }
 
 impl Task {
-    /// The report of raw outputs `raw` (`n × names` row-major) against the images' `targets`
-    /// (same shape; beyond single-label) or `labels` (single-label).
+    /// The report of raw outputs `raw` (`n × names` row-major; for single-label raw outputs or
+    /// log-probabilities alike, log-softmax leaving the latter as they are) against the images'
+    /// `targets` (same shape; beyond single-label) or `labels` (single-label).
     pub(crate) fn report(&self, raw: &[f32], targets: &[f32], labels: &[usize]) -> EvalReport {
         let k = self.names.len().max(1);
         if self.kind == TaskKind::SingleLabel {

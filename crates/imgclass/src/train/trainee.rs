@@ -7,7 +7,6 @@ use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use burn::tensor::activation::log_softmax;
 
 use super::loss::Objective;
 use super::probe::{self, Probe, Problem};
@@ -247,12 +246,8 @@ impl Features {
         let Some((x, labels, targets)) = self.batch(&all, device) else {
             return task.report(&[], &[], &[]);
         };
-        let out = if task.is_single_label() { log_softmax(head.forward(x), 1) } else { head.forward(x) };
-        let values = out.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values");
+        let values = head.forward(x).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values");
         let labels: Vec<usize> = labels.iter().map(|&y| y as usize).collect();
-        if task.is_single_label() {
-            return EvalReport::from_log_probs(&values, &labels, task.names());
-        }
         task.report(&values, &targets, &labels)
     }
 }
