@@ -143,49 +143,20 @@ fn task_report(
         writeln!(w, "{name:<15}{value:.4}")?;
     }
     writeln!(w, "{:<15}{:.4}\n", "loss", report.loss)?;
-    match task {
-        TaskMetrics::MultiLabel(m) => {
-            let cw = m.per_class.iter().map(|c| esc(&c.class).chars().count()).max().unwrap_or(5).max(5);
-            writeln!(
-                w,
-                "{:>cw$}  {:>9}  {:>9}  {:>6}  {:>6}  {:>9}  {:>7}",
-                "class", "threshold", "precision", "recall", "f1", "avg prec", "support"
-            )?;
-            for c in &m.per_class {
-                let ap = c.average_precision.map_or("-".to_string(), |a| format!("{a:.4}"));
-                writeln!(
-                    w,
-                    "{:>cw$}  {:>9.2}  {:>9.4}  {:>6.4}  {:>6.4}  {ap:>9}  {:>7}",
-                    esc(&c.class),
-                    c.threshold,
-                    c.precision,
-                    c.recall,
-                    c.f1,
-                    c.support
-                )?;
-            }
-        }
-        TaskMetrics::Values(v) => {
-            let cw = v.per_target.iter().map(|t| esc(&t.name).chars().count()).max().unwrap_or(6).max(6);
-            writeln!(
-                w,
-                "{:>cw$}  {:>10}  {:>10}  {:>7}  {:>12}  {:>13}",
-                "target", "mae", "rmse", "r2", "baseline mae", "baseline rmse"
-            )?;
-            for t in &v.per_target {
-                writeln!(
-                    w,
-                    "{:>cw$}  {:>10.4}  {:>10.4}  {:>7.4}  {:>12.4}  {:>13.4}",
-                    esc(&t.name),
-                    t.mae,
-                    t.rmse,
-                    t.r2,
-                    t.baseline_mae,
-                    t.baseline_rmse
-                )?;
-            }
-            writeln!(w, "(the baseline always predicts the training mean)")?;
-        }
+    let table = task.table();
+    let cells = |j: usize| table.rows.iter().map(move |r| esc(&r[j]).chars().count());
+    let widths: Vec<usize> =
+        table.columns.iter().enumerate().map(|(j, c)| cells(j).chain([c.chars().count()]).max().unwrap_or(0)).collect();
+    let line = |cells: Vec<String>| -> String {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, &w)| format!("{c:>w$}")).collect();
+        padded.join("  ")
+    };
+    writeln!(w, "{}", line(table.columns.iter().map(|c| c.to_string()).collect()))?;
+    for row in &table.rows {
+        writeln!(w, "{}", line(row.iter().map(|c| esc(c).into_owned()).collect()))?;
+    }
+    if let TaskMetrics::Values(_) = task {
+        writeln!(w, "(the baseline always predicts the training mean)")?;
     }
     if !charts.is_empty() {
         let names: Vec<String> = charts.iter().map(|p| esc_path(p)).collect();

@@ -167,7 +167,7 @@ fn a_numeric_target_trains_a_regression_that_beats_the_mean_and_a_count_trains_w
     let mut cmd = bin();
     let (out, _) =
         ok(run(cmd.arg("evaluate").arg(&model).arg(&data).args(["--labels", labels, "--allow-training-data"])));
-    assert!(out.contains("baseline mae") && out.contains("brightness"), "{out}");
+    assert!(out.contains("baseline MAE") && out.contains("brightness"), "{out}");
     let run_dir = model.parent().unwrap();
     assert!(run_dir.join("scatter.png").is_file() && run_dir.join("residuals.png").is_file());
     let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();

@@ -194,7 +194,14 @@ pub(crate) fn evaluate_tta(
 /// [`Task::report`], [`Task::answer`]), averaged over the views of `tta`: class
 /// log-probabilities for single-label (the views averaged as probabilities), raw outputs for
 /// the other tasks.
-pub(crate) fn task_outputs(net: &Net, data: &ImageData, task: &Task, pre: &Preprocess, device: &Device, tta: Tta) -> Rows {
+pub(crate) fn task_outputs(
+    net: &Net,
+    data: &ImageData,
+    task: &Task,
+    pre: &Preprocess,
+    device: &Device,
+    tta: Tta,
+) -> Rows {
     if task.is_single_label() {
         log_probs_tta(net, data, pre, device, tta)
     } else {

@@ -4,67 +4,53 @@
 
 use std::fmt::Write as _;
 
-use crate::metrics::{MultiLabelMetrics, TaskMetrics, ValueMetrics};
+use crate::metrics::TaskMetrics;
 
-/// The tables of `task`'s metrics.
+/// The tables of `task`'s metrics, each with a line that says what it shows.
 pub(crate) fn task_tables(task: &TaskMetrics) -> String {
-    match task {
-        TaskMetrics::MultiLabel(m) => multi_label(m),
-        TaskMetrics::Values(v) => values(v),
-    }
+    let (intro, after) = match task {
+        TaskMetrics::MultiLabel(m) => (
+            format!(
+                "<p>Several labels per image: accuracy_multi {:.4} (every image × class decision), F1 micro {:.4}, \
+                 macro {:.4}, samples {:.4}; mean average precision {:.4}. TP, FP, FN, TN: each label's 2×2 \
+                 confusion matrix (has it or not, predicted or not).</p>",
+                m.accuracy_multi, m.f1_micro, m.f1_macro, m.f1_samples, m.map
+            ),
+            String::new(),
+        ),
+        TaskMetrics::Values(v) => (
+            "<p>Each target's errors, beside the baseline that always predicts the training mean \
+             (a useful model beats it).</p>"
+                .to_string(),
+            v.exact_accuracy.map_or_else(String::new, |a| {
+                format!("<p>Exact-count accuracy (the rounded prediction is the count): {:.2}%.</p>", 100.0 * a)
+            }),
+        ),
+    };
+    intro + &table(task) + &after
 }
 
-fn multi_label(m: &MultiLabelMetrics) -> String {
-    let mut h = format!(
-        "<p>Several labels per image: accuracy_multi {:.4} (every image × class decision), F1 micro {:.4}, \
-         macro {:.4}, samples {:.4}; mean average precision {:.4}. TP, FP, FN, TN: each label's 2×2 confusion matrix (has it or not, \
-         predicted or not).</p>",
-        m.accuracy_multi, m.f1_micro, m.f1_macro, m.f1_samples, m.map
-    );
-    h += "<table><tr><th>class<th>threshold<th>precision<th>recall<th>F1<th>average precision<th>images\
-          <th title='has it, predicted'>TP<th title='has not, predicted'>FP<th title='has it, not predicted'>FN\
-          <th title='has not, not predicted'>TN";
-    for c in &m.per_class {
-        let ap = c.average_precision.map_or("–".to_string(), |a| format!("{a:.3}"));
-        let _ = write!(
-            h,
-            "<tr><td>{}<td class=n>{:.2}<td class=n>{:.3}<td class=n>{:.3}<td class=n>{:.3}<td class=n>{ap}<td class=n>{}",
-            esc(&c.class),
-            c.threshold,
-            c.precision,
-            c.recall,
-            c.f1,
-            c.support
-        );
-        for v in [c.true_positives, c.false_positives, c.false_negatives, c.true_negatives] {
-            let _ = write!(h, "<td class=n>{v}");
+/// `task`'s table ([`TaskMetrics::table`]) as HTML, the 2×2 cells' headers explained.
+fn table(task: &TaskMetrics) -> String {
+    let t = task.table();
+    let mut h = String::from("<table><tr>");
+    for c in &t.columns {
+        let title = match *c {
+            "TP" => " title='has it, predicted'",
+            "FP" => " title='has not, predicted'",
+            "FN" => " title='has it, not predicted'",
+            "TN" => " title='has not, not predicted'",
+            _ => "",
+        };
+        let _ = write!(h, "<th{title}>{}", esc(c));
+    }
+    for row in &t.rows {
+        h += "<tr>";
+        for (j, cell) in row.iter().enumerate() {
+            let _ = write!(h, "{}{}", if j == 0 { "<td>" } else { "<td class=n>" }, esc(cell));
         }
     }
     h + "</table>"
-}
-
-fn values(v: &ValueMetrics) -> String {
-    let mut h = String::from(
-        "<p>Each target's errors, beside the baseline that always predicts the training mean \
-         (a useful model beats it).</p><table><tr><th>target<th>MAE<th>RMSE<th>R²<th>baseline MAE<th>baseline RMSE",
-    );
-    for t in &v.per_target {
-        let _ = write!(
-            h,
-            "<tr><td>{}<td class=n>{:.4}<td class=n>{:.4}<td class=n>{:.4}<td class=n>{:.4}<td class=n>{:.4}",
-            esc(&t.name),
-            t.mae,
-            t.rmse,
-            t.r2,
-            t.baseline_mae,
-            t.baseline_rmse
-        );
-    }
-    h += "</table>";
-    if let Some(a) = v.exact_accuracy {
-        let _ = write!(h, "<p>Exact-count accuracy (the rounded prediction is the count): {:.2}%.</p>", 100.0 * a);
-    }
-    h
 }
 
 /// `text` escaped for HTML.

@@ -44,6 +44,66 @@ impl TaskMetrics {
     }
 }
 
+/// A task's table, for text and HTML alike: a row per class (multi-label) or target (numbers),
+/// its cells formatted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsTable {
+    /// The columns' names, the first naming the rows.
+    pub columns: Vec<&'static str>,
+    /// Each row's cells.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl TaskMetrics {
+    /// The per-class table (threshold, precision, recall, F1, average precision, images and
+    /// the 2×2 confusion matrix) or the per-target one (MAE, RMSE, R² and the mean baseline's
+    /// MAE and RMSE).
+    pub fn table(&self) -> MetricsTable {
+        let f4 = |v: f64| format!("{v:.4}");
+        match self {
+            TaskMetrics::MultiLabel(m) => MetricsTable {
+                columns: vec![
+                    "class",
+                    "threshold",
+                    "precision",
+                    "recall",
+                    "F1",
+                    "average precision",
+                    "images",
+                    "TP",
+                    "FP",
+                    "FN",
+                    "TN",
+                ],
+                rows: m
+                    .per_class
+                    .iter()
+                    .map(|c| {
+                        let ap = c.average_precision.map_or_else(|| "-".to_string(), f4);
+                        let (name, threshold) = (c.class.clone(), format!("{:.2}", c.threshold));
+                        let mut row = vec![name, threshold, f4(c.precision), f4(c.recall), f4(c.f1), ap];
+                        let counts =
+                            [c.support, c.true_positives, c.false_positives, c.false_negatives, c.true_negatives];
+                        row.extend(counts.iter().map(usize::to_string));
+                        row
+                    })
+                    .collect(),
+            },
+            TaskMetrics::Values(v) => MetricsTable {
+                columns: vec!["target", "MAE", "RMSE", "R²", "baseline MAE", "baseline RMSE"],
+                rows: v
+                    .per_target
+                    .iter()
+                    .map(|t| {
+                        let numbers = [t.mae, t.rmse, t.r2, t.baseline_mae, t.baseline_rmse];
+                        std::iter::once(t.name.clone()).chain(numbers.into_iter().map(f4)).collect()
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
+
 /// The result of evaluating a model on labelled images.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EvalReport {
