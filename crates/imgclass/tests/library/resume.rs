@@ -212,3 +212,55 @@ fn learners_training_side_by_side_in_one_process_end_as_each_would_alone() {
     }
     assert_ne!(side_by_side[0].1, side_by_side[1].1, "another seed, other weights");
 }
+
+/// 96 grey 8×8 PNG images in `dir`, a bar whose brightness is the number to predict, listed with
+/// it in `labels.csv`; the config of a regression on them (the small CNN of [`config`]).
+fn regression(dir: &Path) -> TrainConfig {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut csv = String::from("file,brightness\n");
+    for i in 0..96usize {
+        let level = 60 + (i * 37 % 180);
+        let pixels: Vec<u8> =
+            (0..64).map(|p| if p / 8 == 3 { level as u8 } else { ((i * 31 + p * 17) % 50) as u8 }).collect();
+        image::GrayImage::from_raw(8, 8, pixels).unwrap().save(dir.join(format!("{i:02}.png"))).unwrap();
+        csv += &format!("{i:02}.png,{}.5\n", level / 10);
+    }
+    std::fs::write(dir.join("labels.csv"), csv).unwrap();
+    let mut c = config();
+    (c.data.path, c.data.labels) = (Some(dir.to_path_buf()), imgclass::data::Labels::Csv(dir.join("labels.csv")));
+    c.transforms.size = Some(8);
+    c
+}
+
+/// A run of `config` in `dir`, new or resumed, interrupted at `at` when given.
+fn run_numbers(config: &TrainConfig, dir: &Path, at: Option<(usize, Option<usize>)>) -> (TrainReport, Vec<f32>) {
+    let device = imgclass::default_device();
+    let source = config.open_data().unwrap();
+    let learner = match RunDir::open(dir) {
+        Ok(run) => {
+            let saved = run.read_config().unwrap();
+            Learner::resume(saved.load(&source, &|_, _| {}).unwrap(), saved, device, run).unwrap()
+        }
+        Err(_) => {
+            let data = config.load(&source, &|_, _| {}).unwrap();
+            let run = RunDir::create(Some(dir), Existing::Refuse).unwrap();
+            Learner::new(data, config.clone(), device).unwrap().with_run_dir(run)
+        }
+    };
+    fit(learner, at)
+}
+
+#[test]
+fn a_regression_interrupted_in_an_epoch_and_resumed_ends_with_the_weights_of_an_uninterrupted_run() {
+    let t = tempfile::tempdir().unwrap();
+    let config = regression(&t.path().join("data"));
+    let (whole, whole_logits) = run_numbers(&config, &t.path().join("whole"), None);
+    assert!(whole.final_metrics.task.is_some(), "a regression: {:?}", whole.final_metrics.metrics());
+    let cut = t.path().join("cut");
+    let (first, _) = run_numbers(&config, &cut, Some((2, Some(2))));
+    assert!(first.interrupted(), "{:?}", curve(&first));
+    let (last, last_logits) = run_numbers(&config, &cut, None);
+    assert_eq!(curve(&last), curve(&whole), "the same losses, every step's too");
+    assert_eq!(last.final_metrics.metrics(), whole.final_metrics.metrics(), "the same MAE, RMSE and R²");
+    assert_eq!(last_logits, whole_logits, "the same last weights, bit for bit");
+}
