@@ -212,8 +212,7 @@ impl Cells<'_> {
                 }
             }
             (NewTarget::Values(values), cols) => {
-                let cols = cols.clone().unwrap_or_else(|| vec![1]);
-                for (&c, v) in cols.iter().zip(values) {
+                for (&c, v) in cols.as_deref().unwrap_or(&[1]).iter().zip(values) {
                     set(c, v.clone());
                 }
             }

@@ -94,15 +94,8 @@ impl Scored {
     /// Image `r`'s given label (labels, numbers) as `clean.csv` writes it.
     fn given_text(&self, r: usize) -> String {
         let k = self.classes.len();
-        match self.task {
-            TaskKind::SingleLabel => self.classes[self.labels[r]].clone(),
-            task => tasks::targets_text(
-                task == TaskKind::MultiLabel,
-                &self.classes,
-                &self.targets[r * k..(r + 1) * k],
-                self.delim,
-            ),
-        }
+        let values = self.targets.get(r * k..(r + 1) * k).unwrap_or_default();
+        tasks::label_text(self.task, &self.classes, self.labels[r], values, self.delim)
     }
 
     /// Image `r`'s answer as `clean.csv` writes it: its most probable class, the classes at
@@ -193,11 +186,8 @@ impl Scored {
 
 /// Item `i` of `source`'s given label (labels, numbers) as `clean.csv` writes it.
 fn source_text(source: &Source, i: usize) -> String {
-    let (item, names) = (&source.items[i], source.classes());
-    match source.task() {
-        TaskKind::SingleLabel => names[item.label].clone(),
-        task => tasks::targets_text(task == TaskKind::MultiLabel, names, &item.values, source.label_delim()),
-    }
+    let item = &source.items[i];
+    tasks::label_text(source.task(), source.classes(), item.label, &item.values, source.label_delim())
 }
 
 /// Near-duplicate pairs of `source` by perceptual hash (at most `max_bits` of 256 apart, and

@@ -12,6 +12,7 @@
 //!   fence, and its suggestion the prediction (rounded for a count).
 
 use super::confident::{self, RankBy};
+use crate::data::targets::TaskKind;
 
 /// Iglewicz and Hoaglin's cut-off for the modified z-score.
 pub(crate) const RESIDUAL_FENCE: f32 = 3.5;
@@ -116,6 +117,15 @@ pub(crate) fn targets_text(multi_label: bool, names: &[String], row: &[f32], del
     match row {
         [v] => number_text(*v),
         _ => row.iter().zip(names).map(|(v, n)| format!("{n} {}", number_text(*v))).collect::<Vec<_>>().join(", "),
+    }
+}
+
+/// An image's given target as `clean.csv` writes it: its class (single-label, `label`), else
+/// its `values` as [`targets_text`] writes them.
+pub(crate) fn label_text(task: TaskKind, names: &[String], label: usize, values: &[f32], delim: char) -> String {
+    match task {
+        TaskKind::SingleLabel => names[label].clone(),
+        task => targets_text(task == TaskKind::MultiLabel, names, values, delim),
     }
 }
 
