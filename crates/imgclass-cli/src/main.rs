@@ -9,6 +9,7 @@ mod common;
 mod config;
 mod data;
 mod evaluate;
+mod export;
 mod filters;
 mod help;
 mod interpret;
@@ -72,6 +73,7 @@ fn main() -> ExitCode {
         args::Command::Activations(a) => filters::activations(a),
         args::Command::Report { run } => report(&run),
         args::Command::Predict(a) => predict::run(a),
+        args::Command::Export(a) => export::run(a),
         args::Command::LrFind(a) => lr_find::run(a),
         args::Command::Weights(args::WeightsCommand::Fetch { name }) => fetch(name),
         args::Command::Data(args::DataCommand::Check(a)) => data::check(a),

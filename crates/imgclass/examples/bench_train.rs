@@ -6,7 +6,8 @@
 //! `BENCH_DEVICE=cpu|wgpu|cuda` (default: the build's preferred device), `BENCH_ARCH=resnet18`
 //! (any `--arch` name; default cnn), `BENCH_SIZE=64` (input side; default the bundled 28) and
 //! `BENCH_MODE=infer` (time batches through the network in inference mode instead of training
-//! steps: `steps` batches after `warmup`).
+//! steps: `steps` batches after `warmup`). `BENCH_BUNDLE=FILE` saves the timed network as a
+//! bundle (`bench/onnx_speed.sh` exports it and times it in onnxruntime).
 
 #[path = "support/alloc.rs"]
 mod alloc;
@@ -47,6 +48,9 @@ fn main() -> Result<(), imgclass::Error> {
         "infer" => learner.time_inference(warmup, steps),
         other => panic!("BENCH_MODE={other}: train or infer"),
     };
+    if let Ok(path) = std::env::var("BENCH_BUNDLE") {
+        learner.save_bundle(path.as_ref())?;
+    }
     // Peak resident memory of the process (Linux), as PyTorch's twin reports it.
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let peak_kb: u64 = status

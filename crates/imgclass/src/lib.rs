@@ -28,6 +28,7 @@
 //! - [`config`] — the typed, nested training config with its defaults and validation
 //! - [`task`] — what a model's outputs mean per task (one class, several, numbers, counts): answers, losses, reports
 //! - [`bundle`] — the one-file model format, validated when loaded
+//! - [`export`] — a bundle as an ONNX file: each network's layers as ONNX operators, batch norm folded, preprocessing in the metadata
 //! - [`infer`] — batched inference: evaluation on labelled data, prediction from files
 //! - [`train`] — the learner, its training loop, checkpoints and resume, lr_find, the run folder
 //! - [`interpret`] — looking at data and models: a picture of a batch, Grad-CAM, explained predictions
@@ -108,6 +109,7 @@ pub mod config;
 pub mod task;
 
 pub mod bundle;
+pub mod export;
 pub mod infer;
 
 pub mod train;

@@ -14,8 +14,10 @@ use imgclass::transforms::{AugPreset, Normalize, ResizeMode};
 
 mod fit;
 mod look;
+mod ship;
 pub use fit::*;
 pub use look::*;
+pub use ship::*;
 
 /// Train, evaluate and ship image classifiers from a folder of images.
 #[derive(Parser, Debug)]
@@ -56,6 +58,11 @@ pub enum Command {
     /// Predict the classes of image files or folders with a model bundle (or, with
     /// --imagenet, with the pretrained EfficientNet-Lite0 ImageNet classifier).
     Predict(PredictArgs),
+    /// Write a model bundle as an ONNX file for onnxruntime, tract or any ONNX runtime: opset
+    /// 17, a dynamic batch, batch norm folded into the convolutions, outputs `probabilities`
+    /// and `logits`, and how to prepare an image (size, resize mode, mean, std) in its
+    /// metadata.
+    Export(ExportArgs),
     /// Find a learning rate: train briefly with an exponentially growing rate and plot the loss
     /// (fastai's lr_find). Takes the same data and model options as `train`.
     LrFind(LrFindArgs),

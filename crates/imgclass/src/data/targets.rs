@@ -42,6 +42,16 @@ impl TaskKind {
             TaskKind::Count => "count",
         }
     }
+
+    /// What a model's answers are for this task (an exported file's `probabilities` output).
+    pub fn output_meaning(self) -> &'static str {
+        match self {
+            TaskKind::SingleLabel => "the probability of each class (softmax)",
+            TaskKind::MultiLabel => "the probability of each label (a sigmoid each); a label applies at its threshold",
+            TaskKind::Regression => "the predicted value of each target",
+            TaskKind::Count => "the expected count of each target (round it for a whole number)",
+        }
+    }
 }
 
 /// An image's target as text: its class (single-label), its labels joined by spaces or

@@ -28,6 +28,21 @@ fn saturated(y: f32) -> f32 {
     if y > 0.0 { y - y * y.ln() } else { 0.0 }
 }
 
+/// How a task's answers follow from the raw outputs `z`, output by output.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum AnswerMap {
+    /// softmax(z) over the outputs.
+    Softmax,
+    /// σ(z).
+    Sigmoid,
+    /// low + (high − low)·σ(z).
+    Range { low: f32, high: f32 },
+    /// z·scale + shift, then max(·, 0) when `non_negative`.
+    Affine { scale: Vec<f32>, shift: Vec<f32>, non_negative: bool },
+    /// exp(z + offset).
+    ExpOffset { offset: Vec<f32> },
+}
+
 fn logistic(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
 }
@@ -57,6 +72,24 @@ impl Task {
                 let y = (0..z.len()).map(|c| self.standardized_prediction(z[c], c) * self.std[c] + self.mean[c]);
                 if self.kind == TaskKind::Count { y.map(|v| v.max(0.0)).collect() } else { y.collect() }
             }
+        }
+    }
+
+    /// [`Task::answer_row`] as one elementwise map of the outputs, for a graph to compute
+    /// (an exported ONNX file's `probabilities`).
+    pub(crate) fn answer_map(&self) -> AnswerMap {
+        match (self.kind, self.y_range) {
+            (TaskKind::SingleLabel, _) => AnswerMap::Softmax,
+            (TaskKind::MultiLabel, _) => AnswerMap::Sigmoid,
+            _ if self.poisson() => {
+                AnswerMap::ExpOffset { offset: (0..self.mean.len()).map(|c| self.offset(c)).collect() }
+            }
+            (_, Some(r)) => AnswerMap::Range { low: r.low as f32, high: r.high as f32 },
+            (kind, None) => AnswerMap::Affine {
+                scale: self.std.clone(),
+                shift: self.mean.clone(),
+                non_negative: kind == TaskKind::Count,
+            },
         }
     }
 

@@ -20,6 +20,7 @@ mod report;
 mod tune;
 
 pub use answer::{Answer, Prediction};
+pub(crate) use loss::AnswerMap;
 
 use serde::{Deserialize, Serialize};
 

@@ -117,6 +117,11 @@ impl Preprocess {
         (&self.mean, &self.std)
     }
 
+    /// The colour transparent pixels are composited onto (RGB).
+    pub fn background(&self) -> [u8; 3] {
+        self.background
+    }
+
     /// Whether the model takes RGB input whatever the images are (pretrained bodies).
     pub fn rgb_model(&self) -> bool {
         self.rgb_model
