@@ -15,6 +15,7 @@ mod help;
 mod interpret;
 mod lr_find;
 mod predict;
+mod predict_out;
 mod progress;
 mod show;
 mod train;

@@ -9,13 +9,17 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use imgclass::bundle::Bundle;
 use imgclass::data::MAX_PIXELS;
-use imgclass::data::targets::TaskKind;
-use imgclass::infer::{Answer, FilePrediction, Prediction, efficientnet_lite_imagenet};
+use imgclass::infer::{
+    Answer, InputFiles, PredictOutput, Prediction, Shard, StreamOptions, Streamed, efficientnet_lite_imagenet,
+};
 use imgclass::interpret::{CamOptions, predict_with_cam};
 use imgclass::models::pretrained::efficientnet_lite_weights;
 
+use indicatif::{ProgressBar, ProgressStyle};
+
 use crate::args::PredictArgs;
 use crate::common::{device, report_skipped};
+use crate::predict_out::{self, Done, Format, Rows, csv_header, read_done};
 use crate::show::{esc, esc_path};
 
 pub fn run(a: PredictArgs) -> Result<ExitCode> {
@@ -43,20 +47,90 @@ pub fn run(a: PredictArgs) -> Result<ExitCode> {
         Some(t) => bundle.with_threshold(t)?,
         None => bundle,
     };
-    // CSV has a column per label: every label's probability is needed.
-    let out = bundle.predict_paths_all(inputs, top_k, a.all || a.csv)?;
-    report_skipped(&out.skipped);
-    let mut w = std::io::stdout().lock();
-    if a.json {
-        writeln!(w, "{}", serde_json::to_string(&out)?)?;
-    } else if a.csv {
-        write_csv(w, &bundle, &out.predictions, top_k)?;
-    } else {
-        for p in &out.predictions {
-            writeln!(w, "{}: {}", esc(&p.file), answer_text(&p.answer))?;
-        }
+    stream(&bundle, inputs, top_k, &a)
+}
+
+/// Predicts the inputs' files one chunk at a time, each row written as soon as it is known
+/// (`--json`: one document at the end); with `--skip-done`, appended to that file, leaving
+/// out the files it already answers.
+fn stream(bundle: &Bundle, inputs: &[PathBuf], top_k: usize, a: &PredictArgs) -> Result<ExitCode> {
+    let format = match (a.csv, a.jsonl) {
+        (true, _) => Format::Csv,
+        (_, true) => Format::Jsonl,
+        _ => Format::Text,
+    };
+    if a.skip_done.is_some() && format == Format::Text {
+        bail!("--skip-done continues a CSV or JSON Lines file: add --csv or --jsonl");
     }
-    Ok(if out.skipped.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    let (out, done): (Box<dyn Write>, Option<Done>) = match &a.skip_done {
+        Some(path) => (predict_out::append(path)?, Some(read_done(path, format, &csv_header(bundle, top_k))?)),
+        None => (Box::new(std::io::stdout().lock()), None),
+    };
+    let headed = done.as_ref().is_some_and(|d| d.headed);
+    let mut rows = (!a.json).then(|| Rows::new(out, format, bundle, top_k, headed, answer_text)).transpose()?;
+    let progress = progress(inputs, a.shard);
+    let mut files = InputFiles::new(inputs, a.shard);
+    let (mut collected, mut skipped, mut answered) = (Vec::new(), Vec::new(), 0usize);
+    let listing = files.by_ref().filter(|f| match (f, &done) {
+        (Ok(path), Some(done)) if done.has(&path.display().to_string()) => {
+            progress.inc(1);
+            false
+        }
+        _ => true,
+    });
+    // CSV has a column per label: every label's probability is needed.
+    let options = StreamOptions::new(top_k, a.all || a.csv, a.tta.unwrap_or_default());
+    bundle.predict_stream(listing, options, &mut |row| {
+        match row {
+            Streamed::Answer(p) => {
+                progress.inc(1);
+                answered += 1;
+                match rows.as_mut() {
+                    Some(rows) => rows.write(&p).map_err(|e| imgclass::Error::Io {
+                        path: a.skip_done.clone().unwrap_or_else(|| "<stdout>".into()),
+                        source: std::io::Error::other(e.to_string()),
+                    })?,
+                    None => collected.push(p),
+                }
+            }
+            Streamed::Skipped(s) => {
+                progress.inc(1);
+                progress.suspend(|| report_skipped(std::slice::from_ref(&s)));
+                skipped.push(s);
+            }
+        }
+        Ok(())
+    })?;
+    progress.finish_and_clear();
+    if files.found() == 0 && skipped.is_empty() {
+        let names: Vec<String> = inputs.iter().map(|p| esc_path(p)).collect();
+        bail!("{}: no image file to predict", names.join(", "));
+    }
+    if a.json {
+        let out = PredictOutput { predictions: collected, skipped: skipped.clone() };
+        writeln!(std::io::stdout().lock(), "{}", serde_json::to_string(&out)?)?;
+    }
+    if !skipped.is_empty() {
+        eprintln!("warning: {} file(s) skipped", skipped.len());
+    }
+    if let Some(path) = &a.skip_done {
+        eprintln!("{answered} file(s) predicted into {}", esc_path(path));
+    }
+    Ok(if skipped.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// A progress bar on stderr (hidden when it is not a terminal) whose length a background
+/// thread sets once it has counted the files.
+fn progress(inputs: &[PathBuf], shard: Option<Shard>) -> ProgressBar {
+    let pb = crate::progress::bar(0, "predict");
+    pb.set_style(
+        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} files ({per_sec}, {elapsed} < ETA {eta})")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    let (pb2, inputs) = (pb.clone(), inputs.to_vec());
+    std::thread::spawn(move || pb2.set_length(InputFiles::new(&inputs, shard).count() as u64));
+    pb
 }
 
 /// `predict --cam`: the predictions with their Grad-CAM peaks (and maps, in JSON).
@@ -100,44 +174,4 @@ fn answer_text(answer: &Answer) -> String {
         }
         Answer::Count { value, rate } => format!("{value} (expected {rate:.2})"),
     }
-}
-
-/// The predictions as CSV: `file` then the top classes with their probabilities
-/// (single-label), the labels predicted and one probability column per label (multi-label),
-/// or one column per target (numbers; a count also gives its expected value).
-fn write_csv(w: impl Write, bundle: &Bundle, predictions: &[FilePrediction], top_k: usize) -> Result<()> {
-    let mut csv = csv::WriterBuilder::new().flexible(true).terminator(csv::Terminator::Any(b'\n')).from_writer(w);
-    let names = bundle.meta().labels();
-    let task = bundle.meta().task();
-    let header: Vec<String> = match task.kind() {
-        TaskKind::SingleLabel => {
-            let k = top_k.min(names.len());
-            (1..=k).flat_map(|i| [format!("label_{i}"), format!("probability_{i}")]).collect()
-        }
-        TaskKind::MultiLabel => std::iter::once("labels".to_string()).chain(names.iter().cloned()).collect(),
-        TaskKind::Count if names.len() == 1 => vec![names[0].clone(), "expected".into()],
-        _ => names.to_vec(),
-    };
-    csv.write_record(std::iter::once("file".to_string()).chain(header))?;
-    for p in predictions {
-        let cells: Vec<String> = match &p.answer {
-            Answer::Top { top } => {
-                top.iter().flat_map(|t| [t.label.clone(), format!("{:.6}", t.probability)]).collect()
-            }
-            Answer::Labels { labels, all } => {
-                let said: Vec<&str> = labels.iter().map(|l| l.label.as_str()).collect();
-                let every = all.as_deref().unwrap_or(labels);
-                let probability = |name: &String| {
-                    every.iter().find(|l| &l.label == name).map_or(String::new(), |l| format!("{:.6}", l.probability))
-                };
-                std::iter::once(said.join(" ")).chain(names.iter().map(probability)).collect()
-            }
-            Answer::Value { value } => vec![format!("{value:.6}")],
-            Answer::Values { values } => values.iter().map(|(_, v)| format!("{v:.6}")).collect(),
-            Answer::Count { value, rate } => vec![value.to_string(), format!("{rate:.6}")],
-        };
-        csv.write_record(std::iter::once(p.file.clone()).chain(cells))?;
-    }
-    csv.flush()?;
-    Ok(())
 }

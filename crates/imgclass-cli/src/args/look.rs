@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use imgclass::DeviceChoice;
-use imgclass::infer::Tta;
+use imgclass::infer::{Shard, Tta};
 
 use super::{Pretrained, RunArgs};
 
@@ -222,6 +222,23 @@ pub struct PredictArgs {
     /// Multi-label: list every label's probability, not only the labels predicted.
     #[arg(long)]
     pub all: bool,
+    /// Print one JSON object per image as it is predicted (JSON Lines; --json prints one
+    /// document at the end).
+    #[arg(long, conflicts_with_all = ["json", "csv", "cam"])]
+    pub jsonl: bool,
+    /// Take only shard I of N (0 ≤ I < N): the files whose stable hash of their path below the
+    /// folder given falls in it, so N processes (a Slurm array, a Kubernetes Indexed Job) split
+    /// a folder between them without talking to each other.
+    #[arg(long, value_name = "I/N", conflicts_with = "cam")]
+    pub shard: Option<Shard>,
+    /// Continue a stopped run: with --csv or --jsonl, append the rows to FILE instead of
+    /// printing them, leaving out the files FILE already answers (a last row cut short by a
+    /// kill is removed first). FILE need not exist yet.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["json", "cam"])]
+    pub skip_done: Option<PathBuf>,
+    /// Test-time augmentation, as evaluate's: flip or shift [default: none].
+    #[arg(long, conflicts_with = "cam")]
+    pub tta: Option<Tta>,
     /// Multi-label: predict each label whose probability reaches T [default: the model's
     /// threshold(s), 0.5 unless tuned].
     #[arg(long, value_name = "T")]

@@ -32,3 +32,63 @@ fn export_writes_an_onnx_file_beside_the_model_and_says_how_to_feed_it() {
     assert!(err.contains("notes.imgclass"), "{err}");
     assert!(!t.path().join("notes.onnx").exists());
 }
+
+/// predict's CSV rows by file, the header apart.
+fn csv_rows(text: &str) -> (String, std::collections::BTreeMap<String, String>) {
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default().to_string();
+    let rows = lines.map(|l| (l.split(',').next().unwrap().to_string(), l.to_string()));
+    let mut map = std::collections::BTreeMap::new();
+    for (file, row) in rows {
+        assert!(map.insert(file.clone(), row).is_none(), "{file} twice");
+    }
+    (header, map)
+}
+
+#[test]
+fn predict_streams_rows_splits_a_folder_into_shards_and_continues_a_cut_off_file() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 12);
+    let (json, _, _) = train_tiny(t.path(), &data, &["--arch", "mlp"]);
+    let model = json["model"].as_str().unwrap().to_string();
+    let predict = |extra: &[&str]| ok(run(bin().args(["predict", &model]).arg(&data).args(extra))).0;
+    let whole = predict(&["--csv"]);
+    let (header, all) = csv_rows(&whole);
+    assert_eq!(all.len(), 24, "{whole}");
+
+    // Three shards: every file once, the same rows.
+    let mut union = std::collections::BTreeMap::new();
+    for i in 0..3 {
+        let (h, rows) = csv_rows(&predict(&["--csv", "--shard", &format!("{i}/3")]));
+        assert_eq!(h, header);
+        for (file, row) in rows {
+            assert!(union.insert(file, row).is_none(), "a file in two shards");
+        }
+    }
+    assert_eq!(union, all);
+
+    // A file cut off in the middle of a row, as by kill -9: continued, nothing twice.
+    let out = t.path().join("out.csv");
+    let cut = whole.len() / 2;
+    std::fs::write(&out, &whole[..cut]).unwrap();
+    let out_arg = out.to_str().unwrap();
+    let (_, stderr) = ok(run(bin().args(["predict", &model]).arg(&data).args(["--csv", "--skip-done", out_arg])));
+    let (h, rows) = csv_rows(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!((h, rows), (header.clone(), all.clone()), "{stderr}");
+    let (_, stderr) = ok(run(bin().args(["predict", &model]).arg(&data).args(["--csv", "--skip-done", out_arg])));
+    assert!(stderr.contains("0 file(s) predicted"), "{stderr}");
+
+    // JSON Lines: one object per image, as they come.
+    let jsonl = predict(&["--jsonl"]);
+    let files: Vec<String> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["file"].as_str().unwrap().into())
+        .collect();
+    assert_eq!(files, all.keys().cloned().collect::<Vec<_>>());
+
+    let err = fails(run(bin().args(["predict", &model]).arg(&data).args(["--shard", "3/3"])));
+    assert!(err.contains("0 ≤ I < N"), "{err}");
+    let err = fails(run(bin().args(["predict", &model]).arg(&data).args(["--skip-done", out_arg])));
+    assert!(err.contains("add --csv or --jsonl"), "{err}");
+}

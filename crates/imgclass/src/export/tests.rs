@@ -54,11 +54,9 @@ fn head(net: &mut Net) -> &mut burn::nn::Linear {
     }
 }
 
-/// Running statistics other than 0 and 1 in every batch norm, and a classifier whose outputs
-/// spread over several units, so that the probabilities compared are far from uniform.
-fn randomize_statistics(net: &mut Net, d: &Device) {
-    let fc = head(net);
-    fc.weight = fc.weight.clone().map(|w| w * 10.0);
+/// Running statistics other than 0 and 1 in every batch norm, and a classifier scaled so that
+/// the largest output on random inputs is 8: probabilities far from uniform, not saturated.
+fn randomize_statistics(net: &mut Net, [c, h, w]: [usize; 3], d: &Device) {
     for bn in batch_norms(net) {
         let c = bn.gamma.dims()[0];
         let r = |lo: f64, hi: f64| Tensor::<1>::random([c], Distribution::Uniform(lo, hi), d);
@@ -67,6 +65,11 @@ fn randomize_statistics(net: &mut Net, d: &Device) {
         bn.gamma = bn.gamma.clone().map(|_| r(0.5, 1.5));
         bn.beta = bn.beta.clone().map(|_| r(-0.2, 0.2));
     }
+    let z = net.forward(Tensor::random([8, c, h, w], Distribution::Normal(0.0, 1.0), d));
+    let scale = 8.0 / z.abs().max().into_scalar::<f32>().max(1e-6);
+    let fc = head(net);
+    fc.weight = fc.weight.clone().map(|w| w * scale);
+    fc.bias = fc.bias.take().map(|b| b.map(|b| b * scale));
 }
 
 /// A bundle of `kind` for `[c, side, side]` inputs and the task `task` (JSON, as bundles store it).
@@ -75,7 +78,7 @@ fn bundle(kind: ArchKind, c: usize, side: usize, task: serde_json::Value) -> Bun
     let labels: Vec<String> = serde_json::from_value(task["names"].clone()).unwrap();
     let arch: Arch = kind.arch();
     let mut net = arch.init([c, side, side], labels.len(), &d).unwrap();
-    randomize_statistics(&mut net, &d);
+    randomize_statistics(&mut net, [c, side, side], &d);
     let mut pre = Preprocess::new(side, side, c, ResizeMode::Squish);
     pre.fit_normalization(&(0..c * side * side).map(|i| (i * 37 % 251) as u8).collect::<Vec<u8>>());
     let mut meta = BundleMeta::new(labels, arch, pre);

@@ -5,11 +5,13 @@
 mod evaluate;
 mod imagenet;
 mod predict;
+mod stream;
 
 pub use crate::task::{Answer, Prediction};
 pub use evaluate::EvalOutput;
 pub use imagenet::efficientnet_lite_imagenet;
 pub use predict::{FilePrediction, PredictOutput};
+pub use stream::{InputFiles, Listed, Shard, StreamOptions, Streamed};
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
