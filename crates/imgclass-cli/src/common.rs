@@ -48,11 +48,14 @@ pub fn load_data(config: &TrainConfig) -> Result<DataSplits> {
     Ok(data)
 }
 
+/// Names a skipped file and why, on stderr.
+pub fn warn_skipped(s: &Skipped) {
+    eprintln!("warning: skipped {}: {}", esc_path(&s.path), esc(&s.reason));
+}
+
 /// Names each skipped file and why, then the count, on stderr.
 pub fn report_skipped(skipped: &[Skipped]) {
-    for s in skipped {
-        eprintln!("warning: skipped {}: {}", esc_path(&s.path), esc(&s.reason));
-    }
+    skipped.iter().for_each(warn_skipped);
     if !skipped.is_empty() {
         eprintln!("warning: {} file(s) skipped", skipped.len());
     }

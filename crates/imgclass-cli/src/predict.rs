@@ -18,7 +18,7 @@ use imgclass::models::pretrained::efficientnet_lite_weights;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::PredictArgs;
-use crate::common::{device, report_skipped};
+use crate::common::{device, report_skipped, warn_skipped};
 use crate::predict_out::{self, Done, Format, Rows, csv_header, read_done};
 use crate::show::{esc, esc_path};
 
@@ -70,7 +70,8 @@ fn stream(bundle: &Bundle, inputs: &[PathBuf], top_k: usize, a: &PredictArgs) ->
     let mut rows = (!a.json).then(|| Rows::new(out, format, bundle, top_k, headed, answer_text)).transpose()?;
     let progress = progress(inputs, a.shard);
     let mut files = InputFiles::new(inputs, a.shard);
-    let (mut collected, mut skipped, mut answered) = (Vec::new(), Vec::new(), 0usize);
+    // Only --json keeps the rows (and the skipped files) to print them at the end.
+    let (mut collected, mut skipped, mut answered, mut unread) = (Vec::new(), Vec::new(), 0usize, 0usize);
     let listing = files.by_ref().filter(|f| match (f, &done) {
         (Ok(path), Some(done)) if done.has(&path.display().to_string()) => {
             progress.inc(1);
@@ -95,28 +96,31 @@ fn stream(bundle: &Bundle, inputs: &[PathBuf], top_k: usize, a: &PredictArgs) ->
             }
             Streamed::Skipped(s) => {
                 progress.inc(1);
-                progress.suspend(|| report_skipped(std::slice::from_ref(&s)));
-                skipped.push(s);
+                progress.suspend(|| warn_skipped(&s));
+                unread += 1;
+                if a.json {
+                    skipped.push(s);
+                }
             }
         }
         Ok(())
     })?;
     progress.finish_and_clear();
-    if files.found() == 0 && skipped.is_empty() {
+    if files.found() == 0 && unread == 0 {
         let names: Vec<String> = inputs.iter().map(|p| esc_path(p)).collect();
         bail!("{}: no image file to predict", names.join(", "));
     }
     if a.json {
-        let out = PredictOutput { predictions: collected, skipped: skipped.clone() };
+        let out = PredictOutput { predictions: collected, skipped };
         writeln!(std::io::stdout().lock(), "{}", serde_json::to_string(&out)?)?;
     }
-    if !skipped.is_empty() {
-        eprintln!("warning: {} file(s) skipped", skipped.len());
+    if unread > 0 {
+        eprintln!("warning: {unread} file(s) skipped");
     }
     if let Some(path) = &a.skip_done {
         eprintln!("{answered} file(s) predicted into {}", esc_path(path));
     }
-    Ok(if skipped.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if unread == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }
 
 /// A progress bar on stderr (hidden when it is not a terminal) whose length a background
