@@ -55,6 +55,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("start_lr", "--start-lr"),
     ("device", "--device"),
     ("folds", "--folds"),
+    ("shard", "--shard"),
     ("cam", "--cam"),
     ("cam_layer", "--cam-layer"),
     ("class", "--class"),

@@ -197,7 +197,8 @@ impl Bundle {
             for a in answers {
                 sink(Streamed::Answer(a))?;
             }
-            loaded = next.map_err(|_| Error::config("predict", "a decoding thread panicked"))?;
+            // A panic while decoding is a bug: it goes on as it would have without the thread.
+            loaded = next.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         }
         Ok(())
     }
