@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::*;
 use crate::bundle::BundleMeta;
-use crate::models::{Arch, ArchKind, Net};
+use crate::models::{Arch, ArchKind, LiteVariant, Net};
 use crate::transforms::{Preprocess, ResizeMode};
 
 /// Images per case, as the issue asks.
@@ -121,7 +121,26 @@ fn cases() -> Vec<(String, Bundle)> {
     for (name, task) in tasks {
         out.push((name.into(), bundle(ArchKind::Cnn, 1, 28, task)));
     }
+    // The real ImageNet weights of EfficientNet-Lite0, when a test or `weights fetch` has
+    // cached them (a fresh machine runs this file before the tests that fetch them).
+    let weights = crate::models::pretrained::efficientnet_lite_path(LiteVariant::Lite0);
+    if weights.is_file() {
+        out.push(("efficientnet_lite0_imagenet".into(), imagenet_lite0(&weights)));
+    }
     out
+}
+
+/// EfficientNet-Lite0 with its pretrained ImageNet weights and head, at 224 px.
+fn imagenet_lite0(weights: &Path) -> Bundle {
+    let d = Device::flex();
+    let arch = ArchKind::EfficientnetLite0.arch();
+    let labels = crate::models::pretrained::imagenet_classes();
+    let mut net = arch.init([3, 224, 224], labels.len(), &d).unwrap();
+    crate::models::pretrained::load_into(&mut net, weights, true).unwrap();
+    let mut pre = Preprocess::new(224, 224, 3, ResizeMode::Squish);
+    let (mean, std) = crate::models::efficientnet::LITE_STATS;
+    (pre.mean, pre.std) = (mean.to_vec(), std.to_vec());
+    Bundle::from_parts(BundleMeta::new(labels, arch, pre), net, d)
 }
 
 fn read(bytes: &[u8]) -> ModelProto {
