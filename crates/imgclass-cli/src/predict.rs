@@ -87,9 +87,9 @@ fn stream(bundle: &Bundle, inputs: &[PathBuf], top_k: usize, a: &PredictArgs) ->
                 progress.inc(1);
                 answered += 1;
                 match rows.as_mut() {
-                    Some(rows) => rows.write(&p).map_err(|e| imgclass::Error::Io {
+                    Some(rows) => rows.write(&p).map_err(|source| imgclass::Error::Io {
                         path: a.skip_done.clone().unwrap_or_else(|| "<stdout>".into()),
-                        source: std::io::Error::other(e.to_string()),
+                        source,
                     })?,
                     None => collected.push(p),
                 }

@@ -89,16 +89,15 @@ impl Rows {
         Ok(rows)
     }
 
-    fn csv_line(&mut self, cells: &[String]) -> Result<()> {
-        let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(vec![]);
+    fn csv_line(&mut self, cells: &[String]) -> std::io::Result<()> {
+        let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(&mut self.out);
         w.write_record(cells)?;
-        let line = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-        self.out.write_all(&line)?;
-        Ok(())
+        w.flush()
     }
 
-    /// Writes one answer and flushes it.
-    pub fn write(&mut self, p: &FilePrediction) -> Result<()> {
+    /// Writes one answer and flushes it. The error is the output's own (a closed pipe stays
+    /// a `BrokenPipe`, which `main` treats as the reader having had enough).
+    pub fn write(&mut self, p: &FilePrediction) -> std::io::Result<()> {
         match self.format {
             Format::Csv => {
                 let cells: Vec<String> =
@@ -108,8 +107,7 @@ impl Rows {
             Format::Jsonl => writeln!(self.out, "{}", serde_json::to_string(p)?)?,
             Format::Text => writeln!(self.out, "{}: {}", crate::show::esc(&p.file), (self.text)(&p.answer))?,
         }
-        self.out.flush()?;
-        Ok(())
+        self.out.flush()
     }
 }
 
