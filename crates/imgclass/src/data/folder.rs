@@ -63,15 +63,17 @@ pub(crate) fn images_below(dir: &Path, problems: &mut Vec<(PathBuf, String)>) ->
         match entry {
             Ok(e) if e.file_type().is_file() && is_image_path(e.path()) => out.push(e.into_path()),
             Ok(_) => {}
-            Err(err) => {
-                let path = err.path().map(Path::to_path_buf).unwrap_or_else(|| dir.to_path_buf());
-                let why =
-                    if err.loop_ancestor().is_some() { "symbolic link loop".to_string() } else { err.to_string() };
-                problems.push((path, why));
-            }
+            Err(err) => problems.push(walk_problem(&err, dir)),
         }
     }
     out
+}
+
+/// What a folder walk below `dir` could not read: the path (or `dir`) and why.
+pub(crate) fn walk_problem(err: &walkdir::Error, dir: &Path) -> (PathBuf, String) {
+    let path = err.path().map(Path::to_path_buf).unwrap_or_else(|| dir.to_path_buf());
+    let why = if err.loop_ancestor().is_some() { "symbolic link loop".to_string() } else { err.to_string() };
+    (path, why)
 }
 
 /// Scans `root` for class folders (and split folders above them).

@@ -6,9 +6,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{Tta, task_outputs};
+use super::{InputFiles, Tta, task_outputs};
 use crate::bundle::Bundle;
-use crate::data::folder::images_below;
 use crate::data::{ImageData, Skipped, Source};
 use crate::error::{Error, Result};
 use crate::task::{Answer, Prediction};
@@ -39,20 +38,17 @@ pub struct PredictOutput {
     pub skipped: Vec<Skipped>,
 }
 
-/// Expands folders (recursively, image files only, sorted) and keeps files as given.
+/// Expands folders (recursively, image files only, sorted) and keeps files as given: the
+/// listing of [`InputFiles`], all at once.
 pub(crate) fn expand_inputs(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<Skipped>) {
-    let mut files = Vec::new();
-    let mut problems = Vec::new();
-    for input in inputs {
-        if input.is_dir() {
-            files.extend(images_below(input, &mut problems));
-        } else if input.exists() {
-            files.push(input.clone());
-        } else {
-            problems.push((input.clone(), "no such file".into()));
+    let (mut files, mut skipped) = (Vec::new(), Vec::new());
+    for item in InputFiles::new(inputs, None) {
+        match item {
+            Ok(path) => files.push(path),
+            Err(s) => skipped.push(s),
         }
     }
-    (files, problems.into_iter().map(|(path, reason)| Skipped { path, reason }).collect())
+    (files, skipped)
 }
 
 impl Bundle {

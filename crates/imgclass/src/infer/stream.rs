@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::bundle::Bundle;
-use crate::data::folder::is_image_path;
+use crate::data::folder::{is_image_path, walk_problem};
 use crate::data::{Loaded, Skipped, Source};
 use crate::error::{Error, Result};
 use crate::infer::{FilePrediction, Tta};
@@ -107,8 +107,7 @@ impl InputFiles {
             }
             Ok(_) => None,
             Err(err) => {
-                let path = err.path().map_or_else(|| root.clone(), Path::to_path_buf);
-                let reason = if err.loop_ancestor().is_some() { "symbolic link loop".into() } else { err.to_string() };
+                let (path, reason) = walk_problem(&err, &root);
                 Some(Err(Skipped { path, reason }))
             }
         })
