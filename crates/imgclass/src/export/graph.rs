@@ -108,28 +108,26 @@ impl Graph {
         format!("{hint}_{}", self.names)
     }
 
-    /// Adds a weight (or constant) of `dims` and returns its name.
-    pub(crate) fn weight(&mut self, hint: &str, dims: &[usize], data: &[f32]) -> String {
-        debug_assert_eq!(dims.iter().product::<usize>(), data.len(), "{hint}");
+    /// Adds an initializer of ONNX element type `data_type` and returns its name.
+    fn initializer(&mut self, hint: &str, data_type: i32, dims: &[usize], raw: Vec<u8>) -> String {
         let mut t = TensorProto::new();
         t.name = self.fresh(hint);
-        t.data_type = FLOAT;
+        t.data_type = data_type;
         t.dims = dims.iter().map(|&d| d as i64).collect();
-        t.raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>().into();
+        t.raw_data = raw.into();
         let name = t.name.clone();
         self.initializers.push(t);
         name
     }
 
+    /// Adds a weight (or constant) of `dims` and returns its name.
+    pub(crate) fn weight(&mut self, hint: &str, dims: &[usize], data: &[f32]) -> String {
+        debug_assert_eq!(dims.iter().product::<usize>(), data.len(), "{hint}");
+        self.initializer(hint, FLOAT, dims, data.iter().flat_map(|v| v.to_le_bytes()).collect())
+    }
+
     fn int64s(&mut self, hint: &str, data: &[i64]) -> String {
-        let mut t = TensorProto::new();
-        t.name = self.fresh(hint);
-        t.data_type = INT64;
-        t.dims = vec![data.len() as i64];
-        t.raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>().into();
-        let name = t.name.clone();
-        self.initializers.push(t);
-        name
+        self.initializer(hint, INT64, &[data.len()], data.iter().flat_map(|v| v.to_le_bytes()).collect())
     }
 
     /// Adds a node of `op` on `inputs` whose one output has `shape`, named `output` or fresh.
