@@ -7,10 +7,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use imgclass::config::{DataConfig, Mix, Schedule, TrainConfig, TransformConfig, Weights};
 use imgclass::data::Labels;
+use imgclass::infer::TtaOptions;
 use imgclass::models::{Arch, ArchKind, CnnConfig, MlpConfig};
 use imgclass::transforms::{Augment, ERASE_MAX_AREA};
 
-use crate::args::{DataArgs, FitArgs, LoaderArgs, LossArgs, ModelArgs, RunArgs, SplitArgs, TaskArgs, TransformArgs};
+use crate::args::{
+    DataArgs, FitArgs, LoaderArgs, LossArgs, ModelArgs, RunArgs, SplitArgs, TaskArgs, TransformArgs, TtaArgs,
+};
 
 /// The config of a run: `base` with every option of `a` that was given applied over it.
 pub fn run_config(a: &RunArgs, base: TrainConfig) -> Result<TrainConfig> {
@@ -205,6 +208,14 @@ fn task(a: &TaskArgs, c: &mut TrainConfig) {
     if a.tune_threshold.is_some() {
         t.tune_threshold = a.tune_threshold;
     }
+}
+
+/// The test-time augmentation of `evaluate` and `predict`.
+pub fn tta(a: &TtaArgs) -> TtaOptions {
+    let mut t = TtaOptions::new(a.tta.unwrap_or_default());
+    set(&mut t.n, a.tta_n.map(usize::from));
+    set(&mut t.beta, a.tta_beta);
+    t
 }
 
 fn set<T>(field: &mut T, value: Option<T>) {

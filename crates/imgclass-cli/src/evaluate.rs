@@ -23,7 +23,7 @@ pub fn run(a: EvaluateArgs) -> Result<ExitCode> {
     let source = bundle.open_data(&a.data, a.labels.as_deref())?.with_max_pixels(a.max_pixels.unwrap_or(MAX_PIXELS));
     let pb = bar(source.len() as u64, "loading");
     let result = bundle
-        .evaluate_source(&source, a.allow_training_data, a.tta.unwrap_or_default(), &|d, _| pb.set_position(d as u64));
+        .evaluate_source(&source, a.allow_training_data, crate::config::tta(&a.tta), &|d, _| pb.set_position(d as u64));
     pb.finish_and_clear();
     let out = result?;
     report_skipped(&out.skipped);

@@ -5,6 +5,7 @@
 
 use clap::{Command, ValueEnum};
 use imgclass::config::{FINE_TUNE_LR, TrainConfig};
+use imgclass::infer::TtaOptions;
 use imgclass::models::{CnnConfig, MlpConfig};
 use imgclass::train::LrFindConfig;
 use imgclass::transforms::AugPreset;
@@ -56,6 +57,9 @@ const FLAGS: &[(&str, &str)] = &[
     ("device", "--device"),
     ("folds", "--folds"),
     ("shard", "--shard"),
+    ("tta", "--tta"),
+    ("tta_n", "--tta-n"),
+    ("tta_beta", "--tta-beta"),
     ("cam", "--cam"),
     ("cam_layer", "--cam-layer"),
     ("class", "--class"),
@@ -129,20 +133,34 @@ pub fn with_defaults(cmd: Command) -> Command {
     let show = move |mut sub: Command| {
         for (id, value) in &defaults {
             if sub.get_arguments().any(|a| a.get_id() == *id) {
-                sub = sub.mut_arg(*id, |arg| {
-                    let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
-                    arg.help(format!("{help} [default: {value}]"))
-                });
+                sub = sub.mut_arg(*id, |arg| with_default(arg, value));
             }
         }
         sub
     };
     let show_data = show.clone();
-    cmd.mut_subcommand("train", show.clone()).mut_subcommand("lr-find", show).mut_subcommand("data", move |data| {
-        data.mut_subcommand("check", show_data.clone())
-            .mut_subcommand("show", show_data.clone())
-            .mut_subcommand("bench", show_data.clone())
-    })
+    let tta = TtaOptions::default();
+    let shown = move |mut sub: Command| {
+        for (id, value) in [("tta_n", tta.n.to_string()), ("tta_beta", tta.beta.to_string())] {
+            sub = sub.mut_arg(id, |arg| with_default(arg, &value));
+        }
+        sub
+    };
+    cmd.mut_subcommand("train", show.clone())
+        .mut_subcommand("lr-find", show)
+        .mut_subcommand("data", move |data| {
+            data.mut_subcommand("check", show_data.clone())
+                .mut_subcommand("show", show_data.clone())
+                .mut_subcommand("bench", show_data.clone())
+        })
+        .mut_subcommand("evaluate", shown)
+        .mut_subcommand("predict", shown)
+}
+
+/// `arg` with `[default: value]` after its help.
+fn with_default(arg: clap::Arg, value: &str) -> clap::Arg {
+    let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+    arg.help(format!("{help} [default: {value}]"))
 }
 
 #[cfg(test)]

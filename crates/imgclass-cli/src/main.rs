@@ -17,6 +17,7 @@ mod lr_find;
 mod predict;
 mod predict_out;
 mod progress;
+mod report;
 mod show;
 mod train;
 
@@ -28,14 +29,6 @@ use clap::{CommandFactory, FromArgMatches};
 fn fetch(name: args::Pretrained) -> anyhow::Result<ExitCode> {
     let path = imgclass::models::pretrained::fetch_efficientnet_lite(name.variant())?;
     println!("{}", path.display());
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `imgclass report RUN_DIR`.
-fn report(run: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let run = imgclass::train::RunDir::open(run)?;
-    let bundle = imgclass::bundle::Bundle::load(&run.model_path(), &imgclass::default_device())?;
-    println!("{}", imgclass::interpret::write_report(&run, &bundle)?.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -72,7 +65,7 @@ fn main() -> ExitCode {
         args::Command::Clean(a) => clean::run(a),
         args::Command::Filters(c) => filters::run(c),
         args::Command::Activations(a) => filters::activations(a),
-        args::Command::Report { run } => report(&run),
+        args::Command::Report(a) => report::run(a),
         args::Command::Predict(a) => predict::run(a),
         args::Command::Export(a) => export::run(a),
         args::Command::LrFind(a) => lr_find::run(a),

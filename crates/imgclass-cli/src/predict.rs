@@ -80,7 +80,7 @@ fn stream(bundle: &Bundle, inputs: &[PathBuf], top_k: usize, a: &PredictArgs) ->
         _ => true,
     });
     // CSV has a column per label: every label's probability is needed.
-    let options = StreamOptions::new(top_k, a.all || a.csv, a.tta.unwrap_or_default());
+    let options = StreamOptions::new(top_k, a.all || a.csv, crate::config::tta(&a.tta));
     bundle.predict_stream(listing, options, &mut |row| {
         match row {
             Streamed::Answer(p) => {

@@ -31,7 +31,7 @@
 //! - [`export`] — a bundle as an ONNX file: each network's layers as ONNX operators, batch norm folded, preprocessing in the metadata
 //! - [`infer`] — batched inference: evaluation on labelled data, prediction from files
 //! - [`train`] — the learner, its training loop, checkpoints and resume, lr_find, the run folder
-//! - [`interpret`] — looking at data and models: a picture of a batch, Grad-CAM, explained predictions
+//! - [`interpret`] — looking at data and models: a picture of a batch, Grad-CAM, explained predictions, run reports and sweeps compared
 //!
 //! ```
 //! use imgclass::bundle::Bundle;

@@ -35,11 +35,8 @@ pub struct EvaluateArgs {
     /// Evaluate even on the data the model was trained from (the score is then not a test score).
     #[arg(long)]
     pub allow_training_data: bool,
-    /// Test-time augmentation: flip averages each image's probabilities with its mirror
-    /// image's (for models trained with flips), shift with its four one-pixel shifts' (for
-    /// models trained with crops or shifts; measured -0.07 to +0.22 points) [default: none].
-    #[arg(long)]
-    pub tta: Option<Tta>,
+    #[command(flatten)]
+    pub tta: TtaArgs,
     /// Skip, as undecodable, images whose header declares more pixels (width × height) than
     /// this: a guard against decompression bombs.
     #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u64).range(1..))]
@@ -236,9 +233,8 @@ pub struct PredictArgs {
     /// kill is removed first). FILE need not exist yet.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["json", "cam"])]
     pub skip_done: Option<PathBuf>,
-    /// Test-time augmentation, as evaluate's: flip or shift [default: none].
-    #[arg(long, conflicts_with = "cam")]
-    pub tta: Option<Tta>,
+    #[command(flatten)]
+    pub tta: TtaArgs,
     /// Multi-label: predict each label whose probability reaches T [default: the model's
     /// threshold(s), 0.5 unless tuned].
     #[arg(long, value_name = "T")]
@@ -246,7 +242,7 @@ pub struct PredictArgs {
     /// Explain each prediction with Grad-CAM: where in the image the model found the class.
     /// Writes a picture per image (the map over the image, a cross at its peak) into --out;
     /// the text output gives the peak, --json the peak and the map.
-    #[arg(long, conflicts_with = "csv")]
+    #[arg(long, conflicts_with_all = ["csv", "tta"])]
     pub cam: bool,
     /// With --cam: the layer to explain (cnn: block1, block2…; resnet: stem, layer1…layer4;
     /// efficientnet_lite0: stem, block1…block16, head; efficientnet_lite1/2: block1…block21)
@@ -262,4 +258,38 @@ pub struct PredictArgs {
     /// Device to compute on [default: a GPU when the build has one (cuda, then a hardware wgpu adapter), else cpu].
     #[arg(long)]
     pub device: Option<DeviceChoice>,
+}
+
+/// Test-time augmentation (`evaluate`, `predict`).
+#[derive(Args, Debug, Clone)]
+pub struct TtaArgs {
+    /// Test-time augmentation: flip averages each image's probabilities with its mirror
+    /// image's (for models trained with flips), shift with its four one-pixel shifts' (for
+    /// models trained with crops or shifts; measured -0.07 to +0.22 points), aug (fastai's
+    /// tta) with --tta-n views drawn from the model's training augmentation, blended with the
+    /// plain prediction [default: none].
+    #[arg(long)]
+    pub tta: Option<Tta>,
+    /// With --tta aug: augmented views per image.
+    #[arg(long, value_name = "N", requires = "tta", value_parser = clap::value_parser!(u16).range(1..=imgclass::infer::MAX_TTA_VIEWS as i64))]
+    pub tta_n: Option<u16>,
+    /// With --tta aug: the plain prediction's weight, 0 to 1: (1 - B) × the views' mean + B ×
+    /// the plain prediction.
+    #[arg(long, value_name = "B", requires = "tta")]
+    pub tta_beta: Option<f32>,
+}
+
+/// `imgclass report`.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// A run folder (train's --out); several, or a folder of them, to compare.
+    #[arg(required = true, value_name = "RUN")]
+    pub runs: Vec<PathBuf>,
+    /// Comparing runs: print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Comparing runs: write the page (the table and the runs' curves) here [default:
+    /// report.html in the folder of runs, when one is given].
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }

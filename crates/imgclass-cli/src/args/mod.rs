@@ -47,10 +47,9 @@ pub enum Command {
     Activations(ActivationsArgs),
     /// Rewrite a training run's report.html: summary, config, loss curves, confusion matrix,
     /// per-class metrics, most-confused classes, top losses with Grad-CAM (training writes it).
-    Report {
-        /// The run folder.
-        run: PathBuf,
-    },
+    /// Given several runs, or a folder of runs (a sweep), compare them instead: one table,
+    /// best first, with the settings that differ, and their curves on one chart.
+    Report(ReportArgs),
     /// Look at what a model gets wrong: every image's loss (losses.csv), the worst ones as a
     /// picture (top_losses.png, with --cam their Grad-CAM maps), the most confused classes and
     /// the confusion matrix. Given a training run's folder, on its validation split.

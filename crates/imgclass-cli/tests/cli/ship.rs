@@ -92,3 +92,71 @@ fn predict_streams_rows_splits_a_folder_into_shards_and_continues_a_cut_off_file
     let err = fails(run(bin().args(["predict", &model]).arg(&data).args(["--skip-done", out_arg])));
     assert!(err.contains("add --csv or --jsonl"), "{err}");
 }
+
+/// The first probability of each row of predict's CSV, by file.
+fn first_probabilities(csv: &str) -> Vec<f64> {
+    csv_rows(csv).1.values().map(|row| row.split(',').nth(2).unwrap().parse::<f64>().unwrap()).collect()
+}
+
+#[test]
+fn augmented_tta_draws_the_same_views_in_every_shard_and_needs_a_model_trained_with_augmentation() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 8);
+    let (json, _, _) = train_tiny(t.path(), &data, &["--arch", "mlp", "--aug", "light"]);
+    let model = json["model"].as_str().unwrap().to_string();
+    let predict = |extra: &[&str]| ok(run(bin().args(["predict", &model]).arg(&data).args(extra))).0;
+    let plain = predict(&["--csv"]);
+    let aug = predict(&["--csv", "--tta", "aug"]);
+    assert_ne!(first_probabilities(&aug), first_probabilities(&plain), "the views change the probabilities");
+    let mut union = std::collections::BTreeMap::new();
+    for i in 0..2 {
+        union.extend(csv_rows(&predict(&["--csv", "--tta", "aug", "--shard", &format!("{i}/2")])).1);
+    }
+    assert_eq!(union, csv_rows(&aug).1, "a file gets the same views in any shard");
+    // beta 1: the plain prediction alone.
+    let beta1 = first_probabilities(&predict(&["--csv", "--tta", "aug", "--tta-n", "2", "--tta-beta", "1"]));
+    for (a, b) in beta1.iter().zip(first_probabilities(&plain)) {
+        assert!((a - b).abs() < 1e-4, "{beta1:?} vs {plain}");
+    }
+    let held_out = t.path().join("held_out");
+    class_folder_from(&held_out, 101, 4);
+    let (stdout, _) = ok(run(bin().args(["evaluate", &model]).arg(&held_out).args(["--tta", "aug", "--json"])));
+    assert_eq!(last_json(&stdout)["n_images"], 8, "{stdout}");
+    let err = fails(run(bin().args(["predict", &model]).arg(&data).args(["--tta", "aug", "--tta-beta", "2"])));
+    assert!(err.contains("--tta-beta must be between 0 and 1"), "{err}");
+    let err = fails(run(bin().args(["predict", &model]).arg(&data).args(["--tta-n", "3"])));
+    assert!(err.contains("--tta"), "{err}");
+
+    let (json, _, _) =
+        train_tiny(t.path(), &data, &["--arch", "mlp", "--out", t.path().join("plain").to_str().unwrap()]);
+    let model = json["model"].as_str().unwrap().to_string();
+    let err = fails(run(bin().args(["evaluate", &model]).arg(&held_out).args(["--tta", "aug"])));
+    assert!(err.contains("--tta aug draws its views") && err.contains("without augmentation"), "{err}");
+}
+
+#[test]
+fn report_compares_a_sweeps_runs_in_one_table() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("bars");
+    class_folder(&data, 8);
+    let sweep = t.path().join("sweep");
+    for (name, lr) in [("lr-a", "0.01"), ("lr-b", "0.001")] {
+        let out = sweep.join(name);
+        train_tiny(t.path(), &data, &["--arch", "logreg", "--lr", lr, "--out", out.to_str().unwrap()]);
+    }
+    let (stdout, _) = ok(run(bin().arg("report").arg(&sweep)));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("run ") && lines[0].contains("optimizer.lr") && lines[0].contains("valid accuracy"));
+    assert!(lines.len() == 4 && lines[3].ends_with("report.html"), "{stdout}");
+    let html = std::fs::read_to_string(sweep.join("report.html")).unwrap();
+    assert!(html.contains("lr-a") && html.contains("lr-b") && html.matches("<svg").count() == 2);
+
+    let (stdout, _) = ok(run(bin().arg("report").arg(sweep.join("lr-a")).arg(sweep.join("lr-b")).arg("--json")));
+    let v = last_json(&stdout);
+    assert_eq!(v["varied"], serde_json::json!(["optimizer.lr"]), "{v}");
+    assert_eq!(v["rows"].as_array().unwrap().len(), 2);
+    assert!(v["page"].is_null(), "no page unless asked for or a sweep folder given: {v}");
+    let err = fails(run(bin().arg("report").arg(&data)));
+    assert!(err.contains("not a run folder"), "{err}");
+}

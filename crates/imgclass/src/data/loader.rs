@@ -11,7 +11,7 @@ use super::{ImageData, Skipped};
 use crate::error::Result;
 use crate::transforms::Preprocess;
 use crate::transforms::augment::{Augment, rescale};
-use crate::util::rng::Rng;
+use crate::util::rng::{Rng, mix};
 
 /// One batch, ready for a tensor. Images that could not be read (a streamed file deleted or
 /// damaged since the data was listed) are left out and named in `skipped`.
@@ -29,6 +29,9 @@ pub struct Batch {
     pub shape: [usize; 4],
     /// Images of the batch that could not be read, and why.
     pub skipped: Vec<Skipped>,
+    /// Copies of the batch in `x`, one after the other: 1, or with test-time views (see
+    /// [`Loader::with_views`]) the plain images followed by each augmented set.
+    pub views: usize,
 }
 
 /// Makes batches of one split.
@@ -36,6 +39,7 @@ pub struct Loader<'a> {
     data: &'a ImageData,
     pre: &'a Preprocess,
     augment: Option<&'a Augment>,
+    views: Option<(&'a Augment, usize)>,
     pool: Option<&'a rayon::ThreadPool>,
     seed: u64,
     prefetch: usize,
@@ -45,7 +49,7 @@ impl<'a> Loader<'a> {
     /// A loader over `data` that prepares images for `pre` (its size, channels and
     /// normalization) on rayon's global threads, without augmentation, 2 batches ahead.
     pub fn new(data: &'a ImageData, pre: &'a Preprocess) -> Self {
-        Self { data, pre, augment: None, pool: None, seed: 0, prefetch: 2 }
+        Self { data, pre, augment: None, views: None, pool: None, seed: 0, prefetch: 2 }
     }
 
     /// Prepares images on `pool`'s threads (`data.loader.workers`).
@@ -62,6 +66,16 @@ impl<'a> Loader<'a> {
         self
     }
 
+    /// Test-time views (fastai's augmented TTA): each batch holds its plain images followed by
+    /// `n` augmented copies of them, drawn with `augment` from generators seeded by each
+    /// image's content hash and the copy's number — so an image gets the same views whatever
+    /// batch, chunk or shard it is in.
+    pub(crate) fn with_views(mut self, augment: &'a Augment, n: usize) -> Self {
+        self.augment = None;
+        self.views = Some((augment, n));
+        self
+    }
+
     /// Batches made ahead of the one in use.
     pub fn prefetch(mut self, batches: usize) -> Self {
         self.prefetch = batches.max(1);
@@ -71,32 +85,53 @@ impl<'a> Loader<'a> {
     /// The model-ready bytes (`channels × height × width` of the preprocessing) of image `i`.
     pub fn item(&self, i: usize) -> Result<Vec<u8>> {
         let stored = self.data.image(i)?;
-        let c = self.data.channels();
-        let out = (self.pre.height, self.pre.width);
         Ok(match self.augment {
             Some(aug) => {
                 let mut rng = Rng::new(self.seed ^ (i as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93));
-                aug.apply(&stored, c, self.data.size, out, &mut rng)
+                self.augmented_bytes(&stored, aug, &mut rng)
             }
-            None if self.data.size == out => stored.into_owned(),
-            None => rescale(&stored, c, self.data.size, out),
+            None => self.plain_bytes(stored),
         })
+    }
+
+    fn plain_bytes(&self, stored: std::borrow::Cow<'_, [u8]>) -> Vec<u8> {
+        let out = (self.pre.height, self.pre.width);
+        if self.data.size == out {
+            stored.into_owned()
+        } else {
+            rescale(&stored, self.data.channels(), self.data.size, out)
+        }
+    }
+
+    fn augmented_bytes(&self, stored: &[u8], aug: &Augment, rng: &mut Rng) -> Vec<u8> {
+        aug.apply(stored, self.data.channels(), self.data.size, (self.pre.height, self.pre.width), rng)
+    }
+
+    /// Image `i` normalized, followed by each of its test-time views (see
+    /// [`Loader::with_views`]).
+    fn floats(&self, i: usize) -> Result<Vec<f32>> {
+        let per = self.pre.input_channels() * self.pre.height * self.pre.width;
+        let Some((aug, n)) = self.views else {
+            let mut x = Vec::with_capacity(per);
+            self.pre.normalize_into(&self.item(i)?, &mut x);
+            return Ok(x);
+        };
+        let stored = self.data.image(i)?;
+        let mut x = Vec::with_capacity(per * (n + 1));
+        self.pre.normalize_into(&self.plain_bytes(stored.clone()), &mut x);
+        for view in 1..=n as u64 {
+            let mut rng = Rng::new(mix(self.data.hashes[i], view));
+            self.pre.normalize_into(&self.augmented_bytes(&stored, aug, &mut rng), &mut x);
+        }
+        Ok(x)
     }
 
     /// Builds the batch of images `indices` (in parallel on the pool), leaving out images that
     /// cannot be read.
     pub fn batch(&self, indices: &[usize]) -> Batch {
         let per = self.pre.input_channels() * self.pre.height * self.pre.width;
-        let work = || -> Vec<Result<Vec<f32>>> {
-            indices
-                .par_iter()
-                .map(|&i| {
-                    let mut x = Vec::with_capacity(per);
-                    self.pre.normalize_into(&self.item(i)?, &mut x);
-                    Ok(x)
-                })
-                .collect()
-        };
+        let views = self.views.map_or(1, |(_, n)| n + 1);
+        let work = || -> Vec<Result<Vec<f32>>> { indices.par_iter().map(|&i| self.floats(i)).collect() };
         let parts = match self.pool {
             Some(pool) => pool.install(work),
             None => work(),
@@ -108,19 +143,25 @@ impl<'a> Loader<'a> {
             targets: Vec::new(),
             shape: [0; 4],
             skipped: Vec::new(),
+            views,
         };
-        batch.x.reserve(indices.len() * per);
+        let mut read = Vec::with_capacity(indices.len());
         for (&i, part) in indices.iter().zip(parts) {
             match part {
                 Ok(x) => {
                     batch.indices.push(i);
-                    batch.x.extend(x);
                     batch.y.push(self.data.labels[i] as i64);
                     batch.targets.extend_from_slice(self.data.targets(i));
+                    read.push(x);
                 }
                 Err(e) => batch.skipped.push(Skipped { path: self.data.names[i].clone().into(), reason: e.reason() }),
             }
         }
+        batch.x = if views == 1 {
+            read.concat()
+        } else {
+            (0..views).flat_map(|v| read.iter().flat_map(move |x| &x[v * per..(v + 1) * per])).copied().collect()
+        };
         batch.shape = [batch.indices.len(), self.pre.input_channels(), self.pre.height, self.pre.width];
         batch
     }
@@ -238,6 +279,29 @@ mod tests {
         let c = Loader::new(&d, &pre).on_pool(&pool).augmented(&aug, 1, 2).batch(&[0, 1, 2]);
         assert_eq!(a.x, b.x);
         assert_ne!(a.x, c.x, "another epoch draws other augmentations");
+    }
+
+    #[test]
+    fn test_time_views_follow_the_plain_batch_and_are_drawn_from_each_images_content() {
+        let mut d = data(3, 8);
+        // Images 0 and 2 have the same bytes and the same content hash.
+        let len = d.image_len;
+        let first = d.pixels[..len].to_vec();
+        d.pixels[2 * len..].copy_from_slice(&first);
+        d.hashes = vec![7, 8, 7];
+        let pre = Preprocess::new(8, 8, 1, ResizeMode::Squish);
+        let aug = Augment::preset(AugPreset::Strong);
+        let plain = Loader::new(&d, &pre).batch(&[0, 1, 2]);
+        let views = Loader::new(&d, &pre).with_views(&aug, 2).batch(&[0, 1, 2]);
+        let per = 64;
+        assert_eq!((views.views, views.shape, views.x.len()), (3, [3, 1, 8, 8], 3 * 3 * per));
+        assert_eq!(views.x[..3 * per], plain.x[..], "the plain images come first");
+        let view = |v: usize, image: usize| &views.x[(v * 3 + image) * per..(v * 3 + image + 1) * per];
+        assert_ne!(view(1, 0), view(0, 0), "an augmented view differs from the image");
+        assert_ne!(view(1, 0), view(2, 0), "each view is drawn anew");
+        assert_eq!(view(1, 0), view(1, 2), "the same content gets the same views wherever it is");
+        let alone = Loader::new(&d, &pre).with_views(&aug, 2).batch(&[2]);
+        assert_eq!(alone.x[2 * per..], view(2, 0)[..], "whatever batch it is in");
     }
 }
 

@@ -2,7 +2,7 @@
 //! (by name, or by index for IDX labels), and a guard against scoring a model on the data it
 //! was trained from.
 
-use super::{Tta, evaluate_tta};
+use super::{TtaOptions, evaluate_tta};
 use crate::bundle::Bundle;
 use std::path::Path;
 
@@ -126,7 +126,7 @@ impl Bundle {
     }
 
     /// Evaluates every image of `source` (with test-time augmentation `tta`); its classes must
-    /// be among the model's labels.
+    /// be among the model's labels. `tta` is checked before any image is read.
     ///
     /// Unless `allow_training_data`, refuses an IDX file pair the model was trained on, and a
     /// folder in which 1% or more of the images (by content) were training or validation images.
@@ -134,13 +134,14 @@ impl Bundle {
         &self,
         source: &Source,
         allow_training_data: bool,
-        tta: Tta,
+        tta: TtaOptions,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<EvalOutput> {
+        let views = self.views(tta)?;
         let all: Vec<usize> = (0..source.len()).collect();
         let labelled = self.load_labelled(source, &all, allow_training_data, progress)?;
         let pre = self.meta().preprocess();
-        let (report, _) = evaluate_tta(self.net(), &labelled.data, &self.meta().task(), pre, self.device(), tta);
+        let (report, _) = evaluate_tta(self.net(), &labelled.data, &self.meta().task(), pre, self.device(), &views);
         Ok(EvalOutput { report, skipped: labelled.skipped, training_overlap: labelled.training_overlap })
     }
 

@@ -6,23 +6,26 @@ mod evaluate;
 mod imagenet;
 mod predict;
 mod stream;
+mod tta;
 
 pub use crate::task::{Answer, Prediction};
 pub use evaluate::EvalOutput;
 pub use imagenet::efficientnet_lite_imagenet;
 pub use predict::{FilePrediction, PredictOutput};
 pub use stream::{InputFiles, Listed, Shard, StreamOptions, Streamed};
+pub(crate) use tta::Views;
+pub use tta::{MAX_TTA_VIEWS, Tta, TtaOptions};
+use tta::{log_weighted_mean_exp, weighted_mean};
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use burn::tensor::activation::log_softmax;
-use burn::tensor::ops::PadMode;
 
 use crate::data::{ImageData, Loader, Skipped, chunks};
 use crate::metrics::EvalReport;
 use crate::models::Net;
 use crate::task::Task;
-use crate::transforms::Preprocess;
+use crate::transforms::{Augment, Preprocess};
 
 /// Batch size for inference on small images (28 px).
 pub const EVAL_BATCH: usize = 256;
@@ -65,14 +68,31 @@ pub(crate) fn each_batch(
     data: &ImageData,
     pre: &Preprocess,
     device: &Device,
+    f: impl FnMut(Tensor<4>, Vec<usize>),
+) -> Vec<Skipped> {
+    each_view_batch(data, pre, device, None, f)
+}
+
+/// [`each_batch`], with `views` (an augmentation and a count) making that many augmented
+/// copies of each batch after it in the same tensor (see [`Loader::with_views`]).
+fn each_view_batch(
+    data: &ImageData,
+    pre: &Preprocess,
+    device: &Device,
+    views: Option<(&Augment, usize)>,
     mut f: impl FnMut(Tensor<4>, Vec<usize>),
 ) -> Vec<Skipped> {
     let mut skipped = Vec::new();
     let all: Vec<usize> = (0..data.len()).collect();
-    Loader::new(data, pre).for_each(&chunks(&all, eval_batch(pre)), |b| {
+    let mut loader = Loader::new(data, pre);
+    if let Some((augment, n)) = views {
+        loader = loader.with_views(augment, n);
+    }
+    loader.for_each(&chunks(&all, eval_batch(pre)), |b| {
         skipped.extend(b.skipped);
         if !b.indices.is_empty() {
-            f(Tensor::from_data(TensorData::new(b.x, b.shape), device), b.indices);
+            let [n, c, h, w] = b.shape;
+            f(Tensor::from_data(TensorData::new(b.x, [n * b.views, c, h, w]), device), b.indices);
         }
         true
     });
@@ -86,9 +106,21 @@ pub(crate) fn map_batches(
     device: &Device,
     f: impl Fn(Tensor<4>) -> Tensor<2>,
 ) -> Rows {
+    map_view_batches(data, pre, device, &Views::Plain, |x, _| f(x))
+}
+
+/// Runs `f` over every batch of `data` with the loader's views of `views` (`f` gets the batch
+/// and its number of images) and returns its output rows.
+fn map_view_batches(
+    data: &ImageData,
+    pre: &Preprocess,
+    device: &Device,
+    views: &Views,
+    f: impl Fn(Tensor<4>, usize) -> Tensor<2>,
+) -> Rows {
     let (mut values, mut dim, mut indices) = (Vec::new(), 0, Vec::new());
-    let skipped = each_batch(data, pre, device, |x, batch| {
-        let y = f(x);
+    let skipped = each_view_batch(data, pre, device, views.loader_views(), |x, batch| {
+        let y = f(x, batch.len());
         dim = y.dims()[1];
         values.extend(y.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values after convert"));
         indices.extend(batch);
@@ -96,87 +128,34 @@ pub(crate) fn map_batches(
     Rows { values, dim, indices, skipped }
 }
 
-/// Test-time augmentation: which views of each image a prediction averages (fastai's `tta`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-#[non_exhaustive]
-pub enum Tta {
-    /// The image alone.
-    #[default]
-    None,
-    /// The mean of the probabilities of the image and of its mirror image (left–right): for
-    /// data whose training augmentation flips.
-    Flip,
-    /// The mean of the probabilities of the image and of its four one-pixel shifts (up, down,
-    /// left, right; black comes in at the edge): for data whose training augmentation shifts
-    /// (`--aug crop`; on `--preset fashion` models it measured between -0.07 and +0.22 points).
-    Shift,
-}
-
 /// Class log-probabilities of the readable images of `data`.
 pub fn log_probs(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device) -> Rows {
-    log_probs_tta(net, data, pre, device, Tta::None)
+    log_probs_tta(net, data, pre, device, &Views::Plain)
 }
 
-/// Class log-probabilities of the readable images of `data`, averaged over the views of `tta`.
-pub(crate) fn log_probs_tta(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device, tta: Tta) -> Rows {
-    let black = normalized_black(pre, device);
-    map_batches(data, pre, device, |x| {
-        let views = match tta {
-            Tta::None => return log_softmax(net.forward(x), 1),
-            Tta::Flip => vec![x.clone().flip([3]), x],
-            Tta::Shift => shifts(x, black.clone()),
-        };
-        log_mean_exp(views.into_iter().map(|v| log_softmax(net.forward(v), 1)).collect())
+/// Class log-probabilities of the readable images of `data`: the log of the (weighted) mean
+/// of the probabilities of the views of `views`.
+pub(crate) fn log_probs_tta(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device, views: &Views) -> Rows {
+    map_view_batches(data, pre, device, views, |x, images| match views {
+        Views::Plain => log_softmax(net.forward(x), 1),
+        _ => log_weighted_mean_exp(
+            views.split(x, images, pre).into_iter().map(|(v, w)| (log_softmax(net.forward(v), 1), w)).collect(),
+        ),
     })
 }
 
-/// The network's raw outputs for the readable images of `data`, averaged over the views of
-/// `tta` (the tasks beyond single-label read their answers from these).
-pub(crate) fn outputs_tta(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device, tta: Tta) -> Rows {
-    let black = normalized_black(pre, device);
-    map_batches(data, pre, device, |x| {
-        let views = match tta {
-            Tta::None => return net.forward(x),
-            Tta::Flip => vec![x.clone().flip([3]), x],
-            Tta::Shift => shifts(x, black.clone()),
-        };
-        let n = views.len() as f32;
-        Tensor::stack::<3>(views.into_iter().map(|v| net.forward(v)).collect(), 0).sum_dim(0).squeeze_dim(0) / n
+/// The network's raw outputs for the readable images of `data`, the (weighted) mean over the
+/// views of `views` (the tasks beyond single-label read their answers from these).
+pub(crate) fn outputs_tta(net: &Net, data: &ImageData, pre: &Preprocess, device: &Device, views: &Views) -> Rows {
+    map_view_batches(data, pre, device, views, |x, images| match views {
+        Views::Plain => net.forward(x),
+        _ => weighted_mean(views.split(x, images, pre).into_iter().map(|(v, w)| (net.forward(v), w)).collect()),
     })
-}
-
-/// A black pixel after normalization, one value per channel, shape `[1, C, 1, 1]`.
-fn normalized_black(pre: &Preprocess, device: &Device) -> Tensor<4> {
-    let (mean, std) = pre.mean_std();
-    let black: Vec<f32> = mean.iter().zip(std).map(|(m, s)| -m / s).collect();
-    Tensor::<1>::from_data(TensorData::new(black.clone(), [black.len()]), device).reshape([1, -1, 1, 1])
-}
-
-/// `x` and its four one-pixel shifts, `black` (the normalized 0, one value per channel, shape
-/// `[1, C, 1, 1]`) coming in at the edge.
-fn shifts(x: Tensor<4>, black: Tensor<4>) -> Vec<Tensor<4>> {
-    let [_, _, h, w] = x.dims();
-    let padded = (x.clone() - black.clone()).pad((1, 1, 1, 1), PadMode::Constant(0.0)) + black;
-    let mut views = vec![x];
-    for (top, left) in [(0, 1), (2, 1), (1, 0), (1, 2)] {
-        views.push(padded.clone().narrow(2, top, h).narrow(3, left, w));
-    }
-    views
-}
-
-/// `log(mean(eˣ))` over the parts, elementwise and without overflow: the log of the mean of
-/// their probabilities.
-fn log_mean_exp(parts: Vec<Tensor<2>>) -> Tensor<2> {
-    let n = parts.len() as f32;
-    let stacked = Tensor::stack::<3>(parts, 0);
-    let m = stacked.clone().max_dim(0);
-    ((stacked - m.clone()).exp().sum_dim(0).log() + m - n.ln()).squeeze_dim(0)
 }
 
 /// Evaluates `net` (in inference mode) on `data` (its readable images) for `task`.
 pub fn evaluate(net: &Net, data: &ImageData, task: &Task, pre: &Preprocess, device: &Device) -> EvalReport {
-    evaluate_tta(net, data, task, pre, device, Tta::None).0
+    evaluate_tta(net, data, task, pre, device, &Views::Plain).0
 }
 
 /// [`evaluate`] with test-time augmentation, and the images that could not be read.
@@ -186,14 +165,14 @@ pub(crate) fn evaluate_tta(
     task: &Task,
     pre: &Preprocess,
     device: &Device,
-    tta: Tta,
+    views: &Views,
 ) -> (EvalReport, Vec<Skipped>) {
-    let out = task_outputs(net, data, task, pre, device, tta);
+    let out = task_outputs(net, data, task, pre, device, views);
     (task.report(&out.values, &out.targets(data), &out.labels(data)), out.skipped)
 }
 
 /// What `task` reads of `net`'s answers for the readable images of `data` (see
-/// [`Task::report`], [`Task::answer`]), averaged over the views of `tta`: class
+/// [`Task::report`], [`Task::answer`]), averaged over the views of `views`: class
 /// log-probabilities for single-label (the views averaged as probabilities), raw outputs for
 /// the other tasks.
 pub(crate) fn task_outputs(
@@ -202,50 +181,11 @@ pub(crate) fn task_outputs(
     task: &Task,
     pre: &Preprocess,
     device: &Device,
-    tta: Tta,
+    views: &Views,
 ) -> Rows {
     if task.is_single_label() {
-        log_probs_tta(net, data, pre, device, tta)
+        log_probs_tta(net, data, pre, device, views)
     } else {
-        outputs_tta(net, data, pre, device, tta)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_log_mean_exp_of_log_probabilities_is_the_log_of_their_mean() {
-        let device = Device::default();
-        let t = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [1, 3]), &device);
-        let (p, q) = ([0.7f32, 0.2, 0.1], [0.1f32, 0.1, 0.8]);
-        let out = log_mean_exp(vec![t(p.iter().map(|v| v.ln()).collect()), t(q.iter().map(|v| v.ln()).collect())]);
-        let out: Vec<f32> = out.into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
-        for i in 0..3 {
-            assert!((out[i].exp() - (p[i] + q[i]) / 2.0).abs() < 1e-6, "{out:?}");
-        }
-        let huge = log_mean_exp(vec![t(vec![-1000.0; 3]), t(vec![-1000.0; 3]), t(vec![-1000.0; 3])]);
-        assert!(
-            huge.into_data().convert::<f32>().try_into_vec::<f32>().unwrap().iter().all(|v| (v + 1000.0).abs() < 1e-3)
-        );
-    }
-
-    #[test]
-    fn shifted_views_move_the_image_by_one_pixel_and_bring_in_black() {
-        let device = Device::default();
-        let x = Tensor::<4>::from_data(
-            TensorData::new((1..=9).map(|v| v as f32).collect::<Vec<_>>(), [1, 1, 3, 3]),
-            &device,
-        );
-        let black = Tensor::<4>::from_data(TensorData::new(vec![-2.0f32], [1, 1, 1, 1]), &device);
-        let views: Vec<Vec<f32>> =
-            shifts(x, black).into_iter().map(|v| v.into_data().convert::<f32>().try_into_vec().unwrap()).collect();
-        let b = -2.0;
-        assert_eq!(views[0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
-        assert_eq!(views[1], [b, b, b, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "down");
-        assert_eq!(views[2], [4.0, 5.0, 6.0, 7.0, 8.0, 9.0, b, b, b], "up");
-        assert_eq!(views[3], [b, 1.0, 2.0, b, 4.0, 5.0, b, 7.0, 8.0], "right");
-        assert_eq!(views[4], [2.0, 3.0, b, 5.0, 6.0, b, 8.0, 9.0, b], "left");
+        outputs_tta(net, data, pre, device, views)
     }
 }

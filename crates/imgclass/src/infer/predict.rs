@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{InputFiles, Tta, task_outputs};
+use super::{InputFiles, Views, task_outputs};
 use crate::bundle::Bundle;
 use crate::data::{ImageData, Skipped, Source};
 use crate::error::{Error, Result};
@@ -87,18 +87,18 @@ impl Bundle {
 
     /// The answer for each readable image of `data` (see [`Bundle::predict_paths_all`]).
     pub(crate) fn answers(&self, data: &ImageData, k: usize, all: bool) -> Vec<FilePrediction> {
-        self.answers_tta(data, k, all, Tta::None)
+        self.answers_tta(data, k, all, &Views::Plain)
     }
 
-    /// [`Bundle::answers`] averaged over the views of `tta`.
-    pub(crate) fn answers_tta(&self, data: &ImageData, k: usize, all: bool, tta: Tta) -> Vec<FilePrediction> {
+    /// [`Bundle::answers`] averaged over `views`.
+    pub(crate) fn answers_tta(&self, data: &ImageData, k: usize, all: bool, views: &Views) -> Vec<FilePrediction> {
         if data.is_empty() {
             return Vec::new();
         }
         let meta = self.meta();
         let task = meta.task();
         let classes = meta.labels().len();
-        let out = task_outputs(self.net(), data, &task, meta.preprocess(), self.device(), tta);
+        let out = task_outputs(self.net(), data, &task, meta.preprocess(), self.device(), views);
         let names = out.indices.iter().map(|&i| data.names()[i].clone());
         let rows = out.values.chunks_exact(classes.max(1));
         names.zip(rows).map(|(file, z)| FilePrediction { file, answer: task.answer(z, k, all) }).collect()

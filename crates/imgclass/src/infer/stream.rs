@@ -15,7 +15,7 @@ use crate::bundle::Bundle;
 use crate::data::folder::{is_image_path, walk_problem};
 use crate::data::{Loaded, Skipped, Source};
 use crate::error::{Error, Result};
-use crate::infer::{FilePrediction, Tta};
+use crate::infer::{FilePrediction, TtaOptions};
 use crate::transforms::Preprocess;
 use crate::util::rng::{FNV_OFFSET, fnv1a};
 
@@ -150,7 +150,7 @@ pub enum Streamed {
 }
 
 /// How answers are computed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 #[non_exhaustive]
 pub struct StreamOptions {
     /// Classes per answer (single-label).
@@ -158,12 +158,12 @@ pub struct StreamOptions {
     /// Multi-label: every label's probability too.
     pub all: bool,
     /// Test-time augmentation.
-    pub tta: Tta,
+    pub tta: TtaOptions,
 }
 
 impl StreamOptions {
     /// The top `k` classes, every label's probability with `all`, views of `tta`.
-    pub fn new(k: usize, all: bool, tta: Tta) -> StreamOptions {
+    pub fn new(k: usize, all: bool, tta: TtaOptions) -> StreamOptions {
         StreamOptions { k, all, tta }
     }
 }
@@ -172,13 +172,14 @@ impl Bundle {
     /// Predicts every file `files` lists, a chunk at a time, handing each answer (and each
     /// file that could not be read) to `sink` in the listing's order, skipped files first
     /// within a chunk. Memory does not grow with the number of files; `sink`'s error stops
-    /// the stream and is returned.
+    /// the stream and is returned; so is a `tta` the model cannot use, before any file is read.
     pub fn predict_stream(
         &self,
         files: impl Iterator<Item = Listed>,
         options: StreamOptions,
         sink: &mut dyn FnMut(Streamed) -> Result<()>,
     ) -> Result<()> {
+        let views = self.views(options.tta)?;
         let (pre, max_pixels) = (self.meta().preprocess(), self.max_pixels());
         let mut files = files.peekable();
         let mut chunk = next_chunk(&mut files, sink)?;
@@ -187,7 +188,7 @@ impl Bundle {
             chunk = next_chunk(&mut files, sink)?;
             let (answers, next) = std::thread::scope(|s| {
                 let next = s.spawn(|| load_chunk(&chunk, pre, max_pixels));
-                let answers = self.answers_tta(&loaded.data, options.k, options.all, options.tta);
+                let answers = self.answers_tta(&loaded.data, options.k, options.all, &views);
                 (answers, next.join())
             });
             for s in std::mem::take(&mut loaded.skipped) {

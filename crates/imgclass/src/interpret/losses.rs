@@ -17,7 +17,7 @@ use crate::bundle::Bundle;
 use crate::data::targets::{TaskKind, target_text};
 use crate::data::{ImageData, Skipped, Source};
 use crate::error::{Error, Result};
-use crate::infer::{Tta, log_probs, outputs_tta};
+use crate::infer::{Views, log_probs, outputs_tta};
 use crate::metrics::{EvalReport, argmax};
 use crate::plot::{Canvas, Heat, Tile, captioned_grid, jet};
 use crate::task::Task;
@@ -128,7 +128,7 @@ fn class_rows(bundle: &Bundle, data: &ImageData) -> (Vec<(LossRow, Shown)>, Eval
 /// Beyond one class per image: each image's loss for `task`, its labels or numbers and the
 /// model's.
 fn task_rows(bundle: &Bundle, task: &Task, data: &ImageData) -> (Vec<(LossRow, Shown)>, EvalReport) {
-    let raw = outputs_tta(bundle.net(), data, bundle.meta().preprocess(), bundle.device(), Tta::None);
+    let raw = outputs_tta(bundle.net(), data, bundle.meta().preprocess(), bundle.device(), &Views::Plain);
     let report = task.report(&raw.values, &raw.targets(data), &raw.labels(data));
     let (kind, names) = (task.kind(), task.names());
     let rows = raw

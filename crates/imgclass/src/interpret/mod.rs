@@ -9,6 +9,7 @@ pub mod explain;
 pub mod filters;
 pub mod losses;
 pub mod report;
+pub mod runs;
 pub mod show;
 mod task_tables;
 
@@ -16,4 +17,5 @@ pub use cam::{CamMap, cam_layer, grad_cam};
 pub use explain::{CamOptions, CamRecord, ExplainOutput, ExplainedPrediction, predict_with_cam};
 pub use losses::{Interpretation, LossRow, interpret, validation_split};
 pub use report::write_report;
+pub use runs::{RunRow, RunTable, compare_runs, find_runs};
 pub use show::save_batch_picture;

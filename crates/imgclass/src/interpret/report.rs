@@ -257,7 +257,8 @@ fn img(path: &Path, alt: &str) -> Result<String> {
     Ok(format!("<img alt=\"{}\" src=\"data:image/png;base64,{}\">", esc(alt), base64::encode(&bytes)))
 }
 
-const STYLE: &str = "<style>body{font:15px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}\
+/// The pages' style sheet.
+pub(crate) const STYLE: &str = "<style>body{font:15px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}\
 h1{font-size:1.5em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}table{border-collapse:collapse;margin:.6em 0}\
 td,th{padding:.2em .7em;border-bottom:1px solid #eee;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}\
 .summary th{color:#555;font-weight:normal}img{max-width:100%;image-rendering:pixelated;margin:.4em 0}\

@@ -26,6 +26,20 @@ const FAMILY: &str = "sans-serif";
 /// Size of a chart, in pixels (PNG) or CSS pixels (SVG).
 const SIZE: (u32, u32) = (720, 420);
 
+/// Matplotlib's "tab10" colours, for series told apart by colour.
+pub(crate) const TAB10: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Style {

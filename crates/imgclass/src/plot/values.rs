@@ -6,13 +6,10 @@ use std::path::Path;
 
 use plotters::style::RGBColor;
 
-use super::chart::{Chart, Series, Style, XAxis, nice_ticks};
+use super::chart::{Chart, Series, Style, TAB10, XAxis, nice_ticks};
 use crate::error::Result;
 use crate::metrics::ValueMetrics;
 
-/// Matplotlib's first colours, one per target.
-const COLORS: [RGBColor; 4] =
-    [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40)];
 /// Bars of the residual histogram, about.
 const BINS: usize = 30;
 
@@ -43,7 +40,7 @@ pub(crate) fn scatter_chart(m: &ValueMetrics, what: &str) -> Chart {
         .map(|(c, t)| Series {
             name: format!("{}: R² {:.3}", t.name, t.r2),
             points: column(&m.actual, k, c).zip(column(&m.predicted, k, c)).collect(),
-            color: COLORS[c % COLORS.len()],
+            color: TAB10[c % TAB10.len()],
             style: Style::Dots { radius: 3, opacity },
         })
         .collect();
@@ -87,7 +84,7 @@ pub(crate) fn residuals_chart(m: &ValueMetrics, what: &str) -> Chart {
             Series {
                 name: format!("{}: MAE {:.3}", t.name, t.mae),
                 points: points.filter(|p| p.1 > 0.0).collect(),
-                color: COLORS[c % COLORS.len()],
+                color: TAB10[c % TAB10.len()],
                 style: Style::Bars { width: width * 0.9 },
             }
         })

@@ -24,7 +24,7 @@ use crate::config::{ThresholdTuning, TrainConfig};
 use crate::data::targets::TaskKind;
 use crate::data::{DataSplits, Loader};
 use crate::error::{Error, Result};
-use crate::infer::{Tta, evaluate, outputs_tta};
+use crate::infer::{Views, evaluate, outputs_tta};
 use crate::models::Net;
 use crate::models::pretrained::load_into;
 use crate::models::transfer::trainable_params;
@@ -278,7 +278,7 @@ impl Learner {
         let Some(kept) = self.state.kept.as_mut() else { return };
         let e = &mut self.env;
         let (data, base) = (&e.data, &e.base);
-        let raw = outputs_tta(&kept.net, &data.valid, &data.preprocess, base, Tta::None);
+        let raw = outputs_tta(&kept.net, &data.valid, &data.preprocess, base, &Views::Plain);
         let targets = raw.targets(&data.valid);
         let thresholds = e.task.tuned_thresholds(&raw.values, &targets, tuning);
         let shown: Vec<String> = thresholds.iter().map(|t| format!("{t:.2}")).collect();

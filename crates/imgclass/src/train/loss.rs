@@ -182,7 +182,7 @@ mod tests {
     fn batch(n: usize, h: usize, w: usize) -> Batch {
         let x = (0..n).flat_map(|i| vec![i as f32; h * w]).collect();
         let (indices, y) = ((0..n).collect(), (0..n as i64).collect());
-        Batch { indices, x, y, targets: Vec::new(), shape: [n, 1, h, w], skipped: Vec::new() }
+        Batch { indices, x, y, targets: Vec::new(), shape: [n, 1, h, w], skipped: Vec::new(), views: 1 }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use burn::tensor::TensorData;
 use super::loss::Objective;
 use super::probe::{self, Probe, Problem};
 use crate::data::{Batch, DataSplits, ImageData, Skipped};
-use crate::infer::{Tta, evaluate_tta, map_batches};
+use crate::infer::{Views, evaluate_tta, map_batches};
 use crate::kernels::DropoutKey;
 use crate::metrics::EvalReport;
 use crate::models::Net;
@@ -143,7 +143,7 @@ impl Trainee {
         match self {
             Trainee::Network(net) => {
                 let valid = net.valid();
-                let (report, skipped) = evaluate_tta(&valid, &data.valid, task, &data.preprocess, base, Tta::None);
+                let (report, skipped) = evaluate_tta(&valid, &data.valid, task, &data.preprocess, base, &Views::Plain);
                 (report, valid, skipped)
             }
             Trainee::Head { body, head, cache } => {
