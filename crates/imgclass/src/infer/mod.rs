@@ -85,10 +85,13 @@ fn each_view_batch(
     let mut skipped = Vec::new();
     let all: Vec<usize> = (0..data.len()).collect();
     let mut loader = Loader::new(data, pre);
+    let mut batch = eval_batch(pre);
     if let Some((augment, n)) = views {
         loader = loader.with_views(augment, n);
+        // A batch's floats stay within those of fastai's default 4 views (5 copies).
+        batch = (batch * 5 / (n + 1)).clamp(1, batch);
     }
-    loader.for_each(&chunks(&all, eval_batch(pre)), |b| {
+    loader.for_each(&chunks(&all, batch), |b| {
         skipped.extend(b.skipped);
         if !b.indices.is_empty() {
             let [n, c, h, w] = b.shape;
