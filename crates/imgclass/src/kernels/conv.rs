@@ -20,6 +20,10 @@ use super::cols::{col2im, im2col};
 use super::depthwise;
 use super::simd::{as_uninit, assume_written, written};
 
+/// Multiply-adds from which one image's product is split between threads when there are fewer
+/// images than threads.
+const SPLIT_MACS: usize = 1 << 23;
+
 /// Where a matrix product goes: over storage whose values are not read (it may hold none
 /// yet), or added to values already there.
 enum Dst<'a> {
@@ -28,8 +32,8 @@ enum Dst<'a> {
 }
 
 /// `dst (m × n, row-major) = or += lhs (m × k) · rhs (k × n)`; `lhs` and `rhs` given with their
-/// column and row strides in elements.
-fn matmul([m, n, k]: [usize; 3], dst: Dst, lhs: (&[f32], isize, isize), rhs: (&[f32], isize, isize)) {
+/// column and row strides in elements; on `threads` threads (the product split by `gemm`).
+fn matmul([m, n, k]: [usize; 3], dst: Dst, lhs: (&[f32], isize, isize), rhs: (&[f32], isize, isize), threads: usize) {
     let end = |(cs, rs): (isize, isize), rows: usize, cols: usize| {
         (rows.saturating_sub(1)) * rs as usize + (cols.saturating_sub(1)) * cs as usize + 1
     };
@@ -63,7 +67,7 @@ fn matmul([m, n, k]: [usize; 3], dst: Dst, lhs: (&[f32], isize, isize), rhs: (&[
             false,
             false,
             false,
-            Parallelism::None,
+            if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None },
         );
     }
 }
@@ -76,6 +80,10 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], w: &[f32], post: Post) -> Vec<f32
     }
     let (k, p) = (g.col_rows(), g.out_pixels());
     let group = g.group();
+    // Fewer images than threads (batch 1 at prediction time): each large product is split
+    // instead. Waking a thread costs tens of microseconds, so small products stay whole.
+    let large = g.c_out * p * k >= SPLIT_MACS;
+    let threads = if large { rayon::current_num_threads() / g.batch.div_ceil(group).max(1) } else { 1 };
     let write = |out: &mut [MaybeUninit<f32>]| {
         out.par_chunks_mut(group * g.out_len()).enumerate().for_each(|(t, outs)| {
             let mut cols = if g.pointwise() { Vec::new() } else { vec![0.0f32; k * p] };
@@ -87,7 +95,7 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], w: &[f32], post: Post) -> Vec<f32
                     im2col(g, image, &mut cols);
                     &cols
                 };
-                matmul([g.c_out, p, k], Dst::Overwrite(out), (w, 1, k as isize), (cols, 1, p as isize));
+                matmul([g.c_out, p, k], Dst::Overwrite(out), (w, 1, k as isize), (cols, 1, p as isize), threads);
                 if let Some((shift, act)) = post {
                     // SAFETY: the product wrote all `C_out × P` values of the image.
                     let out = unsafe { assume_written(out) };
@@ -118,11 +126,11 @@ pub(crate) fn backward_x(g: &Geometry, w: &[f32], dy: &[f32]) -> Vec<f32> {
                 // Columns' gradient = Wᵀ (K × C_out) · dy (C_out × P).
                 let lhs = (w, k as isize, 1);
                 if g.pointwise() {
-                    matmul([k, p, g.c_out], Dst::Overwrite(dx), lhs, (dy, 1, p as isize));
+                    matmul([k, p, g.c_out], Dst::Overwrite(dx), lhs, (dy, 1, p as isize), 1);
                 } else {
                     // SAFETY: the product writes every element of the columns with a value.
                     let cols_out = unsafe { as_uninit(&mut cols) };
-                    matmul([k, p, g.c_out], Dst::Overwrite(cols_out), lhs, (dy, 1, p as isize));
+                    matmul([k, p, g.c_out], Dst::Overwrite(cols_out), lhs, (dy, 1, p as isize), 1);
                     col2im(g, &mut cols, dx);
                 }
             }
@@ -160,7 +168,7 @@ pub(crate) fn backward_w(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                 // SAFETY: the product writes every element of `dwt` with a value.
                 let dst =
                     if i == 0 { Dst::Overwrite(unsafe { as_uninit(&mut dwt) }) } else { Dst::Accumulate(&mut dwt) };
-                matmul([k, g.c_out, p], dst, (cols, 1, p as isize), (dy, p as isize, 1));
+                matmul([k, g.c_out, p], dst, (cols, 1, p as isize), (dy, p as isize, 1), 1);
             }
             dwt
         })

@@ -24,7 +24,7 @@ use crate::config::{ThresholdTuning, TrainConfig};
 use crate::data::targets::TaskKind;
 use crate::data::{DataSplits, Loader};
 use crate::error::{Error, Result};
-use crate::infer::{Views, evaluate, outputs_tta};
+use crate::infer::{Views, evaluate, on_pool_if_small, outputs_tta};
 use crate::models::Net;
 use crate::models::pretrained::load_into;
 use crate::models::transfer::trainable_params;
@@ -369,7 +369,7 @@ impl Learner {
                 let _ = env.base.sync();
                 start = Instant::now();
             }
-            let _ = net.forward(x).into_data();
+            let _ = on_pool_if_small(bs, || net.forward(x).into_data());
         }
         (batches * bs) as f64 / start.elapsed().as_secs_f64()
     }
