@@ -202,3 +202,13 @@ pub(crate) fn task_outputs(
         outputs_tta(net, data, pre, device, views)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_batch_smaller_than_the_pool_runs_on_a_pool_thread_and_a_larger_one_on_the_caller() {
+        let threads = rayon::current_num_threads();
+        assert!(super::on_pool_if_small(threads - 1, rayon::current_thread_index).is_some(), "{threads} threads");
+        assert_eq!(super::on_pool_if_small(threads, rayon::current_thread_index), None);
+    }
+}

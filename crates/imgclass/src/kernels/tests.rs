@@ -49,7 +49,7 @@ fn run(x: [usize; 4], w: [usize; 4], options: &ConvOptions<2>, own: bool) -> [Te
 #[test]
 fn convolution_and_both_gradients_equal_flex_on_awkward_shapes() {
     type Case = ([usize; 4], [usize; 4], usize, [(usize, usize); 2]);
-    let cases: [Case; 7] = [
+    let cases: [Case; 9] = [
         ([2, 3, 7, 5], [4, 3, 3, 3], 1, [(1, 1), (1, 1)]),
         ([1, 3, 9, 9], [8, 3, 3, 3], 2, [(0, 1), (0, 1)]), // TF "SAME" at stride 2, batch 1
         ([3, 5, 6, 7], [6, 5, 1, 1], 1, [(0, 0), (0, 0)]), // pointwise
@@ -57,6 +57,9 @@ fn convolution_and_both_gradients_equal_flex_on_awkward_shapes() {
         ([5, 1, 28, 28], [32, 1, 3, 3], 1, [(1, 1), (1, 1)]), // the default CNN's first conv
         ([2, 32, 14, 14], [64, 32, 3, 3], 1, [(1, 1), (1, 1)]),
         ([1, 6, 8, 8], [4, 6, 2, 2], 2, [(0, 0), (0, 0)]),
+        // Batch 1 with products above conv::SPLIT_MACS: split between threads by gemm.
+        ([1, 64, 56, 56], [96, 64, 1, 1], 1, [(0, 0), (0, 0)]),
+        ([1, 32, 32, 32], [64, 32, 3, 3], 1, [(1, 1), (1, 1)]),
     ];
     for (x, w, s, pad) in cases {
         let options = ConvOptions::new_with_padding([s, s], pad, [1, 1], 1);
