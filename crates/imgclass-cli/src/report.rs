@@ -1,6 +1,5 @@
 //! `imgclass report`: one run's report.html rewritten, or several runs compared.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -22,7 +21,7 @@ pub fn run(a: ReportArgs) -> Result<ExitCode> {
     let table = compare_runs(&runs)?;
     let page = a.html.clone().or_else(|| match a.runs.as_slice() {
         [sweep] => Some(sweep.join("report.html")),
-        _ => None::<PathBuf>,
+        _ => None,
     });
     if let Some(page) = &page {
         table.write_html(page)?;

@@ -17,8 +17,8 @@ use super::task_tables::esc;
 use crate::error::{Error, IoContext, Result};
 use crate::metrics::EvalReport;
 use crate::plot::chart::{Chart, Series, Style, TAB10, XAxis};
-use crate::train::EpochMetrics;
-use crate::util::fs::{atomic_write, read_json};
+use crate::train::{EpochMetrics, RunDir};
+use crate::util::fs::atomic_write;
 
 /// One run's line of the table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,9 +42,9 @@ pub struct RunRow {
     pub seconds: f64,
     /// The run's value of each of [`RunTable::varied`] (`null` when it has none).
     pub settings: Vec<Value>,
-    /// Validation loss and headline metric by epoch.
+    /// The epoch rows (`metrics.json`), for the page's curves.
     #[serde(skip)]
-    curves: Vec<(usize, f64, Option<f64>)>,
+    history: Vec<EpochMetrics>,
 }
 
 /// Runs compared.
@@ -61,9 +61,10 @@ pub struct RunTable {
     pub rows: Vec<RunRow>,
 }
 
-/// Whether `path` is a run folder: it has the config and the epoch rows training writes.
+/// Whether `path` is a run folder that has ended an epoch: it has the config and the epoch
+/// rows training writes.
 pub fn is_run(path: &Path) -> bool {
-    path.join("config.json").is_file() && path.join("metrics.json").is_file()
+    RunDir::open(path).is_ok_and(|r| r.has_history())
 }
 
 /// The run folders `paths` name: each path that is a run, and the runs directly inside each
@@ -98,9 +99,10 @@ fn lower_is_better(name: &str) -> bool {
 
 /// Reads the runs and ranks them.
 pub fn compare_runs(runs: &[PathBuf]) -> Result<RunTable> {
-    let configs: Vec<BTreeMap<String, Value>> = runs
+    let dirs: Vec<RunDir> = runs.iter().map(|r| RunDir::open(r)).collect::<Result<_>>()?;
+    let configs: Vec<BTreeMap<String, Value>> = dirs
         .iter()
-        .map(|r| Ok(flatten(read_json::<Value>(&r.join("config.json"))?.get("train").unwrap_or(&Value::Null))))
+        .map(|d| Ok(flatten(&serde_json::to_value(d.read_config()?).unwrap_or_default())))
         .collect::<Result<_>>()?;
     let mut keys: Vec<&String> = configs.iter().flat_map(BTreeMap::keys).collect();
     keys.sort();
@@ -108,9 +110,9 @@ pub fn compare_runs(runs: &[PathBuf]) -> Result<RunTable> {
     let varied: Vec<String> =
         keys.into_iter().filter(|k| configs.iter().any(|c| c.get(*k) != configs[0].get(*k))).cloned().collect();
     let mut rows = Vec::with_capacity(runs.len());
-    for (run, config) in runs.iter().zip(&configs) {
+    for (dir, config) in dirs.iter().zip(&configs) {
         let settings = varied.iter().map(|k| config.get(k).cloned().unwrap_or(Value::Null)).collect();
-        rows.push(read_row(run, settings)?);
+        rows.push(read_row(dir, settings)?);
     }
     let metric = rows.iter().find_map(|r| r.valid.first()).map_or("loss".to_string(), |(name, _)| name.clone());
     let higher_is_better = !lower_is_better(&metric);
@@ -122,17 +124,13 @@ pub fn compare_runs(runs: &[PathBuf]) -> Result<RunTable> {
         (Some(x), Some(y)) => x.total_cmp(&y),
         (x, y) => y.is_some().cmp(&x.is_some()),
     });
-    for row in &mut rows {
-        row.curves = curve_values(&row.run, &metric)?;
-    }
     Ok(RunTable { varied, metric, higher_is_better, rows })
 }
 
 /// A run's line, from its report, or from its epoch rows when it has none yet.
-fn read_row(run: &Path, settings: Vec<Value>) -> Result<RunRow> {
-    let history: Vec<EpochMetrics> = read_json(&run.join("metrics.json"))?;
-    let report_path = run.join("report.json");
-    let report: Option<Value> = report_path.is_file().then(|| read_json(&report_path)).transpose()?;
+fn read_row(dir: &RunDir, settings: Vec<Value>) -> Result<RunRow> {
+    let history = dir.read_history()?;
+    let report = dir.read_report()?;
     let best_epoch = match &report {
         Some(r) => r["best_epoch"].as_u64().map(|e| e as usize),
         None => history
@@ -150,7 +148,7 @@ fn read_row(run: &Path, settings: Vec<Value>) -> Result<RunRow> {
     let seconds =
         report.as_ref().and_then(|r| r["seconds"].as_f64()).unwrap_or_else(|| history.iter().map(|m| m.seconds).sum());
     Ok(RunRow {
-        run: run.to_path_buf(),
+        run: dir.path().to_path_buf(),
         state,
         epochs: history.iter().map(|m| m.epoch).max().unwrap_or(0),
         best_epoch,
@@ -159,19 +157,18 @@ fn read_row(run: &Path, settings: Vec<Value>) -> Result<RunRow> {
         test,
         seconds,
         settings,
-        curves: Vec::new(),
+        history,
     })
 }
 
-/// Validation loss and `metric` by epoch (the last row of an epoch that was resumed).
-fn curve_values(run: &Path, metric: &str) -> Result<Vec<(usize, f64, Option<f64>)>> {
-    let history: Vec<EpochMetrics> = read_json(&run.join("metrics.json"))?;
+/// Validation loss and `metric` by epoch (an epoch that was resumed: its last row).
+fn curves(history: &[EpochMetrics], metric: &str) -> Vec<(usize, f64, Option<f64>)> {
     let mut by_epoch = BTreeMap::new();
     for m in history {
         let value = m.named_metrics().into_iter().find(|(n, _)| n == metric).map(|(_, v)| v);
         by_epoch.insert(m.epoch, (m.valid_loss, value));
     }
-    Ok(by_epoch.into_iter().map(|(e, (l, v))| (e, l, v)).collect())
+    by_epoch.into_iter().map(|(e, (l, v))| (e, l, v)).collect()
 }
 
 /// `value`'s leaves by dotted path (`optimizer.lr`); arrays are leaves.
@@ -282,14 +279,14 @@ impl RunTable {
     }
 
     fn chart(&self, title: &str, caption: &str, y: impl Fn(&(usize, f64, Option<f64>)) -> Option<f64>) -> Chart {
-        let epochs = self.rows.iter().flat_map(|r| r.curves.last().map(|c| c.0)).max().unwrap_or(1);
+        let epochs = self.rows.iter().map(|r| r.epochs).max().unwrap_or(1).max(1);
         let series = self
             .rows
             .iter()
             .enumerate()
             .map(|(i, r)| Series {
                 name: r.run.file_name().map_or(String::new(), |n| n.to_string_lossy().into()),
-                points: r.curves.iter().filter_map(|c| Some((c.0 as f64, y(c)?))).collect(),
+                points: curves(&r.history, &self.metric).iter().filter_map(|c| Some((c.0 as f64, y(c)?))).collect(),
                 color: TAB10[i % TAB10.len()],
                 style: Style::LineDots,
             })

@@ -207,6 +207,30 @@ impl RunDir {
         self.path.join("config.json")
     }
 
+    fn history_path(&self) -> PathBuf {
+        self.path.join("metrics.json")
+    }
+
+    fn report_path(&self) -> PathBuf {
+        self.path.join("report.json")
+    }
+
+    /// Whether the run has written epoch rows (`metrics.json`): one epoch has ended.
+    pub fn has_history(&self) -> bool {
+        self.history_path().is_file()
+    }
+
+    /// The epoch rows written so far (`metrics.json`).
+    pub fn read_history(&self) -> Result<Vec<EpochMetrics>> {
+        read_json(&self.history_path())
+    }
+
+    /// `report.json` as JSON once the run has ended; `None` while it trains, or after a kill.
+    pub fn read_report(&self) -> Result<Option<serde_json::Value>> {
+        let path = self.report_path();
+        path.is_file().then(|| read_json(&path)).transpose()
+    }
+
     fn split_path(&self) -> PathBuf {
         self.path.join("split.json")
     }
@@ -260,7 +284,7 @@ impl RunDir {
         });
         let csv = csv_table(&header, rows);
         atomic_write(&self.path.join("metrics.csv"), csv.as_bytes())?;
-        write_json(&self.path.join("metrics.json"), history)?;
+        write_json(&self.history_path(), history)?;
         loss_chart(history).save_png(&self.path.join("loss.png"))
     }
 
@@ -277,13 +301,13 @@ impl RunDir {
             if let TaskMetrics::Values(m) = task {
                 save_value_charts(m, "validation", &self.path.join("scatter.png"), &self.path.join("residuals.png"))?;
             }
-            return write_json(&self.path.join("report.json"), report);
+            return write_json(&self.report_path(), report);
         }
         let confusion = &report.final_metrics.confusion;
         let title = format!("Validation: accuracy {:.2}%", 100.0 * report.final_metrics.accuracy);
         confusion_png(confusion, &title).save_png(&self.confusion_path())?;
         atomic_write(&self.path.join("confusion.csv"), confusion.to_csv().as_bytes())?;
-        write_json(&self.path.join("report.json"), report)
+        write_json(&self.report_path(), report)
     }
 }
 
