@@ -146,7 +146,22 @@ pub fn with_defaults(cmd: Command) -> Command {
         }
         sub
     };
+    let serve = imgclass_serve::config::ServeConfig::default();
+    let served = move |mut sub: Command| {
+        let values = [
+            ("root", serve.root.display().to_string()),
+            ("host", serve.host.to_string()),
+            ("port", serve.port.to_string()),
+            ("max_upload_mb", (serve.limits.body_bytes >> 20).to_string()),
+            ("max_pixels", serve.limits.max_pixels.to_string()),
+        ];
+        for (id, value) in values {
+            sub = sub.mut_arg(id, |arg| with_default(arg, &value));
+        }
+        sub
+    };
     cmd.mut_subcommand("train", show.clone())
+        .mut_subcommand("serve", served)
         .mut_subcommand("lr-find", show)
         .mut_subcommand("data", move |data| {
             data.mut_subcommand("check", show_data.clone())

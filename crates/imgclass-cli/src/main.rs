@@ -18,6 +18,7 @@ mod predict;
 mod predict_out;
 mod progress;
 mod report;
+mod serve;
 mod show;
 mod train;
 
@@ -68,6 +69,7 @@ fn main() -> ExitCode {
         args::Command::Report(a) => report::run(a),
         args::Command::Predict(a) => predict::run(a),
         args::Command::Export(a) => export::run(a),
+        args::Command::Serve(a) => serve::run(a),
         args::Command::LrFind(a) => lr_find::run(a),
         args::Command::Weights(args::WeightsCommand::Fetch { name }) => fetch(name),
         args::Command::Data(args::DataCommand::Check(a)) => data::check(a),

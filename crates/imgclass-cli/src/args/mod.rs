@@ -62,6 +62,9 @@ pub enum Command {
     /// and `logits`, and how to prepare an image (size, resize mode, mean, std) in its
     /// metadata.
     Export(ExportArgs),
+    /// A local web app: make a project, add classes and images (files, folders, zips, webcam
+    /// shots), test a model on dropped images; with a JSON API for scripts. Prints its URL.
+    Serve(ServeArgs),
     /// Find a learning rate: train briefly with an exponentially growing rate and plot the loss
     /// (fastai's lr_find). Takes the same data and model options as `train`.
     LrFind(LrFindArgs),

@@ -83,6 +83,14 @@ pub(crate) fn decode_bytes(bytes: &[u8], path: &Path, max_pixels: u64) -> Result
     Ok(image)
 }
 
+/// Decodes an image file's bytes as training and prediction do (format guessed from the
+/// content, EXIF orientation applied), refusing before any pixel is allocated an image that
+/// declares more than `max_pixels` pixels; `name` names the image in errors. For front ends
+/// that receive images as bytes (uploads) and check them before keeping them.
+pub fn decode_image(bytes: &[u8], name: &Path, max_pixels: u64) -> Result<DynamicImage> {
+    decode_bytes(bytes, name, max_pixels)
+}
+
 /// The format of the file `path` (by content) and what decoding it into `image` had to do
 /// beyond a plain 8-bit RGB or grey read, one line each: content of another format than the
 /// extension says, EXIF rotation, transparency, 16-bit depth, a GIF's later frames dropped.

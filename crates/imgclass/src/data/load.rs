@@ -1,7 +1,7 @@
 //! Decoding a source's items in parallel into [`ImageData`], with the content hash of each
 //! file, the per-channel statistics of the stored bytes, and the list of unreadable files.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
@@ -141,4 +141,31 @@ impl Source {
             stream: Some(Streamed { files, preprocess: pre.clone(), max_pixels: self.max_pixels }),
         }
     }
+}
+
+/// Images given as bytes (a name for each, used in answers and errors), decoded in parallel
+/// and prepared with `pre`, as [`Source::load`] prepares files; images that fail to decode or
+/// declare more than `max_pixels` pixels are skipped and reported.
+pub(crate) fn load_bytes(images: &[(String, Vec<u8>)], pre: &Preprocess, max_pixels: u64) -> (ImageData, Vec<Skipped>) {
+    let decoded: Vec<Result<(Vec<u8>, u64)>> = images
+        .par_iter()
+        .map(|(name, bytes)| {
+            let image = decode_bytes(bytes, Path::new(name), max_pixels)?;
+            Ok((pre.apply(&image), fnv1a(FNV_OFFSET, bytes)))
+        })
+        .collect();
+    let mut data = ImageData { image_len: pre.image_len(), size: (pre.height, pre.width), ..Default::default() };
+    let mut skipped = Vec::new();
+    for ((name, _), r) in images.iter().zip(decoded) {
+        match r {
+            Ok((pixels, hash)) => {
+                data.pixels.extend_from_slice(&pixels);
+                data.labels.push(0);
+                data.names.push(name.clone());
+                data.hashes.push(hash);
+            }
+            Err(e) => skipped.push(Skipped { path: PathBuf::from(name), reason: e.reason() }),
+        }
+    }
+    (data, skipped)
 }

@@ -33,10 +33,13 @@ use serde::{Deserialize, Serialize};
 
 pub use decode::MAX_PIXELS;
 pub(crate) use decode::decode_file;
+pub use decode::decode_image;
 pub(crate) use decode::describe;
+pub use folder::IMAGE_EXTENSIONS;
 pub use images::ImageData;
 pub use labels::Labels;
 pub use load::Loaded;
+pub(crate) use load::load_bytes;
 pub use loader::{Batch, Loader};
 pub use splits::{DataSplits, LoadOptions, Residency, SplitOptions, SplitRecord};
 pub use stratify::Split;

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{InputFiles, Views, task_outputs};
+use super::{InputFiles, StreamOptions, Views, task_outputs};
 use crate::bundle::Bundle;
-use crate::data::{ImageData, Skipped, Source};
+use crate::data::{ImageData, Skipped, Source, load_bytes};
 use crate::error::{Error, Result};
 use crate::task::{Answer, Prediction};
 
@@ -102,6 +102,16 @@ impl Bundle {
         let names = out.indices.iter().map(|&i| data.names()[i].clone());
         let rows = out.values.chunks_exact(classes.max(1));
         names.zip(rows).map(|(file, z)| FilePrediction { file, answer: task.answer(z, k, all) }).collect()
+    }
+
+    /// The answer for each image given as its file's bytes, with a name each (the answers'
+    /// `file`): the web app's uploads. Images that cannot be decoded, or declare more pixels
+    /// than the bundle's limit, are skipped and reported; a `tta` the model cannot use is an
+    /// error.
+    pub fn predict_bytes(&self, images: &[(String, Vec<u8>)], options: StreamOptions) -> Result<PredictOutput> {
+        let views = self.views(options.tta)?;
+        let (data, skipped) = load_bytes(images, self.meta().preprocess(), self.max_pixels());
+        Ok(PredictOutput { predictions: self.answers_tta(&data, options.k, options.all, &views), skipped })
     }
 
     /// Top-`k` predictions for the given image files or folders (unreadable files are left out).

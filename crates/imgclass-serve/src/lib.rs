@@ -1,0 +1,195 @@
+//! # imgclass-serve
+//!
+//! `imgclass serve`: a local web app over the imgclass library — make a project, add classes
+//! and images (files, folders, zips, webcam shots), test a model on dropped images — with a
+//! JSON API that scripts can use too. One binary, no Python, no internet: the page is
+//! embedded.
+//!
+//! ## The modules, bottom to top
+//!
+//! Each module uses only those above it in this list.
+//!
+//! - [`error`] — the handlers' error: a 4xx with a message for the client's mistakes, a logged 500 for the server's
+//! - [`config`] — where the server listens, its projects' folder, its default model, its limits
+//! - [`names`] — project, class and file names checked; paths kept inside the root
+//! - [`store`] — projects on disk (`PROJECT/data/CLASS/IMAGE`): list, create, add images atomically
+//! - [`upload`] — a multipart form's files, and zips opened within limits
+//! - [`models`] — the default model and each run's, loaded once and shared
+//! - [`guard`] — host, origin and token checks on every request
+//! - [`api`] — the JSON API's handlers
+//! - [`page`] — the embedded page
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), imgclass_serve::StartError> {
+//! let config = imgclass_serve::config::ServeConfig::default(); // 127.0.0.1:8080, ./imgclass-projects
+//! let state = imgclass_serve::AppState::new(config)?;
+//! let listener = imgclass_serve::bind(&state).await?;
+//! println!("open {}", imgclass_serve::url(&listener));
+//! imgclass_serve::run(listener, state).await?;
+//! # Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod guard;
+pub mod models;
+pub mod names;
+pub mod page;
+pub mod store;
+pub mod upload;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tower_http::limit::RequestBodyLimitLayer;
+
+use config::ServeConfig;
+use models::Models;
+use names::Root;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The projects' folder cannot be made or read.
+    #[error("the projects' folder {path} cannot be used")]
+    Root {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The `--model` bundle cannot be loaded.
+    #[error("the model cannot be loaded")]
+    Model(#[source] imgclass::Error),
+    /// The OS gave no random bytes for the token.
+    #[error("no random bytes for the page's token: {0}")]
+    Token(getrandom::Error),
+    /// The address is taken or not this machine's.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server stopped on an error.
+    #[error("the server stopped")]
+    Serve(#[source] std::io::Error),
+}
+
+/// What every handler shares: the config, the root, the token and the loaded models.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    config: ServeConfig,
+    root: Root,
+    token: String,
+    models: Models,
+}
+
+impl AppState {
+    /// Opens the root (creating it) and loads the default model.
+    pub fn new(config: ServeConfig) -> Result<AppState, StartError> {
+        let root = Root::open(&config.root).map_err(|source| StartError::Root { path: config.root.clone(), source })?;
+        let model = match &config.model {
+            Some(path) => {
+                Some(imgclass::bundle::Bundle::load(path, &imgclass::default_device()).map_err(StartError::Model)?)
+            }
+            None => None,
+        };
+        let token = guard::new_token().map_err(StartError::Token)?;
+        let models = Models::new(model, config.limits.max_pixels);
+        Ok(AppState(Arc::new(Inner { config, root, token, models })))
+    }
+
+    /// The config it was started with.
+    pub fn config(&self) -> &ServeConfig {
+        &self.0.config
+    }
+
+    /// The projects' folder.
+    pub fn root(&self) -> &Root {
+        &self.0.root
+    }
+
+    /// The token changing requests must carry.
+    pub fn token(&self) -> &str {
+        &self.0.token
+    }
+
+    /// The loaded models.
+    pub fn models(&self) -> &Models {
+        &self.0.models
+    }
+}
+
+/// The app: every route, behind the guard and the body limits.
+pub fn app(state: AppState) -> Router {
+    let limit = state.config().limits.body_bytes;
+    let api = Router::new()
+        .route("/api/health", get(api::health))
+        .route("/api/predict", post(api::predict))
+        .route("/api/predict/batch", post(api::predict_batch))
+        .route("/api/projects", get(api::projects).post(api::create_project))
+        .route("/api/projects/{project}", get(api::project))
+        .route("/api/projects/{project}/classes", post(api::create_class))
+        .route("/api/projects/{project}/import", post(api::import))
+        .route("/api/projects/{project}/classes/{class}/images", post(api::add_images))
+        .route("/api/projects/{project}/classes/{class}/images/{file}", get(api::image));
+    Router::new()
+        .route("/", get(page::index))
+        .route("/app.js", get(page::script))
+        .route("/style.css", get(page::style))
+        .merge(api)
+        .fallback(|| async { error::ApiError::NotFound("no such page or API route".into()) })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .with_state(state)
+}
+
+/// Binds the config's address.
+pub async fn bind(state: &AppState) -> Result<tokio::net::TcpListener, StartError> {
+    let addr = state.config().addr();
+    tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
+}
+
+/// The page's address for a bound listener (`localhost` for loopback).
+pub fn url(listener: &tokio::net::TcpListener) -> String {
+    match listener.local_addr() {
+        Ok(a) if a.ip().is_loopback() => format!("http://localhost:{}/", a.port()),
+        Ok(a) => format!("http://{a}/"),
+        Err(_) => "http://localhost/".into(),
+    }
+}
+
+/// Starts the server as `config` says and serves until Ctrl-C, on a runtime of its own:
+/// `ready(state, url)` is called once the address is bound (the CLI prints the URL then).
+pub fn serve(config: ServeConfig, ready: impl FnOnce(&AppState, &str)) -> Result<(), StartError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(StartError::Serve)?;
+    runtime.block_on(async {
+        let state = AppState::new(config)?;
+        let listener = bind(&state).await?;
+        ready(&state, &url(&listener));
+        run(listener, state).await
+    })
+}
+
+/// Serves the app on `listener` until Ctrl-C.
+pub async fn run(listener: tokio::net::TcpListener, state: AppState) -> Result<(), StartError> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(StartError::Serve)
+}
