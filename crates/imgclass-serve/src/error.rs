@@ -74,7 +74,8 @@ impl From<imgclass::Error> for ApiError {
     /// The library's input errors are the client's; its I/O errors are the server's.
     fn from(e: imgclass::Error) -> Self {
         match e {
-            imgclass::Error::Io { .. } | imgclass::Error::RunInUse { .. } => ApiError::internal("imgclass", e),
+            imgclass::Error::Io { .. } => ApiError::internal("imgclass", e),
+            imgclass::Error::RunInUse { .. } => ApiError::Conflict(chain(&e)),
             e => ApiError::Library(e),
         }
     }

@@ -15,8 +15,11 @@
 //! - [`store`] — projects on disk (`PROJECT/data/CLASS/IMAGE`): list, create, add images atomically
 //! - [`upload`] — a multipart form's files, and zips opened within limits
 //! - [`models`] — the default model and each run's, loaded once and shared
+//! - [`jobs`] — background jobs: one thread each, one per project, their events kept and broadcast
+//! - [`train`] — training from the page: the form as a config, a run folder, progress as events, stop and resume
 //! - [`guard`] — host, origin and token checks on every request
-//! - [`api`] — the JSON API's handlers
+//! - [`api`] — the JSON API's handlers: health, predictions, projects, classes, images
+//! - [`train_api`] — the training job's handlers, its events as server-sent events
 //! - [`page`] — the embedded page
 //!
 //! ```no_run
@@ -35,10 +38,13 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod guard;
+pub mod jobs;
 pub mod models;
 pub mod names;
 pub mod page;
 pub mod store;
+pub mod train;
+pub mod train_api;
 pub mod upload;
 
 use std::path::PathBuf;
@@ -94,6 +100,7 @@ struct Inner {
     root: Root,
     token: String,
     models: Models,
+    jobs: jobs::Jobs,
 }
 
 impl AppState {
@@ -108,7 +115,7 @@ impl AppState {
         };
         let token = guard::new_token().map_err(StartError::Token)?;
         let models = Models::new(model, config.limits.max_pixels);
-        Ok(AppState(Arc::new(Inner { config, root, token, models })))
+        Ok(AppState(Arc::new(Inner { config, root, token, models, jobs: jobs::Jobs::default() })))
     }
 
     /// The config it was started with.
@@ -130,6 +137,11 @@ impl AppState {
     pub fn models(&self) -> &Models {
         &self.0.models
     }
+
+    /// The projects' jobs.
+    pub fn jobs(&self) -> &jobs::Jobs {
+        &self.0.jobs
+    }
 }
 
 /// The app: every route, behind the guard and the body limits.
@@ -144,7 +156,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/projects/{project}/classes", post(api::create_class))
         .route("/api/projects/{project}/import", post(api::import))
         .route("/api/projects/{project}/classes/{class}/images", post(api::add_images))
-        .route("/api/projects/{project}/classes/{class}/images/{file}", get(api::image));
+        .route("/api/projects/{project}/classes/{class}/images/{file}", get(api::image))
+        .route("/api/projects/{project}/train", get(train_api::view).post(train_api::start))
+        .route("/api/projects/{project}/train/events", get(train_api::events))
+        .route("/api/projects/{project}/train/stop", post(train_api::stop))
+        .route("/api/projects/{project}/runs/{run}/resume", post(train_api::resume));
     Router::new()
         .route("/", get(page::index))
         .route("/app.js", get(page::script))

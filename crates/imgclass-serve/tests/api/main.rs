@@ -2,6 +2,7 @@
 //! does with projects, classes, images and predictions.
 
 mod support;
+mod train;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

@@ -128,7 +128,7 @@ impl Arch {
     }
 
     /// Which EfficientNet-Lite this is; `None` for other architectures.
-    pub(crate) fn lite_variant(&self) -> Option<LiteVariant> {
+    pub fn lite_variant(&self) -> Option<LiteVariant> {
         match self {
             Arch::EfficientnetLite0 => Some(LiteVariant::Lite0),
             Arch::EfficientnetLite1 => Some(LiteVariant::Lite1),
