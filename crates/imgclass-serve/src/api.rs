@@ -26,7 +26,13 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
         let meta = b.meta();
         json!({ "labels": meta.labels(), "task": meta.task().kind().name(), "input": meta.input() })
     });
-    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION"), "model": model }))
+    let limits = state.config().limits;
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "model": model,
+        "limits": { "body_bytes": limits.body_bytes, "predict_images": limits.predict_images, "max_pixels": limits.max_pixels },
+    }))
 }
 
 /// Which model answers, and how.

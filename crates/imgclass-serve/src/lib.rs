@@ -20,6 +20,7 @@
 //! - [`guard`] — host, origin and token checks on every request
 //! - [`api`] — the JSON API's handlers: health, predictions, projects, classes, images
 //! - [`train_api`] — the training job's handlers, its events as server-sent events
+//! - [`runs`] — a project's runs: their outcome, one run's epochs and report, its model to download
 //! - [`page`] — the embedded page
 //!
 //! ```no_run
@@ -42,6 +43,7 @@ pub mod jobs;
 pub mod models;
 pub mod names;
 pub mod page;
+pub mod runs;
 pub mod store;
 pub mod train;
 pub mod train_api;
@@ -160,7 +162,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/projects/{project}/train", get(train_api::view).post(train_api::start))
         .route("/api/projects/{project}/train/events", get(train_api::events))
         .route("/api/projects/{project}/train/stop", post(train_api::stop))
-        .route("/api/projects/{project}/runs/{run}/resume", post(train_api::resume));
+        .route("/api/projects/{project}/runs/{run}/resume", post(train_api::resume))
+        .route("/api/projects/{project}/runs", get(runs::list))
+        .route("/api/projects/{project}/runs/{run}", get(runs::detail))
+        .route("/api/projects/{project}/runs/{run}/model.imgclass", get(runs::bundle))
+        .route("/api/projects/{project}/runs/{run}/model.onnx", get(runs::onnx));
     Router::new()
         .route("/", get(page::index))
         .route("/app.js", get(page::script))

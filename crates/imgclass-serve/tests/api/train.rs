@@ -55,6 +55,24 @@ async fn a_run_trains_in_the_background_streams_its_epochs_and_its_model_answers
     let (status, body) = s.post_files("/api/predict?project=p", &[("shoe.png", &shoe)]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(follow(&s).await.len(), events.len(), "a late listener replays the same events");
+    let (_, runs) = s.get("/api/projects/p/runs").await;
+    assert_eq!((runs[0]["name"].as_str(), runs[0]["has_model"].as_bool()), (Some("exp1"), Some(true)), "{runs}");
+    assert_eq!(runs[0]["epochs"], 2);
+    let (_, detail) = s.get("/api/projects/p/runs/exp1").await;
+    assert_eq!(detail["history"].as_array().unwrap().len(), 2, "{detail}");
+    assert!(detail["report"]["final_metrics"]["accuracy"].is_number(), "{detail}");
+    for (file, magic) in [("model.imgclass", None), ("model.onnx", Some(b"\x08".as_slice()))] {
+        let r = Request::get(format!("/api/projects/p/runs/exp1/{file}")).header("host", HOST).body(Body::empty()).unwrap();
+        let response = tower::ServiceExt::oneshot(s.app(), r).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{file}");
+        assert!(response.headers()["content-disposition"].to_str().unwrap().contains("p-exp1."), "{file}");
+        let bytes = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+        assert!(bytes.len() > 1000, "{file}");
+        if let Some(m) = magic {
+            assert!(bytes.starts_with(m), "{file}: an ONNX ModelProto starts with field 1, ir_version");
+        }
+    }
+    assert_eq!(s.get("/api/projects/p/runs/exp9/model.onnx").await.0, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
