@@ -34,15 +34,15 @@ pub fn config(a: &ServeArgs) -> Result<ServeConfig> {
 
 pub fn run(a: ServeArgs) -> Result<ExitCode> {
     let config = config(&a)?;
-    if !config.is_loopback() {
-        eprintln!(
-            "imgclass: warning: listening on {}: other machines can reach this server and change the projects in {}",
-            config.host,
-            config.root.display()
-        );
-    }
     imgclass_serve::serve(config, |state, url| {
         println!("{url}");
+        if !state.config().is_loopback() {
+            eprintln!(
+                "imgclass: warning: listening on {}: other machines can reach this server and change the projects in {}",
+                state.config().host,
+                state.root().path().display()
+            );
+        }
         println!("projects: {}", state.root().path().display());
         println!("API token (header x-imgclass-token, for scripts): {}", state.token());
         println!("Ctrl-C stops the server.");

@@ -166,7 +166,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/projects/{project}/runs", get(runs::list))
         .route("/api/projects/{project}/runs/{run}", get(runs::detail))
         .route("/api/projects/{project}/runs/{run}/model.imgclass", get(runs::bundle))
-        .route("/api/projects/{project}/runs/{run}/model.onnx", get(runs::onnx));
+        .route("/api/projects/{project}/runs/{run}/model.onnx", get(runs::onnx))
+        .route("/api/projects/{project}/runs/{run}/files/{name}", get(runs::picture));
     Router::new()
         .route("/", get(page::index))
         .route("/app.js", get(page::script))

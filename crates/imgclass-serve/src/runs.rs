@@ -63,7 +63,10 @@ fn summary(state: &AppState, project: &str, name: &str, path: &Path) -> Option<R
 }
 
 /// `GET /api/projects/{project}/runs`: every run, newest name last.
-pub async fn list(State(state): State<AppState>, UrlPath(project): UrlPath<String>) -> ApiResult<Json<Vec<RunSummary>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    UrlPath(project): UrlPath<String>,
+) -> ApiResult<Json<Vec<RunSummary>>> {
     blocking(move || {
         let view = state.root().project(&project)?;
         let runs = view.runs.iter().filter_map(|name| {
@@ -98,12 +101,18 @@ pub async fn detail(
 /// A file to download as `name`.
 fn attachment(bytes: Vec<u8>, name: &str) -> Response {
     let disposition = format!("attachment; filename=\"{}\"", name.replace(['"', '\\'], "_"));
-    ([(header::CONTENT_TYPE, "application/octet-stream".to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
+    (
+        [(header::CONTENT_TYPE, "application/octet-stream".to_string()), (header::CONTENT_DISPOSITION, disposition)],
+        bytes,
+    )
         .into_response()
 }
 
 /// `GET /api/projects/{project}/runs/{run}/model.imgclass`: the bundle, to download.
-pub async fn bundle(State(state): State<AppState>, UrlPath((project, run)): UrlPath<(String, String)>) -> ApiResult<Response> {
+pub async fn bundle(
+    State(state): State<AppState>,
+    UrlPath((project, run)): UrlPath<(String, String)>,
+) -> ApiResult<Response> {
     blocking(move || {
         let path = run_dir(state.root(), &project, &run)?;
         let file = state.root().existing_file(&path, MODEL_FILE).map_err(|_| no_model(&run))?;
@@ -114,12 +123,35 @@ pub async fn bundle(State(state): State<AppState>, UrlPath((project, run)): UrlP
 }
 
 /// `GET /api/projects/{project}/runs/{run}/model.onnx`: the model as ONNX (`imgclass export`'s defaults).
-pub async fn onnx(State(state): State<AppState>, UrlPath((project, run)): UrlPath<(String, String)>) -> ApiResult<Response> {
+pub async fn onnx(
+    State(state): State<AppState>,
+    UrlPath((project, run)): UrlPath<(String, String)>,
+) -> ApiResult<Response> {
     blocking(move || {
         let path = run_dir(state.root(), &project, &run)?;
         let file = state.root().existing_file(&path, MODEL_FILE).map_err(|_| no_model(&run))?;
         let bytes = Bundle::load(&file, &imgclass::default_device())?.to_onnx(&OnnxOptions::default())?;
         Ok(attachment(bytes, &format!("{project}-{run}.onnx")))
+    })
+    .await
+}
+
+/// The pictures a run writes that the page shows.
+const PICTURES: &[&str] = &["loss.png", "confusion.png", "top_losses.png"];
+
+/// `GET /api/projects/{project}/runs/{run}/files/{name}`: one of the run's pictures.
+pub async fn picture(
+    State(state): State<AppState>,
+    UrlPath((project, run, name)): UrlPath<(String, String, String)>,
+) -> ApiResult<Response> {
+    if !PICTURES.contains(&name.as_str()) {
+        return Err(ApiError::NotFound(format!("runs show only {}", PICTURES.join(", "))));
+    }
+    blocking(move || {
+        let path = run_dir(state.root(), &project, &run)?;
+        let file = state.root().existing_file(&path, &name)?;
+        let bytes = std::fs::read(file).map_err(|e| ApiError::internal("reading a picture", e))?;
+        Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-cache")], bytes).into_response())
     })
     .await
 }

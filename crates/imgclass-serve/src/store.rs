@@ -174,9 +174,21 @@ impl Root {
         Ok(ClassView { name: class.to_string(), count: 0, samples: Vec::new() })
     }
 
-    /// Keeps each decodable image of `files` in the class (created when missing).
+    /// Keeps each decodable image of `files` in the class, created when missing (and not
+    /// created when no file is an image).
     pub fn add_images(&self, project: &str, class: &str, files: Vec<Upload>, max_pixels: u64) -> ApiResult<AddReport> {
         let mut report = AddReport::default();
+        let mut images = Vec::new();
+        for file in files {
+            let name = upload_name(&file.name)?;
+            match imgclass::data::decode_image(&file.bytes, Path::new(&file.name), max_pixels) {
+                Ok(_) => images.push((with_image_extension(&name, &file.bytes), file)),
+                Err(e) => report.rejected.push(Rejected { file: file.name, reason: crate::error::chain(&e) }),
+            }
+        }
+        if images.is_empty() {
+            return Ok(report);
+        }
         let dir = match self.class_dir(project, class) {
             Ok(dir) => dir,
             Err(ApiError::NotFound(_)) => {
@@ -185,8 +197,8 @@ impl Root {
             }
             Err(e) => return Err(e),
         };
-        for file in files {
-            keep_image(&dir, class, file, max_pixels, &mut report)?;
+        for (name, file) in images {
+            keep_image(&dir, class, &name, file, &mut report)?;
         }
         Ok(report)
     }
@@ -232,20 +244,12 @@ fn create_new_dir(dir: &Path, what: &str) -> ApiResult<()> {
     }
 }
 
-/// Decodes `file` and, if it is an image, writes it into `dir` under its own name (or the
-/// first free `name-2.ext`, `name-3.ext`, … when another file has it).
-fn keep_image(dir: &Path, class: &str, file: Upload, max_pixels: u64, report: &mut AddReport) -> ApiResult<()> {
-    let reject =
-        |report: &mut AddReport, reason: String| report.rejected.push(Rejected { file: file.name.clone(), reason });
-    let name = upload_name(&file.name)?;
-    if let Err(e) = imgclass::data::decode_image(&file.bytes, Path::new(&file.name), max_pixels) {
-        reject(report, crate::error::chain(&e));
-        return Ok(());
-    }
-    let name = with_image_extension(&name, &file.bytes);
-    let (stem, ext) = name.rsplit_once('.').unwrap_or((&name, "png"));
+/// Writes the image `file` into `dir` as `name` (or the first free `name-2.ext`,
+/// `name-3.ext`, … when another file has that name).
+fn keep_image(dir: &Path, class: &str, name: &str, file: Upload, report: &mut AddReport) -> ApiResult<()> {
+    let (stem, ext) = name.rsplit_once('.').unwrap_or((name, "png"));
     for n in 1..=1000 {
-        let candidate = if n == 1 { name.clone() } else { format!("{stem}-{n}.{ext}") };
+        let candidate = if n == 1 { name.to_string() } else { format!("{stem}-{n}.{ext}") };
         let target = dir.join(&candidate);
         if std::fs::read(&target).is_ok_and(|old| old == file.bytes) {
             report.unchanged.push(format!("{class}/{candidate}"));
@@ -256,7 +260,7 @@ fn keep_image(dir: &Path, class: &str, file: Upload, max_pixels: u64, report: &m
             return Ok(());
         }
     }
-    reject(report, "1,000 files of that name are there already".into());
+    report.rejected.push(Rejected { file: file.name, reason: "1,000 files of that name are there already".into() });
     Ok(())
 }
 

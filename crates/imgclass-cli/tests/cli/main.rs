@@ -7,6 +7,7 @@ mod data;
 mod errors;
 mod evaluate;
 mod pretrained;
+mod serve;
 mod ship;
 mod tasks;
 mod train;

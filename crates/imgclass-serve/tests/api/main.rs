@@ -1,6 +1,7 @@
 //! The web app's API, in-process: every safety rule of `imgclass serve` and what the page
 //! does with projects, classes, images and predictions.
 
+mod browser;
 mod support;
 mod train;
 

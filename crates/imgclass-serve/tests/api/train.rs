@@ -62,7 +62,8 @@ async fn a_run_trains_in_the_background_streams_its_epochs_and_its_model_answers
     assert_eq!(detail["history"].as_array().unwrap().len(), 2, "{detail}");
     assert!(detail["report"]["final_metrics"]["accuracy"].is_number(), "{detail}");
     for (file, magic) in [("model.imgclass", None), ("model.onnx", Some(b"\x08".as_slice()))] {
-        let r = Request::get(format!("/api/projects/p/runs/exp1/{file}")).header("host", HOST).body(Body::empty()).unwrap();
+        let r =
+            Request::get(format!("/api/projects/p/runs/exp1/{file}")).header("host", HOST).body(Body::empty()).unwrap();
         let response = tower::ServiceExt::oneshot(s.app(), r).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{file}");
         assert!(response.headers()["content-disposition"].to_str().unwrap().contains("p-exp1."), "{file}");
