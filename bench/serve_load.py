@@ -98,14 +98,14 @@ try:
         body, ctype = multipart([("files", n, d) for n, d in files[i:i + 500]])
         call("POST", "/api/projects/load/import", body, ctype)
     call("POST", "/api/projects/load/train", json.dumps({"epochs": 50}).encode(), "application/json")
-    while b'"running"' not in call("GET", "/api/projects/load/train")[1]:
+    while b'"running"' not in call("GET", "/api/projects/load/job")[1]:
         time.sleep(0.2)
     rows.append(load("predictions while the default CNN trains"))
-    _, view = call("GET", "/api/projects/load/train")
+    _, view = call("GET", "/api/projects/load/job")
     events = json.loads(view)["events"]
     last = max((e for e in events if e["type"] == "batch"), key=lambda e: e["seq"], default=None)
     epoch = max((e["epoch"] for e in events if e["type"] == "epoch_start"), default=0)
-    call("POST", "/api/projects/load/train/stop", b"{}", "application/json")
+    call("POST", "/api/projects/load/job/stop", b"{}", "application/json")
     rows[-1]["training_reached"] = f"epoch {epoch}, step {last['step'] if last else 0}"
     (out / "serve_load.json").write_text(json.dumps(rows, indent=1))
 finally:

@@ -22,7 +22,7 @@ use crate::show::{esc, esc_path};
 /// The quick recipe: `train`'s defaults with 3 epochs a fold.
 fn quick() -> TrainConfig {
     let mut c = TrainConfig::default();
-    c.fit.epochs = 3;
+    c.fit.epochs = imgclass::interpret::clean::QUICK_EPOCHS;
     c
 }
 

@@ -126,7 +126,7 @@ async function showProject() {
     $("#classes").replaceChildren(el("div", { class: "empty", text: "Create a project to start: give it a name above." }));
     return;
   }
-  await Promise.all([renderClasses(), followJob(), refreshTestModels(), renderRuns(), renderExports()]);
+  await Promise.all([renderClasses(), followJob(), refreshTestModels(), renderRuns(), renderExports(), renderSuspects()]);
 }
 
 // ---- teach: classes and uploads ------------------------------------------------------------
@@ -254,24 +254,31 @@ function closeEvents() {
 
 async function followJob() {
   let view;
-  try { view = await api("GET", `${projectUrl(state.project)}/train`); } catch { return; }
+  try { view = await api("GET", `${projectUrl(state.project)}/job`); } catch { return; }
+  state.jobKind = view.kind;
   resetTraining();
-  for (const e of view.events) onEvent(e);
+  for (const e of view.events) dispatch(e);
   if (!["done", "stopped", "failed"].includes(view.state)) listen();
 }
 
 function listen() {
   closeEvents();
-  const es = new EventSource(`${projectUrl(state.project)}/train/events`);
+  const es = new EventSource(`${projectUrl(state.project)}/job/events`);
   state.events = es;
   for (const type of ["state", "loading", "epoch_start", "batch", "epoch", "message", "end"]) {
     es.addEventListener(type, (m) => {
       const e = JSON.parse(m.data);
-      onEvent(e);
+      dispatch(e);
       if (e.type === "end") closeEvents();
     });
   }
   es.onerror = () => { if (es.readyState === EventSource.CLOSED) closeEvents(); };
+}
+
+// A job's events go to the panel of its kind.
+function dispatch(e) {
+  if (state.jobKind === "clean") onCleanEvent(e);
+  else onEvent(e);
 }
 
 function onEvent(e) {
@@ -399,6 +406,9 @@ async function predictOne(file, name) {
   const form = new FormData();
   form.append("file", file, name);
   const answer = await api("POST", predictUrl(false), form);
+  state.last = { file, name, cam: null };
+  $("#cam-toggle").textContent = "Show Grad-CAM";
+  $("#cam-note").textContent = "";
   $("#bulk").hidden = true;
   $("#single").hidden = false;
   const img = $("#single-image");
@@ -407,6 +417,27 @@ async function predictOne(file, name) {
   img.src = img.dataset.url;
   $("#single-title").textContent = name;
   $("#bars").replaceChildren(...answerRows(answer));
+}
+
+// Grad-CAM of the last image: where the model looked for the class it predicts.
+async function toggleCam() {
+  const last = state.last;
+  if (!last) return;
+  const img = $("#single-image");
+  if (img.src.startsWith("data:")) {
+    img.src = img.dataset.url;
+    $("#cam-toggle").textContent = "Show Grad-CAM";
+    return;
+  }
+  if (!last.cam) {
+    const form = new FormData();
+    form.append("file", last.file, last.name);
+    last.cam = await api("POST", predictUrl(false).replace("/api/predict", "/api/cam"), form);
+  }
+  if (!last.cam.overlay) throw new Error("no overlay for this model");
+  img.src = last.cam.overlay;
+  $("#cam-toggle").textContent = "Show the image";
+  $("#cam-note").textContent = `Grad-CAM of ${last.cam.cam.class} at ${last.cam.cam.layer}`;
 }
 
 // The answer as bars (classes, labels) or as a number (regression, counts).
@@ -556,6 +587,57 @@ function confusedPairs(c) {
   return el("p", { text: "Most confused: " + (pairs.slice(0, 5).map(([n, a, p]) => `${a} → ${p} (${n})`).join(", ") || "none") });
 }
 
+// ---- clean ---------------------------------------------------------------------------------
+
+function onCleanEvent(e) {
+  const status = $("#clean-status");
+  if (e.type === "state" || e.type === "message") status.textContent = e.message || e.text || status.textContent;
+  if (e.type === "loading") status.textContent = `Reading images: ${e.done} of ${e.total}`;
+  if (e.type === "epoch") status.textContent += ` · epoch ${e.metrics.epoch}`;
+  if (e.type === "end") {
+    status.textContent = e.state === "done" ? `Found ${e.message}.` : e.message;
+    $("#clean-start").disabled = false;
+    renderSuspects();
+  }
+}
+
+async function renderSuspects() {
+  const box = $("#suspects");
+  state.suspects = [];
+  $("#clean-apply").disabled = true;
+  if (!state.project) return box.replaceChildren();
+  let rows;
+  try { rows = await api("GET", `${projectUrl(state.project)}/clean`); } catch { return box.replaceChildren(); }
+  const view = await api("GET", projectUrl(state.project));
+  const classes = view.classes.map((c) => c.name);
+  const url = (file) => {
+    const [cls, ...rest] = file.split("/");
+    return `${projectUrl(state.project)}/classes/${enc(cls)}/images/${enc(rest.join("/"))}`;
+  };
+  state.suspects = rows;
+  box.replaceChildren(...rows.map((r) => {
+    const select = el("select", {},
+      el("option", { value: "keep", text: "keep" }),
+      ...classes.filter((c) => c !== r.label).map((c) => el("option", { value: `relabel:${c}`, text: `relabel as ${c}` })),
+      el("option", { value: "delete", text: "delete (to the trash)" }));
+    select.value = [...select.options].some((o) => o.value === r.action) ? r.action : "keep";
+    const card = el("div", { class: "suspect" });
+    select.addEventListener("change", () => {
+      r.decision = select.value;
+      card.classList.toggle("changed", select.value !== "keep");
+      $("#clean-apply").disabled = !state.suspects.some((x) => x.decision && x.decision !== "keep");
+    });
+    const pics = el("div", { class: "pics" }, el("img", { src: url(r.file), alt: r.file, loading: "lazy" }));
+    if (r.other) pics.append(el("img", { src: url(r.other), alt: r.other, loading: "lazy" }));
+    const what = r.issue === "label_error" ? `given ${r.label}, looks like ${r.suggested}`
+      : r.issue === "duplicate" ? `repeats ${r.other}` : `far from every other image (${r.label})`;
+    card.append(pics, el("div", {}, el("span", { class: `badge ${r.issue}`, text: r.issue.replace("_", " ") }), ` ${r.score.toFixed(3)}`),
+      el("div", { text: what }), el("div", { class: "hint", text: r.file }), select);
+    return card;
+  }));
+  if (!rows.length) box.replaceChildren(el("p", { class: "hint", text: "No suspect: the labels agree with the predictions." }));
+}
+
 // ---- export --------------------------------------------------------------------------------
 
 async function renderExports() {
@@ -595,7 +677,7 @@ function showTab(name) {
 window.addEventListener("DOMContentLoaded", guard(async () => {
   state.health = await api("GET", "/api/health");
   for (const b of document.querySelectorAll("nav button")) b.addEventListener("click", () => showTab(b.dataset.tab));
-  if (["test", "runs", "export"].includes(location.hash.slice(1))) showTab(location.hash.slice(1));
+  if (["test", "runs", "clean", "export"].includes(location.hash.slice(1))) showTab(location.hash.slice(1));
   $("#project").addEventListener("change", guard(async () => {
     state.project = $("#project").value;
     localStorage.setItem("imgclass-project", state.project);
@@ -623,19 +705,21 @@ window.addEventListener("DOMContentLoaded", guard(async () => {
   $("#train").addEventListener("click", guard(async () => {
     resetTraining();
     const view = await api("POST", `${projectUrl(state.project)}/train`, trainOptions());
+    state.jobKind = "train";
     setButtons(true, null);
     $("#train-status").textContent = `Training ${view.run}…`;
     listen();
     renderRuns();
   }));
   $("#stop").addEventListener("click", guard(async () => {
-    await api("POST", `${projectUrl(state.project)}/train/stop`, {});
+    await api("POST", `${projectUrl(state.project)}/job/stop`, {});
     $("#train-status").textContent = "Stopping after this step…";
   }));
   $("#resume").addEventListener("click", guard(async () => {
     const run = $("#resume").dataset.run;
     resetTraining();
     await api("POST", `${projectUrl(state.project)}/runs/${enc(run)}/resume`, {});
+    state.jobKind = "train";
     setButtons(true, null);
     listen();
   }));
@@ -646,6 +730,29 @@ window.addEventListener("DOMContentLoaded", guard(async () => {
   $("#snap").addEventListener("click", guard(async () => predictOne(await frame($("#video")), "webcam frame")));
   $("#live").addEventListener("change", () => liveLoop());
   $("#csv").addEventListener("click", downloadCsv);
+  $("#cam-toggle").addEventListener("click", guard(toggleCam));
+  $("#clean-start").addEventListener("click", guard(async () => {
+    const o = {};
+    if ($("#clean-folds").value) o.folds = Number($("#clean-folds").value);
+    if ($("#clean-epochs").value) o.epochs = Number($("#clean-epochs").value);
+    await api("POST", `${projectUrl(state.project)}/clean`, o);
+    state.jobKind = "clean";
+    $("#clean-start").disabled = true;
+    $("#clean-status").textContent = "Scoring every image with models that did not train on it…";
+    listen();
+  }));
+  $("#clean-apply").addEventListener("click", guard(async () => {
+    const decisions = state.suspects.filter((r) => r.decision && r.decision !== "keep").map((r) => ({ file: r.file, action: r.decision }));
+    const done = await api("POST", `${projectUrl(state.project)}/clean/apply`, { decisions });
+    $("#clean-status").textContent = `Relabelled ${done.relabelled}, deleted ${done.deleted} (to the data folder's trash). Undo reverts it.`;
+    await Promise.all([renderClasses(), renderSuspects()]);
+  }));
+  $("#clean-undo").addEventListener("click", guard(async () => {
+    const done = await api("POST", `${projectUrl(state.project)}/clean/undo`, {});
+    $("#clean-status").textContent = done.reverted + done.already + done.refused.length === 0 ? "Nothing to undo."
+      : `Reverted ${done.reverted} changes` + (done.refused.length ? `; not reverted: ${done.refused.join("; ")}` : ".");
+    await Promise.all([renderClasses(), renderSuspects()]);
+  }));
   for (const th of document.querySelectorAll("#bulk-table th")) {
     th.addEventListener("click", () => {
       const key = th.dataset.key;

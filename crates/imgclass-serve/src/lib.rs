@@ -17,9 +17,11 @@
 //! - [`models`] — the default model and each run's, loaded once and shared
 //! - [`jobs`] — background jobs: one thread each, one per project, their events kept and broadcast
 //! - [`train`] — training from the page: the form as a config, a run folder, progress as events, stop and resume
+//! - [`clean`] — `imgclass clean` from the page: the job, its suspects, the page's decisions applied and undone
 //! - [`guard`] — host, origin and token checks on every request
 //! - [`api`] — the JSON API's handlers: health, predictions, projects, classes, images
-//! - [`train_api`] — the training job's handlers, its events as server-sent events
+//! - [`cam`] — Grad-CAM of an uploaded image, drawn over it
+//! - [`train_api`] — the jobs' handlers (train, clean, follow, stop, resume), events as server-sent events
 //! - [`runs`] — a project's runs: their outcome, one run's epochs and report, its model to download
 //! - [`page`] — the embedded page
 //!
@@ -36,6 +38,8 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod cam;
+pub mod clean;
 pub mod config;
 pub mod error;
 pub mod guard;
@@ -153,15 +157,20 @@ pub fn app(state: AppState) -> Router {
         .route("/api/health", get(api::health))
         .route("/api/predict", post(api::predict))
         .route("/api/predict/batch", post(api::predict_batch))
+        .route("/api/cam", post(cam::cam))
         .route("/api/projects", get(api::projects).post(api::create_project))
         .route("/api/projects/{project}", get(api::project))
         .route("/api/projects/{project}/classes", post(api::create_class))
         .route("/api/projects/{project}/import", post(api::import))
         .route("/api/projects/{project}/classes/{class}/images", post(api::add_images))
         .route("/api/projects/{project}/classes/{class}/images/{file}", get(api::image))
-        .route("/api/projects/{project}/train", get(train_api::view).post(train_api::start))
-        .route("/api/projects/{project}/train/events", get(train_api::events))
-        .route("/api/projects/{project}/train/stop", post(train_api::stop))
+        .route("/api/projects/{project}/train", post(train_api::start))
+        .route("/api/projects/{project}/job", get(train_api::view))
+        .route("/api/projects/{project}/job/events", get(train_api::events))
+        .route("/api/projects/{project}/job/stop", post(train_api::stop))
+        .route("/api/projects/{project}/clean", get(train_api::suspects).post(train_api::clean))
+        .route("/api/projects/{project}/clean/apply", post(train_api::apply))
+        .route("/api/projects/{project}/clean/undo", post(train_api::undo))
         .route("/api/projects/{project}/runs/{run}/resume", post(train_api::resume))
         .route("/api/projects/{project}/runs", get(runs::list))
         .route("/api/projects/{project}/runs/{run}", get(runs::detail))

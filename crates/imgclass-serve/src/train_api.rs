@@ -1,4 +1,5 @@
-//! The training job's routes: start, follow (server-sent events), stop, resume, look.
+//! The jobs' routes: train and clean (start), follow (server-sent events), stop, resume, look;
+//! a cleaning's suspects, the page's decisions applied, undone.
 
 use std::convert::Infallible;
 
@@ -11,6 +12,7 @@ use tokio::sync::broadcast;
 
 use crate::AppState;
 use crate::api::blocking;
+use crate::clean::{self, CleanRequest, Decision, SuspectRow};
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::{Event, EventKind, JobView};
 use crate::train::{self, TrainRequest};
@@ -32,7 +34,48 @@ pub async fn resume(
     blocking(move || Ok(Json(train::resume(&state, &project, &run)?.view()))).await
 }
 
-/// `POST /api/projects/{project}/train/stop`: the running job stops after its step, keeping
+/// `POST /api/projects/{project}/clean` with the form's options: starts `imgclass clean`.
+pub async fn clean(
+    State(state): State<AppState>,
+    UrlPath(project): UrlPath<String>,
+    Json(request): Json<CleanRequest>,
+) -> ApiResult<Json<JobView>> {
+    blocking(move || Ok(Json(clean::start(&state, &project, &request)?.view()))).await
+}
+
+/// `GET /api/projects/{project}/clean`: the last cleaning's suspects.
+pub async fn suspects(
+    State(state): State<AppState>,
+    UrlPath(project): UrlPath<String>,
+) -> ApiResult<Json<Vec<SuspectRow>>> {
+    blocking(move || Ok(Json(clean::suspects(&state, &project)?))).await
+}
+
+/// `POST /api/projects/{project}/clean/apply` with `{"decisions": [{"file", "action"}…]}`:
+/// the decisions written into `clean.csv` and carried out as `imgclass clean apply` does.
+pub async fn apply(
+    State(state): State<AppState>,
+    UrlPath(project): UrlPath<String>,
+    Json(body): Json<Decisions>,
+) -> ApiResult<Json<imgclass::curate::Applied>> {
+    blocking(move || Ok(Json(clean::apply(&state, &project, &body.decisions)?))).await
+}
+
+/// The page's decisions.
+#[derive(Debug, serde::Deserialize)]
+pub struct Decisions {
+    decisions: Vec<Decision>,
+}
+
+/// `POST /api/projects/{project}/clean/undo`: reverts what apply did, as `imgclass clean undo` does.
+pub async fn undo(
+    State(state): State<AppState>,
+    UrlPath(project): UrlPath<String>,
+) -> ApiResult<Json<imgclass::curate::Undone>> {
+    blocking(move || Ok(Json(clean::undo(&state, &project)?))).await
+}
+
+/// `POST /api/projects/{project}/job/stop`: the running job stops after its step, keeping
 /// what it trained.
 pub async fn stop(State(state): State<AppState>, UrlPath(project): UrlPath<String>) -> ApiResult<Json<Value>> {
     let job = state.jobs().get(&project).filter(|j| !j.state().is_over());
@@ -41,14 +84,14 @@ pub async fn stop(State(state): State<AppState>, UrlPath(project): UrlPath<Strin
     Ok(Json(json!({ "stopping": job.run })))
 }
 
-/// `GET /api/projects/{project}/train`: the running or last job, with its events.
+/// `GET /api/projects/{project}/job`: the running or last job, with its events.
 pub async fn view(State(state): State<AppState>, UrlPath(project): UrlPath<String>) -> ApiResult<Json<JobView>> {
     let job =
         state.jobs().get(&project).ok_or_else(|| ApiError::NotFound(format!("project {project:?} has no job yet")))?;
     Ok(Json(job.view()))
 }
 
-/// `GET /api/projects/{project}/train/events`: the job's events as server-sent events, the
+/// `GET /api/projects/{project}/job/events`: the job's events as server-sent events, the
 /// past ones first, then live, ending with its `end` event.
 pub async fn events(
     State(state): State<AppState>,

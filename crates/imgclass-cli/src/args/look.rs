@@ -55,7 +55,7 @@ pub struct CleanArgs {
     #[command(flatten)]
     pub run: RunArgs,
     /// Folds of the cross-validation: each image is scored by a model trained on the others.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(2..))]
+    #[arg(long, default_value_t = imgclass::interpret::clean::DEFAULT_FOLDS as u16, value_parser = clap::value_parser!(u16).range(2..))]
     pub folds: u16,
     /// Score with this trained model instead of cross-validation: faster, but the images it
     /// trained on look cleaner than they are (it has learnt their labels, right or wrong).
@@ -66,7 +66,7 @@ pub struct CleanArgs {
     pub rank_by: imgclass::interpret::clean::RankBy,
     /// Near-duplicates: images whose perceptual hashes (256 bits) differ in at most this many
     /// bits are listed as duplicates (0: identical pictures only).
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=64))]
+    #[arg(long, default_value_t = imgclass::interpret::clean::DEFAULT_DUPLICATE_BITS, value_parser = clap::value_parser!(u32).range(0..=64))]
     pub duplicate_bits: u32,
     /// How many suspects to draw in suspects.png.
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u16).range(1..))]

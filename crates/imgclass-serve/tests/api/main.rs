@@ -2,6 +2,7 @@
 //! does with projects, classes, images and predictions.
 
 mod browser;
+mod clean;
 mod support;
 mod train;
 
@@ -165,6 +166,9 @@ async fn predictions_come_from_the_default_model_or_a_projects_newest_run() {
     let bomb = png_declaring(50_000, 50_000);
     let (status, body) = s.post_files("/api/predict", &[("bomb.png", &bomb)]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = s.post_files("/api/cam", &[("shoe.png", &sneaker)]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("convolutional"), "{body}");
 }
 
 #[tokio::test]

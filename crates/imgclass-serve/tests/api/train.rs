@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 /// A project `p` holding the bundled samples (10 classes, 3 images each).
-async fn project_with_samples(s: &Server) {
+pub async fn project_with_samples(s: &Server) {
     s.post_json("/api/projects", json!({"name": "p"})).await;
     let mut files = Vec::new();
     for class in std::fs::read_dir(samples()).unwrap().flatten().filter(|e| e.path().is_dir()) {
@@ -23,8 +23,8 @@ async fn project_with_samples(s: &Server) {
 }
 
 /// The job's server-sent events until its end, as JSON values.
-async fn follow(s: &Server) -> Vec<Value> {
-    let r = Request::get("/api/projects/p/train/events").header("host", HOST).body(Body::empty()).unwrap();
+pub async fn follow(s: &Server) -> Vec<Value> {
+    let r = Request::get("/api/projects/p/job/events").header("host", HOST).body(Body::empty()).unwrap();
     let response = tower::ServiceExt::oneshot(s.app(), r).await.unwrap();
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let bytes = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
@@ -86,13 +86,13 @@ async fn a_second_run_while_one_trains_is_refused_and_a_stopped_run_resumes_to_i
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     // Stop once the first epoch has ended, so that there is something to resume.
     loop {
-        let (_, view) = s.get("/api/projects/p/train").await;
+        let (_, view) = s.get("/api/projects/p/job").await;
         if view["events"].as_array().unwrap().iter().any(|e| e["type"] == "epoch") {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let (status, _) = s.post_json("/api/projects/p/train/stop", json!({})).await;
+    let (status, _) = s.post_json("/api/projects/p/job/stop", json!({})).await;
     assert_eq!(status, StatusCode::OK);
     let end = follow(&s).await.pop().unwrap();
     assert_eq!(end["state"], "stopped", "{end}");
@@ -102,6 +102,16 @@ async fn a_second_run_while_one_trains_is_refused_and_a_stopped_run_resumes_to_i
     assert_eq!(status, StatusCode::OK, "{body}");
     let end = follow(&s).await.pop().unwrap();
     assert_eq!((end["state"].as_str(), end["result"]["epochs"].as_u64()), (Some("done"), Some(40)), "{end}");
+    // The trained CNN explains an image with Grad-CAM.
+    let shoe = std::fs::read(samples().join("Sneaker").read_dir().unwrap().next().unwrap().unwrap().path()).unwrap();
+    let (status, body) = s.post_files("/api/cam?project=p&class=Bag", &[("shoe.png", &shoe)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["cam"]["class"], "Bag");
+    assert!(body["overlay"].as_str().unwrap().starts_with("data:image/png;base64,"), "{body}");
+    let scratch = s.dir.path().join("projects/.scratch");
+    assert!(std::fs::read_dir(scratch).unwrap().next().is_none(), "scratch files are removed");
+    let (_, list) = s.get("/api/projects").await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "the scratch folder is not a project: {list}");
 }
 
 #[tokio::test]

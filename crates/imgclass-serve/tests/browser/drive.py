@@ -3,8 +3,9 @@
 Usage: drive.py URL SAMPLES_DIR SHOTS_DIR
 
 Creates a project, imports SAMPLES_DIR (one folder per class) through the folder input,
-trains one epoch, drops an image on the Test tab and checks that a predicted label appears,
-ticks the run on the Runs tab and opens the Export tab; saves a screenshot of each step in
+trains one epoch, drops an image on the Test tab and checks that a predicted label appears and
+its Grad-CAM overlay, ticks the run on the Runs tab, finds suspects on the Clean tab, relabels
+one, applies and undoes it, and opens the Export tab; saves a screenshot of each step in
 SHOTS_DIR. Exits non-zero, with the reason, at the first step that does not happen.
 """
 import os
@@ -55,6 +56,10 @@ with sync_playwright() as p:
     label = page.locator("#bars .bar span").first.inner_text()
     if label not in [c.replace("_", " ") for c in classes] + classes:
         sys.exit(f"the predicted label {label!r} is not one of the classes {classes}")
+    page.click("#cam-toggle")
+    expect(page.locator("#cam-note")).to_contain_text("Grad-CAM of", timeout=30_000)
+    if not page.locator("#single-image").get_attribute("src").startswith("data:image/png"):
+        sys.exit("the Grad-CAM overlay did not replace the image")
     page.screenshot(path=f"{shots}/3-test.png", full_page=True)
 
     page.click("nav button[data-tab=runs]")
@@ -63,9 +68,23 @@ with sync_playwright() as p:
     expect(page.locator("#run-details .confusion")).to_have_count(1)
     page.screenshot(path=f"{shots}/4-runs.png", full_page=True)
 
+    page.click("nav button[data-tab=clean]")
+    page.fill("#clean-folds", "2")
+    page.fill("#clean-epochs", "1")
+    page.click("#clean-start")
+    expect(page.locator("#clean-status")).to_contain_text("Found", timeout=120_000)
+    expect(page.locator("#suspects .suspect").first).to_be_visible()
+    first = page.locator("#suspects .suspect select").first
+    first.select_option(index=1)
+    page.screenshot(path=f"{shots}/5-clean.png", full_page=True)
+    page.click("#clean-apply")
+    expect(page.locator("#clean-status")).to_contain_text("Relabelled 1")
+    page.click("#clean-undo")
+    expect(page.locator("#clean-status")).to_contain_text("Reverted 1")
+
     page.click("nav button[data-tab=export]")
     expect(page.locator("#exports a[href$='model.onnx']")).to_have_count(1)
-    page.screenshot(path=f"{shots}/5-export.png", full_page=True)
+    page.screenshot(path=f"{shots}/6-export.png", full_page=True)
 
     if errors:
         sys.exit(f"the page threw: {errors}")

@@ -31,6 +31,15 @@ use crate::transforms::Preprocess;
 use crate::util::csv::csv_table;
 use crate::util::fs::{atomic_write, write_json};
 
+/// Folds of the cross-validation `imgclass clean` scores images with, unless told otherwise.
+pub const DEFAULT_FOLDS: usize = 5;
+
+/// Epochs each fold's model trains in `imgclass clean`'s quick recipe (`train`'s defaults otherwise).
+pub const QUICK_EPOCHS: usize = 3;
+
+/// Perceptual-hash bits (of 256) two images may differ in to be listed as near-duplicates.
+pub const DEFAULT_DUPLICATE_BITS: u32 = 6;
+
 /// What is suspected of an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
