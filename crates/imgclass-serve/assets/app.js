@@ -344,7 +344,7 @@ function addEpochRow(m, improved) {
 // The loss curve: each reported step's training loss, and the validation loss at each epoch's end.
 function drawLoss(canvas = $("#loss-chart"), job = state.job) {
   const ctx = canvas.getContext("2d");
-  const W = canvas.width, H = canvas.height, L = 48, R = 12, T = 12, B = 28;
+  const W = canvas.width, H = canvas.height, L = 48, R = 12, T = 12, B = 40;
   ctx.clearRect(0, 0, W, H);
   const train = job.batches.length ? job.batches : job.epochs.map((m) => [m.epoch, m.train_loss]);
   const valid = job.epochs.map((m) => [m.epoch, m.valid_loss]);
@@ -363,8 +363,8 @@ function drawLoss(canvas = $("#loss-chart"), job = state.job) {
     ctx.fillText(v.toFixed(2), 4, y(v) + 4);
   }
   const step = Math.max(1, Math.ceil(xmax / 10));
-  for (let e = 0; e <= xmax; e += step) ctx.fillText(String(e), x(e) - 3, H - 10);
-  ctx.fillText("epoch", (L + W - R) / 2 - 16, H - 10);
+  for (let e = 0; e <= xmax; e += step) ctx.fillText(String(e), x(e) - 3, H - 22);
+  ctx.fillText("epoch", (L + W - R) / 2 - 16, H - 5);
   const line = (pts, color, dots) => {
     ctx.strokeStyle = color; ctx.fillStyle = color; ctx.lineWidth = 2; ctx.beginPath();
     pts.forEach(([a, b], i) => (i ? ctx.lineTo(x(a), y(b)) : ctx.moveTo(x(a), y(b))));
@@ -616,9 +616,10 @@ async function renderSuspects() {
   };
   state.suspects = rows;
   box.replaceChildren(...rows.map((r) => {
+    const others = classes.filter((c) => c !== r.label).sort((a, b) => (b === r.suggested) - (a === r.suggested));
     const select = el("select", {},
       el("option", { value: "keep", text: "keep" }),
-      ...classes.filter((c) => c !== r.label).map((c) => el("option", { value: `relabel:${c}`, text: `relabel as ${c}` })),
+      ...others.map((c) => el("option", { value: `relabel:${c}`, text: `relabel as ${c}` })),
       el("option", { value: "delete", text: "delete (to the trash)" }));
     select.value = [...select.options].some((o) => o.value === r.action) ? r.action : "keep";
     const card = el("div", { class: "suspect" });

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::store::{AddReport, ClassView, ProjectSummary, ProjectView};
+use crate::store::{AddReport, ClassView, ProjectSummary, ProjectView, Upload};
 use crate::upload::{expand_zips, form_files};
 
 /// Runs `f` on the blocking pool.
@@ -107,7 +107,7 @@ pub async fn predict_batch(
 async fn predict_files(
     state: AppState,
     q: PredictQuery,
-    files: Vec<crate::store::Upload>,
+    files: Vec<Upload>,
 ) -> ApiResult<imgclass::infer::PredictOutput> {
     let options = q.options()?;
     blocking(move || {
@@ -164,13 +164,7 @@ pub async fn add_images(
     UrlPath((project, class)): UrlPath<(String, String)>,
     form: Multipart,
 ) -> ApiResult<Json<AddReport>> {
-    let files = form_files(form).await?;
-    blocking(move || {
-        let limits = state.config().limits;
-        let files = expand_zips(files, &limits)?;
-        kept_any(state.root().add_images(&project, &class, files, limits.max_pixels)?)
-    })
-    .await
+    keep_uploads(state, form, move |root, files, max_pixels| root.add_images(&project, &class, files, max_pixels)).await
 }
 
 /// `POST /api/projects/{project}/import`: a folder of class folders (or zips of one) added,
@@ -180,11 +174,20 @@ pub async fn import(
     UrlPath(project): UrlPath<String>,
     form: Multipart,
 ) -> ApiResult<Json<AddReport>> {
+    keep_uploads(state, form, move |root, files, max_pixels| root.import(&project, files, max_pixels)).await
+}
+
+/// The form's files, zips opened, handed to `keep` on the blocking pool; a 422 when no image was kept.
+async fn keep_uploads(
+    state: AppState,
+    form: Multipart,
+    keep: impl FnOnce(&crate::names::Root, Vec<Upload>, u64) -> ApiResult<AddReport> + Send + 'static,
+) -> ApiResult<Json<AddReport>> {
     let files = form_files(form).await?;
     blocking(move || {
         let limits = state.config().limits;
         let files = expand_zips(files, &limits)?;
-        kept_any(state.root().import(&project, files, limits.max_pixels)?)
+        kept_any(keep(state.root(), files, limits.max_pixels)?)
     })
     .await
 }

@@ -59,6 +59,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use config::ServeConfig;
@@ -186,7 +187,18 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
+        .layer(CatchPanicLayer::custom(panicked))
         .with_state(state)
+}
+
+/// A handler's panic (a bug) as a logged 500, like any internal error: the server goes on.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let what = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic".into());
+    axum::response::IntoResponse::into_response(error::ApiError::internal("a handler", std::io::Error::other(what)))
 }
 
 /// Binds the config's address.
@@ -224,4 +236,24 @@ pub async fn run(listener: tokio::net::TcpListener, state: AppState) -> Result<(
         })
         .await
         .map_err(StartError::Serve)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_handler_that_panics_answers_500_with_a_json_error_and_the_router_goes_on() {
+        let app = Router::new()
+            .route("/boom", get(|| async { std::panic::panic_any::<&str>("a bug") as &str }))
+            .route("/fine", get(|| async { "ok" }))
+            .layer(CatchPanicLayer::custom(panicked));
+        let get = |uri: &str| axum::http::Request::get(uri).body(axum::body::Body::empty()).unwrap();
+        let r = app.clone().oneshot(get("/boom")).await.unwrap();
+        assert_eq!(r.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        let body = http_body_util::BodyExt::collect(r.into_body()).await.unwrap().to_bytes();
+        assert!(String::from_utf8_lossy(&body).contains("\"error\""), "{body:?}");
+        assert_eq!(app.oneshot(get("/fine")).await.unwrap().status(), axum::http::StatusCode::OK);
+    }
 }

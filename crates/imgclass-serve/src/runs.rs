@@ -114,8 +114,7 @@ pub async fn bundle(
     UrlPath((project, run)): UrlPath<(String, String)>,
 ) -> ApiResult<Response> {
     blocking(move || {
-        let path = run_dir(state.root(), &project, &run)?;
-        let file = state.root().existing_file(&path, MODEL_FILE).map_err(|_| no_model(&run))?;
+        let file = run_model(&state, &project, &run)?;
         let bytes = std::fs::read(file).map_err(|e| ApiError::internal("reading a model", e))?;
         Ok(attachment(bytes, &format!("{project}-{run}.imgclass")))
     })
@@ -128,8 +127,7 @@ pub async fn onnx(
     UrlPath((project, run)): UrlPath<(String, String)>,
 ) -> ApiResult<Response> {
     blocking(move || {
-        let path = run_dir(state.root(), &project, &run)?;
-        let file = state.root().existing_file(&path, MODEL_FILE).map_err(|_| no_model(&run))?;
+        let file = run_model(&state, &project, &run)?;
         let bytes = Bundle::load(&file, &imgclass::default_device())?.to_onnx(&OnnxOptions::default())?;
         Ok(attachment(bytes, &format!("{project}-{run}.onnx")))
     })
@@ -156,6 +154,11 @@ pub async fn picture(
     .await
 }
 
-fn no_model(run: &str) -> ApiError {
-    ApiError::NotFound(format!("run {run:?} has no model yet"))
+/// The model file of a project's run (404 while it has none).
+fn run_model(state: &AppState, project: &str, run: &str) -> ApiResult<PathBuf> {
+    let path = run_dir(state.root(), project, run)?;
+    state
+        .root()
+        .existing_file(&path, MODEL_FILE)
+        .map_err(|_| ApiError::NotFound(format!("run {run:?} has no model yet")))
 }
