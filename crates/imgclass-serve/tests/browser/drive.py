@@ -4,7 +4,7 @@ Usage: drive.py URL SAMPLES_DIR SHOTS_DIR
 
 Creates a project, imports SAMPLES_DIR (one folder per class) through the folder input,
 trains one epoch, drops an image on the Test tab and checks that a predicted label appears and
-its Grad-CAM overlay, ticks the run on the Runs tab, finds suspects on the Clean tab, relabels
+its Grad-CAM overlay, predicts a frame of a fake webcam, ticks the run on the Runs tab, finds suspects on the Clean tab, relabels
 one, applies and undoes it, and opens the Export tab; saves a screenshot of each step in
 SHOTS_DIR. Exits non-zero, with the reason, at the first step that does not happen.
 """
@@ -17,7 +17,9 @@ url, samples, shots = sys.argv[1], sys.argv[2], sys.argv[3]
 classes = sorted(d for d in os.listdir(samples) if os.path.isdir(os.path.join(samples, d)))
 
 with sync_playwright() as p:
-    browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+    # A fake camera (chromium's test pattern) stands in for the webcam, permission granted.
+    fake_camera = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", *fake_camera])
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -61,6 +63,13 @@ with sync_playwright() as p:
     if not page.locator("#single-image").get_attribute("src").startswith("data:image/png"):
         sys.exit("the Grad-CAM overlay did not replace the image")
     page.screenshot(path=f"{shots}/3-test.png", full_page=True)
+
+    page.click("#webcam-toggle")
+    page.wait_for_function("() => document.querySelector('#video').videoWidth > 0", timeout=30_000)
+    page.click("#snap")
+    expect(page.locator("#single-title")).to_have_text("webcam frame", timeout=30_000)
+    expect(page.locator("#bars .bar")).to_have_count(3)
+    page.click("#webcam-toggle")
 
     page.click("nav button[data-tab=runs]")
     page.check("#runs-table input[value=exp1]")
