@@ -123,6 +123,8 @@ pub struct Job {
 struct Log {
     events: Vec<Event>,
     state: JobState,
+    /// Events emitted so far (kept or not).
+    emitted: u64,
 }
 
 /// A job's state and events so far, for a page that was not listening.
@@ -142,7 +144,7 @@ impl Job {
     /// A job in the `Loading` state.
     pub fn new(kind: &'static str, project: &str, run: &str) -> Arc<Job> {
         let (tx, _) = broadcast::channel(1024);
-        let inner = Mutex::new(Log { events: Vec::new(), state: JobState::Loading });
+        let inner = Mutex::new(Log { events: Vec::new(), state: JobState::Loading, emitted: 0 });
         Arc::new(Job { kind, project: project.into(), run: run.into(), stop: AtomicBool::new(false), inner, tx })
     }
 
@@ -160,13 +162,12 @@ impl Job {
             EventKind::State { state, .. } | EventKind::End { state, .. } => log.state = *state,
             _ => {}
         }
-        let event = Event { seq: log.events.len() as u64 + 1, kind };
+        log.emitted += 1;
+        let event = Event { seq: log.emitted, kind };
         let keep = log.events.len() < KEPT_EVENTS || !matches!(event.kind, EventKind::Batch { .. });
         let _ = self.tx.send(event.clone());
         if keep {
             log.events.push(event);
-        } else {
-            log.events.push(Event { seq: event.seq, kind: EventKind::Message { text: String::new() } });
         }
     }
 
@@ -256,6 +257,18 @@ mod tests {
         assert_eq!(view.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(view.state, JobState::Done);
         assert_eq!(rx.try_recv().unwrap().seq, 1);
+    }
+
+    #[test]
+    fn past_the_kept_events_batches_are_sent_but_not_kept_and_numbers_go_on() {
+        let j = job();
+        for step in 0..KEPT_EVENTS + 10 {
+            j.emit(EventKind::Batch { step, loss: 1.0, lr: 0.1 });
+        }
+        j.emit(EventKind::Message { text: "kept".into() });
+        let view = j.view();
+        assert_eq!(view.events.len(), KEPT_EVENTS + 1);
+        assert_eq!(view.events.last().unwrap().seq, KEPT_EVENTS as u64 + 11);
     }
 
     #[test]
