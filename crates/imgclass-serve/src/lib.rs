@@ -180,7 +180,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/projects/{project}/runs/{run}/files/{name}", get(runs::picture));
     Router::new()
         .route("/", get(page::index))
-        .route("/app.js", get(page::script))
+        .route("/js/{name}", get(page::script))
         .route("/style.css", get(page::style))
         .merge(api)
         .fallback(|| async { error::ApiError::NotFound("no such page or API route".into()) })

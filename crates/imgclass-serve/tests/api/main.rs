@@ -24,7 +24,14 @@ async fn health_answers_without_a_token_and_the_page_carries_its_token_and_polic
     assert_eq!(response.headers()["x-frame-options"], "DENY");
     assert!(response.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
     let html = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
-    assert!(String::from_utf8_lossy(&html).contains(&s.token()));
+    let html = String::from_utf8_lossy(&html).into_owned();
+    assert!(html.contains(&s.token()));
+    for script in html.split("<script src=\"").skip(1).map(|rest| rest.split('"').next().unwrap()) {
+        let (status, body) = s.get(script).await;
+        assert_eq!(status, StatusCode::OK, "{script}");
+        assert!(body.as_str().is_some_and(|js| js.contains("\"use strict\"")), "{script}");
+    }
+    assert_eq!(s.get("/js/..%2Fsrc%2Flib.rs").await.0, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
