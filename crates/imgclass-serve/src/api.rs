@@ -69,11 +69,17 @@ impl PredictQuery {
                 return Err(ApiError::BadRequest(format!("tta {other:?} is not one of none, flip, shift, aug")));
             }
         };
-        if self.k == 0 || self.k > 1000 {
-            return Err(ApiError::BadRequest("k must be 1 to 1000".into()));
-        }
+        check_k(self.k)?;
         Ok(StreamOptions::new(self.k, self.all, TtaOptions::new(tta)))
     }
+}
+
+/// Errors unless `k`, the classes per answer, is 1 to 1000.
+pub(crate) fn check_k(k: usize) -> ApiResult<()> {
+    if k == 0 || k > 1000 {
+        return Err(ApiError::BadRequest("k must be 1 to 1000".into()));
+    }
+    Ok(())
 }
 
 /// `POST /api/predict`: the answer for the image in the form's `file` field.

@@ -41,9 +41,7 @@ pub async fn cam(State(state): State<AppState>, Query(q): Query<CamQuery>, form:
         return Err(ApiError::BadRequest(format!("{} files sent; send one", files.len())));
     }
     let file = files.remove(0);
-    if !(1..=1000).contains(&q.k) {
-        return Err(ApiError::BadRequest("k must be 1 to 1000".into()));
-    }
+    crate::api::check_k(q.k)?;
     blocking(move || {
         let model = state.models().get(state.root(), q.project.as_deref(), q.run.as_deref())?;
         imgclass::data::decode_image(&file.bytes, file.name.as_ref(), state.config().limits.max_pixels)

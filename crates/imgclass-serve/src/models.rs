@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use imgclass::bundle::Bundle;
 
 use crate::error::{ApiError, ApiResult};
-use crate::names::{Root, check_name};
+use crate::names::Root;
 use crate::store::RUNS;
 
 /// The file a training run writes its final model to.
@@ -50,11 +50,9 @@ impl Models {
             });
         };
         let path = match run {
-            Some(run) => {
-                let relative = Path::new(check_name("project", project)?).join(RUNS).join(check_name("run", run)?);
-                root.existing_file(&root.existing_dir(&relative, "run")?, MODEL_FILE)
-                    .map_err(|_| ApiError::NotFound(format!("run {run:?} of {project:?} has no model yet")))?
-            }
+            Some(run) => root
+                .existing_file(&root.run_dir(project, run)?, MODEL_FILE)
+                .map_err(|_| ApiError::NotFound(format!("run {run:?} of {project:?} has no model yet")))?,
             None => newest_model(root, project)?,
         };
         self.load(&path)

@@ -18,8 +18,6 @@ use crate::AppState;
 use crate::api::blocking;
 use crate::error::{ApiError, ApiResult};
 use crate::models::MODEL_FILE;
-use crate::names::{Root, check_name};
-use crate::store::RUNS;
 
 /// A run in the list.
 #[derive(Debug, Serialize)]
@@ -38,12 +36,6 @@ pub struct RunSummary {
     pub ending: Option<Value>,
     /// The kept weights' validation metrics, once it ended.
     pub valid: Option<Value>,
-}
-
-/// The folder of a project's run, which must exist.
-fn run_dir(root: &Root, project: &str, run: &str) -> ApiResult<PathBuf> {
-    let relative = Path::new(check_name("project", project)?).join(RUNS).join(check_name("run", run)?);
-    root.existing_dir(&relative, "run")
 }
 
 /// The run in `path`, summarized (`None` for a folder that is not a run).
@@ -70,7 +62,7 @@ pub async fn list(
     blocking(move || {
         let view = state.root().project(&project)?;
         let runs = view.runs.iter().filter_map(|name| {
-            let path = run_dir(state.root(), &project, name).ok()?;
+            let path = state.root().run_dir(&project, name).ok()?;
             summary(&state, &project, name, &path)
         });
         Ok(Json(runs.collect()))
@@ -84,7 +76,7 @@ pub async fn detail(
     UrlPath((project, run)): UrlPath<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     blocking(move || {
-        let path = run_dir(state.root(), &project, &run)?;
+        let path = state.root().run_dir(&project, &run)?;
         let dir = RunDir::open(&path)?;
         let history = if dir.has_history() { dir.read_history()? } else { Vec::new() };
         let summary = summary(&state, &project, &run, &path);
@@ -146,7 +138,7 @@ pub async fn picture(
         return Err(ApiError::NotFound(format!("runs show only {}", PICTURES.join(", "))));
     }
     blocking(move || {
-        let path = run_dir(state.root(), &project, &run)?;
+        let path = state.root().run_dir(&project, &run)?;
         let file = state.root().existing_file(&path, &name)?;
         let bytes = std::fs::read(file).map_err(|e| ApiError::internal("reading a picture", e))?;
         Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-cache")], bytes).into_response())
@@ -156,7 +148,7 @@ pub async fn picture(
 
 /// The model file of a project's run (404 while it has none).
 fn run_model(state: &AppState, project: &str, run: &str) -> ApiResult<PathBuf> {
-    let path = run_dir(state.root(), project, run)?;
+    let path = state.root().run_dir(project, run)?;
     state
         .root()
         .existing_file(&path, MODEL_FILE)

@@ -83,13 +83,14 @@ pub struct Rejected {
     pub reason: String,
 }
 
-/// Sorted names of the entries of `dir` that are real folders (not links) and not hidden.
-fn sub_dirs(dir: &Path) -> Vec<String> {
+/// Sorted names of the entries of `dir` that are not hidden, not links, and real folders
+/// (`folders`) or regular files.
+fn entries(dir: &Path, folders: bool) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter(|e| e.file_type().is_ok_and(|t| if folders { t.is_dir() } else { t.is_file() }))
         .filter_map(|e| e.file_name().into_string().ok())
         .filter(|n| !n.starts_with('.'))
         .collect();
@@ -97,18 +98,14 @@ fn sub_dirs(dir: &Path) -> Vec<String> {
     names
 }
 
+/// Sorted names of the entries of `dir` that are real folders (not links) and not hidden.
+fn sub_dirs(dir: &Path) -> Vec<String> {
+    entries(dir, true)
+}
+
 /// Sorted names of the image files (by extension, not links) of `dir`.
 pub fn image_files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| !n.starts_with('.') && is_image_name(n))
-        .collect();
-    names.sort();
-    names
+    entries(dir, false).into_iter().filter(|n| is_image_name(n)).collect()
 }
 
 fn is_image_name(name: &str) -> bool {
@@ -127,6 +124,12 @@ impl Root {
         self.project_dir(project)?;
         let relative = Path::new(project).join(DATA).join(check_name("class", class)?);
         self.existing_dir(&relative, "class")
+    }
+
+    /// A run folder of a project, which must exist.
+    pub fn run_dir(&self, project: &str, run: &str) -> ApiResult<PathBuf> {
+        let relative = Path::new(check_name("project", project)?).join(RUNS).join(check_name("run", run)?);
+        self.existing_dir(&relative, "run")
     }
 
     /// Every project, sorted by name.

@@ -3,7 +3,7 @@
 //! own with its progress as job events, Stop as Ctrl-C is for `imgclass train` (the run stops
 //! after its step, keeps its best weights and can be resumed), Resume as `--resume`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -85,7 +85,7 @@ pub fn start(state: &AppState, project: &str, request: &TrainRequest) -> ApiResu
     std::fs::create_dir_all(&runs).map_err(|e| ApiError::internal("creating runs", e))?;
     let path = match &request.run {
         Some(name) => runs.join(check_name("run", name)?),
-        None => next_free(&runs)?,
+        None => imgclass::train::next_free_run(&runs)?,
     };
     let run_dir = match RunDir::create(Some(&path), Existing::Refuse) {
         Err(imgclass::Error::RunExists { .. }) => {
@@ -101,8 +101,7 @@ pub fn start(state: &AppState, project: &str, request: &TrainRequest) -> ApiResu
 
 /// Resumes the project's run `run` where it stopped.
 pub fn resume(state: &AppState, project: &str, run: &str) -> ApiResult<Arc<Job>> {
-    let relative = Path::new(check_name("project", project)?).join(RUNS).join(check_name("run", run)?);
-    let path = state.root().existing_dir(&relative, "run")?;
+    let path = state.root().run_dir(project, run)?;
     let run_dir = RunDir::open(&path)?;
     let config = run_dir.read_config()?;
     if config.data.path.as_deref() != Some(&state.root().project_dir(project)?.join(DATA)) {
@@ -127,19 +126,6 @@ fn launch(state: &AppState, project: &str, run_dir: RunDir, start: Start) -> Api
 
 fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-/// The first free `runs/expN`, created.
-fn next_free(runs: &Path) -> ApiResult<PathBuf> {
-    for i in 1.. {
-        let path = runs.join(format!("exp{i}"));
-        match std::fs::create_dir(&path) {
-            Ok(()) => return Ok(path),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(ApiError::internal("creating a run folder", e)),
-        }
-    }
-    unreachable!("the run numbers are not exhausted")
 }
 
 /// The job's thread: trains, then reports how it ended.

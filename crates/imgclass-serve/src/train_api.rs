@@ -124,7 +124,7 @@ pub async fn events(
 
 /// One job event as an SSE event: its type as the event name, its JSON as the data.
 fn sse(e: &Event) -> SseEvent {
-    let data = serde_json::to_string(e).unwrap_or_else(|_| "{}".into());
-    let name = serde_json::to_value(e).ok().and_then(|v| v["type"].as_str().map(str::to_string)).unwrap_or_default();
-    SseEvent::default().event(name).id(e.seq.to_string()).data(data)
+    let value = serde_json::to_value(e).unwrap_or_default();
+    let name = value["type"].as_str().unwrap_or_default().to_string();
+    SseEvent::default().event(name).id(e.seq.to_string()).data(value.to_string())
 }

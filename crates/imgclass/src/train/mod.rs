@@ -26,7 +26,7 @@ pub use learner::Learner;
 pub use lr_find::{LrFind, LrFindConfig, Smoother};
 pub(crate) use report::loss_chart;
 pub use report::{Ending, EpochMetrics, TrainReport};
-pub use run_dir::{Existing, RunDir};
+pub use run_dir::{Existing, RunDir, next_free_run};
 
 /// Receives progress events from training. Every method has an empty default.
 pub trait Callback {

@@ -121,7 +121,7 @@ impl RunDir {
                 std::fs::create_dir_all(p).at(p)?;
                 p.to_path_buf()
             }
-            None => next_free(Path::new("runs"))?,
+            None => next_free_run(Path::new("runs"))?,
         };
         let dir = RunDir { path, lock: None }.lock()?;
         match existing {
@@ -311,9 +311,10 @@ impl RunDir {
     }
 }
 
-/// Creates the first `parent/expN` that does not exist yet (`create_dir`, not a test then a
-/// create: two runs started at once get two folders).
-fn next_free(parent: &Path) -> Result<PathBuf> {
+/// Creates the first `parent/expN` that does not exist yet (and `parent` when missing): the
+/// folder a run gets when none is named. `create_dir`, not a test then a create: two runs
+/// started at once get two folders.
+pub fn next_free_run(parent: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(parent).at(parent)?;
     let mut i = 1u64;
     loop {
@@ -367,7 +368,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let runs = t.path().join("runs");
         std::fs::create_dir_all(runs.join("exp1")).unwrap();
-        assert_eq!(next_free(&runs).unwrap(), runs.join("exp2"));
-        assert_eq!(next_free(&runs).unwrap(), runs.join("exp3"));
+        assert_eq!(next_free_run(&runs).unwrap(), runs.join("exp2"));
+        assert_eq!(next_free_run(&runs).unwrap(), runs.join("exp3"));
     }
 }
