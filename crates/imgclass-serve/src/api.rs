@@ -49,9 +49,9 @@ pub struct PredictQuery {
     /// Multi-label: every label's probability too.
     #[serde(default)]
     all: bool,
-    /// Test-time augmentation.
+    /// Test-time augmentation (`none`, `flip`, `shift`, `aug`).
     #[serde(default)]
-    tta: Option<String>,
+    tta: Tta,
 }
 
 fn default_k() -> usize {
@@ -60,17 +60,8 @@ fn default_k() -> usize {
 
 impl PredictQuery {
     fn options(&self) -> ApiResult<StreamOptions> {
-        let tta = match self.tta.as_deref() {
-            None | Some("none") => Tta::None,
-            Some("flip") => Tta::Flip,
-            Some("shift") => Tta::Shift,
-            Some("aug") => Tta::Aug,
-            Some(other) => {
-                return Err(ApiError::BadRequest(format!("tta {other:?} is not one of none, flip, shift, aug")));
-            }
-        };
         check_k(self.k)?;
-        Ok(StreamOptions::new(self.k, self.all, TtaOptions::new(tta)))
+        Ok(StreamOptions::new(self.k, self.all, TtaOptions::new(self.tta)))
     }
 }
 

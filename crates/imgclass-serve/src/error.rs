@@ -81,6 +81,30 @@ impl From<imgclass::Error> for ApiError {
     }
 }
 
+/// The largest error body [`json_errors`] rewrites (the framework's rejections are a line).
+const MAX_REWRITTEN: usize = 64 << 10;
+
+/// Middleware: an error response that is not JSON — axum's own rejections of a malformed JSON
+/// body, query string or path, a wrong method, a body over the limit — becomes the same
+/// `{"error", "status"}` object as the handlers' errors, keeping its status and text.
+pub async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), MAX_REWRITTEN).await.unwrap_or_default();
+    let mut message = String::from_utf8_lossy(&text).trim().to_string();
+    if message.is_empty() {
+        message = status.canonical_reason().unwrap_or("error").to_lowercase();
+    }
+    (status, Json(json!({ "error": message, "status": status.as_u16() }))).into_response()
+}
+
 /// The cause chain of `e`, one `: ` between causes (as `{:#}` prints an anyhow error).
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();

@@ -188,6 +188,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(CatchPanicLayer::custom(panicked))
+        .layer(axum::middleware::from_fn(error::json_errors))
         .with_state(state)
 }
 

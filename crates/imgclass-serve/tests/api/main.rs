@@ -52,6 +52,24 @@ async fn a_change_without_the_token_or_the_pages_origin_is_forbidden() {
 }
 
 #[tokio::test]
+async fn the_frameworks_own_rejections_are_json_errors_too() {
+    let s = Server::new(|c| c.limits.body_bytes = 4096);
+    let (status, body) = s.post_files("/api/predict?tta=sideways", &[("a.png", &png(4, 4, 1))]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("sideways"), "{body}");
+    let (status, body) = s.send(s.page("POST", "/api/health").body(Body::empty()).unwrap()).await;
+    assert_eq!((status, body["status"].as_u64()), (StatusCode::METHOD_NOT_ALLOWED, Some(405)), "{body}");
+    let broken =
+        s.page("POST", "/api/projects").header("content-type", "application/json").body(Body::from("{\"name\":"));
+    let (status, body) = s.send(broken.unwrap()).await;
+    assert!(status.is_client_error() && body["error"].is_string(), "{status} {body}");
+    let declared =
+        s.page("POST", "/api/projects").header("content-type", "application/json").header("content-length", "10000");
+    let (status, body) = s.send(declared.body(Body::from(vec![b' '; 10_000])).unwrap()).await;
+    assert_eq!((status, body["status"].as_u64()), (StatusCode::PAYLOAD_TOO_LARGE, Some(413)), "{body}");
+}
+
+#[tokio::test]
 async fn a_host_that_is_not_loopback_is_misdirected() {
     let s = Server::new(|_| {});
     let r = Request::get("/api/projects").header("host", "rebound.example:8080").body(Body::empty()).unwrap();

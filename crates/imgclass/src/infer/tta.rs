@@ -12,8 +12,9 @@ use crate::bundle::Bundle;
 use crate::error::{Error, Result};
 use crate::transforms::{Augment, Preprocess};
 
-/// Which views of each image a prediction averages (`--tta`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Which views of each image a prediction averages (`--tta`; `tta=` in the web app's API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[non_exhaustive]
 pub enum Tta {
