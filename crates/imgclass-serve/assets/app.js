@@ -45,7 +45,7 @@ window.addEventListener("DOMContentLoaded", guard(async () => {
     setButtons(true, null);
     $("#train-status").textContent = `Training ${view.run}…`;
     listen();
-    renderRuns();
+    refreshRuns();
   }));
   $("#stop").addEventListener("click", guard(async () => {
     await api("POST", `${projectUrl(state.project)}/job/stop`, {});

@@ -1,14 +1,21 @@
 // imgclass serve: the Test, Runs, Clean and Export tabs.
 "use strict";
 
+// The project's runs, fetched once for the three tabs that show them.
+async function refreshRuns() {
+  const runs = state.project ? await api("GET", `${projectUrl(state.project)}/runs`).catch(() => []) : [];
+  showTestModels(runs);
+  showRuns(runs);
+  showExports(runs);
+}
+
 // ---- test ----------------------------------------------------------------------------------
 
-async function refreshTestModels() {
+function showTestModels(runs) {
   const sel = $("#test-model");
   const keep = sel.value;
   const options = [];
   if (state.project) {
-    const runs = await api("GET", `${projectUrl(state.project)}/runs`).catch(() => []);
     const trained = runs.filter((r) => r.has_model).reverse();
     for (const r of trained) options.push(el("option", { value: `${state.project}|${r.name}`, text: `${state.project} / ${r.name} (${r.arch || "?"})` }));
   }
@@ -144,10 +151,9 @@ async function liveLoop() {
 
 // ---- runs ----------------------------------------------------------------------------------
 
-async function renderRuns() {
+function showRuns(runs) {
   const tbody = $("#runs-table tbody");
   if (!state.project) return tbody.replaceChildren();
-  const runs = await api("GET", `${projectUrl(state.project)}/runs`).catch(() => []);
   tbody.replaceChildren(...runs.map((r) => {
     const box = el("input", { type: "checkbox", value: r.name });
     box.addEventListener("change", guard(showRunDetails));
@@ -265,10 +271,10 @@ async function renderSuspects() {
 
 // ---- export --------------------------------------------------------------------------------
 
-async function renderExports() {
+function showExports(all) {
   const box = $("#exports");
   if (!state.project) return box.replaceChildren();
-  const runs = (await api("GET", `${projectUrl(state.project)}/runs`).catch(() => [])).filter((r) => r.has_model).reverse();
+  const runs = all.filter((r) => r.has_model).reverse();
   if (!runs.length) return box.replaceChildren(el("p", { class: "hint", text: "Train a model first." }));
   box.replaceChildren(...runs.map((r) => {
     const base = `${projectUrl(state.project)}/runs/${enc(r.name)}`;

@@ -3,10 +3,13 @@
 
 // ---- projects ------------------------------------------------------------------------------
 
+// A project as the selector shows it.
+const projectLabel = (p) => `${p.name} (${p.classes} classes, ${p.images} images)`;
+
 async function loadProjects(select) {
   const list = await api("GET", "/api/projects");
   const sel = $("#project");
-  sel.replaceChildren(...list.map((p) => el("option", { value: p.name, text: `${p.name} (${p.classes} classes, ${p.images} images)` })));
+  sel.replaceChildren(...list.map((p) => el("option", { value: p.name, text: projectLabel(p) })));
   if (!list.length) sel.append(el("option", { value: "", text: "no project yet: create one" }));
   const want = select || localStorage.getItem("imgclass-project");
   if (want && list.some((p) => p.name === want)) sel.value = want;
@@ -22,7 +25,7 @@ async function showProject() {
     $("#classes").replaceChildren(el("div", { class: "empty", text: "Create a project to start: give it a name above." }));
     return;
   }
-  await Promise.all([renderClasses(), followJob(), refreshTestModels(), renderRuns(), renderExports(), renderSuspects()]);
+  await Promise.all([renderClasses(), followJob(), refreshRuns(), renderSuspects()]);
 }
 
 // ---- teach: classes and uploads ------------------------------------------------------------
@@ -70,7 +73,7 @@ async function loadProjectsKeep() {
   const sel = $("#project");
   for (const opt of sel.options) {
     const p = list.find((x) => x.name === opt.value);
-    if (p) opt.textContent = `${p.name} (${p.classes} classes, ${p.images} images)`;
+    if (p) opt.textContent = projectLabel(p);
   }
 }
 
@@ -214,7 +217,7 @@ function onEvent(e) {
       $("#train-progress").value = e.state === "done" ? 1 : $("#train-progress").value;
       const stopped = e.state === "stopped" && e.result && e.result.epochs > 0 ? e.result.run : null;
       setButtons(false, stopped);
-      if (e.seq > 1) { refreshTestModels(); renderRuns(); renderExports(); }
+      if (e.seq > 1) refreshRuns();
       break;
     }
   }
