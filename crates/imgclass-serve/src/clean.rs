@@ -4,7 +4,6 @@
 //! `imgclass clean apply` and `clean undo` (journalled, undoable, safe against `kill -9`), so
 //! the page and the CLI never disagree. The files live in `PROJECT/clean/`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -188,10 +187,7 @@ pub fn apply(state: &AppState, project: &str, decisions: &[Decision]) -> ApiResu
     }
     let bytes = out.into_inner().map_err(|e| ApiError::internal("writing clean.csv", e.into_error()))?;
     let dir = csv_path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| ApiError::internal("writing clean.csv", e))?;
-    tmp.write_all(&bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| ApiError::internal("writing clean.csv", e))?;
+    let tmp = crate::store::written_temp(dir, &bytes).map_err(|e| ApiError::internal("writing clean.csv", e))?;
     tmp.persist(&csv_path).map_err(|e| ApiError::internal("writing clean.csv", e.error))?;
     Ok(imgclass::curate::apply(&csv_path)?.0)
 }

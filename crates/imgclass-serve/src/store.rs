@@ -276,12 +276,18 @@ fn with_image_extension(name: &str, bytes: &[u8]) -> String {
     format!("{name}.{ext}")
 }
 
+/// A hidden temporary file in `dir` holding `bytes`, synced: renamed into place, it is whole.
+pub(crate) fn written_temp(dir: &Path, bytes: &[u8]) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut tmp = tempfile::Builder::new().prefix(".partial-").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    Ok(tmp)
+}
+
 /// Writes `bytes` to `target` through a temporary file in `dir`; false when `target` exists.
 fn write_new(dir: &Path, target: &Path, bytes: &[u8]) -> ApiResult<bool> {
     let failed = |e: std::io::Error| ApiError::internal(format!("writing {}", target.display()), e);
-    let mut tmp = tempfile::Builder::new().prefix(".upload-").tempfile_in(dir).map_err(failed)?;
-    tmp.write_all(bytes).and_then(|()| tmp.as_file().sync_all()).map_err(failed)?;
-    match tmp.persist_noclobber(target) {
+    match written_temp(dir, bytes).map_err(failed)?.persist_noclobber(target) {
         Ok(_) => Ok(true),
         Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(failed(e.error)),
